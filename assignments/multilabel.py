@@ -31,7 +31,7 @@ def average_f1(Y_true, Y_pred, average="macro"):
 
     Parameters
     ----------
-    Y_true, Y_pred : (n, n_labels) binary indicator arrays
+    Y_true, Y_pred : (n, n_labels) binary indicator arrays, n_labels >= 2
     average : {"macro", "weighted"}
         "macro": plain mean of the per-label F1; "weighted": weighted by each
         label's support (number of true instances).

@@ -1,0 +1,46 @@
+"""Shared fixtures: the full-data gate and a non-interactive matplotlib."""
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from autograder.data import DATA_DIR_ENV  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def full_data_dir() -> Path | None:
+    value = os.environ.get(DATA_DIR_ENV)
+    if value and (Path(value) / "mnist" / "mnist.npz").is_file():
+        return Path(value).resolve()
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``full_data`` when $CH3_DATA_DIR does not point at the data kit."""
+    if full_data_dir() is not None:
+        return
+    skip = pytest.mark.skip(reason=f"needs the full data: set {DATA_DIR_ENV} to the data kit (see README)")
+    for item in items:
+        if "full_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = full_data_dir()
+    if path is None:
+        pytest.skip(f"needs the full data: set {DATA_DIR_ENV}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
