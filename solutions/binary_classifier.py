@@ -2,7 +2,7 @@
 
 from sklearn.linear_model import SGDClassifier
 
-from ._validation import as_1d, check_int
+from solutions._validation import as_1d, check_int
 
 
 def make_binary_target(y, digit=5):

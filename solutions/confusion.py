@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._validation import as_binary, same_length
+from solutions._validation import as_binary, same_length
 
 
 def binary_confusion_matrix(y_true, y_pred):

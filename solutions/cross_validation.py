@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import as_1d, check_int, same_length
+from solutions._validation import as_1d, check_int, same_length
 
 
 def manual_cross_val_score(estimator, X, y, n_splits=3):

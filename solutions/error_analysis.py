@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from ._validation import as_1d, as_square_matrix, check_choice, check_int, same_length
+from solutions._validation import as_1d, as_square_matrix, check_choice, check_int, same_length
 
 NORMALIZE = ("true", "pred")
 

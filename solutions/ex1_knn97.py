@@ -7,7 +7,7 @@ reaches 0.9714 (the book's figure); see the README's exercise table for timings.
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 
-from ._validation import check_int
+from solutions._validation import check_int
 
 
 def build_model():

@@ -5,7 +5,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from ._validation import as_1d, as_images, check_int, same_length
+from solutions._validation import as_1d, as_images, check_int, same_length
 
 #: (dx, dy) of the four one-pixel shifts: left, right, down, up.
 SHIFTS = ((-1, 0), (1, 0), (0, 1), (0, -1))

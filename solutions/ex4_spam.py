@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from ._validation import check_int
+from solutions._validation import check_int
 
 URL = re.compile(
     r"""(?:(?:https?|ftp)://|www\d{0,3}\.)[^\s<>"']+"""            # scheme or www.

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._validation import as_1d, check_int, same_length
+from solutions._validation import as_1d, check_int, same_length
 
 IMAGE_SHAPE = (28, 28)
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_val_predict
 
-from ._validation import as_1d, as_binary, as_scores, same_length
+from solutions._validation import as_1d, as_binary, as_scores, same_length
 
 
 def roc_points(y_true, scores):

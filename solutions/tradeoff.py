@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from ._validation import as_binary, as_scores, same_length
+from solutions._validation import as_binary, as_scores, same_length
 
 
 def threshold_for_precision(y_true, scores, target=0.90):

@@ -1,0 +1,211 @@
+"""The graders' view of a submission: call student code in a sandboxed worker, get plain data back.
+
+>>> confusion = submission.module("confusion")
+>>> confusion.precision(y_true, y_pred)            # runs in the worker
+0.8
+>>> model = submission.module("ex1_knn97").build_model()   # not plain data: a Remote handle
+>>> model.call("fit", X_train, y_train); model.call("predict", X_test)
+
+One worker per student module, started on first use with the current question's
+limits, and restarted after a timeout or a crash (or when the next question
+needs other limits).  Hidden labels never go into a request: graders send
+features and keep labels here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.worker.sandbox import (ReplyTooLarge, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout,
+                                       choose_isolation, describe_isolation)
+
+
+class StudentCodeError(Exception):
+    """The student's code raised, or could not be run; costs the question its points."""
+
+    status = "error"
+
+
+class NotImplementedByStudent(StudentCodeError):
+    status = "not_implemented"
+
+
+class ImportFailed(StudentCodeError):
+    status = "import_error"
+
+
+class SandboxStopped(StudentCodeError):
+    """The worker timed out, died, or replied with something unusable."""
+
+    status = "crashed"
+
+
+class TimedOut(SandboxStopped):
+    status = "timeout"
+
+
+@dataclass
+class Remote:
+    """A handle on an object that stays in the worker (an estimator, a figure, ...)."""
+
+    submission: "Submission" = field(repr=False)
+    module: str
+    handle: int
+    type: str
+    mro: list[str]
+    generation: int = field(repr=False, default=0)
+
+    def isinstance_of(self, qualified_name: str) -> bool:
+        """True if the object's class or a base is ``qualified_name`` (a dotted suffix suffices)."""
+        return any(name == qualified_name or name.endswith("." + qualified_name) for name in self.mro)
+
+    def call(self, method: str, *args, keep: bool = False, **kwargs):
+        return self.submission._request(self.module, {"op": "call", "handle": self.handle, "attr": method,
+                                                      "args": list(args), "kwargs": kwargs, "keep": keep},
+                                        f"{self.type.rsplit('.', 1)[-1]}.{method}()", self)
+
+    def get(self, attr: str, keep: bool = False):
+        return self.submission._request(self.module, {"op": "getattr", "handle": self.handle,
+                                                      "attr": attr, "keep": keep},
+                                        f"{self.type.rsplit('.', 1)[-1]}.{attr}", self)
+
+    def item(self, key, keep: bool = False):
+        return self.submission._request(self.module, {"op": "getitem", "handle": self.handle,
+                                                      "key": key, "keep": keep}, f"[{key!r}]", self)
+
+
+class RemoteFunction:
+    def __init__(self, submission, module, name):
+        self.submission, self.module, self.name = submission, module, name
+
+    def __call__(self, *args, keep: bool = False, **kwargs):
+        return self.submission._request(self.module, {"op": "call", "module": self.module, "attr": self.name,
+                                                      "args": list(args), "kwargs": kwargs, "keep": keep},
+                                        f"{self.module}.{self.name}()")
+
+
+class ModuleProxy:
+    def __init__(self, submission, name):
+        self._submission, self._name = submission, name
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteFunction(self._submission, self._name, name)
+
+
+class Submission:
+    """A student's submission folder, run module by module in sandboxed workers."""
+
+    def __init__(self, directory: Path, hidden_paths=(), isolation: str | None = None):
+        self.directory = Path(directory).resolve()
+        self.hidden_paths = list(hidden_paths)
+        self.isolation = isolation or choose_isolation()
+        self.limits = None                      # set per question by the plugin
+        self._workers: dict[str, WorkerProcess] = {}
+        self._generation: dict[str, int] = {}
+        self._import_errors: dict[str, ImportFailed] = {}
+        self.notes: dict[str, list[str]] = {}   # module -> what happened (timeouts, restarts)
+
+    @property
+    def isolation_note(self) -> str:
+        return describe_isolation(self.isolation)
+
+    def module(self, name: str) -> ModuleProxy:
+        return ModuleProxy(self, name)
+
+    def library(self, owner: str, module: str, attr: str, **kwargs) -> Remote:
+        """A scikit-learn/numpy object built in ``owner``'s worker, to pass to the student's code there."""
+        return self._request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
+                             f"{module}.{attr}()")
+
+    def output(self, module: str) -> str:
+        worker = self._workers.get(module)
+        return worker.captured_output() if worker else ""
+
+    # ------------------------------------------------------------- workers
+    def _worker(self, module: str) -> WorkerProcess:
+        if module in self._import_errors:
+            raise self._import_errors[module]
+        worker = self._workers.get(module)
+        if worker is not None and worker.alive and worker.limits == self.limits:
+            return worker
+        if worker is not None:
+            worker.close()
+        if not (self.directory / f"{module}.py").is_file():
+            error = ImportFailed(f"{module}.py is not in the submission")
+            self._import_errors[module] = error
+            raise error
+        worker = WorkerProcess(self.directory, self.limits, self.hidden_paths, self.isolation)
+        self._workers[module] = worker
+        self._generation[module] = self._generation.get(module, 0) + 1
+        reply = self._send(worker, module, {"op": "import", "module": module}, f"import {module}")
+        if reply.error:
+            error = ImportFailed(f"{module}.py could not be imported: {reply.error['type']}: "
+                                 f"{reply.error['message']}\n{reply.error['traceback']}")
+            self._import_errors[module] = error
+            raise error
+        return worker
+
+    def _send(self, worker, module, message, what):
+        try:
+            return worker.request(message, timeout=self.limits.timeout)
+        except WorkerTimeout:
+            self._note(module, f"{what} timed out after {self.limits.timeout:g} s; the worker was stopped")
+            raise TimedOut(f"{what} did not finish within {self.limits.timeout:g} s (the time limit for "
+                           "this question); the worker was stopped and restarted for the next question")
+        except ReplyTooLarge as exc:
+            self._note(module, f"{what}: {exc}")
+            raise SandboxStopped(f"{what} returned too much data: {exc}")
+        except WorkerDied as exc:
+            self._note(module, f"{what}: {exc}")
+            raise SandboxStopped(f"{what} stopped the worker: {exc}. If it ran out of memory, the "
+                                 f"limit is {self.limits.memory_mb} MB")
+        except WorkerError as exc:
+            self._note(module, f"{what}: {exc}")
+            raise SandboxStopped(f"{what}: {exc}")
+
+    def _note(self, module, text):
+        self.notes.setdefault(module, []).append(text)
+
+    def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
+        worker = self._worker(module)
+        if remote is not None and remote.generation != self._generation[module]:
+            raise SandboxStopped(f"{what}: the object was lost when the worker was restarted")
+        message = _refs(message)
+        reply = self._send(worker, module, message, what)
+        if reply.error:
+            error = reply.error
+            if error["kind"] == "not_implemented":
+                raise NotImplementedByStudent(f"{what} is not implemented yet (it raises NotImplementedError)")
+            if error["kind"] == "exit":
+                raise StudentCodeError(f"{what} tried to exit the process ({error['type']}: {error['message']})")
+            raise StudentCodeError(f"{what} raised {error['type']}: {error['message']}\n{error['traceback']}")
+        return self._handles(module, reply.value)
+
+    def _handles(self, module, value):
+        if isinstance(value, dict) and "__handle__" in value:
+            return Remote(self, module, value["__handle__"], str(value.get("type")),
+                          [str(m) for m in value.get("mro", [])], self._generation[module])
+        if isinstance(value, tuple):
+            return tuple(self._handles(module, v) for v in value)
+        if isinstance(value, list):
+            return [self._handles(module, v) for v in value]
+        return value
+
+    def close(self):
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+
+
+def _refs(value):
+    """Remote objects in arguments travel as references to the worker's own objects."""
+    if isinstance(value, Remote):
+        return {"__ref__": value.handle}
+    if isinstance(value, dict):
+        return {k: _refs(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_refs(v) for v in value)
+    return value

@@ -1,0 +1,156 @@
+"""Question specs: the one place that says, per question, points, visibility, limits and tolerance.
+
+The specs live in ``questions.toml`` beside this file; this module parses and
+validates them into frozen dataclasses.  Graders never hard-code thresholds:
+they ask their :class:`Question` for its :class:`Band`.
+
+Errors follow scikit-learn's shape: "The 'points' field of question
+'confusion.matrix' must be a number > 0. Got -1 instead."
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+SPEC_PATH = Path(__file__).with_name("questions.toml")
+VISIBILITIES = ("public", "hidden")
+PROFILES = ("quick", "full")
+
+
+class SpecError(ValueError):
+    """questions.toml does not describe a valid question."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resources the worker process gets while it runs this question's student code."""
+
+    timeout: float      # wall-clock seconds per call into student code
+    memory_mb: int      # address space (RLIMIT_AS)
+    threads: int        # BLAS/OpenMP/joblib threads
+    processes: int      # RLIMIT_NPROC for the sandbox user
+    file_mb: int        # largest file the worker may write (RLIMIT_FSIZE)
+    output_kb: int      # stdout/stderr kept for the report; the rest is counted and dropped
+
+
+@dataclass(frozen=True)
+class Band:
+    """Linear partial credit: full marks at ``full_at`` and above, zero at ``zero_at`` and below.
+
+    With ``relative_to == "reference"`` both numbers are offsets from the
+    reference solution's figure on the same data.
+    """
+
+    full_at: float
+    zero_at: float
+    relative_to: str = "absolute"
+
+    def resolve(self, reference: float | None = None) -> "Band":
+        if self.relative_to == "absolute":
+            return self
+        if reference is None:
+            raise ValueError("this band is relative to the reference solution; pass its figure")
+        return Band(reference + self.full_at, reference + self.zero_at)
+
+    def credit(self, measured: float) -> float:
+        if not math.isfinite(measured):
+            return 0.0
+        if measured >= self.full_at:
+            return 1.0
+        return max(0.0, (measured - self.zero_at) / (self.full_at - self.zero_at))
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str                     # "<module>.<key>", e.g. "ex1_knn97.accuracy"
+    title: str
+    points: float
+    visibility: str
+    limits: Limits
+    hint: str = ""
+    bands: dict[str, Band] = field(default_factory=dict)  # profile -> band
+
+    @property
+    def module(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        """The name reports show; it begins with the module it grades (Gradescope's test name)."""
+        return f"{self.module}: {self.title}"
+
+    def band(self, profile: str) -> Band:
+        if profile not in self.bands:
+            raise SpecError(f"Question '{self.id}' declares no tolerance for the '{profile}' profile.")
+        return self.bands[profile]
+
+
+def _fail(qid, key, expected, got):
+    raise SpecError(f"The '{key}' field of question '{qid}' must be {expected}. Got {got!r} instead.")
+
+
+def _number(qid, key, value, *, low=0.0, integer=False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > low
+    if not ok or (integer and not isinstance(value, int)):
+        _fail(qid, key, f"{'an int' if integer else 'a number'} > {low:g}", value)
+    return value
+
+
+def _parse_band(qid, profile, table) -> Band:
+    key = f"tolerance.{profile}"
+    if not isinstance(table, dict) or not {"full_at", "zero_at"} <= set(table):
+        _fail(qid, key, "a table with full_at and zero_at", table)
+    relative_to = table.get("relative_to", "absolute")
+    if relative_to not in ("absolute", "reference"):
+        _fail(qid, f"{key}.relative_to", "'absolute' or 'reference'", relative_to)
+    full_at, zero_at = table["full_at"], table["zero_at"]
+    if not all(isinstance(v, (int, float)) for v in (full_at, zero_at)) or not zero_at < full_at:
+        _fail(qid, key, "numbers with zero_at < full_at", table)
+    unknown = set(table) - {"full_at", "zero_at", "relative_to"}
+    if unknown:
+        _fail(qid, key, "a table of full_at, zero_at and relative_to only", sorted(unknown))
+    return Band(float(full_at), float(zero_at), relative_to)
+
+
+LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
+                "file_mb": True, "output_kb": True}
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", *LIMIT_FIELDS}
+
+
+def parse_spec(document: dict) -> dict[str, Question]:
+    """Validate a parsed questions.toml into ``{question id: Question}``."""
+    defaults = document.get("defaults", {})
+    questions = {}
+    for qid, table in document.get("questions", {}).items():
+        if "." not in qid or not qid.replace(".", "").replace("_", "").isalnum():
+            raise SpecError(f"Question id {qid!r} must look like '<module>.<key>'.")
+        merged = {**defaults, **table}
+        unknown = set(table) - QUESTION_FIELDS
+        if unknown:
+            raise SpecError(f"Question '{qid}' has unknown fields {sorted(unknown)}; "
+                            f"known fields: {sorted(QUESTION_FIELDS)}.")
+        if not isinstance(merged.get("title"), str) or not merged["title"]:
+            _fail(qid, "title", "a non-empty string", merged.get("title"))
+        if merged.get("visibility") not in VISIBILITIES:
+            _fail(qid, "visibility", f"one of {VISIBILITIES}", merged.get("visibility"))
+        limits = Limits(**{k: _number(qid, k, merged.get(k), integer=i) for k, i in LIMIT_FIELDS.items()})
+        bands = {}
+        for profile, band in merged.get("tolerance", {}).items():
+            if profile not in PROFILES:
+                _fail(qid, "tolerance", f"keyed by profile {PROFILES}", profile)
+            bands[profile] = _parse_band(qid, profile, band)
+        questions[qid] = Question(
+            id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
+            visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
+        )
+    return questions
+
+
+@lru_cache(maxsize=None)
+def load_spec(path: Path = SPEC_PATH) -> dict[str, Question]:
+    with open(path, "rb") as fh:
+        return parse_spec(tomllib.load(fh))

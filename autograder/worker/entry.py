@@ -1,0 +1,139 @@
+"""The worker: runs inside the sandbox, imports the student's modules and answers requests.
+
+Started by :mod:`autograder.worker.sandbox` as
+``python -I -m autograder.worker.entry REQUEST_FD RESPONSE_FD SUBMISSION_DIR``.
+It reads requests, calls student code, and writes back plain data
+(:mod:`autograder.worker.protocol`).  Objects that are not plain data
+(estimators, figures, ...) stay here; the grader gets a *handle* (an id, the
+type's name and its MRO) and can call methods on it later.
+
+Everything this process says is an observation, never a verdict: scores are
+computed in the grader, which never sees a Python object from here.  This
+module imports nothing from the judge.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+from autograder.worker import protocol
+
+TRACEBACK_CHARS = 4000
+
+
+class Worker:
+    def __init__(self, submission_dir: str):
+        self.submission_dir = submission_dir
+        self.objects: dict[int, object] = {}   # handle -> object
+        self.ids: dict[int, int] = {}          # id(object) -> handle
+
+    # --------------------------------------------------------------- handles
+    def keep(self, obj) -> dict:
+        handle = self.ids.get(id(obj))
+        if handle is None or self.objects.get(handle) is not obj:
+            handle = len(self.objects) + 1
+            self.objects[handle], self.ids[id(obj)] = obj, handle
+        cls = type(obj)
+        return {"__handle__": handle, "type": f"{cls.__module__}.{cls.__qualname__}",
+                "mro": [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]}
+
+    def resolve(self, value):
+        """Replace handle references in decoded arguments by the objects they name."""
+        if isinstance(value, dict):
+            if set(value) == {"__ref__"}:
+                return self.objects[value["__ref__"]]
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        return value
+
+    def reply(self, value, keep: bool, seconds: float) -> bytes:
+        """Plain data goes back as it is; anything else (or ``keep``) stays here as a handle."""
+        if not keep:
+            try:
+                return protocol.encode({"ok": value, "seconds": seconds})
+            except protocol.Unencodable:
+                pass
+        return protocol.encode({"ok": self.keep(value), "seconds": seconds})
+
+    # -------------------------------------------------------------- requests
+    def module(self, name: str):
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a module name: {name!r}")
+        return importlib.import_module(name)
+
+    def target(self, request):
+        if "handle" in request:
+            return getattr(self.objects[request["handle"]], request["attr"])
+        return getattr(self.module(request["module"]), request["attr"])
+
+    def handle(self, request: dict):
+        """Run one request; returns ``(value, keep)``."""
+        op = request["op"]
+        keep = request.get("keep", False)
+        if op == "ping":
+            return {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}, False
+        if op == "import":
+            return {"file": getattr(self.module(request["module"]), "__file__", None)}, False
+        if op == "library":  # a library object the grader passes to student code, e.g. SGDClassifier
+            if request["module"].split(".")[0] not in ("sklearn", "numpy", "scipy"):
+                raise ValueError(f"library objects come from sklearn, numpy or scipy, not {request['module']}")
+            factory = getattr(importlib.import_module(request["module"]), request["attr"])
+            return factory(**self.resolve(request.get("kwargs", {}))), True
+        if op == "call":
+            func = self.target(request)
+            return func(*self.resolve(request.get("args", [])), **self.resolve(request.get("kwargs", {}))), keep
+        if op == "getattr":
+            return getattr(self.objects[request["handle"]], request["attr"]), keep
+        if op == "getitem":
+            return self.objects[request["handle"]][self.resolve(request["key"])], keep
+        raise ValueError(f"unknown request {op!r}")
+
+
+def _error(exc: BaseException, seconds: float) -> bytes:
+    if isinstance(exc, NotImplementedError):
+        kind = "not_implemented"
+    elif isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        kind = "exit"
+    elif isinstance(exc, ImportError) or isinstance(exc, SyntaxError):
+        kind = "import"
+    else:
+        kind = "exception"
+    text = "".join(traceback.format_exception(exc))[-TRACEBACK_CHARS:]
+    return protocol.encode({"seconds": seconds, "error": {
+        "kind": kind, "type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}})
+
+
+def serve(request_fd: int, response_fd: int, submission_dir: str) -> None:
+    sys.path.insert(0, submission_dir)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    worker = Worker(submission_dir)
+    while True:
+        try:
+            request = protocol.decode(protocol.read_message(request_fd))
+        except EOFError:
+            return
+        start = time.perf_counter()
+        try:
+            value, keep = worker.handle(request)
+            reply = worker.reply(value, keep, time.perf_counter() - start)
+        except BaseException as exc:  # student code may raise anything, SystemExit included
+            reply = _error(exc, time.perf_counter() - start)
+        protocol.write_message(response_fd, reply)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    request_fd, response_fd, submission_dir = int(argv[0]), int(argv[1]), argv[2]
+    serve(request_fd, response_fd, submission_dir)
+    os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
+
+
+if __name__ == "__main__":
+    main()
