@@ -107,6 +107,7 @@ class Submission:
         self._generation: dict[str, int] = {}
         self._import_errors: dict[str, ImportFailed] = {}
         self.notes: dict[str, list[str]] = {}   # module -> what happened (timeouts, restarts)
+        self._pending_output: dict[str, str] = {}
 
     @property
     def isolation_note(self) -> str:
@@ -120,9 +121,11 @@ class Submission:
         return self._request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
                              f"{module}.{attr}()")
 
-    def output(self, module: str) -> str:
+    def take_output(self, module: str) -> str:
+        """What ``module``'s code printed since the last call, including a replaced worker's last words."""
         worker = self._workers.get(module)
-        return worker.captured_output() if worker else ""
+        text = self._pending_output.pop(module, "") + (worker.take_output() if worker else "")
+        return text.strip()
 
     # ------------------------------------------------------------- workers
     def _worker(self, module: str) -> WorkerProcess:
@@ -132,6 +135,7 @@ class Submission:
         if worker is not None and worker.alive and worker.limits == self.limits:
             return worker
         if worker is not None:
+            self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
             worker.close()
         if not (self.directory / f"{module}.py").is_file():
             error = ImportFailed(f"{module}.py is not in the submission")

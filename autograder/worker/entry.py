@@ -53,14 +53,17 @@ class Worker:
             return tuple(self.resolve(v) for v in value)
         return value
 
+    def portable(self, value):
+        """Containers are sent element by element: plain leaves as they are, other objects as handles."""
+        if type(value) in (list, tuple):
+            return type(value)(self.portable(v) for v in value)
+        if type(value) is dict and all(isinstance(k, str) for k in value):
+            return {k: self.portable(v) for k, v in value.items()}
+        return value if protocol.is_plain_leaf(value) else self.keep(value)
+
     def reply(self, value, keep: bool, seconds: float) -> bytes:
-        """Plain data goes back as it is; anything else (or ``keep``) stays here as a handle."""
-        if not keep:
-            try:
-                return protocol.encode({"ok": value, "seconds": seconds})
-            except protocol.Unencodable:
-                pass
-        return protocol.encode({"ok": self.keep(value), "seconds": seconds})
+        """Plain data goes back as it is; anything else (or everything, with ``keep``) stays here."""
+        return protocol.encode({"ok": self.keep(value) if keep else self.portable(value), "seconds": seconds})
 
     # -------------------------------------------------------------- requests
     def module(self, name: str):

@@ -78,6 +78,16 @@ def _to_json(value, blobs):
     raise Unencodable(f"{type(value).__module__}.{type(value).__qualname__}")
 
 
+def is_plain_leaf(value) -> bool:
+    """Whether a non-container value can be sent as it is (cheap: nothing is encoded)."""
+    if value is None or type(value) in (bool, int, float, str, bytes, bytearray):
+        return True
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype.kind in SAFE_DTYPE_KINDS
+    pd = _pandas()
+    return pd is not None and isinstance(value, (pd.DataFrame, pd.Series))
+
+
 def _frame_csv(value):
     pd = _pandas()
     if pd is not None and isinstance(value, pd.DataFrame):

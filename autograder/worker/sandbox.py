@@ -125,6 +125,7 @@ class WorkerProcess:
         self.drop_to = _sandbox_uid() if os.geteuid() == 0 else None
         self.output = bytearray()
         self.output_dropped = 0
+        self._taken = self._dropped_told = 0
         self._start()
 
     # ----------------------------------------------------------------- start
@@ -280,10 +281,14 @@ class WorkerProcess:
         self._drain.join(timeout=5)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def captured_output(self) -> str:
-        text = self.output.decode("utf-8", errors="replace")
-        if self.output_dropped:
-            text += f"\n[... {self.output_dropped:,} more bytes of output dropped]"
+    def take_output(self) -> str:
+        """What the worker printed since the last call (capped; the excess is counted, not kept)."""
+        self._drain.join(timeout=0.05)  # let the reader catch up with a just-finished call
+        text = bytes(self.output[self._taken:]).decode("utf-8", errors="replace")
+        self._taken = len(self.output)
+        dropped, self._dropped_told = self.output_dropped - self._dropped_told, self.output_dropped
+        if dropped:
+            text += f"\n[... {dropped:,} more bytes of output dropped]"
         return text
 
 

@@ -1,0 +1,143 @@
+"""``python -m autograder <command>``: grade, check, questions, data.
+
+Results go to stdout and files; progress goes to stderr.  Exit codes are an enum:
+grading that completed exits 0 whatever the score.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Exercises, reference solutions and an isolated grader for HOML chapter 3.")
+data_app = typer.Typer(no_args_is_help=True, help="Where the datasets and the cache live.")
+app.add_typer(data_app, name="data")
+console = Console()
+errors = Console(stderr=True)
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0                # grading completed (whatever the score)
+    CANNOT_GRADE = 2      # no results: a missing submission, a broken archive, graders that did not run
+    GRADER_ERRORS = 3     # results written, but the grader itself failed on some questions
+
+
+def _progress(total: int):
+    """A progress bar on stderr (plain lines when stderr is not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
+    task = progress.add_task("grading", total=total)
+
+    def advance(result):
+        progress.update(task, advance=1, description=result.name[:40])
+    return progress, advance
+
+
+def _run(source: Path, out_dir: Optional[Path], **options):
+    from autograder.grading import CannotGrade, grade
+    from autograder.spec import load_spec
+
+    spec = load_spec()
+    in_scope = [q for q in spec.values() if q.visibility in options["visibilities"] and (
+        not options["questions"] or q.id in options["questions"] or q.module in options["questions"])]
+    progress, advance = _progress(len(in_scope))
+    try:
+        with progress:
+            return grade(source, out_dir, on_result=advance, **options)
+    except (CannotGrade, ValueError) as exc:
+        errors.print(f"[red]Cannot grade:[/] {exc}")
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+
+
+@app.command()
+def grade(
+    submission: Path = typer.Argument(..., help="folder of module files (like assignments/) or a .zip of one"),
+    out: Path = typer.Option(Path("grading-out"), "--out", "-o", help="where results.json and report.md go"),
+    data: str = typer.Option("quick", "--data", help="data profile: quick (embedded sample) or full"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
+    question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+):
+    """Hidden grading of one submission: writes OUT/results.json (Gradescope) and OUT/report.md."""
+    from autograder.reporters import print_table
+
+    result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
+                  visibilities=("public", "hidden"))
+    print_table(result, console)
+    console.print(f"Isolation: {result.isolation}")
+    console.print(f"Wrote {out / 'results.json'} and {out / 'report.md'}")
+    if result.grader_errors:
+        errors.print(f"[red]{len(result.grader_errors)} grader error(s)[/]; see {out / 'report.md'}")
+        raise typer.Exit(ExitCode.GRADER_ERRORS)
+
+
+@app.command()
+def check(
+    submission: Path = typer.Argument(Path("assignments"), help="your folder of module files"),
+    question: list[str] = typer.Option([], "--question", "-q", help="check only these questions or modules"),
+):
+    """Student self-check: the public tests on the embedded sample, with hints."""
+    from autograder.reporters import print_table
+    from autograder.spec import load_spec
+
+    result = _run(submission, None, profile="quick", data_dir=None, questions=question,
+                  visibilities=("public",))
+    print_table(result, console, hints=True)
+    spec = load_spec()
+    passed = sum(q.status == "passed" for q in result.questions)
+    hidden_points = sum(q.points for q in spec.values() if q.visibility == "hidden" and (
+        not question or q.id in question or q.module in question))
+    console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
+              f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
+    if result.grader_errors:
+        raise typer.Exit(ExitCode.GRADER_ERRORS)
+
+
+@app.command()
+def questions():
+    """List every graded question: points, visibility, limits, tolerance."""
+    from autograder.spec import load_spec
+
+    table = Table(title="questions.toml")
+    for column in ("question", "title", "points", "visibility", "timeout", "memory", "tolerance (full / quick)"):
+        table.add_column(column)
+    for q in load_spec().values():
+        bands = " / ".join(
+            f"{b.zero_at:+g}..{b.full_at:+g} vs ref" if b.relative_to == "reference" else f"{b.zero_at:g}..{b.full_at:g}"
+            for b in (q.bands.get("full"), q.bands.get("quick")) if b) or "-"
+        table.add_row(q.id, q.title, f"{q.points:g}", q.visibility, f"{q.limits.timeout:g}s",
+                      f"{q.limits.memory_mb}MB", bands)
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info():
+    """Where the full data is looked for, and where the cache is."""
+    from autograder.data import CACHE_DIR_ENV, DATA_DIR_ENV, cache_dir, resolve_data_dir
+
+    folder = resolve_data_dir()
+    console.print(f"full data (${DATA_DIR_ENV}): {folder or 'not set'}"
+              + ("" if folder is None or folder.is_dir() else " [red](missing)[/]"))
+    console.print(f"cache (${CACHE_DIR_ENV}): {cache_dir()}")
+    console.print("quick profile: embedded in the package (always available)")
+
+
+@data_app.command("clear-cache")
+def data_clear_cache():
+    """Delete the extracted .npy cache and the cached reference figures."""
+    from autograder.data import clear_cache
+
+    console.print(f"removed {clear_cache()}")
+
+
+def main():
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    app()

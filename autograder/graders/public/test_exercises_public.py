@@ -1,0 +1,52 @@
+"""Public graders of the four exercises: contracts on the embedded sample."""
+
+import numpy as np
+import pytest
+
+from autograder.graders.common import attempt, fit_predict
+from autograder.judge.validate import as_remote
+
+# Crafted emails: the corpus's oddities in miniature.
+PLAIN = b"From: a@b.com\nSubject: hi\n\nHello world, see you at 10.\n"
+HTML = (b"From: a@b.com\nContent-Type: text/html\n\n<html><head><title>secret</title></head>"
+        b"<body><a href='http://x.org'>click</a> Tom &amp; Jerry</body></html>")
+MULTIPART = (b"MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=XX\n\n--XX\n"
+             b"Content-Type: text/html\n\n<b>bold</b>\n--XX\nContent-Type: text/plain\n\nplain part\n--XX--\n")
+LATIN1 = "Content-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9 cr\xe8me\n".encode("latin-1")
+
+
+@pytest.mark.question("ex1_knn97.grid")
+def test_param_grid(submission):
+    grid = submission.module("ex1_knn97").param_grid()
+    grids = grid if isinstance(grid, list) else [grid]
+    assert grids and all(isinstance(g, dict) for g in grids), "param_grid() should return a dict or a list of dicts"
+    keys = set().union(*grids)
+    assert {"weights", "n_neighbors"} <= keys, f"the grid searches {sorted(keys)}; search weights and n_neighbors"
+
+
+@pytest.mark.question("ex3_titanic.contract")
+def test_titanic_contract(submission, data):
+    titanic = data.titanic
+    pipeline = submission.module("ex3_titanic").build_pipeline()
+    predictions = fit_predict(pipeline, "ex3_titanic.build_pipeline()", titanic.train,
+                              titanic.train["Survived"].to_numpy(), titanic.test, allowed=(0, 1))
+    assert len(predictions) == len(titanic.test)
+
+
+@pytest.mark.question("ex4_spam.parsing")
+def test_parsing(submission, credit):
+    spam = submission.module("ex4_spam")
+    checks = []
+
+    def text_of(raw):
+        message = as_remote(spam.parse_email(raw, keep=True), "parse_email()", "email.message.Message")
+        text = spam.email_to_text(message)
+        assert isinstance(text, str), f"email_to_text() returned a {type(text).__name__}; expected a str"
+        return text
+
+    attempt(checks, "plain text", lambda: "Hello world" in text_of(PLAIN))
+    attempt(checks, "HTML: links, entities, no tags, no <head>", lambda: (
+        lambda t: "HYPERLINK" in t and "Tom & Jerry" in t and "<" not in t and "secret" not in t)(text_of(HTML)))
+    attempt(checks, "multipart: the text/plain part", lambda: "plain part" in text_of(MULTIPART))
+    attempt(checks, "latin-1 charset", lambda: "café crème" in text_of(LATIN1))
+    credit.checks(checks)

@@ -1,0 +1,144 @@
+"""The grading pipeline: prepare the submission, run the graders, write the reports.
+
+    prepare_submission  folder or .zip -> a private flat copy of the student's .py files
+    run_graders         pytest + GradingPlugin over graders/public (+ graders/hidden) -> GradingResult
+    write_reports       results.json (Gradescope), report.md, grading.json (full model)
+
+``grade`` chains the three; the CLI's ``grade`` and ``check`` are thin wrappers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.data import cache_dir, resolve_data_dir
+from autograder.data._locations import SAMPLE_DIR
+from autograder.plugin import GradingPlugin
+from autograder.reporters import to_gradescope, to_markdown
+from autograder.results import GradingResult
+from autograder.spec import VISIBILITIES
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+GRADERS_DIR = PACKAGE_DIR / "graders"
+SOLUTIONS_DIR = PACKAGE_DIR.parent / "solutions"
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+
+
+class CannotGrade(RuntimeError):
+    """The grader could not grade at all (a missing submission, a broken zip, a grader bug)."""
+
+
+# ------------------------------------------------------------------- stage 1: load
+
+def prepare_submission(path: Path, workdir: Path) -> Path:
+    """Copy the submission's top-level ``.py`` files into a private folder the worker can read.
+
+    ``path`` is a folder of module files (as ``assignments/``) or a ``.zip`` of one
+    (the files may sit in a single top folder inside the zip).
+    """
+    path = Path(path)
+    target = workdir / "submission"
+    target.mkdir(parents=True)
+    if path.is_dir():
+        sources = {p.name: p.read_bytes() for p in sorted(path.glob("*.py"))}
+    elif path.is_file() and zipfile.is_zipfile(path):
+        sources = _python_files_in_zip(path)
+    elif path.exists():
+        raise CannotGrade(f"{path} is neither a folder nor a .zip archive of module files")
+    else:
+        raise CannotGrade(f"submission {path} does not exist")
+    for name, content in sources.items():
+        (target / name).write_bytes(content)
+        (target / name).chmod(0o644)
+    for folder in (workdir, target):
+        folder.chmod(0o755)  # readable by the sandbox's own uid
+    return target
+
+
+def _python_files_in_zip(path: Path) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if m.filename.endswith(".py") and not m.is_dir()]
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise CannotGrade(f"{path}: the .py files add up to more than {MAX_ZIP_BYTES // 2**20} MB")
+            folders = {str(Path(m.filename).parent) for m in members}
+            top = min(folders, key=lambda f: len(Path(f).parts), default=".")
+            return {Path(m.filename).name: archive.read(m) for m in members
+                    if str(Path(m.filename).parent) == top and not Path(m.filename).name.startswith(".")}
+    except zipfile.BadZipFile as exc:
+        raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
+
+
+def hidden_paths(*, source: Path, out_dir: Path | None, data_dir=None) -> list[Path]:
+    """What the worker must not see: data, caches, grader output, hidden graders, reference solutions."""
+    candidates = [resolve_data_dir(data_dir), cache_dir(), out_dir, GRADERS_DIR / "hidden", SAMPLE_DIR,
+                  Path.home()]
+    if Path(source).resolve() != SOLUTIONS_DIR:  # grading the reference itself: it imports its helpers
+        candidates += [SOLUTIONS_DIR, Path(source).resolve()]
+    # Never mask what the worker runs on: the interpreter, its libraries, the worker package.
+    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE_DIR / "worker"]
+    keep = []
+    for path in candidates:
+        if path is None:
+            continue
+        path = Path(path).resolve()
+        if not any(path == n or path in n.parents for n in needed) and path not in keep:
+            keep.append(path)
+    return keep
+
+
+# -------------------------------------------------------------------- stage 2: run
+
+def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", visibilities=VISIBILITIES,
+                questions=(), out_dir: Path | None = None, data_dir=None, isolation=None,
+                on_result=None) -> GradingResult:
+    plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
+                           hidden_paths=hidden_paths(source=source, out_dir=out_dir, data_dir=data_dir),
+                           data_dir=data_dir, isolation=isolation, on_result=on_result)
+    folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
+    args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
+            "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+        plugin.student.close()
+        raise CannotGrade(f"the graders could not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
+    return plugin.result(str(source))
+
+
+# ----------------------------------------------------------------- stage 3: report
+
+def write_reports(result: GradingResult, out_dir: Path) -> None:
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(to_gradescope(result), indent=2))
+    (out_dir / "report.md").write_text(to_markdown(result))
+    result.save(out_dir / "grading.json")
+
+
+def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult:
+    """Grade one submission (folder or .zip); write reports into ``out_dir`` if given."""
+    workdir = Path(tempfile.mkdtemp(prefix="ch3-grade-"))
+    try:
+        if out_dir is not None:
+            out_dir = Path(out_dir).resolve()
+            out_dir.mkdir(parents=True, exist_ok=True)
+        submission_dir = prepare_submission(Path(source), workdir)
+        result = run_graders(submission_dir, source=Path(source).resolve(), out_dir=out_dir, **options)
+        if out_dir is not None:
+            write_reports(result, out_dir)
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.environ.pop("PYTEST_CURRENT_TEST", None)

@@ -1,0 +1,63 @@
+"""Partial credit and the feedback that explains it: figure, threshold, margin in standard errors."""
+
+from __future__ import annotations
+
+import math
+
+from autograder.spec import Band
+
+
+def proportion_se(p: float, n: int) -> float:
+    """Standard error of a proportion (accuracy, precision, recall) measured on ``n`` samples."""
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else float("nan")
+
+
+def band_feedback(metric: str, measured: float, band: Band, *, n: int | None = None,
+                  se: float | None = None, reference: float | None = None) -> str:
+    """One line: the figure, where the band lies, and the margin in standard errors."""
+    if se is None and n:
+        se = proportion_se(min(max(measured, 0.0), 1.0), n)
+    text = f"{metric} {measured:.4f}"
+    if n:
+        text += f" on {n:,} held-out samples"
+    if se:
+        text += f" (standard error {se:.4f})"
+    text += f"; full marks at >= {band.full_at:.4f}, zero at <= {band.zero_at:.4f}"
+    if reference is not None:
+        text += f" (reference solution: {reference:.4f})"
+    if se:
+        text += f"; margin to full marks: {(measured - band.full_at) / se:+.1f} SE"
+    return text
+
+
+class Credit:
+    """What a grader test records: a fraction of the points and the lines that explain it.
+
+    A test that passes without recording anything earns full marks; a failed
+    assertion earns zero. ``credit.band(...)`` and ``credit.fraction(...)`` give partial credit.
+    """
+
+    def __init__(self):
+        self.value: float | None = None
+        self.lines: list[str] = []
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    def fraction(self, value: float, line: str | None = None) -> float:
+        self.value = min(max(float(value), 0.0), 1.0) if math.isfinite(value) else 0.0
+        if line:
+            self.note(line)
+        return self.value
+
+    def checks(self, results: list[tuple[str, bool]]) -> float:
+        """Credit in proportion to passed checks; lists the failed ones."""
+        failed = [name for name, ok in results if not ok]
+        passed = len(results) - len(failed)
+        line = f"{passed}/{len(results)} checks passed"
+        if failed:
+            line += ": failed " + "; ".join(failed[:5]) + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+        return self.fraction(passed / len(results) if results else 0.0, line)
+
+    def band(self, metric: str, measured: float, band: Band, **details) -> float:
+        return self.fraction(band.credit(measured), band_feedback(metric, measured, band, **details))

@@ -1,0 +1,76 @@
+"""Checks on what student code returned: type, shape, dtype, finiteness, length.
+
+Messages name the function and say what was expected and what arrived, like
+scikit-learn's ``check_array``: "confusion.precision() returned a str;
+expected a float". A failed check costs the question its points, nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+class InvalidOutput(AssertionError):
+    """Student code returned something of the wrong type, shape or kind."""
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    type_name = getattr(value, "type", None) if not isinstance(value, (str, bytes)) else None
+    if type_name and hasattr(value, "mro"):
+        return f"an object of type {type_name}"
+    return f"a {type(value).__name__}"
+
+
+def as_float(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidOutput(f"{what} returned {_describe(value)}; expected a float")
+    if not math.isfinite(value):
+        raise InvalidOutput(f"{what} returned {value}; expected a finite float")
+    return float(value)
+
+
+def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biuf",
+             finite=True) -> np.ndarray:
+    """Check an array; ``shape`` may hold None for "any size" in that axis."""
+    if isinstance(value, (list, tuple)) and not any(hasattr(v, "mro") for v in value):
+        value = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise InvalidOutput(f"{what} returned {_describe(value)}; expected a numpy array")
+    if value.dtype.kind not in kinds:
+        raise InvalidOutput(f"{what} returned an array of dtype {value.dtype}; expected "
+                            f"{'numbers' if kinds == 'biuf' else 'dtype kind in ' + repr(kinds)}")
+    if ndim is not None and value.ndim != ndim:
+        raise InvalidOutput(f"{what} returned an array of shape {value.shape}; expected {ndim} dimension(s)")
+    if shape is not None and (value.ndim != len(shape) or
+                              any(s is not None and s != v for s, v in zip(shape, value.shape))):
+        expected = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+        raise InvalidOutput(f"{what} returned an array of shape {value.shape}; expected {expected}")
+    if length is not None and (value.ndim == 0 or len(value) != length):
+        raise InvalidOutput(f"{what} returned {len(value) if value.ndim else 'a scalar'} values for "
+                            f"{length} inputs; expected one per input")
+    if finite and value.dtype.kind in "fc" and not np.isfinite(value).all():
+        raise InvalidOutput(f"{what} returned NaN or infinite values")
+    return value
+
+
+def as_labels(value, what: str, *, length: int, allowed) -> np.ndarray:
+    """Predictions: one per input, each among ``allowed``."""
+    array = as_array(value, what, ndim=1, length=length, kinds="biufUS")
+    unknown = set(np.unique(array).tolist()) - set(np.asarray(list(allowed)).tolist())
+    if unknown:
+        raise InvalidOutput(f"{what} predicted labels outside {sorted(allowed)}: {sorted(unknown)[:5]}")
+    return array
+
+
+def as_remote(value, what: str, expected: str):
+    """A handle on an object of class ``expected`` (a dotted suffix, e.g. "SGDClassifier")."""
+    if not hasattr(value, "isinstance_of"):
+        raise InvalidOutput(f"{what} returned {_describe(value)}; expected a {expected}")
+    if not value.isinstance_of(expected):
+        raise InvalidOutput(f"{what} returned a {value.type}; expected a {expected}")
+    return value

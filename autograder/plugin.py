@@ -1,0 +1,214 @@
+"""The pytest plugin that turns grader tests into scored questions.
+
+A grader test is an ordinary pytest test marked with the question it grades::
+
+    @pytest.mark.question("confusion.hidden_inputs")
+    def test_hidden_inputs(submission, credit):
+        confusion = submission.module("confusion")   # runs in the sandboxed worker
+        ...
+        credit.checks(results)                        # partial credit, with feedback
+
+Points, visibility, limits and tolerance come from ``questions.toml`` through
+the ``question`` and ``band`` fixtures, never from the test.  The plugin checks
+every mark at collection (a typo is an error, a hidden question must live in
+``graders/hidden``), turns each outcome into a :class:`QuestionResult` in a
+``makereport`` wrapper, and at the end reports every declared question in scope,
+including those that never ran (0 points, with the reason).
+
+Used by :mod:`autograder.grading`; instructors can also run it directly::
+
+    pytest -p autograder.plugin autograder/graders --submission solutions --profile quick
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from autograder.judge.client import StudentCodeError, Submission
+from autograder.judge.datasets import GradingData
+from autograder.judge.reference import ReferenceCache
+from autograder.judge.scoring import Credit
+from autograder.judge.validate import InvalidOutput
+from autograder.results import GradingResult, QuestionResult
+from autograder.spec import PROFILES, VISIBILITIES, load_spec
+
+QUESTION_MARK = "question"
+
+
+class GradingPlugin:
+    """Holds one grading run's state: the submission, the data, the results."""
+
+    def __init__(self, submission_dir: Path, *, profile: str = "quick", visibilities=VISIBILITIES,
+                 questions=(), hidden_paths=(), data_dir=None, isolation: str | None = None,
+                 on_result: Callable[[QuestionResult], None] | None = None):
+        if profile not in PROFILES:
+            raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
+        self.spec = load_spec()
+        unknown = set(questions) - set(self.spec) - {q.split(".")[0] for q in self.spec}
+        if unknown:
+            raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+        self.profile_name = profile
+        self.in_scope = [qid for qid, q in self.spec.items() if q.visibility in visibilities and (
+            not questions or qid in questions or q.module in questions)]
+        self.student = Submission(submission_dir, hidden_paths, isolation)
+        self.datasets = GradingData(profile, data_dir)
+        self.references = ReferenceCache(profile)
+        self.shared: dict = {}
+        self.on_result = on_result
+        self.results: dict[str, QuestionResult] = {}
+        self.grader_errors: list[str] = []
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------ collection
+    def pytest_collection_modifyitems(self, session, config, items):
+        selected, deselected = [], []
+        for item in items:
+            marks = list(item.iter_markers(QUESTION_MARK))
+            if len(marks) != 1 or len(marks[0].args) != 1:
+                raise pytest.UsageError(f"{item.nodeid}: a grader test needs exactly one "
+                                        f"@pytest.mark.question('<module>.<key>') mark")
+            qid = marks[0].args[0]
+            if qid not in self.spec:
+                raise pytest.UsageError(f"{item.nodeid}: question {qid!r} is not declared in questions.toml")
+            folder = Path(str(item.path)).parent.name
+            if folder in VISIBILITIES and folder != self.spec[qid].visibility:
+                raise pytest.UsageError(f"{item.nodeid}: question {qid!r} is {self.spec[qid].visibility} "
+                                        f"in questions.toml but its test lives in graders/{folder}/")
+            if qid in self.results or any(i.stash.get(_QID, None) == qid for i in selected):
+                raise pytest.UsageError(f"{item.nodeid}: question {qid!r} has more than one test")
+            item.stash[_QID] = qid
+            (selected if qid in self.in_scope else deselected).append(item)
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = selected
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.grader_errors.append(f"could not collect {report.nodeid}: {report.longreprtext[-2000:]}")
+
+    # -------------------------------------------------------------- fixtures
+    @pytest.fixture
+    def question(self, request):
+        q = self.spec[request.node.stash[_QID]]
+        self.student.limits = q.limits
+        return q
+
+    @pytest.fixture
+    def submission(self, question) -> Submission:
+        return self.student
+
+    @pytest.fixture
+    def credit(self) -> Credit:
+        return Credit()
+
+    @pytest.fixture
+    def profile(self) -> str:
+        return self.profile_name
+
+    @pytest.fixture
+    def band(self, question, profile):
+        return question.band(profile)
+
+    @pytest.fixture
+    def data(self) -> GradingData:
+        return self.datasets
+
+    @pytest.fixture
+    def reference(self) -> ReferenceCache:
+        return self.references
+
+    @pytest.fixture
+    def memo(self) -> dict:
+        """Shared across a run: e.g. the spam predictions that precision and recall both score."""
+        return self.shared
+
+    # -------------------------------------------------------------- outcomes
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        qid = item.stash.get(_QID, None)
+        if qid is None or qid in self.results:
+            return report
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            result = self._result(qid, item, call, report)
+            self.results[qid] = result
+            if self.on_result:
+                self.on_result(result)
+        return report
+
+    def _result(self, qid, item, call, report) -> QuestionResult:
+        q = self.spec[qid]
+        credit: Credit | None = item.funcargs.get("credit")
+        lines = list(credit.lines) if credit else []
+        if report.skipped:
+            status, fraction = "not_run", 0.0
+            lines.append(f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
+        elif report.passed:
+            fraction = credit.value if credit and credit.value is not None else 1.0
+            status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else "failed")
+        else:
+            fraction = 0.0
+            error = call.excinfo.value if call.excinfo else None
+            if isinstance(error, StudentCodeError):
+                status = error.status
+                lines.append(str(error))
+            elif isinstance(error, (InvalidOutput, AssertionError)):
+                status = "failed"
+                lines.append(str(error) or "a check failed")
+            else:
+                status = "grader_error"
+                text = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
+                lines.append("The grader itself failed on this question; it is not your fault. "
+                             "Your instructor has the details.")
+                self.grader_errors.append(f"{qid}: {text[-3000:]}")
+        return QuestionResult(
+            id=qid, name=q.name, visibility=q.visibility, points=round(q.points * fraction, 4),
+            max_points=q.points, status=status, feedback="\n".join(lines), hint=q.hint,
+            output=self.student.take_output(q.module), seconds=round(report.duration, 3),
+        )
+
+    # ----------------------------------------------------------------- finish
+    def pytest_sessionfinish(self, session):
+        self.student.close()
+
+    def result(self, submission_name: str) -> GradingResult:
+        """Every question in scope, in spec order; those that never ran score 0 with the reason."""
+        questions = []
+        for qid in self.in_scope:
+            if qid in self.results:
+                questions.append(self.results[qid])
+                continue
+            q = self.spec[qid]
+            reason = "no grader test ran for this question"
+            if self.grader_errors:
+                reason += " (the grader could not collect its tests: see grader errors)"
+            questions.append(QuestionResult(id=qid, name=q.name, visibility=q.visibility, points=0.0,
+                                            max_points=q.points, status="not_run", feedback=reason, hint=q.hint))
+        return GradingResult(submission=submission_name, profile=self.profile_name,
+                             isolation=self.student.isolation_note, questions=questions,
+                             seconds=round(time.perf_counter() - self.started, 2),
+                             grader_errors=list(self.grader_errors))
+
+
+_QID = pytest.StashKey[str]()
+
+
+# ----------------------------------------------- running as `pytest -p autograder.plugin`
+
+def pytest_addoption(parser):
+    group = parser.getgroup("ch3-grader", "grade a submission with the chapter 3 graders")
+    group.addoption("--submission", help="folder of the student's module files")
+    group.addoption("--profile", default="quick", choices=PROFILES, help="data profile (default: quick)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "question(id): the question in questions.toml that this test grades")
+    directory = config.getoption("--submission", None)
+    if directory and not config.pluginmanager.has_plugin("ch3-grading"):
+        config.pluginmanager.register(GradingPlugin(Path(directory), profile=config.getoption("--profile")),
+                                      "ch3-grading")

@@ -1,0 +1,35 @@
+"""Gradescope's results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/)."""
+
+from __future__ import annotations
+
+from autograder.results import GradingResult
+
+#: Our visibility -> Gradescope's: public results show at once, hidden ones once grades are published.
+GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+def _test_output(q) -> str:
+    parts = [q.feedback or q.status.replace("_", " ")]
+    if q.status not in ("passed",) and q.hint:
+        parts.append(f"Hint: {q.hint}")
+    if q.output:
+        parts.append(f"Your code printed:\n{q.output}")
+    return "\n\n".join(parts)
+
+
+def to_gradescope(result: GradingResult) -> dict:
+    tests = [{
+        "name": q.name,
+        "number": str(number),
+        "score": round(q.points, 4),
+        "max_score": q.max_points,
+        "status": "passed" if q.points >= q.max_points else "failed",
+        "visibility": GRADESCOPE_VISIBILITY[q.visibility],
+        "output": _test_output(q),
+        "extra_data": {"question": q.id, "status": q.status, "seconds": round(q.seconds, 3)},
+    } for number, q in enumerate(result.questions, start=1)]
+    output = f"Isolation: {result.isolation}\nData profile: {result.profile}"
+    if result.grader_errors:
+        output += "\nThe grader itself hit errors (reported to the instructor):\n" + "\n".join(result.grader_errors)
+    return {"score": result.score, "execution_time": round(result.seconds, 1), "output": output,
+            "stdout_visibility": "hidden", "tests": tests}

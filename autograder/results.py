@@ -1,0 +1,65 @@
+"""The result model: one QuestionResult per declared question, JSON-able, written once per run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: status -> symbol for tables; every status a question can end in.
+STATUSES = {
+    "passed": "✓", "partial": "~", "failed": "✗", "not_implemented": "✗", "error": "✗",
+    "import_error": "✗", "timeout": "⏱", "crashed": "✗", "not_run": "-", "grader_error": "!",
+}
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    name: str
+    visibility: str
+    points: float
+    max_points: float
+    status: str
+    feedback: str = ""
+    hint: str = ""
+    output: str = ""            # what the student's code printed (capped)
+    seconds: float = 0.0
+
+    @property
+    def module(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass
+class GradingResult:
+    submission: str
+    profile: str
+    isolation: str
+    questions: list[QuestionResult] = field(default_factory=list)
+    seconds: float = 0.0
+    grader_errors: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(q.points for q in self.questions), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(q.max_points for q in self.questions), 4)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "score": self.score, "max_score": self.max_score}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GradingResult":
+        data = {k: v for k, v in data.items() if k not in ("score", "max_score")}
+        data["questions"] = [QuestionResult(**q) for q in data.get("questions", [])]
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> "GradingResult":
+        return cls.from_dict(json.loads(Path(path).read_text()))
