@@ -150,7 +150,7 @@ class GradingPlugin:
             lines.append(f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
         elif report.passed:
             fraction = credit.value if credit and credit.value is not None else 1.0
-            status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else "failed")
+            status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else (credit.status or "failed"))
         else:
             fraction = 0.0
             error = call.excinfo.value if call.excinfo else None

@@ -73,6 +73,9 @@ class Question:
     limits: Limits
     hint: str = ""
     bands: dict[str, Band] = field(default_factory=dict)  # profile -> band
+    #: Accuracy after training on shuffled labels above which the predictions cannot have been
+    #: learned from the training data (a model that looks up the public test labels).
+    permuted_limit: float | None = None
 
     @property
     def module(self) -> str:
@@ -118,7 +121,7 @@ def _parse_band(qid, profile, table) -> Band:
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
-QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", *LIMIT_FIELDS}
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", *LIMIT_FIELDS}
 
 
 def parse_spec(document: dict) -> dict[str, Question]:
@@ -143,9 +146,13 @@ def parse_spec(document: dict) -> dict[str, Question]:
             if profile not in PROFILES:
                 _fail(qid, "tolerance", f"keyed by profile {PROFILES}", profile)
             bands[profile] = _parse_band(qid, profile, band)
+        permuted_limit = merged.get("permuted_limit")
+        if permuted_limit is not None and not (isinstance(permuted_limit, float) and 0 < permuted_limit < 1):
+            _fail(qid, "permuted_limit", "a float in (0, 1)", permuted_limit)
         questions[qid] = Question(
             id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
+            permuted_limit=permuted_limit,
         )
     return questions
 

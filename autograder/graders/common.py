@@ -7,31 +7,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.judge.client import SandboxStopped, StudentCodeError
+from autograder.judge.client import NotImplementedByStudent, SandboxStopped, StudentCodeError
 from autograder.judge.validate import InvalidOutput, as_labels
 
 
 def attempt(results: list, name: str, check) -> None:
-    """Run one sub-check; record (name, passed), turning the student's errors into a failed check.
+    """Run one sub-check; record (name, passed, reason), turning the student's errors into a failed check.
 
     A timeout or a crashed worker is not a sub-check failure: it ends the question.
     """
+    reason = None
     try:
         ok = bool(check())
     except SandboxStopped:
         raise
+    except NotImplementedByStudent as exc:
+        ok, reason, name = False, "not_implemented", f"{name} ({exc})"
     except (StudentCodeError, InvalidOutput, AssertionError, ValueError, TypeError) as exc:
         name = f"{name} ({str(exc).splitlines()[0][:160]})"
         ok = False
-    results.append((name, ok))
+    results.append((name, ok, reason))
 
 
-def raises_value_error(call) -> bool:
+def raises_value_error(call, also=()) -> bool:
     """True if calling student code raised a ValueError or TypeError (the docstrings ask for one)."""
     try:
         call()
+    except NotImplementedByStudent:
+        raise
     except StudentCodeError as exc:
-        return any(f"raised {name}" in str(exc) for name in ("ValueError", "TypeError"))
+        return any(f"raised {name}:" in str(exc) for name in ("ValueError", "TypeError", *also))
     return False
 
 

@@ -40,6 +40,7 @@ class Credit:
     def __init__(self):
         self.value: float | None = None
         self.lines: list[str] = []
+        self.status: str | None = None  # e.g. "not_implemented" when every check hit a stub
 
     def note(self, line: str) -> None:
         self.lines.append(line)
@@ -50,10 +51,12 @@ class Credit:
             self.note(line)
         return self.value
 
-    def checks(self, results: list[tuple[str, bool]]) -> float:
-        """Credit in proportion to passed checks; lists the failed ones."""
-        failed = [name for name, ok in results if not ok]
+    def checks(self, results: list[tuple]) -> float:
+        """Credit in proportion to passed checks ``(name, ok[, reason])``; lists the failed ones."""
+        failed = [r[0] for r in results if not r[1]]
         passed = len(results) - len(failed)
+        if results and not passed and all(len(r) > 2 and r[2] == "not_implemented" for r in results):
+            self.status = "not_implemented"
         line = f"{passed}/{len(results)} checks passed"
         if failed:
             line += ": failed " + "; ".join(failed[:5]) + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")

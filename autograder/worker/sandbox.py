@@ -92,15 +92,42 @@ def _bwrap_works() -> bool:
     return _BWRAP_OK
 
 
+def drops_privileges(mode: str) -> bool:
+    """Whether the worker runs as the dedicated sandbox uid (root only; without bwrap, only if the
+    interpreter is reachable by that uid)."""
+    return os.geteuid() == 0 and (mode == "bwrap" or not _rebindings())
+
+
 def describe_isolation(mode: str) -> str:
-    root = os.geteuid() == 0
+    uid = drops_privileges(mode)
     if mode == "bwrap":
         return ("strong: bubblewrap sandbox (read-only file system, hidden data and graders masked, "
-                f"no network, own process namespace{', dedicated uid' if root else ''}) plus resource limits")
-    return ("WEAKER: bubblewrap is not available, so the worker runs with resource limits only"
-            f"{' and a dedicated uid' if root else ''}; it can read files readable by "
-            f"{'that uid' if root else 'your user'} and reach the network. Install bubblewrap "
+                f"no network, own process namespace{', dedicated uid' if uid else ''}) plus resource limits")
+    who = "the dedicated sandbox uid" if uid else ("root (the interpreter is not reachable by another uid)"
+                                                   if os.geteuid() == 0 else "your user")
+    return ("WEAKER: bubblewrap is not available, so the worker runs with resource limits only, as "
+            f"{who}; it can read files readable by it and reach the network. Install bubblewrap "
             "(apt-get install bubblewrap) for full isolation.")
+
+
+def _rebindings() -> list[tuple[Path, Path]]:
+    """(blocked ancestor, its child on the way) for what the sandbox uid must reach.
+
+    The interpreter may live under a folder other users cannot traverse (e.g.
+    /root/.pyenv): the sandbox gets an empty folder there with the one child
+    bound back read-only.  The child itself is bound, not a deeper path, because
+    bubblewrap creates the missing parents of a mount point untraversable.
+    """
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve(),
+              Path(__file__).resolve().parents[2]]
+    pairs = []
+    for path in needed:
+        blocked = _needs_rebinding(path)
+        if blocked is not None:
+            pair = (blocked, blocked / path.relative_to(blocked).parts[0])
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
 
 
 def _needs_rebinding(path: Path) -> Path | None:
@@ -122,7 +149,7 @@ class WorkerProcess:
         self.limits = limits
         self.hidden_paths = [Path(p) for p in hidden_paths if Path(p).exists()]
         self.isolation = isolation or choose_isolation()
-        self.drop_to = _sandbox_uid() if os.geteuid() == 0 else None
+        self.drop_to = _sandbox_uid() if drops_privileges(self.isolation) else None
         self.output = bytearray()
         self.output_dropped = 0
         self._taken = self._dropped_told = 0
@@ -140,12 +167,8 @@ class WorkerProcess:
                "--die-with-parent", "--new-session"]
         if self.drop_to is not None:
             # The sandbox uid must reach the interpreter and the project, even under /root.
-            needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-                      Path(__file__).resolve().parents[2]}
-            for path in sorted(needed, key=lambda p: len(p.parts)):
-                blocked = _needs_rebinding(path)
-                if blocked is not None:
-                    cmd += ["--tmpfs", str(blocked), "--ro-bind", str(path), str(path)]
+            for blocked, child in _rebindings():
+                cmd += ["--tmpfs", str(blocked), "--ro-bind", str(child), str(child)]
         cmd += ["--bind", str(self.scratch), str(self.scratch)]
         for hidden in self.hidden_paths:
             cmd += ["--tmpfs", str(hidden)]
@@ -174,7 +197,7 @@ class WorkerProcess:
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.processes, self.limits.processes))
-        if self.drop_to is not None and self.isolation != "bwrap" and _needs_rebinding(Path(sys.executable)) is None:
+        if self.drop_to is not None and self.isolation != "bwrap":
             os.setgroups([])
             os.setgid(self.drop_to)
             os.setuid(self.drop_to)

@@ -59,11 +59,13 @@ def test_never_classifier(submission, credit, data):
     cv = submission.module("cross_validation")
     X = data.mnist.X_train[:40]
     checks = []
-    never = as_remote(cv.NeverClassifier(), "NeverClassifier()", "BaseEstimator")
+    never = as_remote(cv.NeverClassifier(), "NeverClassifier()", "BaseEstimator")  # any estimator class
     attempt(checks, "fit returns self", lambda: never.call("fit", X, data.mnist.y_train[:40] == 5).handle == never.handle)
     attempt(checks, "predict returns len(X) Falses", lambda: as_array(
         never.call("predict", X[:7]), "NeverClassifier.predict()", shape=(7,), kinds="b").sum() == 0)
-    attempt(checks, "get_params works (scikit-learn can clone it)", lambda: isinstance(never.call("get_params"), dict))
+    fresh = cv.NeverClassifier()
+    attempt(checks, "predict before fit raises (NotFittedError)", lambda: raises_value_error(
+        lambda: fresh.call("predict", X[:2]), also=("NotFittedError", "AttributeError")))
     credit.checks(checks)
 
 

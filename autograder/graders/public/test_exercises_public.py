@@ -28,7 +28,7 @@ def test_param_grid(submission):
 def test_titanic_contract(submission, data):
     titanic = data.titanic
     pipeline = submission.module("ex3_titanic").build_pipeline()
-    predictions = fit_predict(pipeline, "ex3_titanic.build_pipeline()", titanic.train,
+    predictions = fit_predict(pipeline, "ex3_titanic.build_pipeline()", titanic.train.drop(columns="Survived"),
                               titanic.train["Survived"].to_numpy(), titanic.test, allowed=(0, 1))
     assert len(predictions) == len(titanic.test)
 
