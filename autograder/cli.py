@@ -65,12 +65,13 @@ def grade(
     data: str = typer.Option("quick", "--data", help="data profile: quick (embedded sample) or full"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="cap every question's time limit (seconds)"),
 ):
     """Hidden grading of one submission: writes OUT/results.json (Gradescope) and OUT/report.md."""
     from autograder.reporters import print_table
 
     result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
-                  visibilities=("public", "hidden"))
+                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None)
     print_table(result, console)
     console.print(f"Isolation: {result.isolation}")
     console.print(f"Wrote {out / 'results.json'} and {out / 'report.md'}")
@@ -106,10 +107,12 @@ def questions():
     """List every graded question: points, visibility, limits, tolerance."""
     from autograder.spec import load_spec
 
+    spec = load_spec()
     table = Table(title="questions.toml")
-    for column in ("question", "title", "points", "visibility", "timeout", "memory", "tolerance (full / quick)"):
+    table.add_column("question", no_wrap=True, min_width=max(map(len, spec)))  # ids are copied into -q
+    for column in ("title", "points", "visibility", "timeout", "memory", "tolerance (full / quick)"):
         table.add_column(column)
-    for q in load_spec().values():
+    for q in spec.values():
         bands = " / ".join(
             f"{b.zero_at:+g}..{b.full_at:+g} vs ref" if b.relative_to == "reference" else f"{b.zero_at:g}..{b.full_at:g}"
             for b in (q.bands.get("full"), q.bands.get("quick")) if b) or "-"

@@ -99,11 +99,11 @@ def hidden_paths(*, source: Path, out_dir: Path | None, data_dir=None) -> list[P
 # -------------------------------------------------------------------- stage 2: run
 
 def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", visibilities=VISIBILITIES,
-                questions=(), out_dir: Path | None = None, data_dir=None, isolation=None,
+                questions=(), out_dir: Path | None = None, data_dir=None, isolation=None, limits=None,
                 on_result=None) -> GradingResult:
     plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
                            hidden_paths=hidden_paths(source=source, out_dir=out_dir, data_dir=data_dir),
-                           data_dir=data_dir, isolation=isolation, on_result=on_result)
+                           data_dir=data_dir, isolation=isolation, limits=limits, on_result=on_result)
     folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
     args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
             "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]

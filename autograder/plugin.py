@@ -22,6 +22,7 @@ Used by :mod:`autograder.grading`; instructors can also run it directly::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from pathlib import Path
@@ -35,7 +36,7 @@ from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.results import GradingResult, QuestionResult
-from autograder.spec import PROFILES, VISIBILITIES, load_spec
+from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec
 
 QUESTION_MARK = "question"
 
@@ -45,7 +46,7 @@ class GradingPlugin:
 
     def __init__(self, submission_dir: Path, *, profile: str = "quick", visibilities=VISIBILITIES,
                  questions=(), hidden_paths=(), data_dir=None, isolation: str | None = None,
-                 on_result: Callable[[QuestionResult], None] | None = None):
+                 limits: dict | None = None, on_result: Callable[[QuestionResult], None] | None = None):
         if profile not in PROFILES:
             raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
         self.spec = load_spec()
@@ -53,6 +54,10 @@ class GradingPlugin:
         if unknown:
             raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
         self.profile_name = profile
+        self.limit_overrides = dict(limits or {})  # e.g. {"timeout": 5}: one cap for every question
+        unknown_limits = set(self.limit_overrides) - set(Limits.__dataclass_fields__)
+        if unknown_limits:
+            raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
         self.in_scope = [qid for qid, q in self.spec.items() if q.visibility in visibilities and (
             not questions or qid in questions or q.module in questions)]
         self.student = Submission(submission_dir, hidden_paths, isolation)
@@ -95,7 +100,7 @@ class GradingPlugin:
     @pytest.fixture
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
-        self.student.limits = q.limits
+        self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
         return q
 
     @pytest.fixture

@@ -21,6 +21,8 @@ def _describe(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     type_name = getattr(value, "type", None) if not isinstance(value, (str, bytes)) else None
+    if type_name == "numpy.ndarray":  # arrays come back as data unless their dtype is object
+        return "an array of dtype object (arrays of numbers, booleans or strings are expected)"
     if type_name and hasattr(value, "mro"):
         return f"an object of type {type_name}"
     return f"a {type(value).__name__}"

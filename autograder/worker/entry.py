@@ -117,6 +117,7 @@ def serve(request_fd: int, response_fd: int, submission_dir: str) -> None:
     sys.path.insert(0, submission_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")
     worker = Worker(submission_dir)
+    me = os.getpid()
     while True:
         try:
             request = protocol.decode(protocol.read_message(request_fd))
@@ -128,6 +129,8 @@ def serve(request_fd: int, response_fd: int, submission_dir: str) -> None:
             reply = worker.reply(value, keep, time.perf_counter() - start)
         except BaseException as exc:  # student code may raise anything, SystemExit included
             reply = _error(exc, time.perf_counter() - start)
+        if os.getpid() != me:
+            os._exit(0)  # a child the student forked: only the worker itself may answer
         protocol.write_message(response_fd, reply)
 
 

@@ -170,8 +170,8 @@ class WorkerProcess:
             for blocked, child in _rebindings():
                 cmd += ["--tmpfs", str(blocked), "--ro-bind", str(child), str(child)]
         cmd += ["--bind", str(self.scratch), str(self.scratch)]
-        for hidden in self.hidden_paths:
-            cmd += ["--tmpfs", str(hidden)]
+        for hidden in self.hidden_paths:  # an empty folder, or an empty file, in its place
+            cmd += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
         cmd += ["--chdir", str(self.scratch)]
         if self.drop_to is not None:
             cmd += ["setpriv", f"--reuid={self.drop_to}", f"--regid={self.drop_to}", "--clear-groups",
