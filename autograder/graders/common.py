@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.judge.client import NotImplementedByStudent, SandboxStopped, StudentCodeError
+from autograder.judge.client import ImportFailed, NotImplementedByStudent, SandboxStopped, StudentCodeError
 from autograder.judge.validate import InvalidOutput, as_labels
 
 
 def attempt(results: list, name: str, check) -> None:
     """Run one sub-check; record (name, passed, reason), turning the student's errors into a failed check.
 
-    A timeout or a crashed worker is not a sub-check failure: it ends the question.
+    A module that does not import, a timeout or a crashed worker is not a sub-check
+    failure: it ends the question.
     """
     reason = None
     try:
         ok = bool(check())
-    except SandboxStopped:
+    except (ImportFailed, SandboxStopped):
         raise
     except NotImplementedByStudent as exc:
         ok, reason, name = False, "not_implemented", f"{name} ({exc})"
@@ -33,7 +34,7 @@ def raises_value_error(call, also=()) -> bool:
     """True if calling student code raised a ValueError or TypeError (the docstrings ask for one)."""
     try:
         call()
-    except NotImplementedByStudent:
+    except (NotImplementedByStudent, ImportFailed, SandboxStopped):
         raise
     except StudentCodeError as exc:
         return any(f"raised {name}:" in str(exc) for name in ("ValueError", "TypeError", *also))
