@@ -10,7 +10,8 @@ for the numbers and an imputer plus ``OneHotEncoder`` for the categories, then
 a classifier. Compare a few with ``cross_val_score`` on the training set.
 
 What the grader checks: it fits ``build_pipeline()`` on the 891 training rows
-and scores accuracy on the 418 test passengers with Kaggle's hidden labels.
+(the columns above without Survived, which it passes as ``y``) and scores
+accuracy on the 418 test passengers with Kaggle's hidden labels.
 Full marks at >= 0.775; zero at 0.7656, the "all women survive" baseline. One
 standard error on 418 passengers is about 0.02, and cross-validation on train
 overestimates the test score (the book's forest: 0.81 CV, 0.758 test).

@@ -21,6 +21,10 @@ from autograder.worker.sandbox import (ReplyTooLarge, WorkerDied, WorkerError, W
                                        choose_isolation, describe_isolation)
 
 
+#: Workers kept alive between questions (a module's questions are spread over the graders).
+MAX_IDLE_WORKERS = 2
+
+
 class StudentCodeError(Exception):
     """The student's code raised, or could not be run; costs the question its points."""
 
@@ -133,14 +137,17 @@ class Submission:
             raise self._import_errors[module]
         worker = self._workers.get(module)
         if worker is not None and worker.alive and worker.limits == self.limits:
+            self._workers[module] = self._workers.pop(module)  # most recently used last
             return worker
         if worker is not None:
             self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
             worker.close()
+            del self._workers[module]
         if not (self.directory / f"{module}.py").is_file():
             error = ImportFailed(f"{module}.py is not in the submission")
             self._import_errors[module] = error
             raise error
+        self._close_idle(keep=MAX_IDLE_WORKERS - 1)
         worker = WorkerProcess(self.directory, self.limits, self.hidden_paths, self.isolation)
         self._workers[module] = worker
         self._generation[module] = self._generation.get(module, 0) + 1
@@ -151,6 +158,13 @@ class Submission:
             self._import_errors[module] = error
             raise error
         return worker
+
+    def _close_idle(self, keep: int) -> None:
+        """Close the least recently started workers beyond ``keep`` (an idle KNN worker holds GBs)."""
+        for module in list(self._workers)[:max(len(self._workers) - keep, 0)]:
+            worker = self._workers.pop(module)
+            self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
+            worker.close()
 
     def _send(self, worker, module, message, what):
         try:
