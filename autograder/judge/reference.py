@@ -8,6 +8,7 @@ version, data profile and grader input, and caches it under the data cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -16,13 +17,20 @@ from typing import Callable
 
 import sklearn
 
-from autograder.data import cache_dir
+from autograder.data import _checksums, cache_dir
+
+
+def _data_version(profile: str) -> str:
+    """A digest of the pinned checksums of the profile's data: new data, new cache file."""
+    pins = _checksums.SAMPLE if profile == "quick" else {
+        **_checksums.MNIST_FULL, **_checksums.TITANIC_FULL, **_checksums.SPAM_FULL}
+    return hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
 
 
 class ReferenceCache:
     def __init__(self, profile: str, folder: Path | None = None):
         folder = Path(folder) if folder else cache_dir() / "references"
-        self.path = folder / f"sklearn-{sklearn.__version__}-{profile}.json"
+        self.path = folder / f"sklearn-{sklearn.__version__}-{profile}-data-{_data_version(profile)}.json"
         try:
             self.figures = json.loads(self.path.read_text())
         except (OSError, ValueError):

@@ -36,6 +36,12 @@ def _check_not_hard_coded(question, build, X, y, X_test, y_test, allowed, credit
         "training data (for example, test labels stored in the code), so this question scores 0.")
 
 
+def _score_accuracy(credit, band, reference, key, y_test, predicted, reference_predictions, metric="test accuracy"):
+    """Band the student's accuracy; the band is relative to the reference's (cached) on the quick profile."""
+    expected = reference.get(key, lambda: accuracy_score(y_test, reference_predictions()))
+    credit.band(metric, accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test), reference=expected)
+
+
 def _mnist_full_split(data):
     m = data.mnist
     return np.asarray(m.X_train), np.asarray(m.y_train), np.asarray(m.X_test), np.asarray(m.y_test)
@@ -63,10 +69,8 @@ def test_knn_accuracy(submission, data, profile, question, band, reference, cred
     n = PERMUTED_ROWS[profile]
     _check_not_hard_coded(question, ex1.build_model, X_train[:n], y_train[:n], X_test, y_test, range(10), credit)
     predicted = fit_predict(ex1.build_model(), "ex1_knn97.build_model()", X_train, y_train, X_test, range(10))
-    expected = reference.get("ex1_knn97.accuracy", lambda: accuracy_score(
-        y_test, reference_ex1.build_model().fit(X_train, y_train).predict(X_test)))
-    credit.band("test accuracy", accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test),
-                reference=expected)
+    _score_accuracy(credit, band, reference, "ex1_knn97.accuracy", y_test, predicted,
+                    lambda: reference_ex1.build_model().fit(X_train, y_train).predict(X_test))
 
 
 def _random_images(rng, n):
@@ -125,13 +129,10 @@ def test_augmented_accuracy(submission, data, profile, question, band, reference
     predicted = as_labels(model.call("predict", X_test), "build_model().predict()", length=len(X_test),
                           allowed=range(10))
 
-    def reference_accuracy():
-        X_ref, y_ref = reference_ex2.augment(X_train, y_train)
-        return accuracy_score(y_test, reference_ex2.build_model().fit(X_ref, y_ref).predict(X_test))
+    def reference_predictions():
+        return reference_ex2.build_model().fit(*reference_ex2.augment(X_train, y_train)).predict(X_test)
 
-    expected = reference.get("ex2_augmentation.accuracy", reference_accuracy)
-    credit.band("test accuracy", accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test),
-                reference=expected)
+    _score_accuracy(credit, band, reference, "ex2_augmentation.accuracy", y_test, predicted, reference_predictions)
 
 
 @pytest.mark.question("ex3_titanic.accuracy")
@@ -142,10 +143,9 @@ def test_titanic_accuracy(submission, data, question, band, reference, credit):
     _check_not_hard_coded(question, ex3.build_pipeline, X_train, y_train, titanic.test, titanic.test_labels,
                           (0, 1), credit)
     predicted = fit_predict(ex3.build_pipeline(), "build_pipeline()", X_train, y_train, titanic.test, (0, 1))
-    expected = reference.get("ex3_titanic.accuracy", lambda: accuracy_score(
-        titanic.test_labels, reference_ex3.build_pipeline().fit(X_train, y_train).predict(titanic.test)))
-    credit.band("accuracy on the hidden labels", accuracy_score(titanic.test_labels, predicted),
-                band.resolve(expected), n=len(titanic.test_labels), reference=expected)
+    _score_accuracy(credit, band, reference, "ex3_titanic.accuracy", titanic.test_labels, predicted,
+                    lambda: reference_ex3.build_pipeline().fit(X_train, y_train).predict(titanic.test),
+                    metric="accuracy on the hidden labels")
 
 
 CRAFTED = [
