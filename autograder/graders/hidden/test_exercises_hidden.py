@@ -15,6 +15,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
 from autograder.judge.client import StudentCodeError
+from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
 from solutions import ex1_knn97 as reference_ex1
 from solutions import ex2_augmentation as reference_ex2
@@ -196,12 +197,14 @@ def _spam_scores(submission, data, reference, memo):
     splits = list(StratifiedShuffleSplit(SPAM_SPLITS, test_size=0.2, random_state=SEED).split(emails, y))
 
     def run(build):
-        precisions, recalls = [], []
+        """(mean precision, mean recall, predicted spams, actual spams) over the splits."""
+        precisions, recalls, flagged, positives = [], [], 0, 0
         for train, test in splits:
             predicted = build([emails[i] for i in train], y[train], [emails[i] for i in test])
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
-        return float(np.mean(precisions)), float(np.mean(recalls))
+            flagged, positives = flagged + int(np.sum(predicted == 1)), positives + int(np.sum(y[test]))
+        return float(np.mean(precisions)), float(np.mean(recalls)), flagged, positives
 
     def student(train, y_train, test):
         return fit_predict(submission.module("ex4_spam").build_pipeline(), "build_pipeline()", train, y_train,
@@ -211,7 +214,7 @@ def _spam_scores(submission, data, reference, memo):
         return reference_ex4.build_pipeline().fit(train, y_train).predict(test)
 
     try:
-        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/{SEED}", lambda: run(book)))}
+        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v2/{SEED}", lambda: run(book)))}
     except (StudentCodeError, InvalidOutput) as exc:
         memo["spam"] = exc
         raise
@@ -219,17 +222,19 @@ def _spam_scores(submission, data, reference, memo):
     return scores
 
 
+def _band_spam(credit, band, scores, metric, index):
+    """Standard error from the pooled counts: predicted spams for precision, actual spams for recall."""
+    value, expected = scores["student"][index], scores["reference"][index]
+    counted = scores["student"][2 + index]
+    credit.band(f"mean {metric} over {SPAM_SPLITS} hidden splits", value, band.resolve(expected),
+                se=proportion_se(value, counted) if counted else None, reference=expected)
+
+
 @pytest.mark.question("ex4_spam.precision")
 def test_spam_precision(submission, data, band, reference, memo, credit):
-    scores = _spam_scores(submission, data, reference, memo)
-    expected = scores["reference"][0]
-    credit.band(f"mean precision over {SPAM_SPLITS} hidden splits", scores["student"][0], band.resolve(expected),
-                reference=expected)
+    _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
 
 
 @pytest.mark.question("ex4_spam.recall")
 def test_spam_recall(submission, data, band, reference, memo, credit):
-    scores = _spam_scores(submission, data, reference, memo)
-    expected = scores["reference"][1]
-    credit.band(f"mean recall over {SPAM_SPLITS} hidden splits", scores["student"][1], band.resolve(expected),
-                reference=expected)
+    _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "recall", 1)
