@@ -215,5 +215,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "question(id): the question in questions.toml that this test grades")
     directory = config.getoption("--submission", None)
     if directory and not config.pluginmanager.has_plugin("ch3-grading"):
-        config.pluginmanager.register(GradingPlugin(Path(directory), profile=config.getoption("--profile")),
-                                      "ch3-grading")
+        from autograder.grading import hidden_paths  # the same masks as `grade`
+
+        plugin = GradingPlugin(Path(directory), profile=config.getoption("--profile"),
+                               hidden_paths=hidden_paths(source=Path(directory), out_dir=None))
+        config.pluginmanager.register(plugin, "ch3-grading")
