@@ -65,5 +65,6 @@ def permuted_label_accuracy(build, X_train, y_train, X_test, y_test, seed: int, 
     high here; that is how hard-coded predictions are caught by behaviour.
     """
     shuffled = np.random.default_rng(seed).permutation(y_train)
-    predictions = fit_predict(build(), "build_model()", X_train, shuffled, X_test, allowed)
+    what = f"{build.module}.{build.name}()"  # build is the student's remote builder
+    predictions = fit_predict(build(), what, X_train, shuffled, X_test, allowed)
     return float(np.mean(predictions == y_test))
