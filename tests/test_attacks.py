@@ -97,8 +97,9 @@ def test_huge_reply_is_refused(tmp_path):
 
 @pytest.mark.parametrize("header, message", [
     ("raise RuntimeError('boom at import')", "RuntimeError: boom at import"),
-    ("import solutions.multilabel", "No module named 'solutions"),
-    ("from solutions.multilabel import large_odd_targets as steal", "No module named 'solutions"),
+    pytest.param("import solutions.multilabel", "No module named 'solutions", marks=needs_bwrap),
+    pytest.param("from solutions.multilabel import large_odd_targets as steal", "No module named 'solutions",
+                 marks=needs_bwrap),
 ])
 def test_hostile_import(tmp_path, header, message):
     by_id = attack(tmp_path, targets_module("return None", header=header), ["multilabel"])
@@ -107,6 +108,7 @@ def test_hostile_import(tmp_path, header, message):
         assert message in by_id[qid].feedback
 
 
+@needs_bwrap
 def test_overwriting_results_and_the_project_has_no_effect(tmp_path):
     out = tmp_path / "out"
     body = f"""
