@@ -70,8 +70,11 @@ class GradingPlugin:
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------ collection
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "question(id): the question in questions.toml that this test grades")
+
     def pytest_collection_modifyitems(self, session, config, items):
-        selected, deselected = [], []
+        selected, deselected, seen = [], [], set()
         for item in items:
             marks = list(item.iter_markers(QUESTION_MARK))
             if len(marks) != 1 or len(marks[0].args) != 1:
@@ -84,8 +87,9 @@ class GradingPlugin:
             if folder in VISIBILITIES and folder != self.spec[qid].visibility:
                 raise pytest.UsageError(f"{item.nodeid}: question {qid!r} is {self.spec[qid].visibility} "
                                         f"in questions.toml but its test lives in graders/{folder}/")
-            if qid in self.results or any(i.stash.get(_QID, None) == qid for i in selected):
+            if qid in seen:
                 raise pytest.UsageError(f"{item.nodeid}: question {qid!r} has more than one test")
+            seen.add(qid)
             item.stash[_QID] = qid
             (selected if qid in self.in_scope else deselected).append(item)
         if deselected:

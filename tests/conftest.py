@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 
 from autograder.data import DATA_DIR_ENV  # noqa: E402
 
+pytest_plugins = ["pytester"]
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

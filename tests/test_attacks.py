@@ -66,6 +66,14 @@ def test_hostile_function(tmp_path, name, body, status, message):
     assert message in question.feedback
 
 
+def test_a_module_that_hangs_at_import_times_out_once(tmp_path):
+    by_id = attack(tmp_path, targets_module("return None", header="while True:\n    pass"), ["multilabel"])
+    questions = [by_id[q] for q in ("multilabel.targets", "multilabel.average_f1", "multilabel.models")]
+    assert all(q.points == 0 and q.status == "timeout" for q in questions), questions
+    assert all("importing multilabel.py" in q.feedback for q in questions)
+    assert sum(q.seconds for q in questions) < 3 * FAST["timeout"], "the hanging import should be tried once"
+
+
 def test_timeout_restarts_the_worker_for_the_next_question(tmp_path):
     files = targets_module("while True:\n    pass")
     files["multilabel.py"] += "\n" + reference_source("multilabel").split("\n\n\ndef large_odd_targets")[0].replace(

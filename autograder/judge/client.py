@@ -109,7 +109,7 @@ class Submission:
         self.limits = None                      # set per question by the plugin
         self._workers: dict[str, WorkerProcess] = {}
         self._generation: dict[str, int] = {}
-        self._import_errors: dict[str, ImportFailed] = {}
+        self._import_errors: dict[str, StudentCodeError] = {}  # failed imports are not retried
         self.notes: dict[str, list[str]] = {}   # module -> what happened (timeouts, restarts)
         self._pending_output: dict[str, str] = {}
 
@@ -151,7 +151,11 @@ class Submission:
         worker = WorkerProcess(self.directory, self.limits, self.hidden_paths, self.isolation)
         self._workers[module] = worker
         self._generation[module] = self._generation.get(module, 0) + 1
-        reply = self._send(worker, module, {"op": "import", "module": module}, f"import {module}")
+        try:
+            reply = self._send(worker, module, {"op": "import", "module": module}, f"import {module}")
+        except SandboxStopped as exc:  # hangs or dies on import: it will again, for every question
+            self._import_errors[module] = type(exc)(f"importing {module}.py: {exc}")
+            raise self._import_errors[module] from None
         if reply.error:
             error = ImportFailed(f"{module}.py could not be imported: {reply.error['type']}: "
                                  f"{reply.error['message']}\n{reply.error['traceback']}")
