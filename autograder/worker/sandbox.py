@@ -196,13 +196,21 @@ class WorkerProcess:
         file_size = self.limits.file_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.processes, self.limits.processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (self._nproc, self._nproc))
         if self.drop_to is not None and self.isolation != "bwrap":
             os.setgroups([])
             os.setgid(self.drop_to)
             os.setuid(self.drop_to)
 
+    def _process_limit(self) -> int:
+        """RLIMIT_NPROC counts every task of the real uid: exact for the dedicated uid, but
+        a student's own uid already runs other programs, which must not use up the allowance."""
+        if self.drop_to is not None or os.geteuid() == 0:
+            return self.limits.processes
+        return self.limits.processes + _tasks_of(os.getuid())
+
     def _start(self):
+        self._nproc = self._process_limit()
         self.scratch = Path(tempfile.mkdtemp(prefix="ch3-worker-"))
         (self.scratch / "shm").mkdir()
         if self.drop_to is not None:
@@ -313,6 +321,18 @@ class WorkerProcess:
         if dropped:
             text += f"\n[... {dropped:,} more bytes of output dropped]"
         return text
+
+
+def _tasks_of(uid: int) -> int:
+    """Processes and threads that ``uid`` runs now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue  # the process ended meanwhile
+    return count
 
 
 def _kill_all_of(uid: int) -> None:
