@@ -110,7 +110,6 @@ class Submission:
         self._workers: dict[str, WorkerProcess] = {}
         self._generation: dict[str, int] = {}
         self._import_errors: dict[str, StudentCodeError] = {}  # failed imports are not retried
-        self.notes: dict[str, list[str]] = {}   # module -> what happened (timeouts, restarts)
         self._pending_output: dict[str, str] = {}
 
     @property
@@ -164,7 +163,7 @@ class Submission:
         return worker
 
     def _close_idle(self, keep: int) -> None:
-        """Close the least recently started workers beyond ``keep`` (an idle KNN worker holds GBs)."""
+        """Close the least recently used workers beyond ``keep`` (an idle KNN worker holds GBs)."""
         for module in list(self._workers)[:max(len(self._workers) - keep, 0)]:
             worker = self._workers.pop(module)
             self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
@@ -174,22 +173,15 @@ class Submission:
         try:
             return worker.request(message, timeout=self.limits.timeout)
         except WorkerTimeout:
-            self._note(module, f"{what} timed out after {self.limits.timeout:g} s; the worker was stopped")
             raise TimedOut(f"{what} did not finish within {self.limits.timeout:g} s (the time limit for "
                            "this question); the worker was stopped and restarted for the next question")
         except ReplyTooLarge as exc:
-            self._note(module, f"{what}: {exc}")
             raise SandboxStopped(f"{what} returned too much data: {exc}")
         except WorkerDied as exc:
-            self._note(module, f"{what}: {exc}")
             raise SandboxStopped(f"{what} stopped the worker: {exc}. If it ran out of memory, the "
                                  f"limit is {self.limits.memory_mb} MB")
         except WorkerError as exc:
-            self._note(module, f"{what}: {exc}")
             raise SandboxStopped(f"{what}: {exc}")
-
-    def _note(self, module, text):
-        self.notes.setdefault(module, []).append(text)
 
     def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
         worker = self._worker(module)
