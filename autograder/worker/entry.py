@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import time
 import traceback
 
 from autograder.worker import protocol
@@ -26,8 +25,7 @@ TRACEBACK_CHARS = 4000
 
 
 class Worker:
-    def __init__(self, submission_dir: str):
-        self.submission_dir = submission_dir
+    def __init__(self):
         self.objects: dict[int, object] = {}   # handle -> object
         self.ids: dict[int, int] = {}          # id(object) -> handle
 
@@ -61,9 +59,9 @@ class Worker:
             return {k: self.portable(v) for k, v in value.items()}
         return value if protocol.is_plain_leaf(value) else self.keep(value)
 
-    def reply(self, value, keep: bool, seconds: float) -> bytes:
+    def reply(self, value, keep: bool) -> bytes:
         """Plain data goes back as it is; anything else (or everything, with ``keep``) stays here."""
-        return protocol.encode({"ok": self.keep(value) if keep else self.portable(value), "seconds": seconds})
+        return protocol.encode({"ok": self.keep(value) if keep else self.portable(value)})
 
     # -------------------------------------------------------------- requests
     def module(self, name: str):
@@ -80,8 +78,6 @@ class Worker:
         """Run one request; returns ``(value, keep)``."""
         op = request["op"]
         keep = request.get("keep", False)
-        if op == "ping":
-            return {"python": sys.version.split()[0], "uid": os.getuid(), "pid": os.getpid()}, False
         if op == "import":
             return {"file": getattr(self.module(request["module"]), "__file__", None)}, False
         if op == "library":  # a library object the grader passes to student code, e.g. SGDClassifier
@@ -99,36 +95,33 @@ class Worker:
         raise ValueError(f"unknown request {op!r}")
 
 
-def _error(exc: BaseException, seconds: float) -> bytes:
+def _error(exc: BaseException) -> bytes:
     if isinstance(exc, NotImplementedError):
         kind = "not_implemented"
     elif isinstance(exc, (SystemExit, KeyboardInterrupt)):
         kind = "exit"
-    elif isinstance(exc, ImportError) or isinstance(exc, SyntaxError):
-        kind = "import"
     else:
         kind = "exception"
     text = "".join(traceback.format_exception(exc))[-TRACEBACK_CHARS:]
-    return protocol.encode({"seconds": seconds, "error": {
+    return protocol.encode({"error": {
         "kind": kind, "type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}})
 
 
 def serve(request_fd: int, response_fd: int, submission_dir: str) -> None:
     sys.path.insert(0, submission_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    worker = Worker(submission_dir)
+    worker = Worker()
     me = os.getpid()
     while True:
         try:
             request = protocol.decode(protocol.read_message(request_fd))
         except EOFError:
             return
-        start = time.perf_counter()
         try:
             value, keep = worker.handle(request)
-            reply = worker.reply(value, keep, time.perf_counter() - start)
+            reply = worker.reply(value, keep)
         except BaseException as exc:  # student code may raise anything, SystemExit included
-            reply = _error(exc, time.perf_counter() - start)
+            reply = _error(exc)
         if os.getpid() != me:
             os._exit(0)  # a child the student forked: only the worker itself may answer
         protocol.write_message(response_fd, reply)

@@ -22,6 +22,8 @@ import io
 import json
 import os
 import struct
+import sys
+from typing import Callable
 
 import numpy as np
 
@@ -98,8 +100,6 @@ def _frame_csv(value):
 
 
 def _pandas():
-    import sys
-
     return sys.modules.get("pandas")  # only frames already in play; never imported just for this
 
 
@@ -158,9 +158,12 @@ def write_message(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
-def read_exact(fd: int, n: int) -> bytes:
+def read_exact(fd: int, n: int, wait: Callable[[], None] | None = None) -> bytes:
+    """Read ``n`` bytes; ``wait`` runs before each read (the grader's deadline check)."""
     chunks, remaining = [], n
     while remaining:
+        if wait is not None:
+            wait()
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the channel")

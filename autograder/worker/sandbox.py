@@ -63,7 +63,6 @@ class ReplyTooLarge(WorkerError):
 class Reply:
     value: object = None
     error: dict | None = None
-    seconds: float = 0.0
 
 
 def _sandbox_uid() -> int:
@@ -243,12 +242,17 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         try:
             protocol.write_message(self._request, protocol.encode(message))
-            header = self._read(protocol.FRAME.size, deadline)
-            (size,) = protocol.FRAME.unpack(header)
+            def wait():
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._response], [], [], left)[0]:
+                    self.kill()
+                    raise WorkerTimeout("timed out")
+
+            (size,) = protocol.FRAME.unpack(protocol.read_exact(self._response, protocol.FRAME.size, wait))
             if size > max_bytes:
                 self.kill()
                 raise ReplyTooLarge(f"the reply was {size:,} bytes, more than the {max_bytes:,} allowed")
-            reply = protocol.decode(self._read(size, deadline))
+            reply = protocol.decode(protocol.read_exact(self._response, size, wait))
         except (BrokenPipeError, EOFError) as exc:
             raise WorkerDied(self._death_note()) from exc
         except protocol.ProtocolError as exc:
@@ -257,21 +261,7 @@ class WorkerProcess:
         if not isinstance(reply, dict) or not ({"ok", "error"} & set(reply)):
             self.kill()
             raise WorkerError("the worker sent a reply that is not a result")
-        return Reply(value=reply.get("ok"), error=reply.get("error"), seconds=float(reply.get("seconds", 0)))
-
-    def _read(self, n: int, deadline: float) -> bytes:
-        chunks, remaining = [], n
-        while remaining:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._response], [], [], left)[0]:
-                self.kill()
-                raise WorkerTimeout("timed out")
-            chunk = os.read(self._response, min(remaining, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+        return Reply(value=reply.get("ok"), error=reply.get("error"))
 
     def _death_note(self) -> str:
         try:
