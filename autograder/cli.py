@@ -44,12 +44,9 @@ def _progress(total: int):
 
 def _run(source: Path, out_dir: Optional[Path], **options):
     from autograder.grading import CannotGrade, grade
-    from autograder.spec import load_spec
+    from autograder.spec import load_spec, select
 
-    spec = load_spec()
-    in_scope = [q for q in spec.values() if q.visibility in options["visibilities"] and (
-        not options["questions"] or q.id in options["questions"] or q.module in options["questions"])]
-    progress, advance = _progress(len(in_scope))
+    progress, advance = _progress(len(select(load_spec(), options["visibilities"], options["questions"])))
     try:
         with progress:
             return grade(source, out_dir, on_result=advance, **options)
@@ -87,17 +84,15 @@ def check(
 ):
     """Student self-check: the public tests on the embedded sample, with hints."""
     from autograder.reporters import print_table
-    from autograder.spec import load_spec
+    from autograder.spec import load_spec, select
 
     result = _run(submission, None, profile="quick", data_dir=None, questions=question,
                   visibilities=("public",))
     print_table(result, console, hints=True)
-    spec = load_spec()
     passed = sum(q.status == "passed" for q in result.questions)
-    hidden_points = sum(q.points for q in spec.values() if q.visibility == "hidden" and (
-        not question or q.id in question or q.module in question))
+    hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
-              f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
+                  f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
     if result.grader_errors:
         raise typer.Exit(ExitCode.GRADER_ERRORS)
 

@@ -36,7 +36,7 @@ from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.results import GradingResult, QuestionResult
-from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec
+from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
 
 QUESTION_MARK = "question"
 
@@ -58,8 +58,7 @@ class GradingPlugin:
         unknown_limits = set(self.limit_overrides) - set(Limits.__dataclass_fields__)
         if unknown_limits:
             raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
-        self.in_scope = [qid for qid, q in self.spec.items() if q.visibility in visibilities and (
-            not questions or qid in questions or q.module in questions)]
+        self.in_scope = [q.id for q in select(self.spec, visibilities, questions)]
         self.student = Submission(submission_dir, hidden_paths, isolation)
         self.datasets = GradingData(profile, data_dir)
         self.references = ReferenceCache(profile)

@@ -157,6 +157,12 @@ def parse_spec(document: dict) -> dict[str, Question]:
     return questions
 
 
+def select(spec: dict[str, Question], visibilities=VISIBILITIES, chosen=()) -> list[Question]:
+    """The questions in scope: of these visibilities and, if any are chosen, among those ids or modules."""
+    return [q for q in spec.values()
+            if q.visibility in visibilities and (not chosen or q.id in chosen or q.module in chosen)]
+
+
 @lru_cache(maxsize=None)
 def load_spec(path: Path = SPEC_PATH) -> dict[str, Question]:
     with open(path, "rb") as fh:
