@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -119,8 +120,6 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
 # ----------------------------------------------------------------- stage 3: report
 
 def write_reports(result: GradingResult, out_dir: Path) -> None:
-    import json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(to_gradescope(result), indent=2))
     (out_dir / "report.md").write_text(to_markdown(result))

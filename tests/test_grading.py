@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from autograder.grading import CannotGrade, grade
+from autograder.results import GradingResult
 from autograder.spec import load_spec
 from submissions import PROJECT, tree_digest, write_submission
 
@@ -49,6 +50,7 @@ def test_results_json_follows_gradescope_format(reference_run):
     assert "ex1_knn97: test accuracy" in report
     grading = json.loads((out / "grading.json").read_text())
     assert grading["score"] == TOTAL and grading["isolation"]
+    assert GradingResult.load(out / "grading.json") == result  # the full model reads back whole
 
 
 def test_untouched_stubs_score_zero_as_not_implemented(tmp_path):

@@ -111,8 +111,7 @@ def load_mnist(profile="quick", *, data_dir=None, cache=None, allow_download=Tru
     if check_profile(profile) == "quick":
         path = SAMPLE_DIR / "mnist.npz"
         arrays = _read_npz(path)
-        for key in MNIST_KEYS:
-            check_digest(array_digest(arrays[key]), _checksums.SAMPLE[f"mnist/{key}"], what=key, path=path)
+        _verify_mnist(arrays, {key: _checksums.SAMPLE[f"mnist/{key}"] for key in MNIST_KEYS}, path)
         return MNIST(**arrays, profile="quick", source=str(path))
 
     entry = _cache_entry(cache, "mnist", _checksums.MNIST_FULL["X_train"])
@@ -125,7 +124,7 @@ def load_mnist(profile="quick", *, data_dir=None, cache=None, allow_download=Tru
         path = root / "mnist" / "mnist.npz"
         if path.is_file():
             arrays = _read_npz(path)
-            _verify_mnist(arrays, path)
+            _verify_mnist(arrays, _checksums.MNIST_FULL, path)
             return MNIST(**_write_npy_dir(entry, arrays), profile="full", source=str(path))
         tried.append(f"{path} (no such file)")
     else:
@@ -136,14 +135,14 @@ def load_mnist(profile="quick", *, data_dir=None, cache=None, allow_download=Tru
         except Exception as exc:  # no network, OpenML down, ...: say so, keep looking
             tried.append(f"OpenML via sklearn.datasets.fetch_openml('mnist_784'): {type(exc).__name__}: {exc}")
         else:
-            _verify_mnist(arrays, "OpenML mnist_784")
+            _verify_mnist(arrays, _checksums.MNIST_FULL, "OpenML mnist_784")
             return MNIST(**_write_npy_dir(entry, arrays), profile="full", source="OpenML mnist_784")
     raise _not_found("MNIST", tried, f"put mnist/mnist.npz under ${DATA_DIR_ENV}, or allow the OpenML download")
 
 
-def _verify_mnist(arrays, where):
+def _verify_mnist(arrays, pins, where):
     for key in MNIST_KEYS:
-        check_digest(array_digest(arrays[key]), _checksums.MNIST_FULL[key], what=key, path=where)
+        check_digest(array_digest(arrays[key]), pins[key], what=key, path=where)
 
 
 def _fetch_openml_mnist() -> dict[str, np.ndarray]:
