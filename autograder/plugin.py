@@ -178,6 +178,7 @@ class GradingPlugin:
             id=qid, name=q.name, visibility=q.visibility, points=round(q.points * fraction, 4),
             max_points=q.points, status=status, feedback="\n".join(lines), hint=q.hint,
             output=self.student.take_output(q.module), seconds=round(report.duration, 3),
+            measurements=dict(credit.measurements) if credit else {},
         )
 
     # ----------------------------------------------------------------- finish

@@ -25,6 +25,8 @@ class QuestionResult:
     hint: str = ""
     output: str = ""            # what the student's code printed (capped)
     seconds: float = 0.0
+    #: What the grader measured (plain JSON: "band", "checks", ...): see ``Credit.measurements``.
+    measurements: dict = field(default_factory=dict)
 
     @property
     def module(self) -> str:

@@ -41,6 +41,15 @@ class Credit:
         self.value: float | None = None
         self.lines: list[str] = []
         self.status: str | None = None  # e.g. "not_implemented" when every check hit a stub
+        #: What the question measured, as plain JSON data: enough to rescore it under changed
+        #: points or bands without running student code again, and to draw it in a report.
+        #: Keys: "band" (one metric against its band), "checks" (sub-check outcomes), and any
+        #: other plain figures a grader records with :meth:`measure`.
+        self.measurements: dict = {}
+
+    def measure(self, key: str, value) -> None:
+        """Record a plain-data figure (JSON-able) under ``key`` for reports and rescoring."""
+        self.measurements[key] = value
 
     def note(self, line: str) -> None:
         self.lines.append(line)
@@ -55,6 +64,8 @@ class Credit:
         """Credit in proportion to passed checks ``(name, ok[, reason])``; lists the failed ones."""
         failed = [r[0] for r in results if not r[1]]
         passed = len(results) - len(failed)
+        self.measure("checks", [{"name": str(r[0]), "passed": bool(r[1]),
+                                 "reason": r[2] if len(r) > 2 else None} for r in results])
         if results and not passed and all(len(r) > 2 and r[2] == "not_implemented" for r in results):
             self.status = "not_implemented"
         line = f"{passed}/{len(results)} checks passed"
@@ -63,4 +74,11 @@ class Credit:
         return self.fraction(passed / len(results) if results else 0.0, line)
 
     def band(self, metric: str, measured: float, band: Band, **details) -> float:
+        """Credit ``measured`` linearly within ``band`` (already resolved against the reference)."""
+        se = details.get("se")
+        if se is None and details.get("n"):
+            se = proportion_se(min(max(measured, 0.0), 1.0), details["n"])
+        self.measure("band", {"metric": metric, "value": float(measured), "full_at": band.full_at,
+                              "zero_at": band.zero_at, "reference": details.get("reference"),
+                              "se": se, "n": details.get("n")})
         return self.fraction(band.credit(measured), band_feedback(metric, measured, band, **details))
