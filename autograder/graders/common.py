@@ -68,3 +68,27 @@ def permuted_label_accuracy(build, X_train, y_train, X_test, y_test, seed: int, 
     what = f"{build.module}.{build.name}()"  # build is the student's remote builder
     predictions = fit_predict(build(), what, X_train, shuffled, X_test, allowed)
     return float(np.mean(predictions == y_test))
+
+
+def source_size_problem(directory, question, graded_modules) -> str | None:
+    """Why ``question``'s module is over its ``source_kb`` cap, or None when it is within.
+
+    The module's own file counts with the submission's helper files (those not named after a
+    graded module), since it can import them: a cap on the file alone is split into helpers.
+    Real solutions are a few KB; a module of hundreds of KB carries data (e.g. test labels).
+    """
+    from pathlib import Path
+
+    directory = Path(directory)
+    own = directory / f"{question.module}.py"
+    helpers = [p for p in directory.glob("*.py") if p.stem not in graded_modules and p.is_file()]
+    files = ([own] if own.is_file() else []) + helpers
+    total = sum(p.stat().st_size for p in files)
+    if total <= question.source_kb * 1024:
+        return None
+    largest = sorted(files, key=lambda p: -p.stat().st_size)[:3]
+    return (f"{question.module}.py and the helper files it can import add up to {total / 1024:.0f} KB of source, "
+            f"over the {question.source_kb} KB limit for this question (largest: "
+            + ", ".join(f"{p.name} {p.stat().st_size / 1024:.0f} KB" for p in largest)
+            + "). Solutions are a few KB; large modules usually carry data tables, which are not allowed. "
+            "Remove embedded data and grade again.")

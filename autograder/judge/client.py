@@ -130,6 +130,17 @@ class Submission:
         text = self._pending_output.pop(module, "") + (worker.take_output() if worker else "")
         return text.strip()
 
+    def restart(self, module: str) -> None:
+        """Close ``module``'s worker: the next call starts a fresh process with nothing kept in memory.
+
+        For runs that must not share state, e.g. splits where one's training set holds another's
+        test set (a module-level dict filled in ``fit`` would remember the held-out labels).
+        """
+        worker = self._workers.pop(module, None)
+        if worker is not None:
+            self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
+            worker.close()
+
     # ------------------------------------------------------------- workers
     def _worker(self, module: str) -> WorkerProcess:
         if module in self._import_errors:

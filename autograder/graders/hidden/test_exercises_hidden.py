@@ -1,17 +1,28 @@
 """Hidden graders of the four exercises: the grader fits what build_* returns, on data it controls.
 
-Models are scored on held-out data whose labels never leave this process. A model
-is also trained on shuffled labels: one that still scores far above chance did
-not learn from its training data (it carries the public test labels), and gets 0.
+Models are scored on held-out data whose labels never leave this process. Three integrity
+checks run beside the score (details in the README, "The exercises"):
+
+- shuffled labels: a model trained on shuffled labels that still scores above ``permuted_limit``
+  did not learn from its training data (it carries the public test labels) and gets 0; the
+  limit used is never above the full-marks line, so a label-ignoring lookup under it cannot
+  reach full marks;
+- perturbed test images (MNIST): interior pixels move one intensity level, which leaves a real
+  model's accuracy where it was but breaks exact lookups of the public test images; a model
+  far better on the unperturbed copies than on the perturbed ones is flagged;
+- fresh workers per spam split, so no state filled in one split's ``fit`` reaches another.
+
+Feedback starts with the headline figure against its band; the checks follow.
 """
 
 import collections
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
-from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
 
 from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
 from autograder.judge.client import StudentCodeError
@@ -25,27 +36,86 @@ from solutions import ex4_spam as reference_ex4
 SEED = 5_550_123
 #: Rows of the shuffled-label check (enough for KNN to be far above chance if it learns).
 PERMUTED_ROWS = {"quick": 1000, "full": 3000}
+#: Unperturbed test images predicted beside the perturbed ones (mixed in one call, in random order).
+ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
+PERTURB_SEED = 7_340_117
+TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
 
 
-def _check_not_hard_coded(question, build, X, y, X_test, y_test, allowed, credit):
-    accuracy = permuted_label_accuracy(build, X, y, X_test, y_test, seed=SEED, allowed=allowed)
-    credit.note(f"accuracy after training on shuffled labels: {accuracy:.3f} (flagged above {question.permuted_limit})")
-    assert accuracy <= question.permuted_limit, (
-        f"after training on shuffled labels the model still scores {accuracy:.3f} on the test set; a model "
-        "that learns from its training data scores about chance. These predictions do not come from the "
-        "training data (for example, test labels stored in the code), so this question scores 0.")
+def perturb_images(X, seed=PERTURB_SEED):
+    """Every interior pixel (0 < value < 255) moves one intensity level up or down, staying interior.
+
+    Background (0) and saturated ink (255) are untouched, so binarising models see the same
+    images; distances move by a fraction of a percent. An exact match against the public test
+    images (a hash lookup) no longer hits.
+    """
+    X = np.asarray(X)
+    values = X.astype(np.int16)
+    step = np.random.default_rng(seed).choice(np.array([-1, 1], dtype=np.int16), size=X.shape)
+    interior = (values > 0) & (values < 255)
+    return np.where(interior, np.clip(values + step, 1, 254), values).astype(X.dtype)
 
 
-def _score_accuracy(credit, band, reference, key, y_test, predicted, reference_predictions, metric="test accuracy"):
-    """Band the student's accuracy; the band is relative to the reference's (cached) on the quick profile."""
-    expected = reference.get(key, lambda: accuracy_score(y_test, reference_predictions()))
-    credit.band(metric, accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test), reference=expected)
+def shuffled_label_limit(question, resolved_band) -> float:
+    """The declared limit, never above the full-marks line: a lookup under it cannot get full marks."""
+    return min(question.permuted_limit, resolved_band.full_at)
+
+
+def _reference_figure(reference, band, key, compute):
+    """The reference's figure: needed for a relative band; else shown only if precomputed or cached."""
+    if band.relative_to == "reference":
+        return reference.get(key, compute)
+    return reference.peek(key)
 
 
 def _mnist_full_split(data):
     m = data.mnist
     return np.asarray(m.X_train), np.asarray(m.y_train), np.asarray(m.X_test), np.asarray(m.y_test)
+
+
+def _grade_digit_model(question, band, profile, reference, credit, *, build, fit, X_train, y_train, X_test, y_test,
+                       key, reference_predict):
+    """Shared by exercises 1 and 2: shuffled-label check, fit, score on perturbed images, then the flags."""
+    X_scored = perturb_images(X_test)
+    n = PERMUTED_ROWS[profile]
+    shuffled = permuted_label_accuracy(build, X_train[:n], y_train[:n], X_scored, y_test, seed=SEED, allowed=range(10))
+    model = build()
+    fit(model)
+    rng = np.random.default_rng(SEED + 7)
+    originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
+    batch = np.concatenate([X_scored, X_test[originals]])
+    order = rng.permutation(len(batch))  # perturbed and unperturbed copies interleaved at random
+    shuffled_predictions = as_labels(model.call("predict", batch[order]), f"{build.module}.build_model().predict()",
+                                     length=len(batch), allowed=range(10))
+    predictions = np.empty_like(shuffled_predictions)
+    predictions[order] = shuffled_predictions
+    on_perturbed, on_originals = predictions[:len(X_test)], predictions[len(X_test):]
+    accuracy = accuracy_score(y_test, on_perturbed)
+    original_accuracy = accuracy_score(y_test[originals], on_originals)
+    drop = original_accuracy - accuracy_score(y_test[originals], on_perturbed[originals])
+
+    expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
+    resolved = band.resolve(expected)
+    limit = shuffled_label_limit(question, resolved)
+    credit.measure("shuffled_labels", {"accuracy": shuffled, "limit": limit, "rows": int(n)})
+    credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
+                                    "rows": int(len(originals)), "drop_limit": question.perturbed_drop_limit})
+    assert shuffled <= limit, (
+        f"test accuracy not counted: after training on shuffled labels the model still scores {shuffled:.3f} on "
+        f"the test images (limit {limit:.3f}; a model that learns from its training data scores about chance, "
+        "0.10). These predictions do not come from the training data (for example, test labels stored in the "
+        "code), so this question scores 0.")
+    assert drop <= question.perturbed_drop_limit, (
+        f"test accuracy not counted: on {len(originals):,} test images the model scores {original_accuracy:.4f} "
+        f"as published but {original_accuracy - drop:.4f} after moving interior pixels by one intensity level "
+        f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
+        "notices; this one recognises the exact public test images, so this question scores 0.")
+    credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
+    credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
+                f"on {len(originals):,} unperturbed copies (drop {drop:+.4f}, flagged above "
+                f"{question.perturbed_drop_limit})")
+    credit.note(f"accuracy after training on shuffled labels: {shuffled:.3f} (flagged above {limit:.3f})")
 
 
 @pytest.mark.question("ex1_knn97.tune")
@@ -67,11 +137,11 @@ def test_tune(submission, data, credit):
 def test_knn_accuracy(submission, data, profile, question, band, reference, credit):
     X_train, y_train, X_test, y_test = _mnist_full_split(data)
     ex1 = submission.module("ex1_knn97")
-    n = PERMUTED_ROWS[profile]
-    _check_not_hard_coded(question, ex1.build_model, X_train[:n], y_train[:n], X_test, y_test, range(10), credit)
-    predicted = fit_predict(ex1.build_model(), "ex1_knn97.build_model()", X_train, y_train, X_test, range(10))
-    _score_accuracy(credit, band, reference, "ex1_knn97.accuracy", y_test, predicted,
-                    lambda: reference_ex1.build_model().fit(X_train, y_train).predict(X_test))
+    _grade_digit_model(
+        question, band, profile, reference, credit, build=ex1.build_model,
+        fit=lambda model: model.call("fit", X_train, y_train), X_train=X_train, y_train=y_train, X_test=X_test,
+        y_test=y_test, key=f"ex1_knn97.accuracy/perturbed/{PERTURB_SEED}",
+        reference_predict=lambda X: reference_ex1.build_model().fit(X_train, y_train).predict(X))
 
 
 def _random_images(rng, n):
@@ -119,34 +189,88 @@ def test_augment(submission, data, credit):
 def test_augmented_accuracy(submission, data, profile, question, band, reference, credit):
     X_train, y_train, X_test, y_test = _mnist_full_split(data)
     ex2 = submission.module("ex2_augmentation")
-    n = PERMUTED_ROWS[profile]
-    _check_not_hard_coded(question, ex2.build_model, X_train[:n], y_train[:n], X_test, y_test, range(10), credit)
-    augmented = ex2.augment(X_train, y_train, keep=True)  # 5N rows stay in the worker
-    X_aug, y_aug = augmented.item(0, keep=True), augmented.item(1, keep=True)
-    shape = X_aug.get("shape")
-    assert tuple(shape) == (5 * len(X_train), 784), f"augment(X_train) has shape {tuple(shape)}; expected (5N, 784)"
-    model = ex2.build_model()
-    model.call("fit", X_aug, y_aug)
-    predicted = as_labels(model.call("predict", X_test), "build_model().predict()", length=len(X_test),
-                          allowed=range(10))
 
-    def reference_predictions():
-        return reference_ex2.build_model().fit(*reference_ex2.augment(X_train, y_train)).predict(X_test)
+    def fit(model):
+        augmented = ex2.augment(X_train, y_train, keep=True)  # 5N rows stay in the worker
+        X_aug, y_aug = augmented.item(0, keep=True), augmented.item(1, keep=True)
+        shape = X_aug.get("shape")
+        assert tuple(shape) == (5 * len(X_train), 784), f"augment(X_train) has shape {tuple(shape)}; expected (5N, 784)"
+        model.call("fit", X_aug, y_aug)
 
-    _score_accuracy(credit, band, reference, "ex2_augmentation.accuracy", y_test, predicted, reference_predictions)
+    _grade_digit_model(
+        question, band, profile, reference, credit, build=ex2.build_model, fit=fit, X_train=X_train,
+        y_train=y_train, X_test=X_test, y_test=y_test, key=f"ex2_augmentation.accuracy/perturbed/{PERTURB_SEED}",
+        reference_predict=lambda X: reference_ex2.build_model().fit(*reference_ex2.augment(X_train, y_train))
+        .predict(X))
+
+
+def titanic_folds(X_train, y_train, cross_validation):
+    """(train rows, validation rows) of the grader's repeated stratified k-fold on the training set.
+
+    Passengers with a missing category (two lack Embarked) always stay in training: the hidden
+    test set has none, and a book-style OrdinalEncoder cannot encode a missing value it never saw.
+    """
+    complete = np.flatnonzero(X_train[["Pclass", "Sex", "Embarked"]].notna().all(axis=1).to_numpy())
+    always = np.setdiff1d(np.arange(len(X_train)), complete)
+    folds = RepeatedStratifiedKFold(n_splits=cross_validation.folds, n_repeats=cross_validation.repeats,
+                                    random_state=TITANIC_CV_SEED)
+    return [(np.concatenate([always, complete[train]]), complete[valid])
+            for train, valid in folds.split(complete, y_train[complete])]
+
+
+def titanic_figure(predict, X_train, y_train, X_test, y_test, folds, repeats, labels=None):
+    """Accuracy over the training passengers (out of fold, averaged over repeats) and the hidden test ones.
+
+    ``predict(X_fit, y_fit, X_new)`` fits a fresh model; ``labels`` (default ``y_train``) are the
+    training labels it is given, e.g. shuffled ones; correctness is always against the true labels.
+    """
+    labels = y_train if labels is None else labels
+    cv_correct = sum(int(np.sum(predict(X_train.iloc[fit], labels[fit], X_train.iloc[valid]) == y_train[valid]))
+                     for fit, valid in folds)
+    test_correct = int(np.sum(predict(X_train, labels, X_test) == y_test))
+    n_cv = sum(len(valid) for _, valid in folds) // repeats
+    return {"cross_validation": cv_correct / repeats / n_cv, "test": test_correct / len(y_test),
+            "combined": (cv_correct / repeats + test_correct) / (n_cv + len(y_test)),
+            "n_cross_validation": n_cv, "n_test": len(y_test), "n": n_cv + len(y_test)}
 
 
 @pytest.mark.question("ex3_titanic.accuracy")
 def test_titanic_accuracy(submission, data, question, band, reference, credit):
     titanic = data.titanic
     X_train, y_train = titanic.train.drop(columns="Survived"), titanic.train["Survived"].to_numpy()
+    X_test, y_test = titanic.test, np.asarray(titanic.test_labels)
+    cv = question.cross_validation
+    folds = titanic_folds(X_train, y_train, cv)
     ex3 = submission.module("ex3_titanic")
-    _check_not_hard_coded(question, ex3.build_pipeline, X_train, y_train, titanic.test, titanic.test_labels,
-                          (0, 1), credit)
-    predicted = fit_predict(ex3.build_pipeline(), "build_pipeline()", X_train, y_train, titanic.test, (0, 1))
-    _score_accuracy(credit, band, reference, "ex3_titanic.accuracy", titanic.test_labels, predicted,
-                    lambda: reference_ex3.build_pipeline().fit(X_train, y_train).predict(titanic.test),
-                    metric="accuracy on the hidden labels")
+
+    def student(X_fit, y_fit, X_new):
+        return fit_predict(ex3.build_pipeline(), "build_pipeline()", X_fit, y_fit, X_new, (0, 1))
+
+    def book(X_fit, y_fit, X_new):
+        return reference_ex3.build_pipeline().fit(X_fit, y_fit).predict(X_new)
+
+    shuffled_labels = np.random.default_rng(SEED).permutation(y_train)
+    shuffled = titanic_figure(student, X_train, y_train, X_test, y_test, folds, cv.repeats, labels=shuffled_labels)
+    figure = titanic_figure(student, X_train, y_train, X_test, y_test, folds, cv.repeats)
+    expected = _reference_figure(reference, band, f"ex3_titanic.accuracy/cv{cv.folds}x{cv.repeats}/{TITANIC_CV_SEED}",
+                                 lambda: titanic_figure(book, X_train, y_train, X_test, y_test, folds,
+                                                        cv.repeats)["combined"])
+    resolved = band.resolve(expected)
+    limit = shuffled_label_limit(question, resolved)
+    credit.measure("shuffled_labels", {"accuracy": shuffled["combined"], "limit": limit, "rows": len(y_train)})
+    credit.measure("figures", figure)
+    where = (f"{figure['n']:,} passengers: {figure['n_cross_validation']} training passengers out of fold "
+             f"({cv.folds}-fold x {cv.repeats}, fitted on the other folds) and {figure['n_test']} hidden test "
+             f"passengers (fitted on all {len(X_train)})")
+    assert shuffled["combined"] <= limit, (
+        f"accuracy not counted: after training on shuffled labels the model still scores "
+        f"{shuffled['combined']:.3f} over {where} (limit {limit:.3f}; predicting the majority class scores about "
+        "0.62). These predictions do not come from the training data, so this question scores 0.")
+    credit.band(f"accuracy over {figure['n']:,} passengers", figure["combined"], resolved, n=figure["n"],
+                reference=expected)
+    credit.note(f"that is {where}; out-of-fold accuracy {figure['cross_validation']:.4f}, hidden test accuracy "
+                f"{figure['test']:.4f} ({round(figure['test'] * figure['n_test'])}/{figure['n_test']})")
+    credit.note(f"accuracy after training on shuffled labels: {shuffled['combined']:.3f} (flagged above {limit:.3f})")
 
 
 CRAFTED = [
@@ -197,16 +321,24 @@ def _spam_scores(submission, data, reference, memo):
     splits = list(StratifiedShuffleSplit(SPAM_SPLITS, test_size=0.2, random_state=SEED).split(emails, y))
 
     def run(build):
-        """(mean precision, mean recall, predicted spams, actual spams) over the splits."""
-        precisions, recalls, flagged, positives = [], [], 0, 0
+        """Mean precision and recall over the splits, and the distinct emails behind each.
+
+        The splits' test sets overlap, so the standard error counts each email once: the
+        distinct emails flagged spam (precision) and the distinct spams tested (recall).
+        """
+        precisions, recalls, flagged, positives = [], [], set(), set()
         for train, test in splits:
-            predicted = build([emails[i] for i in train], y[train], [emails[i] for i in test])
+            predicted = np.asarray(build([emails[i] for i in train], y[train], [emails[i] for i in test]))
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
-            flagged, positives = flagged + int(np.sum(predicted == 1)), positives + int(np.sum(y[test]))
-        return float(np.mean(precisions)), float(np.mean(recalls)), flagged, positives
+            flagged.update(test[predicted == 1].tolist())
+            positives.update(test[y[test] == 1].tolist())
+        return float(np.mean(precisions)), float(np.mean(recalls)), len(flagged), len(positives)
 
     def student(train, y_train, test):
+        # A fresh worker per split: one split's training set holds another's test emails, and a
+        # module-level dict filled in fit() would carry their labels over.
+        submission.restart("ex4_spam")
         return fit_predict(submission.module("ex4_spam").build_pipeline(), "build_pipeline()", train, y_train,
                            test, allowed=(0, 1))
 
@@ -214,7 +346,7 @@ def _spam_scores(submission, data, reference, memo):
         return reference_ex4.build_pipeline().fit(train, y_train).predict(test)
 
     try:
-        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v2/{SEED}", lambda: run(book)))}
+        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v3/{SEED}", lambda: run(book)))}
     except (StudentCodeError, InvalidOutput) as exc:
         memo["spam"] = exc
         raise
@@ -223,7 +355,7 @@ def _spam_scores(submission, data, reference, memo):
 
 
 def _band_spam(credit, band, scores, metric, index):
-    """Standard error from the pooled counts: predicted spams for precision, actual spams for recall."""
+    """Standard error from the distinct emails: flagged ones for precision, actual spams for recall."""
     value, expected = scores["student"][index], scores["reference"][index]
     counted = scores["student"][2 + index]
     credit.band(f"mean {metric} over {SPAM_SPLITS} hidden splits", value, band.resolve(expected),
