@@ -63,10 +63,8 @@ def shuffled_label_limit(question, resolved_band) -> float:
 
 
 def _reference_figure(reference, band, key, compute):
-    """The reference's figure: needed for a relative band; else shown only if precomputed or cached."""
-    if band.relative_to == "reference":
-        return reference.get(key, compute)
-    return reference.peek(key)
+    """The reference's figure: computed if a relative band needs it, else shown only if precomputed or cached."""
+    return reference.figure(key, compute, needed=band.relative_to == "reference")
 
 
 def _mnist_full_split(data):
