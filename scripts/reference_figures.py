@@ -39,6 +39,18 @@ def banded_questions(spec, profile):
 
 def measure(profile: str, questions=None, data_dir=None) -> dict:
     """Grade the reference with a cold cache; return this profile's entry of the JSON file."""
+    saved = {name: os.environ.get(name) for name in ("CH3_REFERENCE_FIGURES", "CH3_CACHE_DIR")}
+    try:
+        return _measure(profile, questions, data_dir)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _measure(profile, questions, data_dir):
     os.environ["CH3_REFERENCE_FIGURES"] = "compute"
     with tempfile.TemporaryDirectory() as cache:
         os.environ["CH3_CACHE_DIR"] = cache

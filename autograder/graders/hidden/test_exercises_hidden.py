@@ -18,13 +18,13 @@ Feedback starts with the headline figure against its band; the checks follow.
 import collections
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
-from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
+from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check,
+                                       permuted_label_accuracy, perturb_images, titanic_figure, titanic_folds)
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
@@ -43,22 +43,8 @@ TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
 
 
-def perturb_images(X, seed=PERTURB_SEED):
-    """Every interior pixel (0 < value < 255) moves one intensity level up or down, staying interior.
-
-    Background (0) and saturated ink (255) are untouched, so binarising models see the same
-    images; distances move by a fraction of a percent. An exact match against the public test
-    images (a hash lookup) no longer hits.
-    """
-    X = np.asarray(X)
-    values = X.astype(np.int16)
-    step = np.random.default_rng(seed).choice(np.array([-1, 1], dtype=np.int16), size=X.shape)
-    interior = (values > 0) & (values < 255)
-    return np.where(interior, np.clip(values + step, 1, 254), values).astype(X.dtype)
-
-
 def shuffled_label_limit(question, resolved_band) -> float:
-    """The declared limit, never above the full-marks line: a lookup under it cannot get full marks."""
+    """The limit the feedback states: the declared one, or the full-marks line if that is lower."""
     return min(question.permuted_limit, resolved_band.full_at)
 
 
@@ -75,7 +61,7 @@ def _mnist_full_split(data):
 def _grade_digit_model(question, band, profile, reference, credit, *, build, fit, X_train, y_train, X_test, y_test,
                        key, reference_predict):
     """Shared by exercises 1 and 2: shuffled-label check, fit, score on perturbed images, then the flags."""
-    X_scored = perturb_images(X_test)
+    X_scored = perturb_images(X_test, PERTURB_SEED)
     n = PERMUTED_ROWS[profile]
     shuffled = permuted_label_accuracy(build, X_train[:n], y_train[:n], X_scored, y_test, seed=SEED, allowed=range(10))
     model = build()
@@ -92,14 +78,16 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     accuracy = accuracy_score(y_test, on_perturbed)
     original_accuracy = accuracy_score(y_test[originals], on_originals)
     drop = original_accuracy - accuracy_score(y_test[originals], on_perturbed[originals])
+    changed = float(np.mean(on_originals != on_perturbed[originals]))  # the drop's paired SE is sqrt(changed / rows)
 
     expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
     credit.measure("shuffled_labels", {"accuracy": shuffled, "limit": limit, "rows": int(n)})
     credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
-                                    "rows": int(len(originals)), "drop_limit": question.perturbed_drop_limit})
-    assert shuffled <= limit, (
+                                    "changed": changed, "rows": int(len(originals)),
+                                    "drop_limit": question.perturbed_drop_limit})
+    assert passes_shuffled_check(shuffled, question, resolved), (
         f"test accuracy not counted: after training on shuffled labels the model still scores {shuffled:.3f} on "
         f"the test images (limit {limit:.3f}; a model that learns from its training data scores about chance, "
         "0.10). These predictions do not come from the training data (for example, test labels stored in the "
@@ -202,43 +190,13 @@ def test_augmented_accuracy(submission, data, profile, question, band, reference
         .predict(X))
 
 
-def titanic_folds(X_train, y_train, cross_validation):
-    """(train rows, validation rows) of the grader's repeated stratified k-fold on the training set.
-
-    Passengers with a missing category (two lack Embarked) always stay in training: the hidden
-    test set has none, and a book-style OrdinalEncoder cannot encode a missing value it never saw.
-    """
-    complete = np.flatnonzero(X_train[["Pclass", "Sex", "Embarked"]].notna().all(axis=1).to_numpy())
-    always = np.setdiff1d(np.arange(len(X_train)), complete)
-    folds = RepeatedStratifiedKFold(n_splits=cross_validation.folds, n_repeats=cross_validation.repeats,
-                                    random_state=TITANIC_CV_SEED)
-    return [(np.concatenate([always, complete[train]]), complete[valid])
-            for train, valid in folds.split(complete, y_train[complete])]
-
-
-def titanic_figure(predict, X_train, y_train, X_test, y_test, folds, repeats, labels=None):
-    """Accuracy over the training passengers (out of fold, averaged over repeats) and the hidden test ones.
-
-    ``predict(X_fit, y_fit, X_new)`` fits a fresh model; ``labels`` (default ``y_train``) are the
-    training labels it is given, e.g. shuffled ones; correctness is always against the true labels.
-    """
-    labels = y_train if labels is None else labels
-    cv_correct = sum(int(np.sum(predict(X_train.iloc[fit], labels[fit], X_train.iloc[valid]) == y_train[valid]))
-                     for fit, valid in folds)
-    test_correct = int(np.sum(predict(X_train, labels, X_test) == y_test))
-    n_cv = sum(len(valid) for _, valid in folds) // repeats
-    return {"cross_validation": cv_correct / repeats / n_cv, "test": test_correct / len(y_test),
-            "combined": (cv_correct / repeats + test_correct) / (n_cv + len(y_test)),
-            "n_cross_validation": n_cv, "n_test": len(y_test), "n": n_cv + len(y_test)}
-
-
 @pytest.mark.question("ex3_titanic.accuracy")
 def test_titanic_accuracy(submission, data, question, band, reference, credit):
     titanic = data.titanic
     X_train, y_train = titanic.train.drop(columns="Survived"), titanic.train["Survived"].to_numpy()
     X_test, y_test = titanic.test, np.asarray(titanic.test_labels)
     cv = question.cross_validation
-    folds = titanic_folds(X_train, y_train, cv)
+    folds = titanic_folds(X_train, y_train, cv, TITANIC_CV_SEED)
     ex3 = submission.module("ex3_titanic")
 
     def student(X_fit, y_fit, X_new):
@@ -260,7 +218,7 @@ def test_titanic_accuracy(submission, data, question, band, reference, credit):
     where = (f"{figure['n']:,} passengers: {figure['n_cross_validation']} training passengers out of fold "
              f"({cv.folds}-fold x {cv.repeats}, fitted on the other folds) and {figure['n_test']} hidden test "
              f"passengers (fitted on all {len(X_train)})")
-    assert shuffled["combined"] <= limit, (
+    assert passes_shuffled_check(shuffled["combined"], question, resolved), (
         f"accuracy not counted: after training on shuffled labels the model still scores "
         f"{shuffled['combined']:.3f} over {where} (limit {limit:.3f}; predicting the majority class scores about "
         "0.62). These predictions do not come from the training data, so this question scores 0.")

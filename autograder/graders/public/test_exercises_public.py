@@ -1,6 +1,5 @@
 """Public graders of the four exercises: contracts on the embedded sample."""
 
-import numpy as np
 import pytest
 
 from autograder.graders.common import attempt, fit_predict
