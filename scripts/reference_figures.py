@@ -3,6 +3,7 @@
     python scripts/reference_figures.py --profile quick
     CH3_DATA_DIR=/path/to/kit python scripts/reference_figures.py --profile full
     python scripts/reference_figures.py --profile quick --check    # compare, write nothing
+    python scripts/reference_figures.py --table                    # the README's band table
 
 Grades ``solutions/`` on the profile, for every question with a band (and its module's
 other questions need not run), with the shipped figures ignored and a cold cache, so every
@@ -87,13 +88,38 @@ def differences(old, new, path=""):
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
+def band_table(shipped: dict) -> str:
+    """The README's table: each banded question's band in standard errors at the reference's figure."""
+    from autograder.spec import load_spec
+
+    rows = []
+    for question in load_spec().values():
+        for profile in ("quick", "full"):
+            figures = shipped.get(profile, {}).get("measured", {}).get(question.id, {}).get("band")
+            if profile not in question.bands or not figures:
+                continue
+            band = question.band(profile).resolve(figures["value"])
+            se, n = figures.get("se"), figures.get("n")
+            width = f"{(band.full_at - band.zero_at) / se:.1f}" if se else "not recorded"
+            above = f"{(figures['value'] - band.full_at) / se:.1f}" if se else "not recorded"
+            rows.append(f"| {question.id} | {profile} | {figures['value']:.4f} | {n or '-'} | "
+                        f"{f'{se:.4f}' if se else '-'} | {band.full_at:.4f} | {band.zero_at:.4f} | {width} | {above} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=("quick", "full"), required=True)
+    parser.add_argument("--profile", choices=("quick", "full"))
     parser.add_argument("--data-dir", default=os.environ.get("CH3_DATA_DIR"))
     parser.add_argument("-q", "--question", action="append", help="only these questions (default: every banded one)")
     parser.add_argument("--check", action="store_true", help="compare with the shipped file; write nothing")
+    parser.add_argument("--table", action="store_true", help="print the README's band table; measure nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(band_table(json.loads(FIGURES.read_text())))
+        return 0
+    if not args.profile:
+        parser.error("--profile is required (unless --table)")
     entry = measure(args.profile, args.question, args.data_dir if args.profile == "full" else None)
     shipped = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
     old = shipped.get(args.profile, {})

@@ -23,8 +23,8 @@ from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check,
-                                       permuted_label_accuracy, perturb_images, titanic_figure, titanic_folds)
+from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check, perturb_images,
+                                       titanic_figure, titanic_folds)
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
@@ -62,19 +62,34 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
                        key, reference_predict):
     """Shared by exercises 1 and 2: shuffled-label check, fit, score on perturbed images, then the flags."""
     X_scored = perturb_images(X_test, PERTURB_SEED)
-    n = PERMUTED_ROWS[profile]
-    shuffled = permuted_label_accuracy(build, X_train[:n], y_train[:n], X_scored, y_test, seed=SEED, allowed=range(10))
-    model = build()
-    fit(model)
     rng = np.random.default_rng(SEED + 7)
     originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
     batch = np.concatenate([X_scored, X_test[originals]])
     order = rng.permutation(len(batch))  # perturbed and unperturbed copies interleaved at random
-    shuffled_predictions = as_labels(model.call("predict", batch[order]), f"{build.module}.build_model().predict()",
-                                     length=len(batch), allowed=range(10))
-    predictions = np.empty_like(shuffled_predictions)
-    predictions[order] = shuffled_predictions
-    on_perturbed, on_originals = predictions[:len(X_test)], predictions[len(X_test):]
+    what = f"{build.module}.build_model()"
+
+    def predict_batch(model):
+        """(predictions on the perturbed test images, on the unperturbed copies), from one predict call."""
+        mixed = as_labels(model.call("predict", batch[order]), f"{what}.predict()", length=len(batch),
+                          allowed=range(10))
+        predictions = np.empty_like(mixed)
+        predictions[order] = mixed
+        return predictions[:len(X_test)], predictions[len(X_test):]
+
+    # Trained on shuffled labels, a model that learns scores about chance on both kinds of image.
+    n = PERMUTED_ROWS[profile]
+    model = build()
+    if not hasattr(model, "call"):
+        raise InvalidOutput(f"{what} returned plain data ({type(model).__name__}); expected an unfitted estimator")
+    model.call("fit", X_train[:n], np.random.default_rng(SEED).permutation(y_train[:n]))
+    shuffled_on = predict_batch(model)
+    shuffled_figures = {"perturbed": accuracy_score(y_test, shuffled_on[0]),
+                        "unperturbed": accuracy_score(y_test[originals], shuffled_on[1])}
+    shuffled = max(shuffled_figures.values())
+
+    model = build()
+    fit(model)
+    on_perturbed, on_originals = predict_batch(model)
     accuracy = accuracy_score(y_test, on_perturbed)
     original_accuracy = accuracy_score(y_test[originals], on_originals)
     drop = original_accuracy - accuracy_score(y_test[originals], on_perturbed[originals])
@@ -83,7 +98,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
-    credit.measure("shuffled_labels", {"accuracy": shuffled, "limit": limit, "rows": int(n)})
+    credit.measure("shuffled_labels", {"accuracy": shuffled, **shuffled_figures, "limit": limit, "rows": int(n)})
     credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
                                     "changed": changed, "rows": int(len(originals)),
                                     "drop_limit": question.perturbed_drop_limit})
