@@ -34,6 +34,13 @@ FIGURES = PROJECT / "autograder" / "judge" / "reference_figures.json"
 KEPT = ("band", "shuffled_labels", "perturbation", "figures")
 
 
+def _figures_only(key, value):
+    """What was measured, without what the declaration decides (the band's lines, the limits)."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in ("full_at", "zero_at", "limit", "drop_limit")}
+    return value
+
+
 def banded_questions(spec, profile):
     return [q.id for q in spec.values() if profile in q.bands or q.permuted_limit is not None]
 
@@ -68,7 +75,7 @@ def _measure(profile, questions, data_dir):
         reference = {}
         for path in Path(cache, "references").glob("*.json"):
             reference.update(json.loads(path.read_text()))
-    measured = {q.id: {k: v for k, v in q.measurements.items() if k in KEPT}
+    measured = {q.id: {k: _figures_only(k, v) for k, v in q.measurements.items() if k in KEPT}
                 for q in result.questions if q.id in chosen}
     not_full = [f"{q.id}: {q.points:g}/{q.max_points:g}" for q in result.questions if q.points < q.max_points]
     if not_full or result.grader_errors:

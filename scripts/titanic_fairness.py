@@ -49,7 +49,7 @@ def main(argv=None):
     resolved = band.resolve(reference)
     print(f"{args.profile}: band full at {resolved.full_at:.4f}, zero at {resolved.zero_at:.4f}")
     print("| submission | out of fold | hidden test | pooled | points /10 | shuffled labels |\n|---|---|---|---|---|---|")
-    for path in sorted(FIXTURES.glob("*/ex3_titanic.py")):
+    for path in sorted(FIXTURES.glob("ex3_*/ex3_titanic.py")):  # not the hostile ones
         build = load_module(path).build_pipeline
 
         def predict(X_fit, y_fit, X_new, build=build):

@@ -125,6 +125,7 @@ def test_a_lookup_under_the_shuffled_label_limit_never_gets_full_marks(profile, 
     n = measured(profile, qid)["band"]["n"]
     room = 3 * np.sqrt(shuffled["accuracy"] * (1 - shuffled["accuracy"]) / n)
     assert shuffled["accuracy"] + room <= question.permuted_limit < band.full_at
+    assert shuffled["accuracy"] <= question.permuted_limit
 
 
 @pytest.mark.parametrize("profile, qid", [(p, q.id) for p in ("quick", "full") for q in SPEC.values()
