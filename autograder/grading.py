@@ -14,15 +14,12 @@ import io
 import json
 import os
 import shutil
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder.data import cache_dir, resolve_data_dir
-from autograder.data._locations import SAMPLE_DIR
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
@@ -79,22 +76,15 @@ def _python_files_in_zip(path: Path) -> dict[str, bytes]:
         raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
 
 
-def hidden_paths(*, source: Path, out_dir: Path | None, data_dir=None) -> list[Path]:
-    """What the worker must not see: data, caches, grader output, hidden graders, reference solutions."""
-    candidates = [resolve_data_dir(data_dir), cache_dir(), out_dir, GRADERS_DIR / "hidden", SAMPLE_DIR,
-                  Path.home()]
-    if Path(source).resolve() != SOLUTIONS_DIR:  # grading the reference itself: it imports its helpers
-        candidates += [SOLUTIONS_DIR, Path(source).resolve()]
-    # Never mask what the worker runs on: the interpreter, its libraries, the worker package.
-    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE_DIR / "worker"]
-    keep = []
-    for path in candidates:
-        if path is None:
-            continue
-        path = Path(path).resolve()
-        if not any(path == n or path in n.parents for n in needed) and path not in keep:
-            keep.append(path)
-    return keep
+def sandbox_exposure(source: Path) -> list[Path]:
+    """Extra read-only paths the worker may see besides its allowlist view (see worker/sandbox.py).
+
+    Only the reference itself gets one: it imports ``solutions._validation``.
+    Everything else (data, caches, output, graders, solutions, .git) is simply
+    not in the view, so nothing needs masking."""
+    if Path(source).resolve() == SOLUTIONS_DIR:
+        return [SOLUTIONS_DIR / "__init__.py", SOLUTIONS_DIR / "_validation.py"]
+    return []
 
 
 # -------------------------------------------------------------------- stage 2: run
@@ -103,18 +93,32 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
                 questions=(), out_dir: Path | None = None, data_dir=None, isolation=None, limits=None,
                 on_result=None) -> GradingResult:
     plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
-                           hidden_paths=hidden_paths(source=source, out_dir=out_dir, data_dir=data_dir),
+                           expose=sandbox_exposure(source),
                            data_dir=data_dir, isolation=isolation, limits=limits, on_result=on_result)
     folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
     args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
             "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]
     log = io.StringIO()
-    with contextlib.redirect_stdout(log):
+    with contextlib.redirect_stdout(log), _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         plugin.student.close()
         raise CannotGrade(f"the graders could not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
     return plugin.result(str(source))
+
+
+@contextlib.contextmanager
+def _no_plugin_autoload():
+    """The graders need only our plugin: installed pytest plugins (hypothesis, ...) cost a second each run."""
+    before = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = before
 
 
 # ----------------------------------------------------------------- stage 3: report

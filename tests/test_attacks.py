@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from autograder.data import load_mnist
-from autograder.grading import grade, hidden_paths, prepare_submission
+from autograder.grading import grade, prepare_submission
 from autograder.judge.client import Submission
 from autograder.spec import load_spec
 from autograder.worker.sandbox import choose_isolation, drops_privileges
@@ -228,7 +228,7 @@ def probe(tmp_path, data_dir_or_none):
     (out / "results.json").write_text("{}")
     workdir = Path(tempfile.mkdtemp(prefix="ch3-probe-"))
     folder = prepare_submission(source, workdir)  # the readable private copy grade() makes
-    submission = Submission(folder, hidden_paths(source=source, out_dir=out, data_dir=data_dir_or_none))
+    submission = Submission(folder)
     submission.limits = load_spec()[HONEST].limits
     yield submission.module("probe"), out
     submission.close()
