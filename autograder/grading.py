@@ -24,6 +24,7 @@ from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
 from autograder.spec import VISIBILITIES
+from autograder.worker.sandbox import SandboxUnavailable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GRADERS_DIR = PACKAGE_DIR / "graders"
@@ -92,9 +93,12 @@ def sandbox_exposure(source: Path) -> list[Path]:
 def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", visibilities=VISIBILITIES,
                 questions=(), out_dir: Path | None = None, data_dir=None, isolation=None, limits=None,
                 on_result=None) -> GradingResult:
-    plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
-                           expose=sandbox_exposure(source),
-                           data_dir=data_dir, isolation=isolation, limits=limits, on_result=on_result)
+    try:
+        plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
+                               expose=sandbox_exposure(source), data_dir=data_dir, isolation=isolation,
+                               limits=limits, on_result=on_result)
+    except SandboxUnavailable as exc:
+        raise CannotGrade(str(exc)) from None
     folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
     args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
             "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]

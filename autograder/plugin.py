@@ -37,6 +37,7 @@ from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
+from autograder.worker.sandbox import LimitUnavailable, check_memory
 
 QUESTION_MARK = "question"
 
@@ -104,6 +105,10 @@ class GradingPlugin:
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
         self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        try:
+            check_memory(self.student.limits)
+        except LimitUnavailable as exc:  # a configuration problem, not the student's nor a grader bug
+            pytest.skip(str(exc))
         return q
 
     @pytest.fixture

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
-                                       WorkerProcess, WorkerTimeout, check_memory, choose_isolation,
+                                       WorkerProcess, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
                                        describe_isolation, drops_privileges)
 
 
@@ -120,6 +120,7 @@ class Submission:
         self.directory = Path(directory).resolve()
         self.expose = list(expose)
         self.isolation = isolation or choose_isolation()
+        check_weak_mode(self.isolation)
         self.limits = None                      # set per question by the plugin
         self._uid: UidSlot | None = None
         self._sandbox: Sandbox | None = None

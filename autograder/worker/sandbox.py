@@ -160,6 +160,21 @@ def describe_isolation(mode: str) -> str:
             f"({INSTALL_BUBBLEWRAP}) for full isolation.")
 
 
+def check_weak_mode(mode: str) -> None:
+    """As root without bubblewrap the worker must become the sandbox uid, never stay root.
+
+    Raises
+    ------
+    SandboxUnavailable
+        The interpreter lives where another uid cannot reach it (e.g. under /root)."""
+    blocked = _needs_rebinding(Path(sys.executable).resolve())
+    if mode != "bwrap" and drops_privileges(mode) and blocked is not None:
+        raise SandboxUnavailable(
+            f"the interpreter {sys.executable} is not reachable by the sandbox uid ({blocked} is closed to "
+            "other users), and the worker must never run student code as root. Install bubblewrap "
+            f"(`{INSTALL_BUBBLEWRAP}`) or use an interpreter outside {blocked}.")
+
+
 def check_memory(limits) -> None:
     """Refuse a question whose ``memory_mb`` is more than this grader process may hand out."""
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
@@ -508,11 +523,7 @@ class WorkerProcess(_Channel):
         self.submission_dir = Path(submission_dir)
         self.drop_to = uid
         self._killed = False
-        if uid is not None and _needs_rebinding(Path(sys.executable).resolve()):
-            raise SandboxUnavailable(
-                f"the interpreter {sys.executable} is not reachable by the sandbox uid {uid}, and without "
-                "bubblewrap the worker would run as root; install bubblewrap "
-                f"({INSTALL_BUBBLEWRAP}) or use an interpreter outside /root")
+        check_weak_mode("rlimits")
         self._nproc = limits.processes if uid is not None or os.geteuid() == 0 else (
             limits.processes + _tasks_of(os.getuid()))
         self.scratch = Path(tempfile.mkdtemp(prefix="ch3-worker-"))
