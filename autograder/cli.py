@@ -55,6 +55,17 @@ def _run(source: Path, out_dir: Optional[Path], **options):
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
+def _isolation(allow_weak: bool) -> str:
+    """bubblewrap, or the weak mode only when asked for (grading untrusted code as root must not just happen)."""
+    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+
+    try:
+        return choose_isolation(allow_weak=allow_weak)
+    except SandboxUnavailable as exc:
+        errors.print(f"Cannot grade: {exc}", markup=False)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+
+
 @app.command()
 def grade(
     submission: Path = typer.Argument(..., help="folder of module files (like assignments/) or a .zip of one"),
@@ -63,12 +74,15 @@ def grade(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="cap every question's time limit (seconds)"),
+    allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                            help="without bubblewrap, grade with resource limits only"),
 ):
     """Hidden grading of one submission: writes OUT/results.json (Gradescope) and OUT/report.md."""
     from autograder.reporters import print_table
 
     result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
-                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None)
+                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None,
+                  isolation=_isolation(allow_weak_sandbox))
     print_table(result, console)
     console.print(f"Isolation: {result.isolation}")
     console.print(f"Wrote {out / 'results.json'} and {out / 'report.md'}")
@@ -87,7 +101,7 @@ def check(
     from autograder.spec import load_spec, select
 
     result = _run(submission, None, profile="quick", data_dir=None, questions=question,
-                  visibilities=("public",))
+                  visibilities=("public",), isolation=_isolation(allow_weak=True))  # the student's own code
     print_table(result, console, hints=True)
     passed = sum(q.status == "passed" for q in result.questions)
     hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))

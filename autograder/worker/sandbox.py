@@ -254,16 +254,17 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
                    Path(sys.executable).resolve().parent.parent}
     binds = sorted({p for p in interpreter if not str(p).startswith(("/usr/", "/bin/", "/lib"))})
     binds += [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
+    # The scratch first: a project or interpreter under /tmp is then bound on top of it, not hidden.
+    args += ["--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH_MOUNT]
     # Missing parents would be made 0700 (untraversable by the sandbox uid): make them first.
-    for folder in _ancestors_first(binds + [Path(SUBMISSION_MOUNT), Path(SCRATCH_MOUNT)]):
-        if folder not in binds:
+    for folder in _ancestors_first(binds + [Path(SUBMISSION_MOUNT)]):
+        if folder not in binds and folder != Path(SCRATCH_MOUNT):
             args += ["--perms", "0755", "--dir", str(folder)]
     for path in binds:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--ro-bind", str(submission_dir), SUBMISSION_MOUNT,
              "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", "/dev/shm",
-             "--proc", "/proc", "--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH_MOUNT,
-             "--chdir", SCRATCH_MOUNT]
+             "--proc", "/proc", "--chdir", SCRATCH_MOUNT]
     return args
 
 
@@ -405,7 +406,8 @@ class Sandbox:
         self.control = control
         self._zygote_output = os.fdopen(output_read, "rb", buffering=0)
         self.startup_output = bytearray()
-        threading.Thread(target=self._drain_zygote, daemon=True).start()
+        self._drain = threading.Thread(target=self._drain_zygote, daemon=True)
+        self._drain.start()
         self.children: dict[int, Child] = {}
         self.dead = False
         self._ask({"op": "ready"}, timeout=120)  # preloading takes a few seconds on a busy machine
@@ -428,8 +430,9 @@ class Sandbox:
                 raise EOFError
             return json.loads(data)
         except (OSError, EOFError, TimeoutError, ValueError) as exc:
-            note = self.startup_output.decode(errors="replace")[-2000:]
             self.destroy()
+            self._drain.join(timeout=1)  # what the zygote said before it stopped
+            note = self.startup_output.decode(errors="replace")[-2000:]
             raise WorkerDied(f"the sandbox stopped answering ({type(exc).__name__}){': ' + note if note else ''}")
 
     def spawn(self, limits, pass_fds_only: bool = False) -> "Child":
