@@ -55,8 +55,6 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]          # autograder/
 SUBMISSION_MOUNT = "/submission"                            # where the worker sees the submission
 SCRATCH_MOUNT = "/tmp"                                      # its private, size-bounded scratch
 SCRATCH_MB = 256                                            # the scratch tmpfs (and /dev/shm) size
-#: The libraries the zygote imports once, so that each module's fresh child starts warm.
-PRELOAD = ("numpy", "scipy", "pandas", "sklearn", "matplotlib")
 #: /etc entries the interpreter and its libraries read (the dynamic loader's cache, fonts, time zone).
 ETC_NEEDED = ("ld.so.cache", "fonts", "localtime", "alternatives")
 FIRST_UID, UID_SLOTS = 60000, 5000
@@ -385,10 +383,10 @@ def _death_text(code: int | None) -> str:
 class Sandbox:
     """One submission's sandbox: a bubblewrap'd zygote that forks a fresh worker per module.
 
-    The zygote imports only libraries (:data:`PRELOAD`), never student code;
-    each child it forks has the question's rlimits, its own session and output
-    pipe.  Between calls every process in the sandbox is stopped (SIGSTOP), so
-    threads a student leaves behind burn no CPU outside the call's timeout."""
+    The zygote imports only libraries, never student code; each child it forks
+    has the question's rlimits, its own session and output pipe.  Between calls
+    the grader stops the child's process group (SIGSTOP), so threads a student
+    leaves behind burn no CPU outside the call's timeout."""
 
     def __init__(self, submission_dir: Path, threads: int, uid: int | None, expose=()):
         self.uid = uid
@@ -410,7 +408,8 @@ class Sandbox:
         self._drain.start()
         self.children: dict[int, Child] = {}
         self.dead = False
-        self._ask({"op": "ready"}, timeout=120)  # preloading takes a few seconds on a busy machine
+        zygote = self._ask({"op": "ready"}, timeout=60)["pid"]
+        self.zygote_host_pid = _find_host_pid(self.process.pid, zygote)
 
     def _drain_zygote(self):
         while chunk := self._zygote_output.read(1 << 16):
@@ -435,7 +434,7 @@ class Sandbox:
             note = self.startup_output.decode(errors="replace")[-2000:]
             raise WorkerDied(f"the sandbox stopped answering ({type(exc).__name__}){': ' + note if note else ''}")
 
-    def spawn(self, limits, pass_fds_only: bool = False) -> "Child":
+    def spawn(self, limits) -> "Child":
         return Child(self, limits)
 
     def destroy(self):
@@ -485,13 +484,27 @@ class Child(_Channel):
             raise WorkerDied(f"the worker could not start: {answer['error']}")
         self.pid = answer["pid"]
         sandbox.children[self.pid] = self
+        # Its pid outside the sandbox, pinned by a pidfd: the grader stops and continues it itself.
+        host_pid = _find_host_pid(sandbox.zygote_host_pid, self.pid) if sandbox.zygote_host_pid else None
+        self._host = (host_pid, os.pidfd_open(host_pid)) if host_pid else None
         self._start_channel(limits, output_read)
 
+    def _signal_group(self, sig):
+        """Signal the worker's process group (all its threads, the processes it started that stayed in it)."""
+        if self._host is None:
+            return
+        host_pid, pidfd = self._host
+        if not select.select([pidfd], [], [], 0)[0]:  # still running: the pid cannot have been reused
+            try:
+                os.killpg(host_pid, sig)
+            except OSError:
+                pass
+
     def _before_request(self):
-        self.sandbox._ask({"op": "resume", "pid": self.pid})
+        self._signal_group(signal.SIGCONT)
 
     def _after_reply(self):
-        self.sandbox._ask({"op": "pause"})
+        self._signal_group(signal.SIGSTOP)  # threads left running get no CPU between calls
 
     def _death_note(self) -> str:
         try:
@@ -515,6 +528,30 @@ class Child(_Channel):
     def close(self):
         self.kill()
         self._close_pipes()
+        if self._host is not None:
+            os.close(self._host[1])
+            self._host = None
+
+
+def _find_host_pid(root: int, namespace_pid: int) -> int | None:
+    """The host pid of the descendant of ``root`` whose pid in its own namespace is ``namespace_pid``."""
+    todo, seen = [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                ns = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+            if pid != root and len(ns) > 1 and int(ns[-1]) == namespace_pid:
+                return pid
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 # ------------------------------------------------------------------ rlimits (opt-in)

@@ -2,15 +2,14 @@
 
 Started by :class:`autograder.worker.sandbox.Sandbox` as
 ``python -I -m autograder.worker.zygote CONTROL_FD SUBMISSION_DIR``.
-It never imports or runs student code: the submission folder goes on
+While idle it imports the libraries of :data:`PRELOAD`, one at a time, so
+that a child forked later finds them loaded.  It never imports or runs student code: the submission folder goes on
 ``sys.path`` only in a forked child, after that child has taken its own
 session, resource limits and output pipe.  The grader talks to it over a
 ``SOCK_SEQPACKET`` socket, one JSON message per request, file descriptors
 passed alongside (``socket.send_fds``):
 
 ``spawn``   fork a worker on the three passed pipes (request, response, output); answers its pid
-``pause``   stop every process in the sandbox except the zygote (between calls)
-``resume``  continue the worker's session and every process no other live worker owns
 ``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
 ``wait``    the worker's exit status (negative: the signal that killed it)
 """
@@ -21,28 +20,26 @@ import importlib
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import sys
 import time
 
-PRELOAD = ("numpy", "scipy", "scipy.stats", "pandas", "sklearn", "sklearn.base", "sklearn.metrics",
-           "sklearn.model_selection", "sklearn.linear_model", "sklearn.neighbors", "sklearn.ensemble",
-           "sklearn.pipeline", "sklearn.preprocessing", "matplotlib", "threadpoolctl")
+#: Imported one by one while the zygote is idle, cheapest and most used first: a spawn request
+#: never waits for more than the one import under way.
+PRELOAD = ("numpy", "threadpoolctl", "scipy", "sklearn", "sklearn.base", "sklearn.metrics",
+           "sklearn.model_selection", "sklearn.linear_model", "sklearn.neighbors", "sklearn.pipeline",
+           "sklearn.preprocessing", "sklearn.ensemble", "scipy.stats", "pandas", "matplotlib", "matplotlib.pyplot")
 
 
-def preload() -> None:
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass  # an optional library missing: the child imports what it needs itself
+def preload_one(name: str) -> None:
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401  (builds the font list once, not per module)
+        module = importlib.import_module(name)
     except ImportError:
-        pass
+        return  # an optional library missing: a child imports what it needs itself
+    if name == "matplotlib":
+        module.use("Agg")
 
 
 def _sessions() -> dict[int, int]:
@@ -93,15 +90,11 @@ class Zygote:
     def handle(self, request: dict, fds: list[int]) -> dict:
         op = request["op"]
         if op == "ready":
-            return {"ok": True}
+            return {"pid": os.getpid()}
         if op == "spawn":
             return {"pid": self.spawn(request, fds)}
         pid = int(request.get("pid", 0))
-        if op == "pause":
-            self.signal_all(signal.SIGSTOP)
-        elif op == "resume":
-            self.signal_all(signal.SIGCONT, spare=self.live - {pid})
-        elif op == "kill":
+        if op == "kill":
             self.live.discard(pid)
             self.signal_all(signal.SIGKILL, spare=self.live)
         elif op == "wait":
@@ -156,7 +149,11 @@ class Zygote:
         os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
 
     def run(self):
+        pending = list(PRELOAD)
         while True:
+            if pending and not select.select([self.control], [], [], 0)[0]:
+                preload_one(pending.pop(0))
+                continue
             try:
                 message, fds, _, _ = socket.recv_fds(self.control, 65536, 3)
             except OSError:
@@ -185,7 +182,6 @@ def _tasks_of_my_uid() -> int:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(argv[0]))
-    preload()
     Zygote(control, argv[1]).run()
     os._exit(0)
 
