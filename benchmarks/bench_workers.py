@@ -51,8 +51,9 @@ def report(name: str, ours: float, baseline: float) -> None:
 
 def old_view(submission: Path, inner: list[str], uid) -> list[str]:
     """The view before the allowlist: the whole root read-only, with a few known paths masked."""
-    cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-net", "--unshare-pid",
-           "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
+    cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+           "--perms", "1777", "--tmpfs", "/dev/shm", "--ro-bind", str(submission), "/tmp/submission",
+           "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
     if uid is not None:
         for blocked in ("/root",):
             cmd += ["--tmpfs", blocked, "--ro-bind", f"{blocked}/.pyenv", f"{blocked}/.pyenv"] if Path(
@@ -78,7 +79,7 @@ def bench_worker_start(submission: Path, uid, repeat: int) -> None:
     """Worker start + the first call into a module that imports scikit-learn."""
     def old_way():
         cmd = old_view(submission, [sys.executable, "-I", "-c",
-                                    f"import sys; sys.path.insert(0, {str(submission)!r}); import heavy; "
+                                    "import sys; sys.path.insert(0, '/tmp/submission'); import heavy; "
                                     "print(heavy.answer())"], uid)
         subprocess.run(cmd, env=sandbox.worker_environment(LIMITS.threads, "/tmp"), check=True, cwd="/",
                        stdout=subprocess.DEVNULL)

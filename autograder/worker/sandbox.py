@@ -245,6 +245,7 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
+    args += ["--perms", "0755", "--dir", "/etc"]  # else made 0700, closed to the sandbox uid
     for name in ETC_NEEDED:
         if Path("/etc", name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
