@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,13 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.grading import SOLUTIONS_DIR, prepare_submission, sandbox_exposure
+from autograder.grading import SOLUTIONS_DIR, prepare_submission
 from autograder.judge.client import Submission
 from autograder.spec import load_spec
 from autograder.worker import sandbox
 
-LIMITS = load_spec()["knn.accuracy"].limits if "knn.accuracy" in load_spec() else load_spec()[
-    "confusion.public_example"].limits
+LIMITS = load_spec()["confusion.public_example"].limits
 IMPORT_HEAVY = "import sklearn.neighbors, sklearn.linear_model, sklearn.model_selection, pandas, matplotlib.pyplot"
 
 
@@ -86,7 +86,7 @@ def bench_worker_start(submission: Path, uid, repeat: int) -> None:
 
     student = Submission(submission, isolation="bwrap")
     student.limits = LIMITS
-    zygote_start = median_time(lambda: student._sandbox is None and student.module("heavy").answer(), 1)
+    zygote_start = median_time(lambda: student.module("heavy").answer(), 1)  # starts the sandbox
 
     def new_way():
         student.restart("heavy")
@@ -96,7 +96,7 @@ def bench_worker_start(submission: Path, uid, repeat: int) -> None:
     old = median_time(old_way, repeat)
     student.close()
     report("worker start + first call (zygote child vs fresh python)", new, old)
-    print(f"{'  (the zygote itself, once per submission: sandbox + preload)':<58} {zygote_start:8.3f} s", flush=True)
+    print(f"{'  (first call: sandbox + zygote + child, once per submission)':<58} {zygote_start:8.3f} s", flush=True)
 
 
 def bench_commands(python: str, baseline: str | None, out: Path) -> None:
@@ -141,8 +141,7 @@ def main() -> None:
     finally:
         if slot:
             slot.release()
-        subprocess.run(["rm", "-rf", str(root)])
-    assert sandbox_exposure(SOLUTIONS_DIR)  # the reference sees its helpers, so grading it is a fair run
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
