@@ -60,7 +60,7 @@ class GradingPlugin:
         if unknown_limits:
             raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
         self.in_scope = [q.id for q in select(self.spec, visibilities, questions)]
-        self.student = Submission(submission_dir, expose, isolation)
+        self.student = Submission(submission_dir, expose=expose, isolation=isolation)
         self.datasets = GradingData(profile, data_dir)
         self.references = ReferenceCache(profile)
         self.shared: dict = {}

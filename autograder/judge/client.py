@@ -116,7 +116,7 @@ class Submission:
     process or file limits, or :meth:`restart`.  ``expose`` lists extra
     read-only paths the worker may see (the reference's ``solutions`` helpers)."""
 
-    def __init__(self, directory: Path, expose=(), isolation: str | None = None):
+    def __init__(self, directory: Path, *, expose=(), isolation: str | None = None):
         self.directory = Path(directory).resolve()
         self.expose = list(expose)
         self.isolation = isolation or choose_isolation()
