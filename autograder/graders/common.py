@@ -68,3 +68,48 @@ def permuted_label_accuracy(build, X_train, y_train, X_test, y_test, seed: int, 
     what = f"{build.module}.{build.name}()"  # build is the student's remote builder
     predictions = fit_predict(build(), what, X_train, shuffled, X_test, allowed)
     return float(np.mean(predictions == y_test))
+
+
+# ------------------------------------------- figures recorded for the feedback page (plain JSON)
+
+def confusion_counts(y_true, y_pred, labels) -> list[list[int]]:
+    """The student's confusion matrix (counts), for the report's error-analysis plot."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=list(labels)).tolist()
+
+
+def misclassified_digits(X_test, y_test, predicted, k: int = 12) -> dict:
+    """The first ``k`` test digits the model got wrong: images (hex bytes, 28x28), true and predicted labels."""
+    wrong = np.flatnonzero(np.asarray(predicted) != np.asarray(y_test))[:k]
+    return {"index": wrong.tolist(), "true": np.asarray(y_test)[wrong].tolist(),
+            "predicted": np.asarray(predicted)[wrong].tolist(),
+            "images_hex": [np.asarray(X_test[i], dtype=np.uint8).tobytes().hex() for i in wrong]}
+
+
+def score_curves(y_true, scores, points: int = 120) -> dict:
+    """ROC and precision/recall-vs-threshold curves of binary scores, thinned to about ``points`` points."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    def thin(*arrays):
+        keep = np.unique(np.linspace(0, len(arrays[0]) - 1, min(points, len(arrays[0]))).round().astype(int))
+        return [np.round(np.asarray(a, dtype=float)[keep], 5).tolist() for a in arrays]
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    roc_fpr, roc_tpr = thin(fpr, tpr)
+    pr_precision, pr_recall, pr_thresholds = thin(precision[:-1], recall[:-1], thresholds)
+    return {"fpr": roc_fpr, "tpr": roc_tpr, "precision": pr_precision, "recall": pr_recall,
+            "thresholds": pr_thresholds}
+
+
+def subject_line(raw: bytes, limit: int = 120) -> str:
+    """An email's Subject header only (never its body), decoded and cut to ``limit`` characters."""
+    import email
+    import email.policy
+
+    try:
+        subject = email.message_from_bytes(raw, policy=email.policy.default).get("Subject", "")
+    except Exception:  # a malformed header: the raw line is enough for a report
+        subject = ""
+    return " ".join(str(subject or "(no subject)").split())[:limit]
