@@ -14,7 +14,8 @@ similarity scores (the share of a file's fingerprinted tokens found in the other
 file) reaches ``threshold`` and the overlap is at least ``min_tokens`` filtered
 characters long (a short file left after removing the boilerplate says little).
 The thresholds and the scores measured on ``tests/fixtures/similarity`` are in the
-README ("Feedback and the class dashboard").
+README ("Feedback and the class dashboard"). copydetect hashes k-grams with Python's
+``hash``, so scores move by a few hundredths with the interpreter's hash seed.
 """
 
 from __future__ import annotations
