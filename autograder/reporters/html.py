@@ -186,7 +186,8 @@ def question_view(q: QuestionResult) -> dict:
 def to_html(result: GradingResult) -> str:
     """Render the feedback page of one (already redacted for students) result."""
     template = environment().get_template("feedback.html.j2")
-    return template.render(result=result, questions=[question_view(q) for q in result.questions])
+    withheld = sum(q.max_points for q in result.questions if q.status == "withheld")
+    return template.render(result=result, questions=[question_view(q) for q in result.questions], withheld=withheld)
 
 
 def write_feedback(result: GradingResult, path: Path) -> Path:
