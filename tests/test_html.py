@@ -16,8 +16,8 @@ from browser import CHROMIUM, render
 from submissions import PROJECT
 
 #: Questions whose graders record what the page plots: curves, confusion matrices, digits, subjects.
-PLOTTED = ["roc.forest", "multiclass.svc", "ex1_knn97.accuracy", "ex3_titanic.accuracy", "ex4_spam.recall",
-           "confusion.hidden_inputs"]
+PLOTTED = ["roc.forest", "multiclass.svc", "ex1_knn97.accuracy", "ex3_titanic.accuracy", "ex4_spam.precision",
+           "ex4_spam.recall", "confusion.hidden_inputs"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_grade_writes_a_self_contained_feedback_page(graded):
     assert "default-src 'none'" in page                      # the page may load nothing
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # ... and names nothing outside itself
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) >= 4  # curves, two confusion matrices, the misclassified digits
+    assert len(images) == 5  # curves, three confusion matrices (Titanic's is "band": not shown), the digits
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert page.count('<svg class="gauge"') == sum(
         "value" in q.measurements.get("band", {}) for q in for_students(result).questions)

@@ -205,6 +205,8 @@ def _spam_scores(submission, data, reference, memo):
         for train, test in splits:
             predicted = build([emails[i] for i in train], y[train], [emails[i] for i in test])
             memo.setdefault(f"spam-wrong/{build.__name__}", []).extend(test[predicted != y[test]].tolist())
+            memo[f"spam-cm/{build.__name__}"] = np.add(memo.get(f"spam-cm/{build.__name__}", 0),
+                                                       confusion_counts(y[test], predicted, (0, 1)))
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
             flagged, positives = flagged + int(np.sum(predicted == 1)), positives + int(np.sum(y[test]))
@@ -238,6 +240,7 @@ def _band_spam(credit, band, scores, metric, index):
 def test_spam_precision(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
     _record_spam_errors(credit, data, memo, spam=False)
+    credit.measure("confusion_matrix", np.asarray(memo["spam-cm/student"]).tolist())  # pooled over the splits
 
 
 def _record_spam_errors(credit, data, memo, spam: bool):
