@@ -68,7 +68,7 @@ def test_student_text_is_escaped_and_stripped_of_control_characters():
     assert "<script>" not in page and "<img src=x" not in page and "onerror=alert" not in page.replace(
         "onerror=alert(2)&gt;", "")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "\x1b" not in page and "\x00" not in page and "\u202e" not in page
+    assert "\x1b" not in page and "[31m" not in page and "\x00" not in page and "\u202e" not in page
 
 
 def test_gauge_places_zero_full_reference_and_value_in_order():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from pathlib import Path
 
 import jinja2
@@ -27,9 +28,14 @@ TEMPLATES = Path(__file__).with_name("templates")
 MAX_OUTPUT_CHARS = 4000
 
 
+#: Terminal escape sequences (colours, cursor moves, titles), removed whole rather than leaving "[31m" behind.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?")
+
+
 def clean_text(text, limit: int | None = None) -> str:
-    """Student text made safe to show: control characters (but newline and tab) removed, length capped."""
-    text = "" if text is None else str(text)
+    """Student text made safe to show: escape sequences and control characters (but newline and tab)
+    removed, including bidirectional overrides, and the length capped. HTML escaping is jinja2's."""
+    text = _ESCAPES.sub("", "" if text is None else str(text).replace("\r\n", "\n"))
     text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and ch not in "\u2028\u2029"))
     if limit is not None and len(text) > limit:
         text = text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
