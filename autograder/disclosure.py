@@ -10,9 +10,9 @@ keeps the full figures for staff.
 
     exact      everything: the figure, its standard error, the reference, the checks, the plots
     band       where the figure lies: full marks, inside the partial-credit band, or zero;
-               the band as declared (offsets, not the reference's hidden figure); how many
-               sub-checks passed. Partial points are withheld: inside a band they are a
-               linear function of the figure.
+               the band as declared (offsets, not the reference's hidden figure). Partial
+               points are withheld: inside a band they are a linear function of the figure.
+               A question scored by sub-checks shows how many passed (and so its points).
     pass_fail  full marks or not
     none       only that the question was graded
 
@@ -99,7 +99,8 @@ def redact_question(q: QuestionResult, disclosure: str, *, declared_band: dict |
             text = f"{passed}/{len(checks)} checks passed."
         else:
             text = "Full marks." if full else ("No credit." if q.points <= 0 else "Partial credit.")
-        visible_points = full or q.points <= 0
+        # A count of passed checks already fixes the points; a figure inside a band would leak through them.
+        visible_points = full or q.points <= 0 or (checks and not band)
     elif disclosure == "pass_fail":
         text = "Full marks." if full else "Not full marks yet."
         visible_points = full

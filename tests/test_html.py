@@ -145,3 +145,13 @@ def test_exact_questions_are_untouched():
     result = GradingResult("s", "quick", "strong", [copy.deepcopy(_titanic(0.7703, 4.98))])
     result.questions[0].id = "confusion.hidden_inputs"
     assert for_students(result).questions == result.questions
+
+
+def test_band_on_a_checks_question_shows_the_count_not_the_checks():
+    checks = [{"name": f"case {i}: hidden value 0.123{i}", "passed": i != 2, "reason": None} for i in range(4)]
+    q = QuestionResult(id="confusion.hidden_inputs", name="c", visibility="hidden", points=4.5, max_points=6,
+                       status="partial", feedback="3/4 checks passed: failed case 2: hidden value 0.1232",
+                       measurements={"checks": checks})
+    shown = redact_question(q, "band")
+    assert shown.feedback == "3/4 checks passed." and shown.points == 4.5 and shown.status == "partial"
+    assert "0.123" not in json.dumps(shown.measurements)
