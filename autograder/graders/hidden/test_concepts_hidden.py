@@ -13,7 +13,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import cross_val_score
 from sklearn.svm import SVC
 
-from autograder.graders.common import attempt, confusion_counts, fit_predict, mnist_subset, raises_value_error, score_curves
+from autograder.graders.common import attempt, fit_predict, mnist_subset, raises_value_error
+from autograder.graders.figures import confusion_counts, score_curves
 from autograder.judge.validate import as_array, as_float, as_labels, as_remote
 from solutions import multilabel as reference_multilabel
 from solutions import roc as reference_roc

@@ -13,8 +13,8 @@ from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import (attempt, confusion_counts, fit_predict, misclassified_digits, mnist_subset,
-                                       permuted_label_accuracy, subject_line)
+from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
+from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
@@ -239,20 +239,11 @@ def _band_spam(credit, band, scores, metric, index):
 @pytest.mark.question("ex4_spam.precision")
 def test_spam_precision(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
-    _record_spam_errors(credit, data, memo, spam=False)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=False))
     credit.measure("confusion_matrix", np.asarray(memo["spam-cm/student"]).tolist())  # pooled over the splits
-
-
-def _record_spam_errors(credit, data, memo, spam: bool):
-    """Subject lines (only) of the emails the student's filter got wrong: ham flagged (spam=False) or spam missed."""
-    corpus = data.spam
-    emails, n_ham = corpus.easy_ham + corpus.spam, len(corpus.easy_ham)
-    wrong = sorted({i for i in memo.get("spam-wrong/student", []) if (i >= n_ham) == spam})
-    credit.measure("misclassified_emails", {"kind": "spam missed" if spam else "ham flagged as spam",
-                                            "count": len(wrong), "subjects": [subject_line(emails[i]) for i in wrong[:25]]})
 
 
 @pytest.mark.question("ex4_spam.recall")
 def test_spam_recall(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "recall", 1)
-    _record_spam_errors(credit, data, memo, spam=True)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=True))
