@@ -77,13 +77,14 @@ def grade(
     allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
                                             help="without bubblewrap, grade with resource limits only"),
 ):
-    """Hidden grading of one submission: writes OUT/results.json (Gradescope) and OUT/report.md."""
+    """Hidden grading of one submission: writes OUT/results.json (Gradescope), report.md and feedback.html."""
+    from autograder.disclosure import for_students
     from autograder.reporters import print_table
 
     result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
                   visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None,
                   isolation=_isolation(allow_weak_sandbox))
-    print_table(result, console)
+    print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
     console.print(f"Isolation: {result.isolation}")
     console.print(f"Wrote {out / 'results.json'} and {out / 'report.md'}")
     if result.grader_errors:
@@ -153,3 +154,23 @@ def data_clear_cache():
 def main():
     os.environ.setdefault("MPLBACKEND", "Agg")
     app()
+
+
+# ------------------------------------------------------------------ report (issue 10)
+
+@app.command()
+def report(
+    folder: Path = typer.Argument(..., help="a grade --out folder, or a bulk output folder (students/<id>/)"),
+    similarity: bool = typer.Option(True, "--similarity/--no-similarity", help="compare the class's code"),
+):
+    """Rebuild every report (results.json, report.md, feedback.html; summary.html/csv) from stored grading.json."""
+    from autograder.reporters.summary import rebuild_reports
+
+    try:
+        rewritten = rebuild_reports(folder, similarity=similarity)
+    except (FileNotFoundError, ValueError) as exc:
+        errors.print(f"[red]Cannot rebuild:[/] {exc}")
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
+    if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():
+        console.print(f"Class summary: {folder / 'summary.html'} and {folder / 'summary.csv'}")

@@ -2,7 +2,7 @@
 
     prepare_submission  folder or .zip -> a private flat copy of the student's .py files
     run_graders         pytest + GradingPlugin over graders/public (+ graders/hidden) -> GradingResult
-    write_reports       results.json (Gradescope), report.md, grading.json (full model)
+    write_reports       results.json (Gradescope), report.md, feedback.html, grading.json (full model)
 
 ``grade`` chains the three; the CLI's ``grade`` and ``check`` are thin wrappers.
 """
@@ -128,9 +128,14 @@ def _no_plugin_autoload():
 # ----------------------------------------------------------------- stage 3: report
 
 def write_reports(result: GradingResult, out_dir: Path) -> None:
+    """Student files show what each question's ``disclosure`` allows; grading.json keeps everything (staff)."""
+    from autograder.disclosure import for_students
+    from autograder.reporters.html import write_feedback
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(to_gradescope(result), indent=2))
-    (out_dir / "report.md").write_text(to_markdown(result))
+    (out_dir / "results.json").write_text(json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2))
+    (out_dir / "report.md").write_text(to_markdown(for_students(result)))
+    write_feedback(for_students(result), out_dir / "feedback.html")
     result.save(out_dir / "grading.json")
 
 
