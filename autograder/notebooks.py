@@ -464,6 +464,7 @@ def notebook_check(question: str, *, cells: list[str] | None = None, quiet: bool
         result = grade(folder, None, profile="quick", visibilities=("public",), questions=[question])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    result.submission = f"{module} (the code this notebook ran)"
     if quiet:
         return result
     console = Console(width=110, force_jupyter=False, force_terminal=False)
