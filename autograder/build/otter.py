@@ -77,7 +77,9 @@ def master_notebook(modules) -> nbformat.NotebookNode:
             new_raw_cell("# BEGIN QUESTION\n" + yaml.safe_dump(header, sort_keys=False)),
             new_markdown_cell(f"## `{module}`: {title}\n\n{body.strip()}".rstrip(),
                               metadata={METADATA_KEY: {"module": module}}),
+            new_raw_cell("# BEGIN SOLUTION"),  # the student sees the stub; Otter's reference runs both
             new_code_cell(f"{stub}\n\n# BEGIN SOLUTION NO PROMPT\n{solution}\n# END SOLUTION"),
+            new_raw_cell("# END SOLUTION"),
             new_raw_cell("# BEGIN TESTS"),
             *[new_code_cell(_test_cell(q)) for q in questions],
             new_raw_cell("# END TESTS"),
