@@ -7,6 +7,8 @@ session; each `otter run` executes a notebook in a real kernel, so these tests a
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -26,8 +28,7 @@ def assignment(tmp_path_factory):
 
 
 def otter_run(assignment, notebook, tmp_path):
-    out = tmp_path / f"otter-{notebook.stem}"
-    out.mkdir()
+    out = Path(tempfile.mkdtemp(prefix="otter-out-", dir=tmp_path))
     done = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(assignment.autograder_zip), "-o", str(out),
                            str(notebook)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
