@@ -197,14 +197,13 @@ def parse_cell(number: int, source: str) -> CodeCell:
         return CodeCell(number, [], [], set(), notes)
     lines = code.split("\n")
     kept, future, dropped = [], [], []
+    starts = [s.lineno for s in tree.body] + [s.end_lineno for s in tree.body]
+    shared_lines = {n for n in starts if sum(s.lineno <= n <= s.end_lineno for s in tree.body) > 1}
     for statement in tree.body:
-        segment = "\n".join(lines[statement.lineno - 1: statement.end_lineno])
-        if statement.decorator_list if hasattr(statement, "decorator_list") else False:
-            first = min(d.lineno for d in statement.decorator_list)
-            segment = "\n".join(lines[first - 1: statement.end_lineno])
-            start = first
-        else:
-            start = statement.lineno
+        start = min([d.lineno for d in getattr(statement, "decorator_list", [])] + [statement.lineno])
+        segment = "\n".join(lines[start - 1: statement.end_lineno])
+        if shared_lines & set(range(start, statement.end_lineno + 1)):  # `import x; model.fit(X)`: this part only
+            segment = ast.unparse(statement)
         if is_scaffolding(statement):
             continue
         if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":

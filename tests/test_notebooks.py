@@ -78,14 +78,14 @@ def test_free_form_notebook_is_placed_by_names_and_ambiguity_is_reported(tmp_pat
         reference_source("confusion").replace("from _validation import as_binary, same_length",
                                               "from numpy import asarray as as_binary\nsame_length = dict"),
         "from sklearn.neighbors import KNeighborsClassifier\ndef build_model():\n    return KNeighborsClassifier()",
-        "X = np.load('/etc/passwd')\nmodel = build_model().fit(X, X)\ndisplay(model)\nLIMIT = 3",
+        "X = np.load('/etc/passwd')\nmodel = build_model().fit(X, X)\ndisplay(model)\nLIMIT = 3\nimport os; os.system('ls')",
         "%%bash\nrm -rf /",
         "def broken(:\n    pass",
     )
     converted = modules_from_notebook(path)
     assert set(converted.sources) == {"confusion"}
     source = converted.sources["confusion"]
-    assert "LIMIT = 3" in source and "np.load" not in source and "display" not in source and "pip" not in source
+    assert "LIMIT = 3" in source and "import os" in source and "os.system" not in source and "np.load" not in source and "display" not in source and "pip" not in source
     notes = "\n".join(converted.notes + converted.module_notes["confusion"])
     assert "cell 3 could not be placed: it defines build_model (ex1_knn97 and ex2_augmentation)" in notes
     assert "cell 4: top-level code other than definitions does not run when graded; dropped line 1 `X = np.load(" in notes
