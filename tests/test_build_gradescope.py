@@ -11,6 +11,7 @@ import pytest
 
 from autograder.build.gradescope import build_gradescope
 from autograder.spec import load_spec
+from build_helpers import fresh_venv
 from submissions import PROJECT, reference_source, write_submission
 
 POINTS = sum(q.points for q in load_spec().values() if q.module == "confusion")
@@ -30,6 +31,7 @@ def installed(tmp_path_factory):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CH3_")},
            "CH3_AUTOGRADER_ROOT": str(root), "CH3_VENV": str(root.parent / "venv"), "CH3_PYTHON": sys.executable,
            "CH3_OFFLINE": "1", "CH3_VENV_OPTIONS": "--system-site-packages", "CH3_PIP_OPTIONS": "-q --no-deps"}
+    fresh_venv(root.parent / "venv")  # setup.sh reuses it: it sees this environment's libraries (offline)
     subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, check=True)
     assert not (root / "source" / "dist").exists()  # the wheel (hidden graders inside) is gone
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")  # as Gradescope does

@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytest.importorskip("otter", reason="needs the otter extra: pip install -e '.[otter]'")
+
 from autograder.build.notebooks import reference_sources, split_docstring
 from autograder.build.otter import build_otter
 from autograder.grading import grade

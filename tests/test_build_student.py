@@ -13,6 +13,7 @@ import pytest
 
 from autograder.build.student import build_student
 from autograder.data import load_mnist
+from build_helpers import fresh_venv
 from submissions import PROJECT, write_submission
 
 PUBLIC_FILES = [*PROJECT.glob("assignments/*.py"), *PROJECT.glob("autograder/**/*.py"),
@@ -64,8 +65,7 @@ def test_bundle_holds_the_stubs_notebooks_public_graders_and_no_secret(bundle):
 @pytest.mark.slow
 def test_bundle_installs_and_checks_stubs_and_solutions(bundle, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python = fresh_venv(venv)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
                     str(bundle / "package")], check=True, cwd=tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CH3_")}

@@ -138,6 +138,7 @@ def test_notebook_check_prints_the_check_feedback(capsys):
 
 
 def run_notebook(path):
+    pytest.importorskip("ipykernel", reason="needs the otter extra (ipykernel, nbclient)")
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, 4)
