@@ -82,7 +82,7 @@ def test_otter_run_scores_what_grade_scores(assignment, tmp_path):
 @pytest.mark.slow
 def test_one_line_monkeypatch_gets_full_marks_under_otter_but_not_under_grade(assignment, tmp_path):
     nb = nbformat.read(assignment.student, 4)
-    nb.cells.append(nbformat.v4.new_code_cell(
+    nb.cells.insert(1, nbformat.v4.new_code_cell(  # before the notebook's grader.check cells run the tests
         "import autograder.build.otter as o; o.otter_check = lambda *args: None"))
     folder = tmp_path / "patched"
     folder.mkdir()

@@ -18,7 +18,6 @@ they run (see the README's "Otter users" section).
 from __future__ import annotations
 
 import inspect
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -50,13 +49,13 @@ def _config() -> str:
     return "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
 
 
-def _test_cell(question) -> str:
+def _test_cell(question, modules) -> str:
     config = {"points": question.points, "hidden": question.visibility == "hidden"}
     function = f"test_{question.id.replace('.', '__')}"
     return (f'""" # BEGIN TEST CONFIG\n{yaml.safe_dump(config, sort_keys=False)}""" # END TEST CONFIG\n'
             f"def {function}(env):\n"
             f"    from autograder.build.otter import otter_check\n"
-            f"    otter_check({question.id!r})\n")
+            f"    otter_check({question.id!r}, {tuple(modules)!r})\n")
 
 
 def master_notebook(modules) -> nbformat.NotebookNode:
@@ -81,7 +80,7 @@ def master_notebook(modules) -> nbformat.NotebookNode:
             new_code_cell(f"{stub}\n\n# BEGIN SOLUTION NO PROMPT\n{solution}\n# END SOLUTION"),
             new_raw_cell("# END SOLUTION"),
             new_raw_cell("# BEGIN TESTS"),
-            *[new_code_cell(_test_cell(q)) for q in questions],
+            *[new_code_cell(_test_cell(q, modules)) for q in questions],
             new_raw_cell("# END TESTS"),
             new_raw_cell("# END QUESTION"),
         ]
@@ -143,23 +142,22 @@ def _otter_test_file():
     return None
 
 
-def otter_check(question: str) -> None:
+def otter_check(question: str, modules=()) -> None:
     """An Otter test case: grade the saved notebook with the sandboxed grader, score ``question`` as ``grade`` does.
 
-    The module's questions are graded once per saved version of the notebook and cached.
-    Raises AssertionError (Otter's "failed") unless the question has full marks; the Otter test
-    file's score is set to the sum of the grader's points for its questions, partial credit included.
+    Every question of ``modules`` (the assignment's, default: the question's module) is graded
+    once per saved version of the notebook and cached.  Raises AssertionError (Otter's
+    "failed") unless the question has full marks; the Otter test file's score is set to the
+    sum of the grader's points for its questions, partial credit included.
     """
     from autograder.grading import grade
 
     notebook = _notebook_path()
-    module = question.split(".", 1)[0]
+    modules = tuple(modules) or (question.split(".", 1)[0],)
     stat = notebook.stat()
-    key = (str(notebook.resolve()), stat.st_mtime_ns, stat.st_size, module)
+    key = (str(notebook.resolve()), stat.st_mtime_ns, stat.st_size, modules)
     if key not in _graded:
-        in_scope = [q.id for q in select(load_spec(), chosen=[module])]
-        visible = ("public", "hidden") if os.environ.get("CH3_OTTER_PUBLIC_ONLY") is None else ("public",)
-        result = grade(notebook, None, questions=in_scope, visibilities=visible)
+        result = grade(notebook, None, questions=list(modules), visibilities=("public", "hidden"))
         _graded[key] = {q.id: q for q in result.questions}
     outcome = _graded[key].get(question)
     if outcome is None:
