@@ -305,6 +305,12 @@ def modules_from_notebook(path: Path, module: str | None = None) -> NotebookModu
                 shared.append(parsed)
                 result.notes += parsed.notes
                 continue
+            if not candidates:
+                mixed = ", ".join(f"{n} ({'/'.join(sorted(NAME_MODULES[n]))})" for n in sorted(parsed.names)
+                                  if n in NAME_MODULES)
+                result.notes.append(f"cell {number} could not be placed: it defines names of different modules "
+                                    f"({mixed}); put each module's code in its own cells")
+                continue
             if len(candidates) != 1:
                 ambiguous = sorted(n for n in parsed.names if len(NAME_MODULES.get(n, ())) > 1)
                 contract = ", ".join(f"{n} ({' and '.join(sorted(NAME_MODULES[n]))})" for n in ambiguous) \
