@@ -46,6 +46,7 @@ def empty_assignment(folder: Path) -> Path:
                 new_raw_cell("# BEGIN QUESTION\nname: nothing"), new_code_cell("x = 1  # SOLUTION"),
                 new_raw_cell("# BEGIN TESTS"), new_code_cell("def test_x(env):\n    assert True"),
                 new_raw_cell("# END TESTS"), new_raw_cell("# END QUESTION")]
+    folder.mkdir(parents=True)
     master = folder / "master.ipynb"
     nbformat.write(nb, master)
     subprocess.run([sys.executable, "-m", "otter", "assign", str(master), str(folder / "dist")], check=True,
