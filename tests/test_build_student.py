@@ -13,6 +13,7 @@ import pytest
 
 from autograder.build.student import build_student
 from autograder.data import load_mnist
+from autograder.spec import load_spec
 from build_helpers import fresh_venv
 from submissions import PROJECT, write_submission
 
@@ -80,9 +81,15 @@ def test_bundle_installs_and_checks_stubs_and_solutions(bundle, tmp_path):
         return " ".join(done.stdout.split())
 
     stubs = check(bundle / "assignments")
-    assert "public: 0/14 passed (0/27 points)" in stubs and "99 more points depend on hidden tests" in stubs
+    spec = load_spec().values()
+    public, hidden = [q for q in spec if q.visibility == "public"], [q for q in spec if q.visibility == "hidden"]
+    assert f"public: 0/{len(public)} passed (0/{sum(q.points for q in public):g} points)" in stubs
+    assert f"{sum(q.points for q in hidden):g} more points depend on hidden tests" in stubs
     # The modules whose public tests read the sample (MNIST, Titanic without test labels), and one that does not.
     modules = ("cross_validation", "ex3_titanic", "confusion")
     mine = write_submission(bundle / "mine", honest=modules)
-    assert "public: 3/3 passed (8/8 points)" in check(mine, *[f"-q{m}" for m in modules])
+    public = [q for q in load_spec().values() if q.module in modules and q.visibility == "public"]
+    points = sum(q.points for q in public)
+    assert f"public: {len(public)}/{len(public)} passed ({points:g}/{points:g} points)" in \
+        check(mine, *[f"-q{m}" for m in modules])
     shutil.rmtree(mine)
