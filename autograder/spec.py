@@ -19,6 +19,8 @@ from pathlib import Path
 SPEC_PATH = Path(__file__).with_name("questions.toml")
 VISIBILITIES = ("public", "hidden")
 PROFILES = ("quick", "full")
+#: What a student sees of a question's result before the deadline (see autograder.disclosure).
+DISCLOSURES = ("exact", "band", "pass_fail", "none")
 
 
 class SpecError(ValueError):
@@ -92,6 +94,8 @@ class Question:
     perturbed_drop_limit: float | None = None
     #: Score out-of-fold predictions on the training set alongside the hidden test figure.
     cross_validation: CrossValidation | None = None
+    #: What a student sees before the deadline: one of DISCLOSURES (staff always see everything).
+    disclosure: str = "exact"
 
     @property
     def module(self) -> str:
@@ -137,7 +141,7 @@ def _parse_band(qid, profile, table) -> Band:
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
-QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "source_kb",
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
                    "perturbed_drop_limit", "cross_validation", *LIMIT_FIELDS}
 
 
@@ -186,11 +190,14 @@ def parse_spec(document: dict) -> dict[str, Question]:
         drop_limit = _fraction(qid, "perturbed_drop_limit", merged.get("perturbed_drop_limit"))
         if drop_limit is not None and permuted_limit is None:
             _fail(qid, "perturbed_drop_limit", "set only on a model question (one with permuted_limit)", drop_limit)
+        disclosure = merged.get("disclosure", "exact")
+        if disclosure not in DISCLOSURES:
+            _fail(qid, "disclosure", f"one of {DISCLOSURES}", disclosure)
         extra = {"source_kb": _number(qid, "source_kb", merged.get("source_kb", Question.source_kb), integer=True)}
         questions[qid] = Question(
             id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
-            permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit,
+            permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit, disclosure=disclosure,
             cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
         )
     return questions

@@ -137,12 +137,15 @@ def titanic_figure(predict, X_train, y_train, X_test, y_test, folds, repeats, la
 
     ``predict(X_fit, y_fit, X_new)`` fits a fresh model; ``labels`` (default ``y_train``) are the
     training labels it is given, e.g. shuffled ones; correctness is always against the true labels.
+    ``test_predicted`` holds the predictions on ``X_test``.
     """
     labels = y_train if labels is None else labels
     cv_correct = sum(int(np.sum(predict(X_train.iloc[fit], labels[fit], X_train.iloc[valid]) == y_train[valid]))
                      for fit, valid in folds)
-    test_correct = int(np.sum(predict(X_train, labels, X_test) == y_test))
+    test_predicted = np.asarray(predict(X_train, labels, X_test))
+    test_correct = int(np.sum(test_predicted == y_test))
     n_cv = sum(len(valid) for _, valid in folds) // repeats
     return {"cross_validation": cv_correct / repeats / n_cv, "test": test_correct / len(y_test),
             "combined": (cv_correct / repeats + test_correct) / (n_cv + len(y_test)),
-            "n_cross_validation": n_cv, "n_test": len(y_test), "n": n_cv + len(y_test)}
+            "n_cross_validation": n_cv, "n_test": len(y_test), "n": n_cv + len(y_test),
+            "test_predicted": test_predicted}

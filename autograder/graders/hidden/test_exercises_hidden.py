@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check, perturb_images,
                                        titanic_figure, titanic_folds)
+from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
@@ -113,10 +114,12 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
         "notices; this one recognises the exact public test images, so this question scores 0.")
     credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
+    credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
     credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
                 f"on {len(originals):,} unperturbed copies (drop {drop:+.4f}, flagged above "
                 f"{question.perturbed_drop_limit})")
     credit.note(f"accuracy after training on shuffled labels: {shuffled:.3f} (flagged above {limit:.3f})")
+    return on_perturbed
 
 
 @pytest.mark.question("ex1_knn97.tune")
@@ -138,11 +141,12 @@ def test_tune(submission, data, credit):
 def test_knn_accuracy(submission, data, profile, question, band, reference, credit):
     X_train, y_train, X_test, y_test = _mnist_full_split(data)
     ex1 = submission.module("ex1_knn97")
-    _grade_digit_model(
+    predicted = _grade_digit_model(
         question, band, profile, reference, credit, build=ex1.build_model,
         fit=lambda model: model.call("fit", X_train, y_train), X_train=X_train, y_train=y_train, X_test=X_test,
         y_test=y_test, key=f"ex1_knn97.accuracy/perturbed/{PERTURB_SEED}",
         reference_predict=lambda X: reference_ex1.build_model().fit(X_train, y_train).predict(X))
+    credit.measure("misclassified_digits", misclassified_digits(X_test, y_test, predicted))
 
 
 def _random_images(rng, n):
@@ -235,6 +239,8 @@ def test_titanic_accuracy(submission, data, question, band, reference, credit):
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
     credit.measure("shuffled_labels", {"accuracy": shuffled["combined"], "limit": limit, "rows": len(y_train)})
+    test_predicted = figure.pop("test_predicted")
+    shuffled.pop("test_predicted")
     credit.measure("figures", figure)
     where = (f"{figure['n']:,} passengers: {figure['n_cross_validation']} training passengers out of fold "
              f"({cv.folds}-fold x {cv.repeats}, fitted on the other folds) and {figure['n_test']} hidden test "
@@ -247,6 +253,7 @@ def test_titanic_accuracy(submission, data, question, band, reference, credit):
                 reference=expected)
     credit.note(f"that is {where}; out-of-fold accuracy {figure['cross_validation']:.4f}, hidden test accuracy "
                 f"{figure['test']:.4f} ({round(figure['test'] * figure['n_test'])}/{figure['n_test']})")
+    credit.measure("confusion_matrix", confusion_counts(y_test, test_predicted, (0, 1)))
     credit.note(f"accuracy after training on shuffled labels: {shuffled['combined']:.3f} (flagged above {limit:.3f})")
 
 
@@ -306,6 +313,9 @@ def _spam_scores(submission, data, reference, memo):
         precisions, recalls, flagged, positives = [], [], set(), set()
         for train, test in splits:
             predicted = np.asarray(build([emails[i] for i in train], y[train], [emails[i] for i in test]))
+            memo.setdefault(f"spam-wrong/{build.__name__}", []).extend(test[predicted != y[test]].tolist())
+            memo[f"spam-cm/{build.__name__}"] = np.add(memo.get(f"spam-cm/{build.__name__}", 0),
+                                                       confusion_counts(y[test], predicted, (0, 1)))
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
             flagged.update(test[predicted == 1].tolist())
@@ -342,8 +352,11 @@ def _band_spam(credit, band, scores, metric, index):
 @pytest.mark.question("ex4_spam.precision")
 def test_spam_precision(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=False))
+    credit.measure("confusion_matrix", np.asarray(memo["spam-cm/student"]).tolist())  # pooled over the splits
 
 
 @pytest.mark.question("ex4_spam.recall")
 def test_spam_recall(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "recall", 1)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=True))
