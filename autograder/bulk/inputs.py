@@ -120,14 +120,14 @@ def _gradescope_entries(root: Path) -> list[Entry]:
     for folder_name, info in metadata.items():
         folder_name = str(folder_name)
         seen.add(folder_name)
-        submitters = (info or {}).get(":submitters:") or [] if isinstance(info, dict) else []
+        submitters = _field(info, "submitters") or []
         people = [s for s in submitters if isinstance(s, dict)]
         first = people[0] if people else {}
-        sid = str(first.get(":sid:") or "").strip()
-        email = str(first.get(":email:") or "").strip()
+        sid = str(_field(first, "sid") or "").strip()
+        email = str(_field(first, "email") or "").strip()
         entry = Entry(id=sid or email.split("@")[0] or folder_name, source=folder_name,
-                      name="; ".join(str(p.get(":name:") or "") for p in people),
-                      email="; ".join(str(p.get(":email:") or "") for p in people if p.get(":email:")),
+                      name="; ".join(str(_field(p, "name") or "") for p in people),
+                      email="; ".join(str(_field(p, "email")) for p in people if _field(p, "email")),
                       paths=[root / folder_name],
                       lms={"submission_id": folder_name.removeprefix("submission_"), "sid": sid})
         if not (root / folder_name).is_dir():
@@ -137,6 +137,13 @@ def _gradescope_entries(root: Path) -> list[Entry]:
         if path.is_dir() and path.name not in seen and path.name not in JUNK:
             entries.append(Entry(id=path.name, source=path.name, paths=[path]))
     return entries
+
+
+def _field(info, name: str):
+    """Gradescope writes Ruby symbols as keys (``:sid:``); YAML reads them as ``":sid"``."""
+    if not isinstance(info, dict):
+        return None
+    return next((info[k] for k in (f":{name}", name, f":{name}:") if k in info), None)
 
 
 def _canvas_entries(root: Path) -> list[Entry]:
@@ -149,7 +156,9 @@ def _canvas_entries(root: Path) -> list[Entry]:
             lms={"canvas_user_id": userid, "submission_id": match["subid"], "late": bool(match["late"])}))
         entry.paths.append(path)
     for entry in by_student.values():
-        entry.source = ", ".join(p.name for p in entry.paths)
+        first = entry.paths[0].name
+        prefix = first[: len(first) - len(CANVAS_NAME.match(first)["filename"])]
+        entry.source = f"{prefix}* ({len(entry.paths)} file{'s' * (len(entry.paths) > 1)})"
     return list(by_student.values())
 
 
@@ -199,7 +208,8 @@ def apply_roster(entries: list[Entry], roster: list[dict]) -> None:
         if row is None:
             continue
         entry.name = row.get("Student") or entry.name
-        entry.email = entry.email or (row.get("Email") or "")
+        login = (row.get("SIS Login ID") or "").strip()
+        entry.email = entry.email or (row.get("Email") or "").strip() or (login if "@" in login else "")
         entry.lms["roster"] = {c: row.get(c, "") for c in ROSTER_COLUMNS}
         entry.id = (row.get("SIS User ID") or "").strip() or (row.get("ID") or "").strip() or entry.id
     _unique_ids(entries)
@@ -222,9 +232,12 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         source = entry.paths[0]
         if len(entry.paths) > 1 or "canvas_user_id" in entry.lms:
             source = _gather_canvas_files(entry.paths, workdir / "gathered")
-        if source.is_dir() and not any(source.iterdir()):
-            raise CannotGrade(f"{entry.source} is empty")
-        prepared = prepare_submission(source, workdir / "prepared")
+        if source.is_dir():
+            source = _submission_in_folder(source, entry)
+        try:
+            prepared = prepare_submission(source, workdir / "prepared")
+        except CannotGrade as exc:  # name the entry, not our scratch copy of it
+            raise CannotGrade(str(exc).replace(str(source), entry.source)) from None
         files = {p.name: p.read_bytes() for p in sorted(prepared.iterdir()) if p.is_file()}
         if not any(name.endswith(".py") and name[:-3] in CONTRACT for name in files):
             found = ", ".join(sorted(files)) or "no files"
@@ -235,6 +248,19 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         raise CannotGrade(f"{entry.source} is not readable: {exc}") from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _submission_in_folder(folder: Path, entry: Entry) -> Path:
+    """The folder itself, or what an upload wrapped: a single sub-folder, a single .zip or .ipynb."""
+    from autograder.grading import CannotGrade
+
+    children = [p for p in folder.iterdir() if p.name not in JUNK and not p.name.startswith(".")]
+    if not children:
+        raise CannotGrade(f"{entry.source} is empty")
+    if any(p.suffix == ".py" for p in children):
+        return folder
+    wrapped = [p for p in children if p.is_dir() or p.suffix.lower() in (".zip", ".ipynb")]
+    return wrapped[0] if len(wrapped) == 1 else folder
 
 
 def _gather_canvas_files(paths: list[Path], folder: Path) -> Path:
