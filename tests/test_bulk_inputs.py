@@ -109,3 +109,11 @@ def test_duplicate_ids_are_made_unique(tmp_path):
             path.mkdir()
             (path / "confusion.py").write_text("x = 1\n")
     assert sorted(e.id for e in discover(tmp_path)) == ["ann", "ann-2"]
+
+
+def test_a_question_typo_fails_before_anyone_is_graded(classes, tmp_path):
+    from autograder.bulk import grade_all
+
+    with pytest.raises(ValueError, match="Unknown question"):
+        grade_all(classes / "folder", tmp_path / "out", questions=("confusionx",))
+    assert not (tmp_path / "out").exists()

@@ -103,18 +103,19 @@ def test_dask_cluster_gives_the_same_totals_as_local_processes(tmp_path):
     local = grade_all(classroom, tmp_path / "local", workers=2, questions=QUESTIONS, timeout=TIMEOUT)
     local_totals = {e["id"]: (e["status"], e["score"]) for e in local.entries}
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--out",
-                               str(tmp_path / "dask"), "-q", "confusion", "--timeout", str(TIMEOUT),
-                               "--scheduler", cluster.scheduler_address, "--quiet"],
-                              capture_output=True, text=True, timeout=600)
+    def cli(out, *extra):
+        done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--out", str(out),
+                               "-q", "confusion", "--timeout", str(TIMEOUT), "--scheduler", cluster.scheduler_address,
+                               "--quiet", *map(str, extra)], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
-        with distributed.Client(cluster) as client:  # submissions through a shared folder instead
-            shared = grade_all(classroom, tmp_path / "shared", client=client, shared_dir=tmp_path / "exchange",
-                               questions=QUESTIONS, timeout=TIMEOUT)
+        return json.loads((out / "batch.json").read_text())
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        cli(tmp_path / "dask")
+        shared = cli(tmp_path / "shared", "--shared-dir", tmp_path / "exchange")  # files through a shared folder
     dask_manifest = json.loads((tmp_path / "dask" / "batch.json").read_text())
     assert {e["id"]: (e["status"], e["score"]) for e in dask_manifest["entries"]} == local_totals
-    assert {e["id"]: (e["status"], e["score"]) for e in shared.entries} == local_totals
+    assert {e["id"]: (e["status"], e["score"]) for e in shared["entries"]} == local_totals
     assert len(list((tmp_path / "exchange" / "submissions").iterdir())) == 3
     log = (tmp_path / "dask" / "students" / "correct_1" / "log.txt").read_text()
     assert log.startswith("graded on ")

@@ -89,6 +89,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         settings = _resumed_settings(store, settings)
     if settings["source"] is None:
         raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
+    _check_selection(settings["profile"], settings["questions"])
     workers = workers or available_cores()
     if workers < 1:
         raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
@@ -100,6 +101,18 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
             apply_roster(entries, read_roster(Path(settings["roster"])))
         return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
                           shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event)
+
+
+def _check_selection(profile: str, questions) -> None:
+    """Fail before grading anyone: a typo in -q or --data would otherwise fail every submission."""
+    from autograder.data._locations import check_profile
+    from autograder.spec import load_spec
+
+    check_profile(profile)
+    spec = load_spec()
+    unknown = set(questions) - set(spec) - {q.module for q in spec.values()}
+    if unknown:
+        raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
 
 
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -154,12 +155,15 @@ def run_local(jobs: list[tuple[str, object]], options: dict, *, workers: int, th
                     job_id, payload = futures[future]
                     try:
                         yield job_id, future.result()
-                    except Exception as exc:  # BrokenProcessPool and the like: the grader process died
+                    except BrokenProcessPool as exc:  # a grader process died (killed, out of memory)
                         if attempt == 0:
                             broken.append((job_id, payload))
                         else:
                             yield job_id, {"result": None, "log": "", "host": "",
-                                           "error": f"the grader process died: {type(exc).__name__}: {exc}"}
+                                           "error": f"the grader process died: {exc}"}
+                    except Exception as exc:  # the grader failed on this submission: its row says how
+                        yield job_id, {"result": None, "log": "", "host": "",
+                                       "error": f"the grader failed: {type(exc).__name__}: {exc}"}
         finally:
             _stop_local_pool(pool)
         remaining = broken
