@@ -10,7 +10,6 @@ The per-student folder (``students/<id>/entry.json`` beside the reports) is the 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import tempfile
 import time
 import zipfile
@@ -278,7 +277,3 @@ def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingR
         write_summary(store.out)
     return written
 
-
-def remove_batch(out: Path) -> None:
-    """Delete a batch's output folder (tests and benchmarks start clean)."""
-    shutil.rmtree(out, ignore_errors=True)
