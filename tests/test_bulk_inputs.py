@@ -117,3 +117,14 @@ def test_a_question_typo_fails_before_anyone_is_graded(classes, tmp_path):
     with pytest.raises(ValueError, match="Unknown question"):
         grade_all(classes / "folder", tmp_path / "out", questions=("confusionx",))
     assert not (tmp_path / "out").exists()
+
+
+def test_an_lms_export_zip_is_read_like_its_folder(classes, tmp_path):
+    from autograder.bulk.batch import _class_folder
+
+    archive = tmp_path / "canvas-export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((classes / "canvas").iterdir()):
+            zf.write(path, path.name)
+    root = _class_folder(archive, tmp_path / "scratch")
+    assert [e.id for e in discover(root)] == [e.id for e in discover(classes / "canvas")]

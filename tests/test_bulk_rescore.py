@@ -97,3 +97,22 @@ def test_rescore_result_follows_the_spec_and_drops_undeclared_questions():
     new = rescore_result(result, {q.id: dataclasses.replace(q, points=5.0, title="new")})
     assert [(x.id, x.points, x.name) for x in new.questions] == [(q.id, 5.0, "ex: new")]
     assert result.questions[0].points == 4.0
+
+
+def test_outputs_end_with_the_class_summary_when_that_reporter_exists(tmp_path, monkeypatch):
+    """grade-all and rescore call autograder.reporters.summary.write_summary(batch_dir) if it is installed."""
+    import importlib.machinery
+    import sys
+    import types
+
+    from autograder.bulk.batch import write_outputs
+    from autograder.bulk.store import BatchStore
+
+    calls = []
+    summary = types.ModuleType("autograder.reporters.summary")
+    summary.__spec__ = importlib.machinery.ModuleSpec(summary.__name__, None)
+    summary.write_summary = calls.append
+    monkeypatch.setitem(sys.modules, summary.__name__, summary)
+    store = BatchStore(tmp_path)
+    write_outputs(store, {"settings": {}, "entries": []})
+    assert calls == [store.out] and (tmp_path / "grades.csv").is_file()

@@ -22,7 +22,7 @@ from class_fixture import build_class
 pytestmark = pytest.mark.slow
 
 QUESTIONS = ("confusion",)
-TIMEOUT = 4
+TIMEOUT = 6
 SMALL_CLASS = ("correct_1", "correct_2", "partial_precision", "partial_stub", "syntax_error", "prints_megabytes",
                "empty_folder")
 
