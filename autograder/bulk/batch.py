@@ -211,7 +211,7 @@ def job_options(settings: dict, out: Path) -> dict:
     limits = {"timeout": settings["timeout"]} if settings["timeout"] else {}
     return {"profile": settings["profile"], "questions": list(settings["questions"]), "limits": limits,
             "data_dir": settings["data_dir"], "out_dir": str(out),
-            # The whole class folder is masked from every student's sandbox: no one reads another's files.
+            # The results name the class folder; the sandbox's allowlist view shows the student none of it.
             "source": settings["source"]}
 
 
