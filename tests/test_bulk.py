@@ -85,10 +85,12 @@ def test_per_student_outputs(class_run):
         assert result.score == entry["score"]
         assert json.loads((folder / "results.json").read_text())["score"] == entry["score"]
         assert (folder / "report.md").read_text().startswith("# Grading report")
+        assert (folder / "feedback.html").is_file()  # grading.write_reports writes it
         assert (folder / "submission" / "confusion.py").is_file() or key == "missing_files"
     log = (out / "students" / "prints_megabytes" / "log.txt").read_text()
     assert "-- output --" in log and len(log) < 200_000  # the 4 MB were capped by the sandbox
     assert "timeout" in (out / "students" / "infinite_loop" / "log.txt").read_text()
+    assert (out / "summary.html").is_file() and (out / "summary.csv").is_file()  # reporters.summary, at the end
 
 
 def test_grades_csv_opens_cleanly(class_run):
