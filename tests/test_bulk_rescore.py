@@ -116,3 +116,20 @@ def test_outputs_end_with_the_class_summary_when_that_reporter_exists(tmp_path, 
     store = BatchStore(tmp_path)
     write_outputs(store, {"settings": {}, "entries": []})
     assert calls == [store.out] and (tmp_path / "grades.csv").is_file()
+
+
+def test_rescore_applies_the_graders_integrity_rules():
+    """The same rules as the exercise graders: a shuffled-label figure at the full-marks line, or a
+    perturbation drop above a new limit, scores 0."""
+    q = dataclasses.replace(question(band=Band(0.9, 0.8), permuted_limit=0.95), perturbed_drop_limit=0.05)
+    credit = Credit()
+    credit.band("accuracy", 0.95, Band(0.9, 0.8))
+    credit.measure("shuffled_labels", {"accuracy": 0.85})
+    credit.measure("perturbation", {"drop": 0.03})
+    old = recorded(q, credit)
+    assert rescore_question(old, q, "quick").points == 4.0
+    lower_full_line = dataclasses.replace(q, bands={"quick": Band(0.85, 0.7)})
+    assert (rescore_question(old, lower_full_line, "quick").points,
+            rescore_question(old, lower_full_line, "quick").status) == (0.0, "failed")
+    stricter_drop = dataclasses.replace(q, perturbed_drop_limit=0.02)
+    assert rescore_question(old, stricter_drop, "quick").points == 0.0

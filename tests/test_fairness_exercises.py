@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from autograder.data import load_mnist
-from autograder.graders.common import passes_shuffled_check, perturb_images
+from autograder.graders.common import perturb_images
+from autograder.judge.scoring import passes_shuffled_check
 from autograder.grading import grade
 from autograder.judge.reference import PRECOMPUTED_PATH, precomputed_figures
 from autograder.spec import SpecError, load_spec, parse_spec

@@ -7,8 +7,10 @@ Every question records what it measured (``QuestionResult.measurements``, see
   figure when it is relative, then the same linear credit;
 - ``checks``: the proportion of passed checks, weighted by each check's recorded ``weight``
   (1 when none is recorded);
-- ``shuffled_labels`` (when recorded with ``accuracy``): above the spec's ``permuted_limit``
-  the question scores 0;
+- the integrity checks the exercise graders apply, with the same rules
+  (``judge.scoring.passes_shuffled_check``, ``passes_perturbation_check``): a recorded
+  ``shuffled_labels`` accuracy above the spec's ``permuted_limit`` or at the full-marks line,
+  or a recorded ``perturbation`` drop above ``perturbed_drop_limit``, scores 0;
 - points are rescaled to the spec's points.
 
 Only a score the measurements decided is recomputed: a question whose recorded points do not
@@ -22,7 +24,7 @@ import copy
 import math
 from pathlib import Path
 
-from autograder.judge.scoring import band_feedback
+from autograder.judge.scoring import band_feedback, passes_perturbation_check, passes_shuffled_check
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Question, load_spec
 
@@ -32,12 +34,12 @@ TOLERANCE = 1e-3  # points are rounded to 4 decimals in the results
 
 
 def measured_fraction(measurements: dict, band: Band | None,
-                      permuted_limit: float | None = None) -> float | None:
-    """The fraction of the points that ``measurements`` earn under ``band`` (None: nothing to go on)."""
-    shuffled = measurements.get("shuffled_labels")
-    if isinstance(shuffled, dict) and permuted_limit is not None and "accuracy" in shuffled:
-        if shuffled["accuracy"] > permuted_limit:
-            return 0.0
+                      question: Question | None = None) -> float | None:
+    """The fraction of the points that ``measurements`` earn under ``band`` (None: nothing to go on).
+
+    With ``question``, its integrity checks are re-applied to the recorded figures first."""
+    if question is not None and not _passes_integrity_checks(measurements, question, band):
+        return 0.0
     if "band" in measurements and band is not None:
         return band.credit(float(measurements["band"]["value"]))
     checks = measurements.get("checks")
@@ -46,6 +48,18 @@ def measured_fraction(measurements: dict, band: Band | None,
         total = sum(weights)
         return sum(w for c, w in zip(checks, weights) if c.get("passed")) / total if total else 0.0
     return None
+
+
+def _passes_integrity_checks(measurements: dict, question: Question, band: Band | None) -> bool:
+    shuffled = measurements.get("shuffled_labels")
+    if isinstance(shuffled, dict) and "accuracy" in shuffled and question.permuted_limit is not None:
+        full_line = band if band is not None else Band(math.inf, 0.0)  # no band: only the declared limit
+        if not passes_shuffled_check(float(shuffled["accuracy"]), question, full_line):
+            return False
+    perturbation = measurements.get("perturbation")
+    if isinstance(perturbation, dict) and "drop" in perturbation:
+        return passes_perturbation_check(float(perturbation["drop"]), question)
+    return True
 
 
 def _recorded_band(measurements: dict) -> Band | None:
@@ -79,7 +93,7 @@ def rescore_question(q: QuestionResult, question: Question, profile: str) -> Que
         decided = recorded is not None and abs(recorded - old_fraction) * max(q.max_points, 1) <= TOLERANCE
     if decided:
         band = _spec_band(question, profile, q.measurements)
-        new_fraction = measured_fraction(q.measurements, band, permuted_limit=question.permuted_limit)
+        new_fraction = measured_fraction(q.measurements, band, question=question)
         if new_fraction is not None and math.isfinite(new_fraction):
             fraction = new_fraction
             if band is not None:

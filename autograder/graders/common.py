@@ -109,13 +109,6 @@ def perturb_images(X, seed: int):
     return np.where(interior, np.clip(values + step, 1, 254), values).astype(X.dtype)
 
 
-def passes_shuffled_check(shuffled: float, question, resolved_band) -> bool:
-    """True when the figure after training on shuffled labels is under the declared limit and under
-    the full-marks line: a model that ignores its labels scores the same either way, so a lookup
-    that passes this check can never get full marks."""
-    return shuffled <= question.permuted_limit and shuffled < resolved_band.full_at
-
-
 def titanic_folds(X_train, y_train, cross_validation, seed: int):
     """(train rows, validation rows) of the grader's repeated stratified k-fold on the training set.
 

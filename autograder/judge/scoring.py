@@ -82,3 +82,16 @@ class Credit:
                               "zero_at": band.zero_at, "reference": details.get("reference"),
                               "se": se, "n": details.get("n")})
         return self.fraction(band.credit(measured), band_feedback(metric, measured, band, **details))
+
+
+def passes_shuffled_check(shuffled: float, question, resolved_band: Band) -> bool:
+    """True when the figure after training on shuffled labels is under the declared limit and under
+    the full-marks line: a model that ignores its labels scores the same either way, so a lookup
+    that passes this check can never get full marks."""
+    return shuffled <= question.permuted_limit and shuffled < resolved_band.full_at
+
+
+def passes_perturbation_check(drop: float, question) -> bool:
+    """True unless the model lost more than ``perturbed_drop_limit`` of accuracy when the test images
+    moved by one intensity level (it recognised the exact public images)."""
+    return question.perturbed_drop_limit is None or drop <= question.perturbed_drop_limit

@@ -23,11 +23,11 @@ from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check, perturb_images,
+from autograder.graders.common import (attempt, fit_predict, mnist_subset, perturb_images,
                                        titanic_figure, titanic_folds)
 from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
-from autograder.judge.scoring import proportion_se
+from autograder.judge.scoring import passes_perturbation_check, passes_shuffled_check, proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
 from solutions import ex1_knn97 as reference_ex1
 from solutions import ex2_augmentation as reference_ex2
@@ -108,7 +108,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"the test images (limit {limit:.3f}; a model that learns from its training data scores about chance, "
         "0.10). These predictions do not come from the training data (for example, test labels stored in the "
         "code), so this question scores 0.")
-    assert drop <= question.perturbed_drop_limit, (
+    assert passes_perturbation_check(drop, question), (
         f"test accuracy not counted: on {len(originals):,} test images the model scores {original_accuracy:.4f} "
         f"as published but {original_accuracy - drop:.4f} after moving interior pixels by one intensity level "
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
