@@ -337,3 +337,43 @@ def test_a_real_memory_ceiling_on_the_grader_gives_the_configuration_message(tmp
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("not_run |") and "memory_mb = 20000" in done.stdout, done.stdout
+
+
+DAEMON = """
+import os, time
+
+def start_daemon_then_hang():
+    if os.fork() == 0:
+        os.setsid()                  # leaves the worker's session
+        if os.fork() == 0:
+            with open("/tmp/daemon.pid", "w") as fh:
+                fh.write(str(os.getpid()))
+            while True:
+                time.sleep(0.1)
+        os._exit(0)
+    while True:
+        pass
+
+def daemon_alive():
+    for _ in range(50):
+        if os.path.exists("/tmp/daemon.pid"):
+            break
+        time.sleep(0.1)
+    with open("/tmp/daemon.pid") as fh:
+        return os.path.exists(f"/proc/{fh.read()}")
+"""
+
+
+@needs_bwrap
+def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(shared_tmp):
+    """Workers of one submission share a sandbox (the zygote's); a timed-out one takes its daemons along."""
+    folder = prepare_submission(write_submission(shared_tmp / "s", files={"hang.py": DAEMON, "check.py": DAEMON}),
+                                shared_tmp / "work")
+    submission = Submission(folder)
+    submission.limits = dataclasses.replace(LIMITS, timeout=3)
+    try:
+        with pytest.raises(TimedOut):
+            submission.module("hang").start_daemon_then_hang()
+        assert submission.module("check").daemon_alive() is False
+    finally:
+        submission.close()

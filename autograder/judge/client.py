@@ -182,8 +182,10 @@ class Submission:
         failed = self._import_errors.get(module)
         if failed is not None:
             error, timeout = failed
+            if not isinstance(error, SandboxStopped):
+                raise error  # missing, or raised at import: the same file fails the same way
             if not (isinstance(error, TimedOut) and self.limits.timeout > timeout):
-                raise type(error)(f"{error} (not retried for this question: its limits are no larger)")
+                raise type(error)(f"{error} (not retried for this question: its time limit is no larger)")
             del self._import_errors[module]  # more time now: a fresh attempt
         worker = self._workers.get(module)
         if worker is not None and worker.alive and self._same_process_limits(worker):

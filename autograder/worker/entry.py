@@ -1,7 +1,8 @@
 """The worker: runs inside the sandbox, imports the student's modules and answers requests.
 
-Started by :mod:`autograder.worker.sandbox` as
-``python -I -m autograder.worker.entry REQUEST_FD RESPONSE_FD SUBMISSION_DIR``.
+Forked from the submission's zygote (:mod:`autograder.worker.zygote`), which
+calls :func:`serve`, or in the weak mode started by :mod:`autograder.worker.sandbox`
+as ``python -I -m autograder.worker.entry REQUEST_FD RESPONSE_FD SUBMISSION_DIR``.
 It reads requests, calls student code, and writes back plain data
 (:mod:`autograder.worker.protocol`).  Objects that are not plain data
 (estimators, figures, ...) stay here; the grader gets a *handle* (an id, the

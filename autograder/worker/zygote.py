@@ -3,12 +3,13 @@
 Started by :class:`autograder.worker.sandbox.Sandbox` as
 ``python -I -m autograder.worker.zygote CONTROL_FD SUBMISSION_DIR``.
 While idle it imports the libraries of :data:`PRELOAD`, one at a time, so
-that a child forked later finds them loaded.  It never imports or runs student code: the submission folder goes on
-``sys.path`` only in a forked child, after that child has taken its own
-session, resource limits and output pipe.  The grader talks to it over a
-``SOCK_SEQPACKET`` socket, one JSON message per request, file descriptors
-passed alongside (``socket.send_fds``):
+that a child forked later finds them loaded.  It never imports or runs student
+code: the submission folder goes on ``sys.path`` only in a forked child, after
+that child has taken its own session, resource limits and output pipe.  The
+grader talks to it over a ``SOCK_SEQPACKET`` socket, one JSON message per
+request, file descriptors passed alongside (``socket.send_fds``):
 
+``ready``   answers the zygote's pid (in the sandbox's pid namespace)
 ``spawn``   fork a worker on the three passed pipes (request, response, output); answers its pid
 ``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
 ``wait``    the worker's exit status (negative: the signal that killed it)
