@@ -76,6 +76,10 @@ class Question:
     #: Accuracy after training on shuffled labels above which the predictions cannot have been
     #: learned from the training data (a model that looks up the public test labels).
     permuted_limit: float | None = None
+    #: Sub-check group -> weight: ``Credit.checks`` gives each group this share of the points
+    #: (in proportion to the weights of the groups present), split evenly among its checks.
+    #: Empty: every check weighs the same.
+    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -119,9 +123,20 @@ def _parse_band(qid, profile, table) -> Band:
     return Band(float(full_at), float(zero_at), relative_to)
 
 
+def _parse_weights(qid, table) -> dict[str, float]:
+    expected = "a table of check group -> number > 0, e.g. { threshold = 2, predictions = 1 }"
+    if not isinstance(table, dict) or not table:
+        _fail(qid, "weights", expected, table)
+    for group, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
+            _fail(qid, f"weights.{group}", "a number > 0", weight)
+    return {group: float(weight) for group, weight in table.items()}
+
+
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
-QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", *LIMIT_FIELDS}
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "weights",
+                   *LIMIT_FIELDS}
 
 
 def parse_spec(document: dict) -> dict[str, Question]:
@@ -153,6 +168,7 @@ def parse_spec(document: dict) -> dict[str, Question]:
             id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
             permuted_limit=permuted_limit,
+            weights=_parse_weights(qid, merged["weights"]) if "weights" in merged else {},
         )
     return questions
 
