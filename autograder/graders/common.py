@@ -76,7 +76,7 @@ def permuted_label_accuracy(build, X_train, y_train, X_test, y_test, seed: int, 
 
 # ------------------------------------------------------------------ checks that say what failed
 
-#: Array elements a summary shows in full; larger arrays show their first values.
+#: Array elements a summary shows in full; larger arrays show their shape and first values or range.
 SHOWN_VALUES = 16
 
 
@@ -105,13 +105,14 @@ def summarize(value, depth: int = 0) -> str:
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"np.array({value.item()!r})"
-        text = np.array2string(value.ravel()[:SHOWN_VALUES] if value.size > SHOWN_VALUES else value,
-                               separator=", ", threshold=SHOWN_VALUES, max_line_width=10_000)
-        text = " ".join(text.split())
-        if value.size > SHOWN_VALUES:
-            return f"{value.dtype} array of shape {value.shape}, first values {text[:-1]}, ...]"
-        return f"{value.dtype} array {text}" if value.ndim == 1 or value.size <= 4 else \
-            f"{value.dtype} array of shape {value.shape} {text}"
+        if value.size <= SHOWN_VALUES:
+            return f"{value.dtype} array {value.tolist()}"
+        text = f"{value.dtype} array of shape {value.shape}"
+        if value.ndim == 1:
+            return f"{text}, first values {str(value[:8].tolist())[:-1]}, ...]"
+        if value.dtype.kind in "biuf":
+            return f"{text}, values {value.min().item()!r} to {value.max().item()!r}"
+        return text
     if hasattr(value, "isinstance_of"):  # a Remote handle
         return f"a {value.type.rsplit('.', 1)[-1]} object"
     if isinstance(value, (list, tuple)):

@@ -103,11 +103,14 @@ class Credit:
         line = f"{len(checks) - len(failed)}/{len(checks)} checks passed"
         if self.weights and checks:
             line += f" ({fraction:.0%} of the points; {self._group_summary(checks)})"
-        if failed:
+        if self.status == "not_implemented":
+            line += ": not implemented yet"
+        elif failed:
             line += ": failed " + "; ".join(c.name for c in failed[:5]) + \
                 (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
         self.fraction(fraction if checks else 0.0, line)
-        for check in _representatives(failed, DETAILED_FAILURES):
+        shown = 1 if self.status == "not_implemented" else DETAILED_FAILURES
+        for check in _representatives(failed, shown):
             self.note(f"- {check.name}: {check.detail}")
         return self.value
 
