@@ -162,6 +162,8 @@ def first_difference(got, expected, atol: float = 0.0) -> str | None:
                 return f"item {i}: {where}"
         return None
     if isinstance(expected, (np.ndarray, list)):
+        if isinstance(expected, list) and isinstance(got, list) and len(got) != len(expected):
+            return f"{len(got)} items instead of {len(expected)}"
         expected, got = np.asarray(expected), np.asarray(got)
         if got.shape != expected.shape:
             return f"shape {got.shape} instead of {expected.shape}"
@@ -213,8 +215,12 @@ def check(results: list, name: str, call: str, run, expected, *, atol: float = 0
         passed = isinstance(expected, Raises) and any(raised.startswith(f"{n}:") for n in expected.names)
         if not passed:
             detail = f"called {call}; expected {_expected_text(expected)}; it raised {raised[:300]}{_student_line(str(exc))}"
-    except (InvalidOutput, AssertionError, ValueError, TypeError) as exc:
-        passed, detail = False, f"called {call}; expected {_expected_text(expected)}; but {str(exc).splitlines()[0][:300]}"
+    except (InvalidOutput, AssertionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # the grader's handling of what came back: it was not what the question asks for
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        if not isinstance(exc, (InvalidOutput, AssertionError)):
+            message = f"what came back could not be used ({type(exc).__name__}: {message})"
+        passed, detail = False, f"called {call}; expected {_expected_text(expected)}; but {message}"
     else:
         if isinstance(expected, Raises):
             passed, where = False, None

@@ -96,7 +96,7 @@ def as_records(value, what: str, *, width: int, kinds: str) -> list[tuple]:
     Lists, tuples and 2-D numeric arrays of rows are accepted; ``kinds`` says, per
     field, "i" (an integer) or "f" (a finite number).
     """
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 2:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and (value.ndim == 2 or value.size == 0):
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a list of {width}-tuples")
