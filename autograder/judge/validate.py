@@ -18,6 +18,8 @@ class InvalidOutput(AssertionError):
 
 
 def _describe(value) -> str:
+    if value is None:
+        return "None"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     type_name = getattr(value, "type", None) if not isinstance(value, (str, bytes)) else None
