@@ -168,7 +168,7 @@ def test_public_examples_match_the_docstrings_and_the_reference():
         (PROJECT / "assignments/confusion.py").read_text()
 
 
-# ------------------------------------------------------------------ hostile but plausible: a failed check, never a grader error
+# ------------------------------------------------------------------ hostile but plausible: a failed check
 
 def test_hostile_output_fails_its_check_with_a_clear_message(hostile):
     assert {qid: (q.points, q.status) for qid, q in hostile.items()} == {

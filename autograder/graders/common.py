@@ -208,13 +208,15 @@ def check(results: list, name: str, call: str, run, expected, *, atol: float = 0
     except (ImportFailed, SandboxStopped):
         raise
     except NotImplementedByStudent:
-        passed, reason, detail = False, "not_implemented", f"called {call}: not implemented yet (it raises NotImplementedError)"
+        passed, reason = False, "not_implemented"
+        detail = f"called {call}: not implemented yet (it raises NotImplementedError)"
     except StudentCodeError as exc:
         first = str(exc).splitlines()[0]
         raised = first.split(" raised ", 1)[-1]
         passed = isinstance(expected, Raises) and any(raised.startswith(f"{n}:") for n in expected.names)
         if not passed:
-            detail = f"called {call}; expected {_expected_text(expected)}; it raised {raised[:300]}{_student_line(str(exc))}"
+            detail = (f"called {call}; expected {_expected_text(expected)}; "
+                      f"it raised {raised[:300]}{_student_line(str(exc))}")
     except (InvalidOutput, AssertionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         # the grader's handling of what came back: it was not what the question asks for
         message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

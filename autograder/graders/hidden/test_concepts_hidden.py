@@ -135,8 +135,8 @@ def test_threshold_for_precision(submission, credit):
 
 def _roc_triple(value, what):
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise AssertionError(f"{what} returned {'a sequence of ' + str(len(value)) if isinstance(value, (tuple, list)) else type(value).__name__}; "
-                             "expected a tuple (fpr, tpr, thresholds)")
+        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
+        raise AssertionError(f"{what} returned {got}; expected a tuple (fpr, tpr, thresholds)")
     return tuple(as_array(v, what, ndim=1, finite=False) for v in value)
 
 
@@ -175,7 +175,11 @@ def test_forest_scores(submission, data, profile, band, reference, credit):
 def test_train_svc(submission, data, profile, band, reference, credit):
     X_train, y_train, X_test, y_test = mnist_subset(data.mnist, *SUBSET[profile], seed=SEED + 6)
     svc = as_remote(submission.module("multiclass").train_svc(X_train, y_train), "train_svc()", "SVC")
-    as_array(svc.call("decision_function", X_test[:3]), "train_svc(...).decision_function()", shape=(3, 10))
+    scores = as_array(svc.call("decision_function", X_test[:3]), "train_svc(...).decision_function()",
+                      shape=(3, None))
+    # 10 class scores ('ovr', the default) or the 45 pairwise ones (decision_function_shape='ovo'): both OvO
+    assert scores.shape[1] in (10, 45), (f"train_svc(...).decision_function() returned {scores.shape[1]} scores "
+                                         "per image; expected 10 (or 45 pairwise with decision_function_shape='ovo')")
     predicted = as_labels(svc.call("predict", X_test), "train_svc(...).predict()", length=len(X_test),
                           allowed=range(10))
     expected = reference.get(f"multiclass.svc/{SEED}", lambda: float(np.mean(

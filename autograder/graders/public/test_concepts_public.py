@@ -93,7 +93,8 @@ def test_never_classifier(submission, credit, data):
           lambda: as_array(never.call("predict", X[:7]), "NeverClassifier.predict()", shape=(7,), kinds="b"),
           np.zeros(7, dtype=bool))
     fresh = cv.NeverClassifier()
-    check(checks, "predict before fit raises (NotFittedError)", describe_call("NeverClassifier().predict", {"X": X[:2]}),
+    check(checks, "predict before fit raises (NotFittedError)",
+          describe_call("NeverClassifier().predict", {"X": X[:2]}),
           lambda: fresh.call("predict", X[:2]), Raises("NotFittedError", "AttributeError", "ValueError", "TypeError"))
     credit.checks(checks)
 
@@ -208,7 +209,8 @@ def test_add_noise(submission, credit):
     check(checks, "noise in [0, 100)", f"{call} - X", lambda: noise,
           Property("values in [0, 100)", lambda got: got.min() >= 0 and got.max() < 100))
     check(checks, "no uint8 wrap-around", call, lambda: noisy,
-          Property("a dtype wider than uint8 (255 + 99 does not fit)", lambda got: got.max() > 255 or got.dtype != np.uint8))
+          Property("a dtype wider than uint8 (255 + 99 does not fit)",
+                   lambda got: got.max() > 255 or got.dtype != np.uint8))
     check(checks, "rng.integers(low, high, size=X.shape)", f"{call} - X", lambda: noise,
           np.random.default_rng(3).integers(0, 100, size=DIGITS.shape))
     credit.checks(checks)
