@@ -212,11 +212,12 @@ def check(results: list, name: str, call: str, run, expected, *, atol: float = 0
         detail = f"called {call}: not implemented yet (it raises NotImplementedError)"
     except StudentCodeError as exc:
         first = str(exc).splitlines()[0]
-        raised = first.split(" raised ", 1)[-1]
-        passed = isinstance(expected, Raises) and any(raised.startswith(f"{n}:") for n in expected.names)
+        raised = first.split(" raised ", 1)[1] if " raised " in first else None
+        passed = isinstance(expected, Raises) and any((raised or "").startswith(f"{n}:") for n in expected.names)
         if not passed:
-            detail = (f"called {call}; expected {_expected_text(expected)}; "
-                      f"it raised {raised[:300]}{_student_line(str(exc))}")
+            reason = "error"
+            what = f"it raised {raised[:300]}" if raised else f"but {first[:300]}"
+            detail = f"called {call}; expected {_expected_text(expected)}; {what}{_student_line(str(exc))}"
     except (InvalidOutput, AssertionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         # the grader's handling of what came back: it was not what the question asks for
         message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

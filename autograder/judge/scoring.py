@@ -39,7 +39,7 @@ class Check(NamedTuple):
 
     name: str
     passed: bool
-    reason: str | None = None   # "not_implemented" when the check hit a stub
+    reason: str | None = None   # "not_implemented" (it hit a stub), "error" (the student's code raised)
     group: str | None = None    # the key of the question's ``weights`` this check counts under
     detail: str = ""            # what was called, what was expected, what came back, where they differ
     score: float | None = None  # partial credit in [0, 1] (a metric in its band); default: passed
@@ -97,8 +97,10 @@ class Credit:
                                  "weight": w, "score": s, "detail": c.detail or None}
                                 for c, w, s in zip(checks, weights, scores)])
         failed = [c for c in checks if not c.passed]
-        if checks and not any(c.passed for c in checks) and all(c.reason == "not_implemented" for c in checks):
-            self.status = "not_implemented"
+        if checks and not any(c.passed for c in checks):  # nothing worked, and always for one reason
+            reasons = {c.reason for c in checks}
+            if reasons in ({"not_implemented"}, {"error"}):
+                self.status = reasons.pop()
         fraction = round(math.fsum(w * s for w, s in zip(weights, scores)), 12)  # 1/3 + 1/3 + 1/3 is 1
         line = f"{len(checks) - len(failed)}/{len(checks)} checks passed"
         if self.weights and checks:

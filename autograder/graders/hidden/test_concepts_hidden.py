@@ -137,7 +137,7 @@ def _roc_triple(value, what):
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         got = f"{len(value)} values" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
         raise AssertionError(f"{what} returned {got}; expected a tuple (fpr, tpr, thresholds)")
-    return tuple(as_array(v, what, ndim=1, finite=False) for v in value)
+    return {name: as_array(v, what, ndim=1, finite=False) for name, v in zip(("fpr", "tpr", "thresholds"), value)}
 
 
 @pytest.mark.question("roc.points")
@@ -149,7 +149,8 @@ def test_roc_points(submission, credit):
         y, scores = _scores(rng, int(rng.integers(5, 400)))
         fpr, tpr, thresholds = metrics.roc_curve(y, scores, drop_intermediate=False)
         check_call(checks, f"case {i}: points", roc.roc_points, {"y_true": y, "scores": scores},
-                   expected=(fpr, tpr, thresholds), validate=_roc_triple, atol=EXACT, group="points")
+                   expected={"fpr": fpr, "tpr": tpr, "thresholds": thresholds}, validate=_roc_triple, atol=EXACT,
+                   group="points")
         check_call(checks, f"case {i}: auc", roc.auc, {"fpr": fpr, "tpr": tpr}, expected=float(metrics.auc(fpr, tpr)),
                    validate=as_float, atol=EXACT, group="auc")
     check_call(checks, "decreasing x", roc.auc, {"fpr": np.array([1.0, 0.5, 0.0]), "tpr": np.array([1.0, 0.8, 0.0])},
