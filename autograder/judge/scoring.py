@@ -163,9 +163,8 @@ class Credit:
 
 
 def _representatives(failed: list[Check], limit: int) -> list[Check]:
-    """Up to ``limit`` failed checks with details: the first of each group, then the next ones in order."""
+    """Up to ``limit`` failed checks with details: the first of each group, then the next ones, in order."""
     detailed = [c for c in failed if c.detail]
-    first_of_group = list({c.group: c for c in reversed(detailed)}.values())[::-1]
-    chosen = first_of_group[:limit]
-    chosen += [c for c in detailed if c not in chosen][:limit - len(chosen)]
-    return sorted(chosen, key=detailed.index)
+    firsts = [i for i, c in enumerate(detailed) if c.group not in {d.group for d in detailed[:i]}][:limit]
+    others = [i for i in range(len(detailed)) if i not in firsts][:limit - len(firsts)]
+    return [detailed[i] for i in sorted(firsts + others)]
