@@ -112,6 +112,16 @@ def test_half_done_multilabel_gets_the_part_that_works():
     assert [c["weight"] for c in q.measurements["checks"]] == [0.5, 0.5]
 
 
+def test_exact_thresholds_without_the_value_error_keep_three_quarters():
+    """The lesson is the threshold: missing the ValueError costs its weight (1 of 4), not 6/14 of the points."""
+    q = graded("concepts_no_value_error", ["tradeoff.threshold"])["tradeoff.threshold"]
+    assert (q.points, q.status) == (3.0, "partial")
+    assert q.feedback.splitlines()[0].startswith(
+        "8/14 checks passed (75% of the points; threshold 4/4 x2, predictions 4/4 x1, unreachable 0/6 x1): "
+        "failed case 2: unreachable target raises;")
+    assert "; expected it raises ValueError; got " in q.feedback.splitlines()[1]
+
+
 def test_exact_thresholds_with_strict_predictions_get_the_declared_weights(bugs):
     """Thresholds exact, ValueError right, predictions use '>': weights 2/1/1 give 3 of 4 points."""
     q = bugs["tradeoff.threshold"]
