@@ -19,6 +19,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.svm import SVC
 
 from autograder.graders.common import Property, Raises, check, check_call, describe_call, mnist_subset
+from autograder.graders.figures import confusion_counts, score_curves
 from autograder.judge.validate import (as_array, as_estimator, as_float, as_indicators, as_labels, as_records,
                                        as_remote)
 from solutions import multilabel as reference_multilabel
@@ -170,6 +171,8 @@ def test_forest_scores(submission, data, profile, band, reference, credit):
     expected = reference.get(f"roc.forest/{SEED}", lambda: metrics.roc_auc_score(
         five, reference_roc.forest_positive_scores(X, five)))
     credit.band("ROC AUC", metrics.roc_auc_score(five, scores), band.resolve(expected), reference=expected)
+    credit.measure("curves", {"student": score_curves(five, scores), "reference": reference.get(
+        f"roc.forest/curves/{SEED}", lambda: score_curves(five, reference_roc.forest_positive_scores(X, five)))})
 
 
 @pytest.mark.question("multiclass.svc")
@@ -186,6 +189,7 @@ def test_train_svc(submission, data, profile, band, reference, credit):
     expected = reference.get(f"multiclass.svc/{SEED}", lambda: float(np.mean(
         SVC(random_state=42).fit(X_train, y_train).predict(X_test) == y_test)))
     credit.band("accuracy", float(np.mean(predicted == y_test)), band.resolve(expected), reference=expected)
+    credit.measure("confusion_matrix", confusion_counts(y_test, predicted, range(10)))
 
 
 @pytest.mark.question("multiclass.ovr")
