@@ -174,3 +174,54 @@ def report(
     console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
     if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():
         console.print(f"Class summary: {folder / 'summary.html'} and {folder / 'summary.csv'}")
+
+
+# ------------------------------------------------------------------- build (autograder/build/)
+
+build_app = typer.Typer(no_args_is_help=True,
+                        help="Generate student notebooks, an Otter assignment, a Gradescope autograder, the student bundle.")
+app.add_typer(build_app, name="build")
+
+
+@build_app.command("notebooks")
+def build_notebooks_command(out: Path = typer.Option(..., "--out", "-o", help="folder for the .ipynb files")):
+    """One notebook per module and chapter3.ipynb, from the stubs, with a self-check cell per public question."""
+    from autograder.build.notebooks import build_notebooks
+
+    paths = build_notebooks(out)
+    console.print(f"Wrote {len(paths)} notebooks to {out}")
+
+
+@build_app.command("student")
+def build_student_command(out: Path = typer.Option(..., "--out", "-o", help="bundle folder (emptied); OUT.zip too"),
+                          zip_: bool = typer.Option(True, "--zip/--no-zip", help="also write OUT.zip")):
+    """What students download: stubs, notebooks, public graders, the sample without test labels, `check`."""
+    from autograder.build.student import build_student
+
+    folder = build_student(out, make_zip=zip_)
+    console.print(f"Wrote {folder}" + (f" and {folder.with_suffix('.zip')}" if zip_ else ""))
+
+
+@build_app.command("gradescope")
+def build_gradescope_command(
+    out: Path = typer.Option(..., "--out", "-o", help="folder for autograder.zip"),
+    data: str = typer.Option("quick", "--data", help="data profile the autograder grades on: quick or full"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder to pack (with --data full)"),
+    question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+):
+    """Gradescope's autograder.zip (setup.sh, run_autograder, the package) grading with the sandbox."""
+    from autograder.build.gradescope import build_gradescope
+
+    console.print(f"Wrote {build_gradescope(out, profile=data, data_dir=data_dir, questions=question)}")
+
+
+@build_app.command("otter")
+def build_otter_command(
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the Otter assignment"),
+    question: list[str] = typer.Option([], "--question", "-q", help="only these modules (default: all)"),
+):
+    """An Otter Grader assignment whose tests call the toolkit's checks; runs `otter assign`."""
+    from autograder.build.otter import build_otter
+
+    built = build_otter(out, modules=question)
+    console.print(f"Wrote {built.master} and ran otter assign: {built.student} and {built.autograder_zip}")

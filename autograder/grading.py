@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.notebooks import translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
@@ -42,12 +43,15 @@ def prepare_submission(path: Path, workdir: Path) -> Path:
     """Copy the submission's top-level ``.py`` files into a private folder the worker can read.
 
     ``path`` is a folder of module files (as ``assignments/``) or a ``.zip`` of one
-    (the files may sit in a single top folder inside the zip).
+    (the files may sit in a single top folder inside the zip), or a notebook or a
+    folder holding notebooks (converted by :mod:`autograder.notebooks`).
     """
     path = Path(path)
     target = workdir / "submission"
     target.mkdir(parents=True)
-    if path.is_dir():
+    if path.suffix == ".ipynb" or (path.is_dir() and any(path.glob("*.ipynb"))):
+        sources = _notebook_sources(path, workdir)
+    elif path.is_dir():
         sources = {p.name: p.read_bytes() for p in sorted(path.glob("*.py"))}
     elif path.is_file() and zipfile.is_zipfile(path):
         sources = _python_files_in_zip(path)
@@ -61,6 +65,16 @@ def prepare_submission(path: Path, workdir: Path) -> Path:
     for folder in (workdir, target):
         folder.chmod(0o755)  # readable by the sandbox's own uid
     return target
+
+
+def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
+    """Notebooks become module files (autograder.notebooks); the line map stays in ``workdir``."""
+    from autograder.notebooks import NotebookError, notebook_sources
+
+    try:
+        return notebook_sources(path, workdir)
+    except NotebookError as exc:
+        raise CannotGrade(str(exc)) from exc
 
 
 def _python_files_in_zip(path: Path) -> dict[str, bytes]:
@@ -146,6 +160,7 @@ def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult
             out_dir.mkdir(parents=True, exist_ok=True)
         submission_dir = prepare_submission(Path(source), workdir)
         result = run_graders(submission_dir, source=Path(source).resolve(), out_dir=out_dir, **options)
+        translate_result(result, workdir)  # notebook submissions: "cell 12, line 3"
         if out_dir is not None:
             write_reports(result, out_dir)
         return result
