@@ -17,6 +17,7 @@ import shutil
 import numpy as np
 import pytest
 
+from autograder.bulk.rescore import measured_fraction
 from autograder.contract import CONTRACT
 from autograder.grading import grade
 from autograder.judge.scoring import Check, Credit
@@ -110,6 +111,8 @@ def test_half_done_multilabel_gets_the_part_that_works():
                         "(it raises NotImplementedError)")
     assert lines[2].startswith("macro F1 of the multilabel model 0.9162; full marks at >= ")
     assert [c["weight"] for c in q.measurements["checks"]] == [0.5, 0.5]
+    assert "band" not in q.measurements and q.measurements["checks"][0]["band"]["metric"].startswith("macro F1")
+    assert measured_fraction(q.measurements, None) == 0.5  # a rescore reproduces the parts' credit
 
 
 def test_exact_thresholds_without_the_value_error_keep_three_quarters():

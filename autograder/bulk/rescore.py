@@ -5,8 +5,8 @@ Every question records what it measured (``QuestionResult.measurements``, see
 
 - ``band``: the profile's band from the spec, re-resolved against the recorded reference
   figure when it is relative, then the same linear credit;
-- ``checks``: the proportion of passed checks, weighted by each check's recorded ``weight``
-  (1 when none is recorded);
+- ``checks``: the proportion of passed checks (or each check's recorded partial ``score``),
+  weighted by each check's recorded ``weight`` (1 when none is recorded);
 - ``shuffled_labels`` (when recorded with ``accuracy``): above the spec's ``permuted_limit``
   the question scores 0;
 - points are rescaled to the spec's points.
@@ -44,7 +44,9 @@ def measured_fraction(measurements: dict, band: Band | None,
     if isinstance(checks, list):
         weights = [float(c.get("weight", 1.0)) for c in checks]
         total = sum(weights)
-        return sum(w for c, w in zip(checks, weights) if c.get("passed")) / total if total else 0.0
+        scores = [c["score"] if isinstance(c.get("score"), (int, float)) else float(bool(c.get("passed")))
+                  for c in checks]  # a check may carry partial credit (Credit.band_check)
+        return sum(w * s for w, s in zip(weights, scores)) / total if total else 0.0
     return None
 
 

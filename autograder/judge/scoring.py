@@ -43,6 +43,7 @@ class Check(NamedTuple):
     group: str | None = None    # the key of the question's ``weights`` this check counts under
     detail: str = ""            # what was called, what was expected, what came back, where they differ
     score: float | None = None  # partial credit in [0, 1] (a metric in its band); default: passed
+    band: dict | None = None    # the figure and band behind ``score`` (see :meth:`Credit.band_check`)
 
 
 def _as_check(result) -> Check:
@@ -94,7 +95,8 @@ class Credit:
         weights = self._check_weights(checks)
         scores = [c.score if c.score is not None else float(c.passed) for c in checks]
         self.measure("checks", [{"name": c.name, "passed": c.passed, "reason": c.reason, "group": c.group,
-                                 "weight": w, "score": s, "detail": c.detail or None}
+                                 "weight": w, "score": s, "detail": c.detail or None,
+                                 **({"band": c.band} if c.band else {})}
                                 for c, w, s in zip(checks, weights, scores)])
         failed = [c for c in checks if not c.passed]
         if checks and not any(c.passed for c in checks):  # nothing worked, and always for one reason
@@ -140,16 +142,19 @@ class Credit:
 
     def band_check(self, name: str, metric: str, measured: float, band: Band, *, group: str | None = None,
                    **details) -> Check:
-        """A metric within its band as one sub-check of partial credit (records the band measurement)."""
+        """A metric within its band as one sub-check of partial credit.
+
+        Its figures go with the check (``measurements["checks"][i]["band"]``), not under the
+        question's own ``"band"`` key, which would say the band decides the whole question.
+        """
         se = details.get("se")
         if se is None and details.get("n"):
             se = proportion_se(min(max(measured, 0.0), 1.0), details["n"])
-        self.measure("band", {"metric": metric, "value": float(measured), "full_at": band.full_at,
-                              "zero_at": band.zero_at, "reference": details.get("reference"),
-                              "se": se, "n": details.get("n")})
+        figures = {"metric": metric, "value": float(measured), "full_at": band.full_at, "zero_at": band.zero_at,
+                   "reference": details.get("reference"), "se": se, "n": details.get("n")}
         score = band.credit(measured)
         return Check(name, score >= 1, group=group, detail=band_feedback(metric, measured, band, **details),
-                     score=score)
+                     score=score, band=figures)
 
     def band(self, metric: str, measured: float, band: Band, **details) -> float:
         """Credit ``measured`` linearly within ``band`` (already resolved against the reference)."""
