@@ -23,11 +23,12 @@ def binary_confusion_matrix(y_true, y_pred):
 
     Examples
     --------
-    >>> binary_confusion_matrix([0, 1, 1, 0], [0, 1, 0, 1])
+    >>> binary_confusion_matrix([0, 1, 1, 0, 1, 1], [0, 1, 1, 1, 0, 0])
     array([[1, 1],
-           [1, 1]])
+           [2, 2]])
 
-    Pitfall: a class absent from both arrays must still get its row and column.
+    (TN = 1, FP = 1, FN = 2, TP = 2.) Pitfall: a class absent from both arrays must
+    still get its row and column; and ``[[TN, FN], [FP, TP]]`` (the transpose) is wrong.
     """
     raise NotImplementedError("binary_confusion_matrix: count the four (actual, predicted) pairs")
 
@@ -37,19 +38,30 @@ def precision(y_true, y_pred):
 
     Examples
     --------
-    >>> precision([0, 1, 1, 0], [0, 1, 1, 1])
+    >>> precision([0, 1, 1, 0, 1, 1], [0, 1, 1, 1, 0, 0])
     0.6666666666666666
     """
     raise NotImplementedError("precision: TP / (TP + FP)")
 
 
 def recall(y_true, y_pred):
-    """TP / (TP + FN) as a float; 0.0 when there are no actual positives."""
+    """TP / (TP + FN) as a float; 0.0 when there are no actual positives.
+
+    Examples
+    --------
+    >>> recall([0, 1, 1, 0, 1, 1], [0, 1, 1, 1, 0, 0])
+    0.5
+    """
     raise NotImplementedError("recall: TP / (TP + FN)")
 
 
 def f1(y_true, y_pred):
     """The harmonic mean of precision and recall; 0.0 when both are 0.
+
+    Examples
+    --------
+    >>> f1([0, 1, 1, 0, 1, 1], [0, 1, 1, 1, 0, 0])  # 2TP / (2TP + FP + FN) = 4 / 7
+    0.5714285714285714
 
     Pitfall: ``2 * p * r / (p + r)`` divides by zero when p = r = 0; ``2TP / (2TP + FP + FN)`` is the same value and safe.
     """

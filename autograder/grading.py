@@ -94,11 +94,9 @@ def _python_files_in_zip(path: Path) -> dict[str, bytes]:
 def sandbox_exposure(source: Path) -> list[Path]:
     """Extra read-only paths the worker may see besides its allowlist view (see worker/sandbox.py).
 
-    Only the reference itself gets one: it imports ``solutions._validation``.
-    Everything else (data, caches, output, graders, solutions, .git) is simply
-    not in the view, so nothing needs masking."""
-    if Path(source).resolve() == SOLUTIONS_DIR:
-        return [SOLUTIONS_DIR / "__init__.py", SOLUTIONS_DIR / "_validation.py"]
+    None today: every submission, the reference included, is a folder of modules that
+    stand alone (the reference no longer imports ``solutions._validation``). Everything
+    else (data, caches, output, graders, solutions, .git) is simply not in the view."""
     return []
 
 

@@ -121,8 +121,8 @@ class GradingPlugin:
         return self.student
 
     @pytest.fixture
-    def credit(self) -> Credit:
-        return Credit()
+    def credit(self, question) -> Credit:
+        return Credit(weights=question.weights)
 
     @pytest.fixture
     def profile(self) -> str:
@@ -177,7 +177,7 @@ class GradingPlugin:
                 lines.append(str(error))
             elif isinstance(error, (InvalidOutput, AssertionError)):
                 status = "failed"
-                lines.append(str(error) or "a check failed")
+                lines.insert(0, _assertion_message(error, q.title))
             else:
                 status = "grader_error"
                 text = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
@@ -215,6 +215,19 @@ class GradingPlugin:
 
 
 _QID = pytest.StashKey[str]()
+
+
+def _assertion_message(error: AssertionError, title: str) -> str:
+    """The grader's own words for a failed check, never pytest's rendering of the assert.
+
+    pytest's assertion rewriting appends ``"\nassert <repr of both sides>"`` to the
+    grader's message (truncated, "Use -v to get more diff"); a bare ``assert`` has
+    nothing else. Grader tests give every assert a message (a test checks that).
+    """
+    text = str(error)
+    if not isinstance(error, InvalidOutput):
+        text = "" if text.startswith("assert ") else text.split("\nassert ", 1)[0]
+    return text.strip() or f"a check of '{title}' failed"
 
 
 # ----------------------------------------------- running as `pytest -p autograder.plugin`

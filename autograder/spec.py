@@ -96,6 +96,10 @@ class Question:
     cross_validation: CrossValidation | None = None
     #: What a student sees before the deadline: one of DISCLOSURES (staff always see everything).
     disclosure: str = "exact"
+    #: Sub-check group -> weight: ``Credit.checks`` gives each group this share of the points
+    #: (in proportion to the weights of the groups present), split evenly among its checks.
+    #: Empty: every check weighs the same.
+    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -139,10 +143,20 @@ def _parse_band(qid, profile, table) -> Band:
     return Band(float(full_at), float(zero_at), relative_to)
 
 
+def _parse_weights(qid, table) -> dict[str, float]:
+    expected = "a table of check group -> number > 0, e.g. { threshold = 2, predictions = 1 }"
+    if not isinstance(table, dict) or not table:
+        _fail(qid, "weights", expected, table)
+    for group, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
+            _fail(qid, f"weights.{group}", "a number > 0", weight)
+    return {group: float(weight) for group, weight in table.items()}
+
+
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
-                   "perturbed_drop_limit", "cross_validation", *LIMIT_FIELDS}
+                   "perturbed_drop_limit", "cross_validation", "weights", *LIMIT_FIELDS}
 
 
 def _fraction(qid, key, value):
@@ -199,6 +213,7 @@ def parse_spec(document: dict) -> dict[str, Question]:
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
             permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit, disclosure=disclosure,
             cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
+            weights=_parse_weights(qid, merged["weights"]) if "weights" in merged else {},
         )
     return questions
 

@@ -5,12 +5,10 @@ from sklearn.multioutput import ClassifierChain
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from solutions._validation import as_1d, check_choice
-
 
 def large_odd_targets(y):
     """(n, 2) bool targets: ``[y >= 7, y is odd]``."""
-    y = as_1d(y, "y").astype(int)
+    y = _as_1d(y, "y").astype(int)
     return np.c_[y >= 7, y % 2 == 1]
 
 
@@ -28,7 +26,7 @@ def average_f1(Y_true, Y_pred, average="macro"):
     for name, Y in (("Y_true", Y_true), ("Y_pred", Y_pred)):
         if not np.isin(Y, (0, 1)).all():
             raise ValueError(f"'{name}' must hold binary indicators (0/1 or bool).")
-    check_choice(average, "average", ("macro", "weighted"))
+    _check_choice(average, "average", ("macro", "weighted"))
     T, P = Y_true.astype(bool), Y_pred.astype(bool)
     tp = (T & P).sum(axis=0)
     denominator = 2 * tp + (~T & P).sum(axis=0) + (T & ~P).sum(axis=0)
@@ -42,3 +40,22 @@ def average_f1(Y_true, Y_pred, average="macro"):
 def build_chain(random_state=42):
     """Unfitted ``ClassifierChain(SVC(), cv=3, random_state=random_state)``."""
     return ClassifierChain(SVC(), cv=3, random_state=random_state)
+
+
+# ------------------------------------------------------------ input checks
+# Each module stands alone, as a student's submitted file does; every message names the argument.
+
+
+def _as_1d(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"'{name}' must be 1-dimensional; got an array of shape {array.shape}.")
+    if not allow_empty and array.size == 0:
+        raise ValueError(f"'{name}' is empty; at least one value is required.")
+    return array
+
+
+def _check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"'{name}' must be one of {tuple(choices)}; got {value!r}.")
+    return value

@@ -4,16 +4,14 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_val_predict
 
-from solutions._validation import as_1d, as_binary, as_scores, same_length
-
 
 def roc_points(y_true, scores):
     """(fpr, tpr, thresholds) at every distinct score, highest first, starting at +inf.
 
     The same points as ``roc_curve(y_true, scores, drop_intermediate=False)``.
     """
-    y_true, scores = as_binary(y_true, "y_true"), as_scores(scores, "scores")
-    same_length(y_true=y_true, scores=scores)
+    y_true, scores = _as_binary(y_true, "y_true"), _as_scores(scores, "scores")
+    _same_length(y_true=y_true, scores=scores)
     n_pos = y_true.sum()
     if n_pos in (0, len(y_true)):
         raise ValueError("'y_true' holds a single class; the ROC curve needs positives and negatives.")
@@ -29,8 +27,8 @@ def roc_points(y_true, scores):
 
 def auc(fpr, tpr):
     """Area under a curve by the trapezoidal rule; x may be increasing or decreasing."""
-    x, y = as_scores(fpr, "fpr"), as_scores(tpr, "tpr")
-    same_length(fpr=x, tpr=y)
+    x, y = _as_scores(fpr, "fpr"), _as_scores(tpr, "tpr")
+    _same_length(fpr=x, tpr=y)
     if len(x) < 2:
         raise ValueError(f"'fpr' needs at least 2 points to compute an area; got {len(x)}.")
     dx = np.diff(x)
@@ -42,7 +40,7 @@ def auc(fpr, tpr):
 
 def forest_positive_scores(X, y, cv=3, random_state=42):
     """Out-of-fold probability of the positive class from a RandomForestClassifier."""
-    y = as_1d(y, "y")
+    y = _as_1d(y, "y")
     forest = RandomForestClassifier(random_state=random_state)
     return cross_val_predict(forest, X, y, cv=cv, method="predict_proba")[:, 1]
 
@@ -58,3 +56,41 @@ def plot_roc(fpr, tpr, label=None, ax=None):
     ax.set_ylabel("True Positive Rate (Recall)")
     ax.grid(True)
     return line
+
+
+# ------------------------------------------------------------ input checks
+# Each module stands alone, as a student's submitted file does; every message names the argument.
+
+
+def _as_1d(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"'{name}' must be 1-dimensional; got an array of shape {array.shape}.")
+    if not allow_empty and array.size == 0:
+        raise ValueError(f"'{name}' is empty; at least one value is required.")
+    return array
+
+
+def _as_binary(values, name: str) -> np.ndarray:
+    """A 1-D array of labels in {0, 1} (or booleans), returned as bool."""
+    array = _as_1d(values, name)
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind not in "iuf" or not np.isin(array, (0, 1)).all():
+        found = np.unique(array)[:5]
+        raise ValueError(f"'{name}' must hold binary labels (0/1 or False/True); found {found}.")
+    return array.astype(bool)
+
+
+def _as_scores(values, name: str) -> np.ndarray:
+    array = _as_1d(values, name)
+    if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+        raise ValueError(f"'{name}' must be finite numbers; got dtype {array.dtype}.")
+    return array.astype(float)
+
+
+def _same_length(**arrays) -> None:
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"Inputs must have the same length: {shown}.")

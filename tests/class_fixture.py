@@ -34,8 +34,7 @@ def precision(y_true, y_pred):  # student's mistake: divides by the wrong count
 
 
 def reference(module: str) -> str:
-    return (SOLUTIONS / f"{module}.py").read_text().replace("from solutions._validation import",
-                                                             "from _validation import")
+    return (SOLUTIONS / f"{module}.py").read_text()  # each reference module stands alone
 
 
 def stub(module: str) -> str:
@@ -44,7 +43,7 @@ def stub(module: str) -> str:
 
 def honest(student: str, *, stubbed=(), replaced: dict[str, str] | None = None, only=None) -> dict[str, str]:
     """All modules from the reference (marked with the student's name so every submission differs)."""
-    files = {"_validation.py": (SOLUTIONS / "_validation.py").read_text()}
+    files = {}
     for module in only or MODULES:
         files[f"{module}.py"] = f"# {student}'s work\n" + (stub(module) if module in stubbed else reference(module))
     files.update(replaced or {})

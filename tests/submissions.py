@@ -11,15 +11,13 @@ SOLUTIONS = PROJECT / "solutions"
 
 
 def reference_source(module: str) -> str:
-    """A reference module as a student would submit it: self-contained, no `solutions` import."""
-    return (SOLUTIONS / f"{module}.py").read_text().replace("from solutions._validation import",
-                                                             "from _validation import")
+    """A reference module as a student would submit it (each reference module stands alone)."""
+    return (SOLUTIONS / f"{module}.py").read_text()
 
 
 def write_submission(folder: Path, honest=(), files: dict[str, str] | None = None) -> Path:
     """A submission folder with the honest reference modules ``honest`` and the given extra files."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "_validation.py").write_text((SOLUTIONS / "_validation.py").read_text())
     for module in honest:
         (folder / f"{module}.py").write_text(reference_source(module))
     for name, source in (files or {}).items():

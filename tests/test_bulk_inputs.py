@@ -62,7 +62,7 @@ def test_canvas_groups_files_by_user_and_reads_late_and_resubmitted_names(classe
     late = next(e for e in entries if e.lms["canvas_user_id"] == STUDENTS[-1].canvas_id)
     assert late.lms["late"] is True and all(not e.lms["late"] for e in entries[:-1])
     correct = entries[0]
-    assert len(correct.paths) == 15  # 14 modules + _validation.py, one submission
+    assert len(correct.paths) == 14  # 14 modules, one submission
     files = prepare(correct)
     assert "mnist.py" in files and "mnist-1.py" not in files  # Canvas's "-1" for a re-upload is undone
 

@@ -133,3 +133,17 @@ def test_rescore_applies_the_graders_integrity_rules():
             rescore_question(old, lower_full_line, "quick").status) == (0.0, "failed")
     stricter_drop = dataclasses.replace(q, perturbed_drop_limit=0.02)
     assert rescore_question(old, stricter_drop, "quick").points == 0.0
+
+
+def test_rescore_follows_changed_check_weights_in_the_spec():
+    """Weights edited in questions.toml apply to the recorded checks, as Credit.checks would."""
+    from autograder.judge.scoring import Check
+
+    q = dataclasses.replace(question(), weights={"threshold": 2.0, "unreachable": 2.0})
+    credit = Credit(q.weights)
+    credit.checks([Check("t1", True, group="threshold"), Check("t2", True, group="threshold"),
+                   Check("u1", False, group="unreachable")])
+    old = recorded(q, credit)
+    assert old.points == 2.0
+    heavier = dataclasses.replace(q, weights={"threshold": 3.0, "unreachable": 1.0})
+    assert rescore_question(old, heavier, "quick").points == 3.0

@@ -40,7 +40,6 @@ def test_same_code_as_modules_and_as_notebooks_gets_identical_results(tmp_path):
     (folder / "mnist.py").write_text("def split_train_test(X, y, n_train=60000):\n    return 1 / 0\n")
     notebooks = tmp_path / "nb"
     notebooks.mkdir()
-    (notebooks / "_validation.py").write_text((folder / "_validation.py").read_text())
     for module in (*modules, "mnist"):
         write_notebook(notebooks / f"{module}.ipynb", (folder / f"{module}.py").read_text(), "confusion_matrix")
     chosen = ["confusion", "ex3_titanic", "mnist.split"]
@@ -52,7 +51,7 @@ def test_same_code_as_modules_and_as_notebooks_gets_identical_results(tmp_path):
                                                           if q.module in modules)
     failing = next(q for q in as_notebooks.questions if q.id == "mnist.split")
     assert "mnist.ipynb, cell 1, line 2" in failing.feedback, failing.feedback  # the cell, not the module line
-    assert 'mnist.py", line 2' in next(q for q in as_modules.questions if q.id == "mnist.split").feedback
+    assert 'mnist.py, line 2' in next(q for q in as_modules.questions if q.id == "mnist.split").feedback
 
 
 @pytest.mark.slow

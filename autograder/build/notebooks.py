@@ -103,23 +103,8 @@ def build_notebooks(out_dir: Path, sources: dict[str, str] | None = None) -> lis
 
 
 def reference_sources() -> dict[str, str]:
-    """The reference solutions as self-contained notebook code: ``solutions._validation`` inlined."""
-    helpers = (PROJECT_DIR / "solutions" / "_validation.py").read_text()
-    helpers = "\n".join(line for line in helpers.split("\n") if not line.startswith("from __future__"))
-    sources = {}
-    for module in CONTRACT:
-        text = (PROJECT_DIR / "solutions" / f"{module}.py").read_text()
-        lines = text.split("\n")
-        out, inlined = [], False
-        for line in lines:
-            if line.startswith("from solutions._validation import"):
-                if not inlined:
-                    out.append(split_docstring(helpers)[1])
-                    inlined = True
-                continue
-            out.append(line)
-        sources[module] = "\n".join(out)
-    return sources
+    """The reference solutions as notebook code (each reference module stands alone)."""
+    return {module: (PROJECT_DIR / "solutions" / f"{module}.py").read_text() for module in CONTRACT}
 
 
 def fill_answers(nb, sources: dict[str, str]):

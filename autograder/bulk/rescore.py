@@ -5,8 +5,8 @@ Every question records what it measured (``QuestionResult.measurements``, see
 
 - ``band``: the profile's band from the spec, re-resolved against the recorded reference
   figure when it is relative, then the same linear credit;
-- ``checks``: the proportion of passed checks, weighted by each check's recorded ``weight``
-  (1 when none is recorded);
+- ``checks``: the proportion of passed checks (or each check's recorded partial ``score``),
+  weighted by each check's recorded ``weight`` (1 when none is recorded);
 - the integrity checks the exercise graders apply, with the same rules
   (``judge.scoring.passes_shuffled_check``, ``passes_perturbation_check``): a recorded
   ``shuffled_labels`` accuracy above the spec's ``permuted_limit`` or at the full-marks line,
@@ -24,7 +24,8 @@ import copy
 import math
 from pathlib import Path
 
-from autograder.judge.scoring import band_feedback, passes_perturbation_check, passes_shuffled_check
+from autograder.judge.scoring import (Check, Credit, band_feedback, passes_perturbation_check,
+                                      passes_shuffled_check)
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Question, load_spec
 
@@ -44,10 +45,22 @@ def measured_fraction(measurements: dict, band: Band | None,
         return band.credit(float(measurements["band"]["value"]))
     checks = measurements.get("checks")
     if isinstance(checks, list):
-        weights = [float(c.get("weight", 1.0)) for c in checks]
+        weights = _check_weights(checks, question)
         total = sum(weights)
-        return sum(w for c, w in zip(checks, weights) if c.get("passed")) / total if total else 0.0
+        scores = [c["score"] if isinstance(c.get("score"), (int, float)) else float(bool(c.get("passed")))
+                  for c in checks]  # a check may carry partial credit (Credit.band_check)
+        return sum(w * s for w, s in zip(weights, scores)) / total if total else 0.0
     return None
+
+
+def _check_weights(checks: list[dict], question: Question | None) -> list[float]:
+    """Each check's share: the spec's current group weights when every check names a declared group
+    (the same rule as ``Credit.checks``), else the weights recorded when it was graded."""
+    groups = [c.get("group") for c in checks]
+    if question is not None and question.weights and all(g in question.weights for g in groups):
+        return Credit(question.weights)._check_weights(
+            [Check(str(c.get("name")), bool(c.get("passed")), group=c.get("group")) for c in checks])
+    return [float(c.get("weight", 1.0)) for c in checks]
 
 
 def _passes_integrity_checks(measurements: dict, question: Question, band: Band | None) -> bool:

@@ -5,10 +5,14 @@ Hidden seeds and slices live in ``graders/hidden/``, which the worker cannot see
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from autograder.judge.client import ImportFailed, NotImplementedByStudent, SandboxStopped, StudentCodeError
+from autograder.judge.scoring import Check
 from autograder.judge.validate import InvalidOutput, as_labels
 
 
@@ -78,8 +82,6 @@ def source_size_problem(directory, question, graded_modules) -> str | None:
     graded module), since it can import them: a cap on the file alone is split into helpers.
     Real solutions are a few KB; a module of hundreds of KB carries data (e.g. test labels).
     """
-    from pathlib import Path
-
     directory = Path(directory)
     own = directory / f"{question.module}.py"
     helpers = [p for p in directory.glob("*.py") if p.stem not in graded_modules and p.is_file()]
@@ -142,3 +144,191 @@ def titanic_figure(predict, X_train, y_train, X_test, y_test, folds, repeats, la
             "combined": (cv_correct / repeats + test_correct) / (n_cv + len(y_test)),
             "n_cross_validation": n_cv, "n_test": len(y_test), "n": n_cv + len(y_test),
             "test_predicted": test_predicted}
+
+
+# ------------------------------------------------------------------ checks that say what failed
+
+#: Array elements a summary shows in full; larger arrays show their shape and first values or range.
+SHOWN_VALUES = 16
+
+
+class Raises:
+    """The expected outcome of a call that must raise one of ``names`` (default: ValueError or TypeError)."""
+
+    def __init__(self, *names: str):
+        self.names = names or ("ValueError", "TypeError")
+
+    def __str__(self):
+        return "it raises " + " or ".join(self.names)
+
+
+class Property:
+    """An expected outcome described in words and checked by ``test(got) -> bool``."""
+
+    def __init__(self, description: str, test):
+        self.description, self.test = description, test
+
+    def __str__(self):
+        return self.description
+
+
+def summarize(value, depth: int = 0) -> str:
+    """A short, truthful description of a value for feedback: type, shape, a few values."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return f"np.array({value.item()!r})"
+        if value.size <= SHOWN_VALUES:
+            return f"{value.dtype} array {value.tolist()}"
+        text = f"{value.dtype} array of shape {value.shape}"
+        if value.ndim == 1:
+            return f"{text}, first values {str(value[:8].tolist())[:-1]}, ...]"
+        if value.dtype.kind in "biuf":
+            return f"{text}, values {value.min().item()!r} to {value.max().item()!r}"
+        return text
+    if hasattr(value, "isinstance_of"):  # a Remote handle
+        return f"a {value.type.rsplit('.', 1)[-1]} object"
+    if isinstance(value, (list, tuple)):
+        if depth > 1:
+            return f"a {type(value).__name__} of {len(value)}"
+        inner = ", ".join(summarize(v, depth + 1) for v in value[:4]) + (", ..." if len(value) > 4 else "")
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        if depth > 0 or len(value) > 6:
+            return f"a dict with keys {sorted(map(str, value))[:6]}"
+        return "{" + ", ".join(f"{k!r}: {summarize(v, depth + 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, (bool, int, float, np.generic)) or value is None:
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    return f"a {type(value).__name__}"
+
+
+def describe_call(function, args=None, kwargs=None) -> str:
+    """``module.function(name=summary, ...)``; ``args`` is a dict of display name -> positional value."""
+    label = function if isinstance(function, str) else \
+        f"{getattr(function, 'module', '')}.{getattr(function, 'name', getattr(function, '__name__', 'call'))}"
+    parts = [f"{n}={summarize(v)}" for n, v in (args or {}).items()]
+    parts += [f"{n}={summarize(v)}" for n, v in (kwargs or {}).items()]
+    return f"{label.lstrip('.')}({', '.join(parts)})"
+
+
+def first_difference(got, expected, atol: float = 0.0) -> str | None:
+    """None when ``got`` matches ``expected`` (numbers within ``atol``), else where they first differ."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return "a different value"
+        for key, e in expected.items():
+            where = first_difference(got[key], e, atol)
+            if where:
+                return f"{key}: got {summarize(got[key])}, expected {summarize(e)}" + \
+                    (f" ({where})" if where != "a different value" else "")
+        return None
+    if isinstance(expected, tuple) and not isinstance(got, (tuple, list)):
+        return f"expected a tuple of {len(expected)}"
+    if isinstance(expected, tuple):
+        if len(got) != len(expected):
+            return f"{len(got)} values instead of {len(expected)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            where = first_difference(g, e, atol)
+            if where:
+                return f"item {i}: {where}"
+        return None
+    if isinstance(expected, (np.ndarray, list)):
+        if isinstance(expected, list) and isinstance(got, list) and len(got) != len(expected):
+            return f"{len(got)} items instead of {len(expected)}"
+        expected, got = np.asarray(expected), np.asarray(got)
+        if got.shape != expected.shape:
+            return f"shape {got.shape} instead of {expected.shape}"
+        if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
+            unequal = got != expected
+        else:
+            unequal = ~np.isclose(got.astype(float), expected.astype(float), rtol=0, atol=atol, equal_nan=True)
+        if not unequal.any():
+            return None
+        index = tuple(int(i) for i in np.argwhere(unequal)[0])
+        return (f"first difference at {list(index)}: got {summarize(got[index])}, "
+                f"expected {summarize(expected[index])} ({int(unequal.sum())} of {unequal.size} differ)")
+    if isinstance(expected, float) or (isinstance(expected, int) and not isinstance(expected, bool)):
+        if isinstance(got, (int, float)) and not isinstance(got, bool) and abs(got - expected) <= atol:
+            return None
+        if isinstance(got, (int, float)) and not isinstance(got, bool):
+            return f"off by {got - expected:+.3g}"
+        return "a different value"
+    return None if type(got) is type(expected) and got == expected else "a different value"
+
+
+def _student_line(text: str) -> str:
+    """'(confusion.py, line 12)' for the deepest frame of the student's own files in a traceback."""
+    frames = [f for f in re.findall(r'File "([^"]+\.py)", line (\d+)', text)
+              if "site-packages" not in f[0] and "/autograder/" not in f[0] and "/lib/python" not in f[0]]
+    return f" ({Path(frames[-1][0]).name}, line {frames[-1][1]})" if frames else ""
+
+
+def check(results: list, name: str, call: str, run, expected, *, atol: float = 0.0,
+          group: str | None = None) -> Check:
+    """Run one sub-check and record a :class:`Check` whose detail says what failed.
+
+    ``call`` describes what was called (see :func:`describe_call`), ``run()`` calls the
+    student's code and returns its validated result, ``expected`` is the value it should
+    equal (numbers within ``atol``), a :class:`Raises` or a :class:`Property`. The detail
+    of a failed check reads: called ...; expected ...; got ...; first difference at ...
+    A module that does not import, a timeout or a crashed worker ends the question.
+    """
+    reason, detail = None, ""
+    try:
+        got = run()
+    except (ImportFailed, SandboxStopped):
+        raise
+    except NotImplementedByStudent:
+        passed, reason = False, "not_implemented"
+        detail = f"called {call}: not implemented yet (it raises NotImplementedError)"
+    except StudentCodeError as exc:
+        first = str(exc).splitlines()[0]
+        raised = first.split(" raised ", 1)[1] if " raised " in first else None
+        passed = isinstance(expected, Raises) and any((raised or "").startswith(f"{n}:") for n in expected.names)
+        if not passed:
+            reason = "error"
+            what = f"it raised {raised[:300]}" if raised else f"but {first[:300]}"
+            detail = f"called {call}; expected {_expected_text(expected)}; {what}{_student_line(str(exc))}"
+    except (InvalidOutput, AssertionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # the grader's handling of what came back: it was not what the question asks for
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        if not isinstance(exc, (InvalidOutput, AssertionError)):
+            message = f"what came back could not be used ({type(exc).__name__}: {message})"
+        passed, detail = False, f"called {call}; expected {_expected_text(expected)}; but {message}"
+    else:
+        if isinstance(expected, Raises):
+            passed, where = False, None
+        elif isinstance(expected, Property):
+            passed, where = bool(expected.test(got)), None
+        else:
+            where = first_difference(got, expected, atol)
+            passed = where is None
+        if not passed:
+            detail = f"called {call}; expected {_expected_text(expected)}; got {summarize(got)}"
+            if where and where != "a different value":
+                detail += f"; {where}"
+    result = Check(name, passed, reason, group, detail)
+    results.append(result)
+    return result
+
+
+def _expected_text(expected) -> str:
+    return str(expected) if isinstance(expected, (Raises, Property)) else summarize(expected)
+
+
+def check_call(results: list, name: str, function, args: dict | None = None, kwargs: dict | None = None, *,
+               expected, validate=None, atol: float = 0.0, group: str | None = None) -> Check:
+    """:func:`check` on one call of a student function; ``validate(value, what)`` checks what came back.
+
+    ``args`` maps display names to positional arguments (students may name parameters
+    differently); ``kwargs`` are passed by keyword.
+    """
+    call = describe_call(function, args, kwargs)
+    what = call.split("(", 1)[0] + "()"
+
+    def run():
+        value = function(*(args or {}).values(), **(kwargs or {}))
+        return validate(value, what) if validate else value
+
+    return check(results, name, call, run, expected, atol=atol, group=group)

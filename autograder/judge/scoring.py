@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from autograder.spec import Band
+
+#: Failed checks whose details (call, expected, got) the feedback spells out; the rest are named.
+DETAILED_FAILURES = 5
 
 
 def proportion_se(p: float, n: int) -> float:
@@ -30,14 +34,33 @@ def band_feedback(metric: str, measured: float, band: Band, *, n: int | None = N
     return text
 
 
+class Check(NamedTuple):
+    """One sub-check's outcome. A plain ``(name, passed[, reason])`` tuple is read as one too."""
+
+    name: str
+    passed: bool
+    reason: str | None = None   # "not_implemented" (it hit a stub), "error" (the student's code raised)
+    group: str | None = None    # the key of the question's ``weights`` this check counts under
+    detail: str = ""            # what was called, what was expected, what came back, where they differ
+    score: float | None = None  # partial credit in [0, 1] (a metric in its band); default: passed
+    band: dict | None = None    # the figure and band behind ``score`` (see :meth:`Credit.band_check`)
+
+
+def _as_check(result) -> Check:
+    return result if isinstance(result, Check) else Check(str(result[0]), bool(result[1]), *result[2:3])
+
+
 class Credit:
     """What a grader test records: a fraction of the points and the lines that explain it.
 
     A test that passes without recording anything earns full marks; a failed
     assertion earns zero. ``credit.band(...)`` and ``credit.fraction(...)`` give partial credit.
+    ``weights`` (the question's ``weights`` in questions.toml) weigh the groups of
+    ``credit.checks(...)``.
     """
 
-    def __init__(self):
+    def __init__(self, weights: dict[str, float] | None = None):
+        self.weights = dict(weights or {})
         self.value: float | None = None
         self.lines: list[str] = []
         self.status: str | None = None  # e.g. "not_implemented" when every check hit a stub
@@ -60,18 +83,78 @@ class Credit:
             self.note(line)
         return self.value
 
-    def checks(self, results: list[tuple]) -> float:
-        """Credit in proportion to passed checks ``(name, ok[, reason])``; lists the failed ones."""
-        failed = [r[0] for r in results if not r[1]]
-        passed = len(results) - len(failed)
-        self.measure("checks", [{"name": str(r[0]), "passed": bool(r[1]),
-                                 "reason": r[2] if len(r) > 2 else None} for r in results])
-        if results and not passed and all(len(r) > 2 and r[2] == "not_implemented" for r in results):
-            self.status = "not_implemented"
-        line = f"{passed}/{len(results)} checks passed"
-        if failed:
-            line += ": failed " + "; ".join(failed[:5]) + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
-        return self.fraction(passed / len(results) if results else 0.0, line)
+    def checks(self, results: list) -> float:
+        """Credit for sub-checks (:class:`Check` or ``(name, ok[, reason])``); says which failed and how.
+
+        Without declared weights every check weighs the same. With them, each group gets
+        its weight's share of the points (among the groups present), split evenly among
+        its checks. ``measurements["checks"]`` records each check's group and weight
+        (its share of the question), so the fraction is the sum of the passed weights.
+        """
+        checks = [_as_check(r) for r in results]
+        weights = self._check_weights(checks)
+        scores = [c.score if c.score is not None else float(c.passed) for c in checks]
+        self.measure("checks", [{"name": c.name, "passed": c.passed, "reason": c.reason, "group": c.group,
+                                 "weight": w, "score": s, "detail": c.detail or None,
+                                 **({"band": c.band} if c.band else {})}
+                                for c, w, s in zip(checks, weights, scores)])
+        failed = [c for c in checks if not c.passed]
+        if checks and not any(c.passed for c in checks):  # nothing worked, and always for one reason
+            reasons = {c.reason for c in checks}
+            if reasons in ({"not_implemented"}, {"error"}):
+                self.status = reasons.pop()
+        fraction = round(math.fsum(w * s for w, s in zip(weights, scores)), 12)  # 1/3 + 1/3 + 1/3 is 1
+        line = f"{len(checks) - len(failed)}/{len(checks)} checks passed"
+        if self.weights and checks:
+            line += f" ({fraction:.0%} of the points; {self._group_summary(checks)})"
+        if self.status == "not_implemented":
+            line += ": not implemented yet"
+        elif failed:
+            line += ": failed " + "; ".join(c.name for c in failed[:5]) + \
+                (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+        self.fraction(fraction if checks else 0.0, line)
+        shown = 1 if self.status == "not_implemented" else DETAILED_FAILURES
+        for check in _representatives(failed, shown):
+            self.note(f"- {check.name}: {check.detail}")
+        return self.value
+
+    def _check_weights(self, checks: list[Check]) -> list[float]:
+        """Each check's share of the question (they sum to 1)."""
+        if not checks:
+            return []
+        if not self.weights:
+            return [1 / len(checks)] * len(checks)
+        unknown = sorted({str(c.group) for c in checks if c.group not in self.weights})
+        if unknown:
+            raise ValueError(f"check group(s) {unknown} have no weight; the question's weights in "
+                             f"questions.toml declare {sorted(self.weights)}")
+        sizes = {g: sum(c.group == g for c in checks) for g in self.weights}
+        total = sum(w for g, w in self.weights.items() if sizes[g])
+        return [self.weights[c.group] / total / sizes[c.group] for c in checks]
+
+    def _group_summary(self, checks: list[Check]) -> str:
+        parts = []
+        for group, weight in self.weights.items():
+            members = [c for c in checks if c.group == group]
+            if members:
+                parts.append(f"{group} {sum(c.passed for c in members)}/{len(members)} x{weight:g}")
+        return ", ".join(parts)
+
+    def band_check(self, name: str, metric: str, measured: float, band: Band, *, group: str | None = None,
+                   **details) -> Check:
+        """A metric within its band as one sub-check of partial credit.
+
+        Its figures go with the check (``measurements["checks"][i]["band"]``), not under the
+        question's own ``"band"`` key, which would say the band decides the whole question.
+        """
+        se = details.get("se")
+        if se is None and details.get("n"):
+            se = proportion_se(min(max(measured, 0.0), 1.0), details["n"])
+        figures = {"metric": metric, "value": float(measured), "full_at": band.full_at, "zero_at": band.zero_at,
+                   "reference": details.get("reference"), "se": se, "n": details.get("n")}
+        score = band.credit(measured)
+        return Check(name, score >= 1, group=group, detail=band_feedback(metric, measured, band, **details),
+                     score=score, band=figures)
 
     def band(self, metric: str, measured: float, band: Band, **details) -> float:
         """Credit ``measured`` linearly within ``band`` (already resolved against the reference)."""
@@ -82,6 +165,14 @@ class Credit:
                               "zero_at": band.zero_at, "reference": details.get("reference"),
                               "se": se, "n": details.get("n")})
         return self.fraction(band.credit(measured), band_feedback(metric, measured, band, **details))
+
+
+def _representatives(failed: list[Check], limit: int) -> list[Check]:
+    """Up to ``limit`` failed checks with details: the first of each group, then the next ones, in order."""
+    detailed = [c for c in failed if c.detail]
+    firsts = [i for i, c in enumerate(detailed) if c.group not in {d.group for d in detailed[:i]}][:limit]
+    others = [i for i in range(len(detailed)) if i not in firsts][:limit - len(firsts)]
+    return [detailed[i] for i in sorted(firsts + others)]
 
 
 def passes_shuffled_check(shuffled: float, question, resolved_band: Band) -> bool:

@@ -18,6 +18,8 @@ class InvalidOutput(AssertionError):
 
 
 def _describe(value) -> str:
+    if value is None:
+        return "None"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     type_name = getattr(value, "type", None) if not isinstance(value, (str, bytes)) else None
@@ -29,6 +31,9 @@ def _describe(value) -> str:
 
 
 def as_float(value, what: str) -> float:
+    """A number: a Python or numpy int/float, or a 0-d numeric array (``np.array(2/3)``); not a bool."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a float")
     if not math.isfinite(value):
@@ -75,4 +80,47 @@ def as_remote(value, what: str, expected: str):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a {expected}")
     if not value.isinstance_of(expected):
         raise InvalidOutput(f"{what} returned a {value.type}; expected a {expected}")
+    return value
+
+
+def as_indicators(value, what: str, *, shape) -> np.ndarray:
+    """Binary indicators (0/1 or bool) of ``shape``, returned as int: safe to pass to a metric."""
+    array = as_array(value, what, shape=shape, kinds="biuf")
+    if not np.isin(array, (0, 1)).all():
+        found = np.unique(array[~np.isin(array, (0, 1))])[:5].tolist()
+        raise InvalidOutput(f"{what} returned values other than 0/1 or False/True: {found}")
+    return array.astype(int)
+
+
+def as_records(value, what: str, *, width: int, kinds: str) -> list[tuple]:
+    """A list of ``width``-tuples of numbers, e.g. ``[(true, predicted, rate), ...]``.
+
+    Lists, tuples and 2-D numeric arrays of rows are accepted; ``kinds`` says, per
+    field, "i" (an integer) or "f" (a finite number).
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and (value.ndim == 2 or value.size == 0):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise InvalidOutput(f"{what} returned {_describe(value)}; expected a list of {width}-tuples")
+    records = []
+    for i, row in enumerate(value):
+        if isinstance(row, np.ndarray) and row.ndim == 1:
+            row = row.tolist()
+        if not isinstance(row, (list, tuple)) or len(row) != width:
+            shown = f"{len(row)} values" if isinstance(row, (list, tuple)) else _describe(row)
+            raise InvalidOutput(f"{what} returned a list whose item {i} is {shown}; expected a {width}-tuple")
+        fields = []
+        for j, (field, kind) in enumerate(zip(row, kinds)):
+            number = as_float(field, f"{what} (item {i}, field {j})")
+            if kind == "i" and number != int(number):
+                raise InvalidOutput(f"{what} returned {number!r} in item {i}, field {j}; expected an integer")
+            fields.append(int(number) if kind == "i" else number)
+        records.append(tuple(fields))
+    return records
+
+
+def as_estimator(value, what: str):
+    """A handle on an object with ``fit`` (an unfitted estimator the grader will train)."""
+    if not hasattr(value, "call"):
+        raise InvalidOutput(f"{what} returned {_describe(value)}; expected an unfitted estimator")
     return value

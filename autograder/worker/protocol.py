@@ -64,7 +64,8 @@ def _to_json(value, blobs):
         if value.dtype.kind not in SAFE_DTYPE_KINDS:
             raise Unencodable(f"array of dtype {value.dtype} (only numeric, bool and str arrays can be sent)")
         buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
+        # np.require, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,)
+        np.lib.format.write_array(buffer, np.require(value, requirements="C"), allow_pickle=False)
         blobs.append(buffer.getvalue())
         return {"__array__": len(blobs) - 1}
     if type(value) in (list, tuple):

@@ -1,28 +1,52 @@
-"""Public graders of the chapter's concepts: fixed inputs, run by `check` on the embedded sample."""
+"""Public graders of the chapter's concepts: fixed inputs, run by `check` on the embedded sample.
+
+The examples are asymmetric on purpose, so that the common mistakes fail here
+already (a transposed confusion matrix, precision and recall swapped, the
+wrong normalisation axis, swapped target columns), not only in the hidden tests.
+Every sub-check says what was called, what was expected and what came back.
+"""
+
+from functools import partial
 
 import numpy as np
 import pytest
 
-from autograder.graders.common import attempt, raises_value_error
+from autograder.graders.common import Property, Raises, check, check_call, describe_call
 from autograder.judge.validate import as_array, as_float, as_remote
 
 DIGITS = np.arange(5 * 784).reshape(5, 784) % 256
+EXACT = 1e-9
+
+
+def _four_arrays(value, what):
+    if not isinstance(value, (tuple, list)) or len(value) != 4:
+        raise AssertionError(f"{what} should return 4 arrays (X_train, X_test, y_train, y_test)")
+    return tuple(as_array(v, what) for v in value)
 
 
 @pytest.mark.question("mnist.split")
 def test_split_train_test(submission, credit):
     mnist = submission.module("mnist")
     X, y = np.arange(20 * 784).reshape(20, 784) % 255, np.arange(20) % 10
-    parts = mnist.split_train_test(X, y, n_train=15)
-    assert isinstance(parts, tuple) and len(parts) == 4, "split_train_test() should return 4 arrays"
-    X_train, X_test, y_train, y_test = (as_array(p, "mnist.split_train_test()") for p in parts)
+    inputs, options = {"X": X, "y": y}, {"n_train": 15}
     checks = []
-    attempt(checks, "X_train is the first 15 rows", lambda: np.array_equal(X_train, X[:15]))
-    attempt(checks, "X_test is the last 5 rows", lambda: np.array_equal(X_test, X[15:]))
-    attempt(checks, "y_train/y_test follow X", lambda: np.array_equal(y_train, y[:15]) and np.array_equal(y_test, y[15:]))
-    attempt(checks, "different lengths raise ValueError", lambda: raises_value_error(
-        lambda: mnist.split_train_test(X, y[:3], n_train=2)))
+    for i, (name, expected) in enumerate((("X_train is the first 15 rows", X[:15]),
+                                          ("X_test is the last 5 rows", X[15:]),
+                                          ("y_train is the first 15 labels", y[:15]),
+                                          ("y_test is the last 5 labels", y[15:]))):
+        check_call(checks, name, mnist.split_train_test, inputs, options, expected=expected,
+                   validate=lambda value, what, i=i: _four_arrays(value, what)[i])
+    check_call(checks, "different lengths raise ValueError", mnist.split_train_test, {"X": X, "y": y[:3]},
+               {"n_train": 2}, expected=Raises("ValueError", "TypeError"))
     credit.checks(checks)
+
+
+def _mosaic(images, per_row):
+    """The expected plot_digits picture: rows of ``per_row`` 28x28 images, padded with zeros."""
+    n_rows = -(-len(images) // per_row)
+    padded = np.zeros((n_rows * per_row, 784), dtype=images.dtype)
+    padded[:len(images)] = images
+    return padded.reshape(n_rows, per_row, 28, 28).swapaxes(1, 2).reshape(n_rows * 28, per_row * 28)
 
 
 @pytest.mark.question("mnist.plot")
@@ -32,112 +56,161 @@ def test_plot_digits(submission, credit):
 
     def digit():
         image = as_remote(mnist.plot_digit(DIGITS[1]), "mnist.plot_digit()", "AxesImage")
-        pixels = as_array(image.call("get_array"), "AxesImage.get_array()", shape=(28, 28))
-        axes = image.get("axes", keep=True)
-        return (np.array_equal(pixels, DIGITS[1].reshape(28, 28)) and image.call("get_cmap").get("name") == "binary"
-                and axes.get("axison") is False)
+        return {"pixels": as_array(image.call("get_array"), "AxesImage.get_array()"),
+                "cmap": image.call("get_cmap").get("name"), "axis shown": image.get("axes", keep=True).get("axison")}
 
     def mosaic():
         image = as_remote(mnist.plot_digits(DIGITS, images_per_row=2), "mnist.plot_digits()", "AxesImage")
-        pixels = as_array(image.call("get_array"), "AxesImage.get_array()", shape=(84, 56))
-        return np.array_equal(pixels[28:56, 28:56], DIGITS[3].reshape(28, 28)) and not pixels[56:, 28:].any()
+        return as_array(image.call("get_array"), "AxesImage.get_array()")
 
-    attempt(checks, "plot_digit draws the 28x28 image in cmap 'binary', axis off", digit)
-    attempt(checks, "plot_digits draws a padded 3x2 mosaic", mosaic)
+    check(checks, "plot_digit draws the 28x28 image in cmap 'binary', axis off",
+          describe_call(mnist.plot_digit, {"image": DIGITS[1]}), digit,
+          {"pixels": DIGITS[1].reshape(28, 28), "cmap": "binary", "axis shown": False})
+    check(checks, "plot_digits draws a padded 3x2 mosaic",
+          describe_call(mnist.plot_digits, {"images": DIGITS}, {"images_per_row": 2}), mosaic, _mosaic(DIGITS, 2))
     credit.checks(checks)
 
 
 @pytest.mark.question("binary_classifier.target")
-def test_make_binary_target(submission):
-    target = submission.module("binary_classifier").make_binary_target(np.array([5, 0, 4, 5, 9]), digit=5)
-    result = as_array(target, "binary_classifier.make_binary_target()", shape=(5,), kinds="b")
-    assert result.tolist() == [True, False, False, True, False], f"got {result.tolist()} for y=[5, 0, 4, 5, 9]"
+def test_make_binary_target(submission, credit):
+    y = np.array([5, 0, 4, 5, 9])
+    checks = []
+    check_call(checks, "True where y == 5", submission.module("binary_classifier").make_binary_target, {"y": y},
+               {"digit": 5}, expected=y == 5, validate=partial(as_array, shape=(5,), kinds="b"))
+    credit.checks(checks)
 
 
 @pytest.mark.question("cross_validation.never")
 def test_never_classifier(submission, credit, data):
     cv = submission.module("cross_validation")
-    X = data.mnist.X_train[:40]
+    X, y = data.mnist.X_train[:40], data.mnist.y_train[:40] == 5
     checks = []
     never = as_remote(cv.NeverClassifier(), "NeverClassifier()", "BaseEstimator")  # any estimator class
-    attempt(checks, "fit returns self", lambda: never.call("fit", X, data.mnist.y_train[:40] == 5).handle == never.handle)
-    attempt(checks, "predict returns len(X) Falses", lambda: as_array(
-        never.call("predict", X[:7]), "NeverClassifier.predict()", shape=(7,), kinds="b").sum() == 0)
+    check(checks, "fit returns self", describe_call("NeverClassifier().fit", {"X": X, "y": y}),
+          lambda: never.call("fit", X, y),
+          Property("the estimator itself (return self)", lambda got: getattr(got, "handle", None) == never.handle))
+    check(checks, "predict returns len(X) Falses", describe_call("NeverClassifier().fit(X, y).predict", {"X": X[:7]}),
+          lambda: as_array(never.call("predict", X[:7]), "NeverClassifier.predict()", shape=(7,), kinds="b"),
+          np.zeros(7, dtype=bool))
     fresh = cv.NeverClassifier()
-    attempt(checks, "predict before fit raises (NotFittedError)", lambda: raises_value_error(
-        lambda: fresh.call("predict", X[:2]), also=("NotFittedError", "AttributeError")))
+    check(checks, "predict before fit raises (NotFittedError)",
+          describe_call("NeverClassifier().predict", {"X": X[:2]}),
+          lambda: fresh.call("predict", X[:2]), Raises("NotFittedError", "AttributeError", "ValueError", "TypeError"))
     credit.checks(checks)
+
+
+#: TN = 1, FP = 1, FN = 2, TP = 2: a transposed matrix, or precision and recall swapped, fail here.
+CONFUSION_EXAMPLE = {"y_true": np.array([0, 1, 1, 0, 1, 1]), "y_pred": np.array([0, 1, 1, 1, 0, 0])}
 
 
 @pytest.mark.question("confusion.public_example")
 def test_confusion_docstring_example(submission, credit):
     confusion = submission.module("confusion")
-    y_true, y_pred = np.array([0, 1, 1, 0, 1]), np.array([0, 1, 1, 1, 0])
     checks = []
-    attempt(checks, "matrix [[1, 1], [1, 2]]", lambda: as_array(
-        confusion.binary_confusion_matrix(y_true, y_pred), "binary_confusion_matrix()", shape=(2, 2)).tolist()
-        == [[1, 1], [1, 2]])
-    for name, expected in (("precision", 2 / 3), ("recall", 2 / 3), ("f1", 2 / 3)):
-        attempt(checks, f"{name} = {expected:.4f}", lambda name=name, expected=expected: abs(
-            as_float(getattr(confusion, name)(y_true, y_pred), f"confusion.{name}()") - expected) < 1e-9)
+    check_call(checks, "matrix [[TN, FP], [FN, TP]] = [[1, 1], [2, 2]]", confusion.binary_confusion_matrix,
+               CONFUSION_EXAMPLE, expected=np.array([[1, 1], [2, 2]]), validate=partial(as_array, shape=(2, 2)))
+    for name, expected in (("precision", 2 / 3), ("recall", 1 / 2), ("f1", 4 / 7)):
+        check_call(checks, f"{name} = {expected:.4f}", getattr(confusion, name), CONFUSION_EXAMPLE,
+                   expected=expected, validate=as_float, atol=EXACT)
     credit.checks(checks)
 
 
+def _two_lines(value, what):
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise AssertionError(f"{what} should return a list of two Line2D (precision, recall)")
+    return [as_remote(line, what, "Line2D") for line in value]
+
+
 @pytest.mark.question("tradeoff.plot")
-def test_precision_recall_plot(submission):
+def test_precision_recall_plot(submission, credit):
     p, r, t = np.array([0.5, 0.6, 1.0, 1.0]), np.array([1.0, 0.8, 0.4, 0.0]), np.array([0.1, 0.4, 0.8])
-    lines = submission.module("tradeoff").plot_precision_recall_vs_threshold(p, r, t, threshold=0.4)
-    assert isinstance(lines, list) and len(lines) == 2, "expected a list of two Line2D"
-    for line, label, values in zip(lines, ("Precision", "Recall"), (p, r)):
-        as_remote(line, "plot_precision_recall_vs_threshold()", "Line2D")
-        assert line.call("get_label") == label, f"the {label} line is labelled {line.call('get_label')!r}"
-        assert np.allclose(as_array(line.call("get_ydata"), f"{label} y data"), values[:-1])
+    function = submission.module("tradeoff").plot_precision_recall_vs_threshold
+    call = describe_call(function, {"precisions": p, "recalls": r, "thresholds": t}, {"threshold": 0.4})
+    lines = lambda: _two_lines(function(p, r, t, threshold=0.4), "plot_precision_recall_vs_threshold()")  # noqa: E731
+    checks = []
+    check(checks, "labels 'Precision' and 'Recall'", call, lambda: [line.call("get_label") for line in lines()],
+          ["Precision", "Recall"])
+    check(checks, "curves are precisions[:-1] and recalls[:-1] against the thresholds", call,
+          lambda: tuple(as_array(line.call("get_ydata"), "Line2D.get_ydata()", ndim=1) for line in lines()),
+          (p[:-1], r[:-1]), atol=EXACT)
+    credit.checks(checks)
 
 
 @pytest.mark.question("roc.plot")
-def test_plot_roc(submission):
-    line = as_remote(submission.module("roc").plot_roc(np.array([0, .2, 1]), np.array([0, .9, 1]), label="SGD"),
-                     "roc.plot_roc()", "Line2D")
-    assert line.call("get_label") == "SGD"
-    assert np.allclose(as_array(line.call("get_ydata"), "curve y data"), [0, .9, 1])
+def test_plot_roc(submission, credit):
+    fpr, tpr = np.array([0, .2, 1]), np.array([0, .9, 1])
+    function = submission.module("roc").plot_roc
+    call = describe_call(function, {"fpr": fpr, "tpr": tpr}, {"label": "SGD"})
+
+    def curve():
+        line = as_remote(function(fpr, tpr, label="SGD"), "roc.plot_roc()", "Line2D")
+        return {"label": line.call("get_label"), "x": as_array(line.call("get_xdata"), "Line2D.get_xdata()"),
+                "y": as_array(line.call("get_ydata"), "Line2D.get_ydata()")}
+
+    checks = []
+    check(checks, "returns the ROC curve, labelled", call, curve, {"label": "SGD", "x": fpr, "y": tpr}, atol=EXACT)
+    credit.checks(checks)
 
 
 @pytest.mark.question("multiclass.scaled_sgd")
-def test_scaled_sgd(submission):
-    pipeline = as_remote(submission.module("multiclass").scaled_sgd(random_state=7), "scaled_sgd()", "Pipeline")
-    assert pipeline.call("__len__") == 2, "expected two steps: StandardScaler then SGDClassifier"
-    as_remote(pipeline.item(0, keep=True), "the first step", "StandardScaler")
-    sgd = as_remote(pipeline.item(1, keep=True), "the second step", "SGDClassifier")
-    assert sgd.get("random_state") == 7, "random_state is not passed to the SGDClassifier"
-    assert not pipeline.call("__sklearn_is_fitted__"), "scaled_sgd() should return an unfitted pipeline"
+def test_scaled_sgd(submission, credit):
+    function = submission.module("multiclass").scaled_sgd
+    call = describe_call(function, kwargs={"random_state": 7})
+    pipeline = lambda: as_remote(function(random_state=7), "scaled_sgd()", "Pipeline")  # noqa: E731
+    checks = []
+    check(checks, "steps: StandardScaler then SGDClassifier", f"{call}.steps",
+          lambda: [step.type.rsplit(".", 1)[-1] if hasattr(step, "type") else step
+                   for _, step in pipeline().get("steps")], ["StandardScaler", "SGDClassifier"])
+    check(checks, "random_state reaches the SGDClassifier", f"{call}[-1].random_state",
+          lambda: pipeline().item(-1, keep=True).get("random_state"), 7)
+    check(checks, "unfitted", f"{call}.__sklearn_is_fitted__()",
+          lambda: pipeline().call("__sklearn_is_fitted__"), False)
+    credit.checks(checks)
+
+
+#: Errors 1->2, 2->1, 2->0: normalised by row ("true") and by column ("pred") they differ.
+CONFUSION_PLOT = {"y_true": np.array([0, 1, 2, 2, 1, 2]), "y_pred": np.array([0, 2, 2, 1, 1, 0])}
 
 
 @pytest.mark.question("error_analysis.plot")
-def test_plot_confusion(submission):
-    y_true, y_pred = np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 1, 1])
-    image = as_remote(submission.module("error_analysis").plot_confusion(y_true, y_pred, normalize="true",
-                                                                         errors_only=True), "plot_confusion()",
-                      "AxesImage")
-    pixels = as_array(image.call("get_array"), "AxesImage.get_array()", shape=(3, 3))
-    assert np.allclose(np.diag(pixels), 0), "errors_only=True should leave the diagonal at 0"
+def test_plot_confusion(submission, credit):
+    function = submission.module("error_analysis").plot_confusion
+    options = {"normalize": "true", "errors_only": True}
+
+    def pixels():
+        image = as_remote(function(*CONFUSION_PLOT.values(), **options), "plot_confusion()", "AxesImage")
+        return as_array(image.call("get_array"), "AxesImage.get_array()", shape=(3, 3))
+
+    checks = []
+    check(checks, "errors only, each row normalised", describe_call(function, CONFUSION_PLOT, options), pixels,
+          np.array([[0, 0, 0], [0, 0, 1], [0.5, 0.5, 0]]), atol=EXACT)
+    credit.checks(checks)
 
 
 @pytest.mark.question("multilabel.targets")
-def test_large_odd_targets(submission):
-    targets = submission.module("multilabel").large_odd_targets(np.array([5, 8, 7, 0]))
-    result = as_array(targets, "large_odd_targets()", shape=(4, 2), kinds="biu")
-    assert result.astype(bool).tolist() == [[False, True], [True, False], [True, True], [False, False]]
+def test_large_odd_targets(submission, credit):
+    y = np.array([5, 8, 7, 0])
+    checks = []
+    check_call(checks, "columns [y >= 7, y odd]", submission.module("multilabel").large_odd_targets, {"y": y},
+               expected=np.array([[False, True], [True, False], [True, True], [False, False]]),
+               validate=partial(as_array, shape=(4, 2), kinds="biu"))
+    credit.checks(checks)
 
 
 @pytest.mark.question("multioutput.noise")
 def test_add_noise(submission, credit):
     multioutput = submission.module("multioutput")
     rng = submission.library("multioutput", "numpy.random", "default_rng", seed=3)
-    noisy = as_array(multioutput.add_noise(DIGITS.astype(np.uint8), rng), "add_noise()", shape=(5, 784))
+    images = DIGITS.astype(np.uint8)
+    call = describe_call(multioutput.add_noise, {"X": images, "rng": rng})
+    noisy = as_array(multioutput.add_noise(images, rng), "add_noise()", shape=(5, 784))
     noise = noisy.astype(np.int64) - DIGITS
     checks = []
-    attempt(checks, "noise in [0, 100)", lambda: noise.min() >= 0 and noise.max() < 100)
-    attempt(checks, "no uint8 wrap-around", lambda: noisy.max() > 255 or noisy.dtype != np.uint8)
-    attempt(checks, "rng.integers(low, high, size=X.shape)", lambda: np.array_equal(
-        noise, np.random.default_rng(3).integers(0, 100, size=DIGITS.shape)))
+    check(checks, "noise in [0, 100)", f"{call} - X", lambda: noise,
+          Property("values in [0, 100)", lambda got: got.min() >= 0 and got.max() < 100))
+    check(checks, "no uint8 wrap-around", call, lambda: noisy,
+          Property("a dtype wider than uint8 (255 + 99 does not fit)",
+                   lambda got: got.max() > 255 or got.dtype != np.uint8))
+    check(checks, "rng.integers(low, high, size=X.shape)", f"{call} - X", lambda: noise,
+          np.random.default_rng(3).integers(0, 100, size=DIGITS.shape))
     credit.checks(checks)
