@@ -31,16 +31,24 @@ def _describe(value) -> str:
 def as_float(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a float")
-    if not math.isfinite(value):
-        raise InvalidOutput(f"{what} returned {value}; expected a finite float")
-    return float(value)
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        raise InvalidOutput(f"{what} returned an integer too large for a float; expected a float") from None
+    if not math.isfinite(number):
+        raise InvalidOutput(f"{what} returned {number}; expected a finite float")
+    return number
 
 
 def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biuf",
              finite=True) -> np.ndarray:
     """Check an array; ``shape`` may hold None for "any size" in that axis."""
     if isinstance(value, (list, tuple)) and not any(hasattr(v, "mro") for v in value):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # ragged, mixed, huge ints
+            raise InvalidOutput(f"{what} returned a {type(value).__name__} that is not a rectangular array "
+                                f"of numbers ({str(exc).splitlines()[0][:200]}); expected a numpy array") from None
     if not isinstance(value, np.ndarray):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a numpy array")
     if value.dtype.kind not in kinds:
