@@ -7,6 +7,7 @@ expected a float". A failed check costs the question its points, nothing else.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -15,6 +16,24 @@ import numpy as np
 
 class InvalidOutput(AssertionError):
     """Student code returned something of the wrong type, shape or kind."""
+
+
+def _judges_student_values(check):
+    """A check here looks only at what student code returned: whatever it raises is about that value.
+
+    So an unexpected exception (numpy refusing an odd list, an overflow, ...) becomes an
+    :class:`InvalidOutput` that fails the student's question, never a grader error.
+    """
+    @functools.wraps(check)
+    def checked(value, what: str, *args, **kwargs):
+        try:
+            return check(value, what, *args, **kwargs)
+        except InvalidOutput:
+            raise
+        except Exception as exc:
+            raise InvalidOutput(f"{what} returned a value that could not be checked "
+                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    return checked
 
 
 def _describe(value) -> str:
@@ -28,6 +47,7 @@ def _describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
+@_judges_student_values
 def as_float(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a float")
@@ -40,6 +60,7 @@ def as_float(value, what: str) -> float:
     return number
 
 
+@_judges_student_values
 def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biuf",
              finite=True) -> np.ndarray:
     """Check an array; ``shape`` may hold None for "any size" in that axis."""
@@ -68,6 +89,7 @@ def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biu
     return value
 
 
+@_judges_student_values
 def as_labels(value, what: str, *, length: int, allowed) -> np.ndarray:
     """Predictions: one per input, each among ``allowed``."""
     array = as_array(value, what, ndim=1, length=length, kinds="biufUS")
@@ -77,6 +99,7 @@ def as_labels(value, what: str, *, length: int, allowed) -> np.ndarray:
     return array
 
 
+@_judges_student_values
 def as_remote(value, what: str, expected: str):
     """A handle on an object of class ``expected`` (a dotted suffix, e.g. "SGDClassifier")."""
     if not hasattr(value, "isinstance_of"):
