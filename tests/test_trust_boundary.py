@@ -300,6 +300,12 @@ def test_console_prints_student_text_as_text():
     assert "\x1b]52" not in raw and "\x1b[2J" not in raw and "\u202e" not in raw
 
 
+def test_html_text_is_inert():
+    from autograder.reporters._text import html_text
+
+    assert html_text('<img src=x onerror="alert(1)">\x1b[2J') == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+
+
 def test_results_json_has_no_control_sequences():
     data = to_gradescope(_result_quoting(INJECTION))
     text = "".join(test["output"] for test in data["tests"])

@@ -60,3 +60,12 @@ def md_block(text) -> list[str]:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence, *body.splitlines(), fence]
+
+
+def html_text(text) -> str:
+    """``text`` for an HTML page (element content or a quoted attribute), control sequences removed.
+
+    Prefer a template engine's autoescaping (jinja2) with :func:`plain` as a filter; this is
+    for markup built in Python.
+    """
+    return html.escape(plain(text), quote=True)
