@@ -58,6 +58,17 @@ def _run(source: Path, out_dir: Optional[Path], **options):
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
+def _isolation(allow_weak: bool) -> str:
+    """bubblewrap, or the weak mode only when asked for (grading untrusted code as root must not just happen)."""
+    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+
+    try:
+        return choose_isolation(allow_weak=allow_weak)
+    except SandboxUnavailable as exc:
+        errors.print(f"Cannot grade: {exc}", markup=False)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+
+
 @app.command()
 def grade(
     submission: Path = typer.Argument(..., help="folder of module files (like assignments/) or a .zip of one"),
@@ -66,13 +77,17 @@ def grade(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="cap every question's time limit (seconds)"),
+    allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                            help="without bubblewrap, grade with resource limits only"),
 ):
-    """Hidden grading of one submission: writes OUT/results.json (Gradescope) and OUT/report.md."""
+    """Hidden grading of one submission: writes OUT/results.json (Gradescope), report.md and feedback.html."""
+    from autograder.disclosure import for_students
     from autograder.reporters import print_table
 
     result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
-                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None)
-    print_table(result, console)
+                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None,
+                  isolation=_isolation(allow_weak_sandbox))
+    print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
     console.print(_text.console(f"Isolation: {result.isolation}"))
     console.print(_text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
     if result.grader_errors:
@@ -93,7 +108,7 @@ def check(
     from autograder.spec import load_spec, select
 
     result = _run(submission, out, profile="quick", data_dir=None, questions=question,
-                  visibilities=("public",))
+                  visibilities=("public",), isolation=_isolation(allow_weak=True))  # the student's own code
     print_table(result, console, hints=True)
     passed = sum(q.status == "passed" for q in result.questions)
     hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))
@@ -146,3 +161,74 @@ def data_clear_cache():
 def main():
     os.environ.setdefault("MPLBACKEND", "Agg")
     app()
+
+
+# ------------------------------------------------------------------ report (issue 10)
+
+@app.command()
+def report(
+    folder: Path = typer.Argument(..., help="a grade --out folder, or a bulk output folder (students/<id>/)"),
+    similarity: bool = typer.Option(True, "--similarity/--no-similarity", help="compare the class's code"),
+):
+    """Rebuild every report (results.json, report.md, feedback.html; summary.html/csv) from stored grading.json."""
+    from autograder.reporters.summary import rebuild_reports
+
+    try:
+        rewritten = rebuild_reports(folder, similarity=similarity)
+    except (FileNotFoundError, ValueError) as exc:
+        errors.print(f"[red]Cannot rebuild:[/] {exc}")
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
+    if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():
+        console.print(f"Class summary: {folder / 'summary.html'} and {folder / 'summary.csv'}")
+
+
+# ------------------------------------------------------------------- build (autograder/build/)
+
+build_app = typer.Typer(no_args_is_help=True,
+                        help="Generate student notebooks, an Otter assignment, a Gradescope autograder, the student bundle.")
+app.add_typer(build_app, name="build")
+
+
+@build_app.command("notebooks")
+def build_notebooks_command(out: Path = typer.Option(..., "--out", "-o", help="folder for the .ipynb files")):
+    """One notebook per module and chapter3.ipynb, from the stubs, with a self-check cell per public question."""
+    from autograder.build.notebooks import build_notebooks
+
+    paths = build_notebooks(out)
+    console.print(f"Wrote {len(paths)} notebooks to {out}")
+
+
+@build_app.command("student")
+def build_student_command(out: Path = typer.Option(..., "--out", "-o", help="bundle folder (emptied); OUT.zip too"),
+                          zip_: bool = typer.Option(True, "--zip/--no-zip", help="also write OUT.zip")):
+    """What students download: stubs, notebooks, public graders, the sample without test labels, `check`."""
+    from autograder.build.student import build_student
+
+    folder = build_student(out, make_zip=zip_)
+    console.print(f"Wrote {folder}" + (f" and {folder.with_suffix('.zip')}" if zip_ else ""))
+
+
+@build_app.command("gradescope")
+def build_gradescope_command(
+    out: Path = typer.Option(..., "--out", "-o", help="folder for autograder.zip"),
+    data: str = typer.Option("quick", "--data", help="data profile the autograder grades on: quick or full"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder to pack (with --data full)"),
+    question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+):
+    """Gradescope's autograder.zip (setup.sh, run_autograder, the package) grading with the sandbox."""
+    from autograder.build.gradescope import build_gradescope
+
+    console.print(f"Wrote {build_gradescope(out, profile=data, data_dir=data_dir, questions=question)}")
+
+
+@build_app.command("otter")
+def build_otter_command(
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the Otter assignment"),
+    question: list[str] = typer.Option([], "--question", "-q", help="only these modules (default: all)"),
+):
+    """An Otter Grader assignment whose tests call the toolkit's checks; runs `otter assign`."""
+    from autograder.build.otter import build_otter
+
+    built = build_otter(out, modules=question)
+    console.print(f"Wrote {built.master} and ran otter assign: {built.student} and {built.autograder_zip}")

@@ -2,7 +2,7 @@
 
     prepare_submission  folder or .zip -> a private flat copy of the student's .py files
     run_graders         pytest + GradingPlugin over graders/public (+ graders/hidden) -> GradingResult
-    write_reports       results.json (Gradescope), report.md, grading.json (full model)
+    write_reports       results.json (Gradescope), report.md, feedback.html, grading.json (full model)
 
 ``grade`` chains the three; the CLI's ``grade`` and ``check`` are thin wrappers.
 """
@@ -15,19 +15,18 @@ import json
 import os
 import shutil
 import stat
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder.data import cache_dir, resolve_data_dir
-from autograder.data._locations import SAMPLE_DIR
+from autograder.notebooks import translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
 from autograder.spec import VISIBILITIES
+from autograder.worker.sandbox import SandboxUnavailable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GRADERS_DIR = PACKAGE_DIR / "graders"
@@ -52,7 +51,8 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     ----------
     path : Path
         A folder of module files (as ``assignments/``) or a ``.zip`` of one (the files may
-        sit in a single top folder inside the zip).
+        sit in a single top folder inside the zip), or a notebook or a folder holding
+        notebooks (converted by :mod:`autograder.notebooks`).
     workdir : Path
         A private folder; the copy goes to ``workdir / "submission"``.
     notes : list of str, optional
@@ -71,7 +71,9 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     notes = [] if notes is None else notes
     target = workdir / "submission"
     target.mkdir(parents=True)
-    if path.is_dir():
+    if path.suffix == ".ipynb" or (path.is_dir() and any(path.glob("*.ipynb"))):
+        sources = _notebook_sources(path, workdir)
+    elif path.is_dir():
         sources = _python_files_in_folder(path, notes)
     elif path.is_file() and zipfile.is_zipfile(path):
         sources = _python_files_in_zip(path, notes)
@@ -125,6 +127,16 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
+def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
+    """Notebooks become module files (autograder.notebooks); the line map stays in ``workdir``."""
+    from autograder.notebooks import NotebookError, notebook_sources
+
+    try:
+        return notebook_sources(path, workdir)
+    except NotebookError as exc:
+        raise CannotGrade(str(exc)) from exc
+
+
 def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
     try:
         with open(path, "rb") as handle:  # the entry count ZipFile would read, checked before it parses them
@@ -155,22 +167,15 @@ def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
         raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
 
 
-def hidden_paths(*, source: Path, out_dir: Path | None, data_dir=None) -> list[Path]:
-    """What the worker must not see: data, caches, grader output, hidden graders, reference solutions."""
-    candidates = [resolve_data_dir(data_dir), cache_dir(), out_dir, GRADERS_DIR / "hidden", SAMPLE_DIR,
-                  Path.home()]
-    if Path(source).resolve() != SOLUTIONS_DIR:  # grading the reference itself: it imports its helpers
-        candidates += [SOLUTIONS_DIR, Path(source).resolve()]
-    # Never mask what the worker runs on: the interpreter, its libraries, the worker package.
-    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE_DIR / "worker"]
-    keep = []
-    for path in candidates:
-        if path is None:
-            continue
-        path = Path(path).resolve()
-        if not any(path == n or path in n.parents for n in needed) and path not in keep:
-            keep.append(path)
-    return keep
+def sandbox_exposure(source: Path) -> list[Path]:
+    """Extra read-only paths the worker may see besides its allowlist view (see worker/sandbox.py).
+
+    Only the reference itself gets one: it imports ``solutions._validation``.
+    Everything else (data, caches, output, graders, solutions, .git) is simply
+    not in the view, so nothing needs masking."""
+    if Path(source).resolve() == SOLUTIONS_DIR:
+        return [SOLUTIONS_DIR / "__init__.py", SOLUTIONS_DIR / "_validation.py"]
+    return []
 
 
 # -------------------------------------------------------------------- stage 2: run
@@ -178,14 +183,17 @@ def hidden_paths(*, source: Path, out_dir: Path | None, data_dir=None) -> list[P
 def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", visibilities=VISIBILITIES,
                 questions=(), out_dir: Path | None = None, data_dir=None, isolation=None, limits=None,
                 on_result=None) -> GradingResult:
-    plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
-                           hidden_paths=hidden_paths(source=source, out_dir=out_dir, data_dir=data_dir),
-                           data_dir=data_dir, isolation=isolation, limits=limits, on_result=on_result)
+    try:
+        plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
+                               expose=sandbox_exposure(source), data_dir=data_dir, isolation=isolation,
+                               limits=limits, on_result=on_result)
+    except SandboxUnavailable as exc:
+        raise CannotGrade(str(exc)) from None
     folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
     args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
             "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]
     log = io.StringIO()
-    with contextlib.redirect_stdout(log):
+    with contextlib.redirect_stdout(log), _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         plugin.student.close()
@@ -193,12 +201,31 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
     return plugin.result(str(source))
 
 
+@contextlib.contextmanager
+def _no_plugin_autoload():
+    """The graders need only our plugin: installed pytest plugins (hypothesis, ...) cost a second each run."""
+    before = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = before
+
+
 # ----------------------------------------------------------------- stage 3: report
 
 def write_reports(result: GradingResult, out_dir: Path) -> None:
+    """Student files show what each question's ``disclosure`` allows; grading.json keeps everything (staff)."""
+    from autograder.disclosure import for_students
+    from autograder.reporters.html import write_feedback
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(to_gradescope(result), indent=2))
-    (out_dir / "report.md").write_text(to_markdown(result))
+    (out_dir / "results.json").write_text(json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2))
+    (out_dir / "report.md").write_text(to_markdown(for_students(result)))
+    write_feedback(for_students(result), out_dir / "feedback.html")
     result.save(out_dir / "grading.json")
 
 
@@ -213,6 +240,7 @@ def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult
         submission_dir = prepare_submission(Path(source), workdir, notes)
         result = run_graders(submission_dir, source=Path(source).resolve(), out_dir=out_dir, **options)
         result.notes[:0] = notes
+        translate_result(result, workdir)  # notebook submissions: "cell 12, line 3"
         if out_dir is not None:
             write_reports(result, out_dir)
         return result

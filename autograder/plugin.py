@@ -37,6 +37,7 @@ from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
+from autograder.worker.sandbox import LimitUnavailable, check_memory
 
 QUESTION_MARK = "question"
 
@@ -45,7 +46,7 @@ class GradingPlugin:
     """Holds one grading run's state: the submission, the data, the results."""
 
     def __init__(self, submission_dir: Path, *, profile: str = "quick", visibilities=VISIBILITIES,
-                 questions=(), hidden_paths=(), data_dir=None, isolation: str | None = None,
+                 questions=(), expose=(), data_dir=None, isolation: str | None = None,
                  limits: dict | None = None, on_result: Callable[[QuestionResult], None] | None = None):
         if profile not in PROFILES:
             raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
@@ -59,7 +60,7 @@ class GradingPlugin:
         if unknown_limits:
             raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
         self.in_scope = [q.id for q in select(self.spec, visibilities, questions)]
-        self.student = Submission(submission_dir, hidden_paths, isolation)
+        self.student = Submission(submission_dir, expose=expose, isolation=isolation)
         self.datasets = GradingData(profile, data_dir)
         self.references = ReferenceCache(profile)
         self.shared: dict = {}
@@ -104,6 +105,10 @@ class GradingPlugin:
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
         self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        try:
+            check_memory(self.student.limits)
+        except LimitUnavailable as exc:  # a configuration problem, not the student's nor a grader bug
+            pytest.skip(str(exc))
         return q
 
     @pytest.fixture
@@ -219,8 +224,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "question(id): the question in questions.toml that this test grades")
     directory = config.getoption("--submission", None)
     if directory and not config.pluginmanager.has_plugin("ch3-grading"):
-        from autograder.grading import hidden_paths  # the same masks as `grade`
+        from autograder.grading import sandbox_exposure  # the same view as `grade`
 
         plugin = GradingPlugin(Path(directory), profile=config.getoption("--profile"),
-                               hidden_paths=hidden_paths(source=Path(directory), out_dir=None))
+                               expose=sandbox_exposure(Path(directory)))
         config.pluginmanager.register(plugin, "ch3-grading")

@@ -10,6 +10,7 @@ from pathlib import Path
 STATUSES = {
     "passed": "✓", "partial": "~", "failed": "✗", "not_implemented": "✗", "error": "✗",
     "import_error": "✗", "timeout": "⏱", "crashed": "✗", "not_run": "-", "grader_error": "!",
+    "withheld": "?",  # a student's view before the deadline (autograder.disclosure)
 }
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 SPEC_PATH = Path(__file__).with_name("questions.toml")
 VISIBILITIES = ("public", "hidden")
 PROFILES = ("quick", "full")
+#: What a student sees of a question's result before the deadline (see autograder.disclosure).
+DISCLOSURES = ("exact", "band", "pass_fail", "none")
 
 
 class SpecError(ValueError):
@@ -76,6 +78,8 @@ class Question:
     #: Accuracy after training on shuffled labels above which the predictions cannot have been
     #: learned from the training data (a model that looks up the public test labels).
     permuted_limit: float | None = None
+    #: What a student sees before the deadline: one of DISCLOSURES (staff always see everything).
+    disclosure: str = "exact"
 
     @property
     def module(self) -> str:
@@ -121,7 +125,8 @@ def _parse_band(qid, profile, table) -> Band:
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
-QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", *LIMIT_FIELDS}
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure",
+                   *LIMIT_FIELDS}
 
 
 def parse_spec(document: dict) -> dict[str, Question]:
@@ -149,10 +154,13 @@ def parse_spec(document: dict) -> dict[str, Question]:
         permuted_limit = merged.get("permuted_limit")
         if permuted_limit is not None and not (isinstance(permuted_limit, float) and 0 < permuted_limit < 1):
             _fail(qid, "permuted_limit", "a float in (0, 1)", permuted_limit)
+        disclosure = merged.get("disclosure", "exact")
+        if disclosure not in DISCLOSURES:
+            _fail(qid, "disclosure", f"one of {DISCLOSURES}", disclosure)
         questions[qid] = Question(
             id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
-            permuted_limit=permuted_limit,
+            permuted_limit=permuted_limit, disclosure=disclosure,
         )
     return questions
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from autograder.data import load_mnist
-from autograder.grading import grade, hidden_paths, prepare_submission
+from autograder.grading import grade, prepare_submission
 from autograder.judge.client import Submission
 from autograder.spec import load_spec
 from autograder.worker.sandbox import choose_isolation, drops_privileges
@@ -228,7 +228,7 @@ def probe(tmp_path, data_dir_or_none):
     (out / "results.json").write_text("{}")
     workdir = Path(tempfile.mkdtemp(prefix="ch3-probe-"))
     folder = prepare_submission(source, workdir)  # the readable private copy grade() makes
-    submission = Submission(folder, hidden_paths(source=source, out_dir=out, data_dir=data_dir_or_none))
+    submission = Submission(folder)
     submission.limits = load_spec()[HONEST].limits
     yield submission.module("probe"), out
     submission.close()
@@ -276,4 +276,5 @@ def test_worker_environment_is_clean(probe, monkeypatch):
     assert "CH3_DATA_DIR" not in names and not any(n.startswith(("GITHUB", "AWS", "GRADESCOPE")) for n in names)
     assert set(names) <= {"PATH", "PWD", "HOME", "TMPDIR", "MPLCONFIGDIR", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE",
                           "PYTHONHASHSEED", "LC_ALL", "LANG", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                          "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+                          "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                          "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}  # the last two: set by scikit-learn's import

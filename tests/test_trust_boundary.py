@@ -142,7 +142,10 @@ def _hand_made_reply(header_expr: str, blobs=()) -> dict:
         def large_odd_targets(y):
             message = frame({header_expr}, {list(blobs)!r})
             data = len(message).to_bytes(8, "little") + message
-            fd = int(sys.argv[2])  # the worker's reply pipe (entry.py REQUEST_FD RESPONSE_FD DIR)
+            caller = sys._getframe()  # the worker's reply pipe, from the serving loop's locals
+            while caller.f_code.co_name != "serve":
+                caller = caller.f_back
+            fd = caller.f_locals["response_fd"]
             while data:
                 data = data[os.write(fd, data):]
             os._exit(0)

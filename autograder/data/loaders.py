@@ -40,6 +40,9 @@ from ._integrity import (
 from ._locations import DATA_DIR_ENV, SAMPLE_DIR, cache_dir, check_profile, resolve_data_dir
 
 MNIST_KEYS = ("X_train", "y_train", "X_test", "y_test")
+#: Present in a student bundle's sample, which leaves out the test labels (MNIST y_test, Titanic's
+#: test_labels.csv): the loaders then return None for them (``python -m autograder build student``).
+STUDENT_SAMPLE_MARK = SAMPLE_DIR / "STUDENT_SAMPLE"
 SPAM_CATEGORIES = tuple(_checksums.SPAM_ARCHIVES)
 
 
@@ -111,6 +114,9 @@ def load_mnist(profile="quick", *, data_dir=None, cache=None, allow_download=Tru
     if check_profile(profile) == "quick":
         path = SAMPLE_DIR / "mnist.npz"
         arrays = _read_npz(path)
+        if "y_test" not in arrays and STUDENT_SAMPLE_MARK.is_file():
+            arrays["y_test"] = None  # a student bundle: hidden questions score against these labels
+            return MNIST(**arrays, profile="quick", source=str(path))
         _verify_mnist(arrays, {key: _checksums.SAMPLE[f"mnist/{key}"] for key in MNIST_KEYS}, path)
         return MNIST(**arrays, profile="quick", source=str(path))
 
@@ -185,6 +191,8 @@ def load_titanic(profile="quick", *, data_dir=None) -> Titanic:
     frames = {}
     for f in TITANIC_FILES:
         path = folder / names[f]
+        if f == "test_labels.csv" and profile == "quick" and STUDENT_SAMPLE_MARK.is_file():
+            return Titanic(frames["train.csv"], frames["test.csv"], None, profile=profile, source=str(folder))
         raw = path.read_bytes()
         check_digest(hashlib.sha256(raw).hexdigest(), pins[f], what=f, path=path)
         frames[f] = pd.read_csv(io.BytesIO(raw))

@@ -7,19 +7,21 @@
 >>> model.call("fit", X_train, y_train); model.call("predict", X_test)
 
 One worker per student module, started on first use with the current question's
-limits, and restarted after a timeout or a crash (or when the next question
-needs other limits).  Hidden labels never go into a request: graders send
+limits (a fresh child of the submission's sandboxed zygote), and restarted after a
+timeout or a crash, or when the next question needs other process limits.  Hidden labels never go into a request: graders send
 features and keep labels here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.worker.protocol import ReplyOverBudget
-from autograder.worker.sandbox import (ReplyTooLarge, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout,
-                                       choose_isolation, describe_isolation)
+from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
+                                       WorkerProcess, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
+                                       describe_isolation, drops_privileges)
 
 
 #: Workers kept alive between questions (a module's questions are spread over the graders).
@@ -48,6 +50,12 @@ class SandboxStopped(StudentCodeError):
 
 class TimedOut(SandboxStopped):
     status = "timeout"
+
+
+class NotRunnable(StudentCodeError):
+    """The grader cannot give this question what questions.toml asks for; the student's code did not run."""
+
+    status = "not_run"
 
 
 @dataclass
@@ -101,16 +109,25 @@ class ModuleProxy:
 
 
 class Submission:
-    """A student's submission folder, run module by module in sandboxed workers."""
+    """A student's submission folder, run module by module in sandboxed workers.
 
-    def __init__(self, directory: Path, hidden_paths=(), isolation: str | None = None):
+    With bubblewrap, one sandbox per submission holds a zygote with the heavy
+    libraries preloaded; each module gets a fresh child forked from it (about
+    as cheap as a fork), again after a timeout, a crash, a change of memory,
+    process or file limits, or :meth:`restart`.  ``expose`` lists extra
+    read-only paths the worker may see (the reference's ``solutions`` helpers)."""
+
+    def __init__(self, directory: Path, *, expose=(), isolation: str | None = None):
         self.directory = Path(directory).resolve()
-        self.hidden_paths = list(hidden_paths)
+        self.expose = list(expose)
         self.isolation = isolation or choose_isolation()
+        check_weak_mode(self.isolation)
         self.limits = None                      # set per question by the plugin
-        self._workers: dict[str, WorkerProcess] = {}
+        self._uid: UidSlot | None = None
+        self._sandbox: Sandbox | None = None
+        self._workers: dict = {}                # module -> Child (bwrap) or WorkerProcess (rlimits)
         self._generation: dict[str, int] = {}
-        self._import_errors: dict[str, StudentCodeError] = {}  # failed imports are not retried
+        self._import_errors: dict[str, tuple[StudentCodeError, float]] = {}  # error, the timeout it had
         self._pending_output: dict[str, str] = {}
 
     @property
@@ -131,44 +148,81 @@ class Submission:
         text = self._pending_output.pop(module, "") + (worker.take_output() if worker else "")
         return text.strip()
 
-    # ------------------------------------------------------------- workers
-    def _worker(self, module: str) -> WorkerProcess:
-        if module in self._import_errors:
-            raise self._import_errors[module]
-        worker = self._workers.get(module)
-        if worker is not None and worker.alive and worker.limits == self.limits:
-            self._workers[module] = self._workers.pop(module)  # most recently used last
-            return worker
+    def restart(self, module: str) -> None:
+        """Close ``module``'s worker: the next call starts a fresh process (no state carried over)."""
+        worker = self._workers.pop(module, None)
         if worker is not None:
             self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
             worker.close()
-            del self._workers[module]
+
+    # ------------------------------------------------------------- workers
+    def _same_process_limits(self, worker) -> bool:
+        """The timeout is the grader's to enforce; memory, processes, files and threads are the process's."""
+        same = {"timeout": 0, "output_kb": 0}
+        return dataclasses.replace(worker.limits, **same) == dataclasses.replace(self.limits, **same)
+
+    def _start(self):
+        """A fresh worker with this question's limits: a child of the zygote, or (weak mode) a new process."""
+        check_memory(self.limits)
+        if self._uid is None and drops_privileges(self.isolation):
+            self._uid = UidSlot()
+        uid = self._uid.uid if self._uid else None
+        if self.isolation != "bwrap":
+            return WorkerProcess(self.directory, self.limits, uid)
+        for attempt in range(2):
+            if self._sandbox is None or self._sandbox.dead:
+                self._sandbox = Sandbox(self.directory, self.limits.threads, uid, self.expose)
+            try:
+                return self._sandbox.spawn(self.limits)
+            except WorkerDied:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _worker(self, module: str):
+        failed = self._import_errors.get(module)
+        if failed is not None:
+            error, timeout = failed
+            if not (isinstance(error, TimedOut) and self.limits.timeout > timeout):
+                raise type(error)(f"{error} (not retried for this question: its limits are no larger)")
+            del self._import_errors[module]  # more time now: a fresh attempt
+        worker = self._workers.get(module)
+        if worker is not None and worker.alive and self._same_process_limits(worker):
+            worker.limits = self.limits
+            self._workers[module] = self._workers.pop(module)  # most recently used last
+            return worker
+        if worker is not None:
+            self.restart(module)
         if not (self.directory / f"{module}.py").is_file():
             error = ImportFailed(f"{module}.py is not in the submission")
-            self._import_errors[module] = error
+            self._import_errors[module] = (error, float("inf"))
             raise error
         self._close_idle(keep=MAX_IDLE_WORKERS - 1)
-        worker = WorkerProcess(self.directory, self.limits, self.hidden_paths, self.isolation)
+        try:
+            worker = self._start()
+        except LimitUnavailable as exc:
+            raise NotRunnable(str(exc)) from None
+        except WorkerError as exc:
+            raise SandboxStopped(f"the sandbox could not start a worker for {module}.py: {exc}") from None
         self._workers[module] = worker
         self._generation[module] = self._generation.get(module, 0) + 1
         try:
             reply = self._send(worker, module, {"op": "import", "module": module}, f"import {module}")
-        except SandboxStopped as exc:  # hangs or dies on import: it will again, for every question
-            self._import_errors[module] = type(exc)(f"importing {module}.py: {exc}")
-            raise self._import_errors[module] from None
+        except SandboxStopped as exc:  # hangs or dies on import: it will again, under the same limits
+            error = type(exc)(f"importing {module}.py: {exc}")
+            self._import_errors[module] = (error, self.limits.timeout)
+            raise error from None
         if reply.error:
             error = ImportFailed(f"{module}.py could not be imported: {reply.error['type']}: "
                                  f"{reply.error['message']}\n{reply.error['traceback']}")
-            self._import_errors[module] = error
+            self._import_errors[module] = (error, float("inf"))
             raise error
         return worker
 
     def _close_idle(self, keep: int) -> None:
         """Close the least recently used workers beyond ``keep`` (an idle KNN worker holds GBs)."""
         for module in list(self._workers)[:max(len(self._workers) - keep, 0)]:
-            worker = self._workers.pop(module)
-            self._pending_output[module] = self._pending_output.get(module, "") + worker.take_output()
-            worker.close()
+            self.restart(module)
 
     def _send(self, worker, module, message, what):
         try:
@@ -212,9 +266,15 @@ class Submission:
         return value
 
     def close(self):
-        for worker in self._workers.values():
-            worker.close()
-        self._workers.clear()
+        """Stop every worker and the sandbox: when this returns, no process of this submission is left."""
+        for module in list(self._workers):
+            self.restart(module)
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+        if self._uid is not None:
+            self._uid.release()
+            self._uid = None
 
 
 def _refs(value):

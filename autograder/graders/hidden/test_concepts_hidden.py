@@ -14,6 +14,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.svm import SVC
 
 from autograder.graders.common import attempt, fit_predict, mnist_subset, raises_value_error
+from autograder.graders.figures import confusion_counts, score_curves
 from autograder.judge.validate import as_array, as_float, as_labels, as_remote
 from solutions import multilabel as reference_multilabel
 from solutions import roc as reference_roc
@@ -153,6 +154,8 @@ def test_forest_scores(submission, data, profile, band, reference, credit):
     expected = reference.get(f"roc.forest/{SEED}", lambda: metrics.roc_auc_score(
         five, reference_roc.forest_positive_scores(X, five)))
     credit.band("ROC AUC", metrics.roc_auc_score(five, scores), band.resolve(expected), reference=expected)
+    credit.measure("curves", {"student": score_curves(five, scores), "reference": reference.get(
+        f"roc.forest/curves/{SEED}", lambda: score_curves(five, reference_roc.forest_positive_scores(X, five)))})
 
 
 def _accuracy_of(model, what, X_train, y_train, X_test, y_test):
@@ -169,6 +172,7 @@ def test_train_svc(submission, data, profile, band, reference, credit):
     expected = reference.get(f"multiclass.svc/{SEED}", lambda: float(np.mean(
         SVC(random_state=42).fit(X_train, y_train).predict(X_test) == y_test)))
     credit.band("accuracy", float(np.mean(predicted == y_test)), band.resolve(expected), reference=expected)
+    credit.measure("confusion_matrix", confusion_counts(y_test, predicted, range(10)))
     assert np.all(np.isfinite(scores))
 
 

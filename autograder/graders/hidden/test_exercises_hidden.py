@@ -14,6 +14,7 @@ from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
+from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
@@ -41,6 +42,7 @@ def _score_accuracy(credit, band, reference, key, y_test, predicted, reference_p
     """Band the student's accuracy; the band is relative to the reference's (cached) on the quick profile."""
     expected = reference.get(key, lambda: accuracy_score(y_test, reference_predictions()))
     credit.band(metric, accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test), reference=expected)
+    credit.measure("confusion_matrix", confusion_counts(y_test, predicted, sorted(set(np.unique(y_test)))))
 
 
 def _mnist_full_split(data):
@@ -72,6 +74,7 @@ def test_knn_accuracy(submission, data, profile, question, band, reference, cred
     predicted = fit_predict(ex1.build_model(), "ex1_knn97.build_model()", X_train, y_train, X_test, range(10))
     _score_accuracy(credit, band, reference, "ex1_knn97.accuracy", y_test, predicted,
                     lambda: reference_ex1.build_model().fit(X_train, y_train).predict(X_test))
+    credit.measure("misclassified_digits", misclassified_digits(X_test, y_test, predicted))
 
 
 def _random_images(rng, n):
@@ -201,6 +204,9 @@ def _spam_scores(submission, data, reference, memo):
         precisions, recalls, flagged, positives = [], [], 0, 0
         for train, test in splits:
             predicted = build([emails[i] for i in train], y[train], [emails[i] for i in test])
+            memo.setdefault(f"spam-wrong/{build.__name__}", []).extend(test[predicted != y[test]].tolist())
+            memo[f"spam-cm/{build.__name__}"] = np.add(memo.get(f"spam-cm/{build.__name__}", 0),
+                                                       confusion_counts(y[test], predicted, (0, 1)))
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
             flagged, positives = flagged + int(np.sum(predicted == 1)), positives + int(np.sum(y[test]))
@@ -233,8 +239,11 @@ def _band_spam(credit, band, scores, metric, index):
 @pytest.mark.question("ex4_spam.precision")
 def test_spam_precision(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=False))
+    credit.measure("confusion_matrix", np.asarray(memo["spam-cm/student"]).tolist())  # pooled over the splits
 
 
 @pytest.mark.question("ex4_spam.recall")
 def test_spam_recall(submission, data, band, reference, memo, credit):
     _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "recall", 1)
+    credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=True))

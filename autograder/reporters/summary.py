@@ -1,0 +1,256 @@
+"""The class dashboard: ``summary.html`` and ``summary.csv`` from a bulk output folder.
+
+Reads what bulk grading stored (nothing is run)::
+
+    DIR/batch.json                          entries: id, name, email, source, status, error, ...
+    DIR/students/<id>/grading.json          the full GradingResult (staff view)
+    DIR/students/<id>/submission/*.py       the student's files (for the similarity check)
+
+and writes ``DIR/summary.html`` (self-contained: PNG plots inline, sortable tables
+with a few lines of inline script) and ``DIR/summary.csv`` (one row per question).
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from autograder.reporters.html import _figure, _png, clean_text, environment
+from autograder.results import GradingResult
+
+#: Statuses that mean the student's code did not run to the end, as the dashboard names them.
+FAILURE_STATUSES = {"timeout": "timeout", "crashed": "crash", "import_error": "import error", "error": "error",
+                    "not_implemented": "not implemented", "grader_error": "grader error", "not_run": "not run"}
+
+
+def load_batch(batch_dir: Path) -> tuple[list[dict], dict[str, GradingResult]]:
+    """The batch's entries (from batch.json, or one per student folder) and each graded student's result."""
+    batch_dir = Path(batch_dir)
+    entries: list[dict] = []
+    batch_file = batch_dir / "batch.json"
+    if batch_file.is_file():
+        data = json.loads(batch_file.read_text())
+        entries = data.get("entries", []) if isinstance(data, dict) else list(data)
+    results = {}
+    students = batch_dir / "students"
+    for path in sorted(students.glob("*/grading.json")) if students.is_dir() else []:
+        results[path.parent.name] = GradingResult.load(path)
+    known = {str(e.get("id")) for e in entries}
+    entries += [{"id": sid, "status": "graded"} for sid in results if sid not in known]
+    return entries, results
+
+
+def _normalise_check(name: str) -> str:
+    """A sub-check's name without the student's own error text (``attempt`` appends it in parentheses)."""
+    return name.split(" (", 1)[0]
+
+
+def question_stats(results: dict[str, GradingResult]) -> list[dict]:
+    """Per question: mean points, pass rate, status counts, time; in the spec's order."""
+    by_question: dict[str, list] = {}
+    for result in results.values():
+        for q in result.questions:
+            by_question.setdefault(q.id, []).append(q)
+    rows = []
+    for qid, answers in by_question.items():
+        points = [q.points for q in answers]
+        seconds = [q.seconds for q in answers]
+        statuses = collections.Counter(q.status for q in answers)
+        rows.append({
+            "id": qid, "name": answers[0].name, "visibility": answers[0].visibility,
+            "max_points": answers[0].max_points, "n": len(answers),
+            "mean_points": round(statistics.fmean(points), 3),
+            "pass_rate": round(sum(q.points >= q.max_points for q in answers) / len(answers), 3),
+            "zero_rate": round(sum(q.points <= 0 for q in answers) / len(answers), 3),
+            "mean_seconds": round(statistics.fmean(seconds), 2), "max_seconds": round(max(seconds), 2),
+            "statuses": dict(statuses),
+        })
+    return rows
+
+
+def hardest_checks(results: dict[str, GradingResult], limit: int = 15) -> list[dict]:
+    """The sub-checks that fail most often across the class, with an example message."""
+    failed, seen, example = collections.Counter(), collections.Counter(), {}
+    for result in results.values():
+        for q in result.questions:
+            for check in q.measurements.get("checks") or []:
+                key = (q.id, _normalise_check(check.get("name", "")))
+                seen[key] += 1
+                if not check.get("passed"):
+                    failed[key] += 1
+                    example.setdefault(key, check.get("name", ""))
+    rows = [{"question": qid, "check": name, "failed": count, "of": seen[(qid, name)],
+             "rate": round(count / seen[(qid, name)], 3), "example": example[(qid, name)]}
+            for (qid, name), count in failed.most_common()]
+    rows.sort(key=lambda r: (-r["failed"], -r["rate"], r["question"]))
+    return rows[:limit]
+
+
+def status_counts(entries: list[dict], results: dict[str, GradingResult]) -> dict[str, int]:
+    """Questions ending in each failure status across the class, plus submissions that could not be graded."""
+    counts = collections.Counter()
+    for result in results.values():
+        for q in result.questions:
+            if q.status in FAILURE_STATUSES:
+                counts[FAILURE_STATUSES[q.status]] += 1
+    ungraded = [e for e in entries if str(e.get("id")) not in results]
+    if ungraded:
+        counts["submission not graded"] = len(ungraded)
+    return dict(counts.most_common())
+
+
+# ------------------------------------------------------------------------ plots
+
+def plot_scores(results: dict[str, GradingResult]) -> str | None:
+    if not results:
+        return None
+    percent = [100 * r.score / r.max_score if r.max_score else 0 for r in results.values()]
+    fig, axes = _figure(1, 1, (6.5, 2.8))
+    ax = axes[0][0]
+    ax.hist(percent, bins=np.linspace(0, 100, 21), color="#0969da", edgecolor="white")
+    ax.axvline(statistics.median(percent), color="k", ls="--", lw=1, label=f"median {statistics.median(percent):.1f}%")
+    ax.set_xlabel("total score (%)")
+    ax.set_ylabel("students")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_times(rows: list[dict]) -> str | None:
+    if not rows:
+        return None
+    fig, axes = _figure(1, 1, (7.5, 0.22 * len(rows) + 1.2))
+    ax = axes[0][0]
+    labels = [r["id"] for r in rows][::-1]
+    ax.barh(labels, [r["mean_seconds"] for r in rows][::-1], color="#8c959f", label="mean")
+    ax.plot([r["max_seconds"] for r in rows][::-1], labels, "k|", markersize=8, label="slowest")
+    ax.set_xlabel("grading seconds per question")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
+    """Each band question's measured figures across the class, drawn against its band."""
+    values: dict[str, list] = {}
+    for result in results.values():
+        for q in result.questions:
+            band = q.measurements.get("band")
+            if band and band.get("value") is not None and np.isfinite(band["value"]):
+                values.setdefault(q.id, []).append(band)
+    plots = []
+    for qid, bands in values.items():
+        figures = [b["value"] for b in bands]
+        full_at = statistics.median(b["full_at"] for b in bands)
+        zero_at = statistics.median(b["zero_at"] for b in bands)
+        references = [b["reference"] for b in bands if b.get("reference") is not None]
+        fig, axes = _figure(1, 1, (5.2, 2.3))
+        ax = axes[0][0]
+        low = min(figures + [zero_at])
+        high = max(figures + [full_at])
+        pad = (high - low) * 0.1 or 0.01
+        ax.hist(figures, bins=np.linspace(low - pad, high + pad, 25), color="#0969da", edgecolor="white")
+        ax.axvline(zero_at, color="#cf222e", lw=2, label=f"zero at {zero_at:.4f}")
+        ax.axvline(full_at, color="#1a7f37", lw=2, label=f"full at {full_at:.4f}")
+        if references:
+            ax.axvline(statistics.median(references), color="k", ls=":", label="reference")
+        ax.set_xlabel(bands[0].get("metric", "figure"))
+        ax.set_ylabel("students")
+        ax.legend(fontsize=7)
+        plots.append({"id": qid, "src": _png(fig), "n": len(figures),
+                      "median": statistics.median(figures), "full_at": full_at, "zero_at": zero_at})
+    return plots
+
+
+# ------------------------------------------------------------------------ writing
+
+CSV_COLUMNS = ["question", "name", "visibility", "max_points", "graded", "mean_points", "pass_rate", "zero_rate",
+               "mean_seconds", "max_seconds", "statuses"]
+
+
+def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Path]:
+    """Write ``summary.html`` and ``summary.csv`` into ``batch_dir`` from its stored results.
+
+    Parameters
+    ----------
+    batch_dir : Path
+        A bulk output folder (``batch.json``, ``students/<id>/grading.json``).
+    similarity : bool
+        Also compare the students' submitted code (``students/<id>/submission/*.py``).
+
+    Returns
+    -------
+    (Path, Path)
+        The HTML and CSV files written.
+    """
+    batch_dir = Path(batch_dir)
+    if not batch_dir.is_dir():
+        raise FileNotFoundError(f"The 'batch_dir' parameter must be a bulk output folder. {batch_dir} does not exist.")
+    entries, results = load_batch(batch_dir)
+    rows = question_stats(results)
+    csv_path = batch_dir / "summary.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for r in rows:
+            writer.writerow([r["id"], r["name"], r["visibility"], r["max_points"], r["n"], r["mean_points"],
+                             r["pass_rate"], r["zero_rate"], r["mean_seconds"], r["max_seconds"],
+                             "; ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items()))])
+    pairs = []
+    if similarity:
+        from autograder.integrity import similar_pairs
+
+        folders = {sid: batch_dir / "students" / sid / "submission" for sid in results}
+        pairs = similar_pairs({sid: f for sid, f in folders.items() if f.is_dir()})
+    by_id = {str(e.get("id")): e for e in entries}
+    students = []
+    for sid, result in sorted(results.items()):
+        entry = by_id.get(sid, {})
+        students.append({"id": sid, "name": entry.get("name") or "", "score": result.score,
+                         "max": result.max_score,
+                         "percent": round(100 * result.score / result.max_score, 1) if result.max_score else 0.0,
+                         "seconds": result.seconds, "feedback": (batch_dir / "students" / sid / "feedback.html").is_file(),
+                         "problems": sum(q.status in FAILURE_STATUSES for q in result.questions)})
+    ungraded = [e for e in entries if str(e.get("id")) not in results]
+    scores = [s["percent"] for s in students]
+    html = environment().get_template("summary.html.j2").render(
+        folder=batch_dir.name, n_entries=len(entries), n_graded=len(results), ungraded=ungraded,
+        mean=statistics.fmean(scores) if scores else None, median=statistics.median(scores) if scores else None,
+        score_plot=plot_scores(results), questions=rows, hardest=hardest_checks(results),
+        statuses=status_counts(entries, results), time_plot=plot_times(rows),
+        metrics=metric_distributions(results), students=students, pairs=pairs, similarity=similarity,
+    )
+    html_path = batch_dir / "summary.html"
+    html_path.write_text(html, encoding="utf-8")
+    return html_path, csv_path
+
+
+__all__ = ["write_summary", "load_batch", "question_stats", "hardest_checks", "status_counts", "clean_text"]
+
+
+def rebuild_reports(folder: Path, *, similarity: bool = True) -> list[Path]:
+    """Rewrite every report in ``folder`` from its stored ``grading.json`` files; nothing is run.
+
+    ``folder`` is a ``grade`` output folder (``grading.json`` at its top) or a bulk output
+    folder (``students/<id>/grading.json``, plus ``summary.html``/``summary.csv``).
+    Returns the folders whose reports were rewritten.
+    """
+    from autograder.grading import write_reports
+
+    folder = Path(folder)
+    single = folder / "grading.json"
+    students = sorted((folder / "students").glob("*/grading.json")) if (folder / "students").is_dir() else []
+    if not single.is_file() and not students:
+        raise FileNotFoundError(f"{folder} holds no grading.json (neither a grade output folder nor a bulk one "
+                                "with students/<id>/grading.json)")
+    rewritten = []
+    for path in ([single] if single.is_file() else []) + students:
+        write_reports(GradingResult.load(path), path.parent)
+        rewritten.append(path.parent)
+    if students:
+        write_summary(folder, similarity=similarity)
+    return rewritten

@@ -1,0 +1,190 @@
+"""The zygote: runs inside the sandbox, preloads scientific Python, forks one worker per module.
+
+Started by :class:`autograder.worker.sandbox.Sandbox` as
+``python -I -m autograder.worker.zygote CONTROL_FD SUBMISSION_DIR``.
+While idle it imports the libraries of :data:`PRELOAD`, one at a time, so
+that a child forked later finds them loaded.  It never imports or runs student code: the submission folder goes on
+``sys.path`` only in a forked child, after that child has taken its own
+session, resource limits and output pipe.  The grader talks to it over a
+``SOCK_SEQPACKET`` socket, one JSON message per request, file descriptors
+passed alongside (``socket.send_fds``):
+
+``spawn``   fork a worker on the three passed pipes (request, response, output); answers its pid
+``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
+``wait``    the worker's exit status (negative: the signal that killed it)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+
+#: Imported one by one while the zygote is idle, cheapest and most used first: a spawn request
+#: never waits for more than the one import under way.
+PRELOAD = ("numpy", "threadpoolctl", "scipy", "sklearn", "sklearn.base", "sklearn.metrics",
+           "sklearn.model_selection", "sklearn.linear_model", "sklearn.neighbors", "sklearn.pipeline",
+           "sklearn.preprocessing", "sklearn.ensemble", "scipy.stats", "pandas", "matplotlib", "matplotlib.pyplot")
+
+
+def preload_one(name: str) -> None:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return  # an optional library missing: a child imports what it needs itself
+    if name == "matplotlib":
+        module.use("Agg")
+
+
+def _sessions() -> dict[int, int]:
+    """pid -> session id of every process in this pid namespace but pid 1 and the zygote."""
+    found = {}
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, me):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            found[int(entry)] = int(fields[3])  # state ppid pgrp session ...
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, submission_dir: str):
+        self.control = control
+        self.submission_dir = submission_dir
+        self.live: set[int] = set()          # workers (= their session ids) not killed
+        self.statuses: dict[int, int] = {}   # reaped worker -> exit code (negative: signal)
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.statuses[pid] = os.waitstatus_to_exitcode(status)
+
+    def signal_all(self, sig, spare=()):
+        """Signal every process in the sandbox whose session is neither the zygote's nor in ``spare``
+        (twice: a process forking meanwhile is caught the second time)."""
+        spare = set(spare) | {os.getsid(0)}
+        for _ in range(2):
+            for pid, session in _sessions().items():
+                if session not in spare:
+                    try:
+                        os.kill(pid, sig)
+                    except OSError:
+                        pass
+
+    def handle(self, request: dict, fds: list[int]) -> dict:
+        op = request["op"]
+        if op == "ready":
+            return {"pid": os.getpid()}
+        if op == "spawn":
+            return {"pid": self.spawn(request, fds)}
+        pid = int(request.get("pid", 0))
+        if op == "kill":
+            self.live.discard(pid)
+            self.signal_all(signal.SIGKILL, spare=self.live)
+        elif op == "wait":
+            deadline = time.monotonic() + 3
+            while pid not in self.statuses and time.monotonic() < deadline:
+                self.reap()
+                time.sleep(0.01)
+            return {"code": self.statuses.get(pid)}
+        else:
+            return {"error": f"unknown op {op!r}"}
+        return {"ok": True}
+
+    def spawn(self, request: dict, fds: list[int]) -> int:
+        request_fd, response_fd, output_fd = fds
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.become_worker(request, request_fd, response_fd, output_fd)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        self.live.add(pid)
+        return pid
+
+    def become_worker(self, request, request_fd, response_fd, output_fd):
+        """In the child: own session, limits and output, then serve requests (student code runs here)."""
+        self.control.close()
+        os.setsid()
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        threads = max(int(request["threads"]), 1)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT"):
+            os.environ[var] = str(threads)
+        try:
+            from threadpoolctl import threadpool_limits
+            threadpool_limits(threads)
+        except ImportError:
+            pass
+        # RLIMIT_NPROC counts every task of the uid: the zygote and the other workers too.
+        processes = int(request["processes"]) + _tasks_of_my_uid()
+        for name, value in ((resource.RLIMIT_AS, int(request["memory"])), (resource.RLIMIT_FSIZE, int(request["file"])),
+                            (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, processes)):
+            resource.setrlimit(name, (value, value))
+        from autograder.worker.entry import serve
+        serve(request_fd, response_fd, self.submission_dir)
+        os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
+
+    def run(self):
+        pending = list(PRELOAD)
+        while True:
+            if pending and not select.select([self.control], [], [], 0)[0]:
+                preload_one(pending.pop(0))
+                continue
+            try:
+                message, fds, _, _ = socket.recv_fds(self.control, 65536, 3)
+            except OSError:
+                return
+            if not message:
+                return
+            self.reap()
+            try:
+                answer = self.handle(json.loads(message), fds)
+            except Exception as exc:  # a bad request must not kill the zygote silently
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            self.control.send(json.dumps(answer).encode())
+
+
+def _tasks_of_my_uid() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry}/task"))
+        except OSError:
+            continue
+    return count
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    control = socket.socket(fileno=int(argv[0]))
+    Zygote(control, argv[1]).run()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

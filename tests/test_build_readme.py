@@ -1,0 +1,39 @@
+"""The commands of the README's sections for notebook, Otter and Gradescope users (and the bundle) run as written."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from submissions import PROJECT
+
+SECTIONS = ("Notebook users", "Otter users", "Gradescope users", "The student bundle")
+
+
+def readme_commands(section: str) -> list[str]:
+    text = (PROJECT / "README.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", body, flags=re.S)
+    return [line.split(" #")[0] for block in blocks for line in block.splitlines() if line.startswith("python -m ")]
+
+
+def test_every_section_has_commands():
+    for section in SECTIONS:
+        assert readme_commands(section), section
+
+
+@pytest.mark.slow
+def test_readme_commands_run_as_written(tmp_path):
+    for section in SECTIONS:
+        for command in readme_commands(section):
+            done = subprocess.run([sys.executable, *command.split()[1:]], cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=600)
+            assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert (tmp_path / "notebooks" / "chapter3.ipynb").is_file()
+    assert json.loads((tmp_path / "grading-out" / "results.json").read_text())["score"] == 0  # the stubs
+    assert json.loads((tmp_path / "otter-assignment" / "results.json").read_text())["tests"]
+    assert (tmp_path / "gradescope-out" / "autograder.zip").is_file()
+    assert (tmp_path / "ch3-student.zip").is_file() and (tmp_path / "ch3-student" / "package").is_dir()

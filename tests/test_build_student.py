@@ -1,0 +1,95 @@
+"""The student bundle: installable with `check` working, and free of solutions, hidden graders and labels."""
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.build.student import build_student
+from autograder.data import load_mnist
+from autograder.spec import load_spec
+from build_helpers import fresh_venv
+from submissions import PROJECT, write_submission
+
+PUBLIC_FILES = [*PROJECT.glob("assignments/*.py"), *PROJECT.glob("autograder/**/*.py"),
+                PROJECT / "autograder" / "questions.toml"]
+
+
+def secret_lines():
+    """Lines of the solutions and hidden graders that appear in no file students may have."""
+    public = "\n".join(path.read_text() for path in PUBLIC_FILES if "hidden" not in path.parts
+                       and "build" not in path.parts)
+    secrets = [*PROJECT.glob("solutions/*.py"), *PROJECT.glob("autograder/graders/hidden/*.py")]
+    return {line.strip() for path in secrets for line in path.read_text().splitlines()
+            if len(line.strip()) >= 30 and line.strip() not in public}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundle")
+    build_student(root / "ch3-student")
+    unpacked = tmp_path_factory.mktemp("unpacked")  # what a student gets: the zip, unpacked in an empty folder
+    with zipfile.ZipFile(root / "ch3-student.zip") as zf:
+        zf.extractall(unpacked)
+    return unpacked / "ch3-student"
+
+
+def test_bundle_holds_the_stubs_notebooks_public_graders_and_no_secret(bundle):
+    files = [p for p in bundle.rglob("*") if p.is_file()]
+    names = {p.relative_to(bundle).as_posix() for p in files}
+    assert {"README.md", "assignments/confusion.py", "notebooks/chapter3.ipynb", "notebooks/confusion.ipynb",
+            "package/pyproject.toml", "package/autograder/graders/public/test_concepts_public.py"} <= names
+    assert not [n for n in names if "solutions" in n or "graders/hidden" in n or "test_labels" in n]
+    secrets = secret_lines()
+    assert len(secrets) > 200  # the scan has something to look for
+    labels = (PROJECT / "autograder/data/sample/titanic_test_labels.csv").read_text().strip().splitlines()[1:]
+    label_text = "\n".join(labels[:40])
+    y_test = load_mnist("quick").y_test
+    for path in files:
+        data = path.read_bytes()
+        text = data.decode("utf-8", errors="ignore")
+        leaked = [line for line in secrets if line in text]
+        assert not leaked, f"{path.relative_to(bundle)} holds {leaked[:3]}"
+        assert label_text not in text, path
+        if path.suffix == ".npz":
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                assert "y_test" not in npz.files
+                assert not any(npz[k].shape == y_test.shape and np.array_equal(npz[k], y_test) for k in npz.files)
+
+
+@pytest.mark.slow
+def test_bundle_installs_and_checks_stubs_and_solutions(bundle, tmp_path):
+    venv = tmp_path / "venv"
+    python = fresh_venv(venv)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
+                    str(bundle / "package")], check=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CH3_")}
+    where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, check=True).stdout
+    assert str(venv) in where  # the bundle's package, not the project's
+
+    def check(folder, *options):
+        done = subprocess.run([str(python), "-m", "autograder", "check", str(folder), *options], cwd=bundle, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return " ".join(done.stdout.split())
+
+    stubs = check(bundle / "assignments")
+    spec = load_spec().values()
+    public, hidden = [q for q in spec if q.visibility == "public"], [q for q in spec if q.visibility == "hidden"]
+    assert f"public: 0/{len(public)} passed (0/{sum(q.points for q in public):g} points)" in stubs
+    assert f"{sum(q.points for q in hidden):g} more points depend on hidden tests" in stubs
+    # The modules whose public tests read the sample (MNIST, Titanic without test labels), and one that does not.
+    modules = ("cross_validation", "ex3_titanic", "confusion")
+    mine = write_submission(bundle / "mine", honest=modules)
+    public = [q for q in load_spec().values() if q.module in modules and q.visibility == "public"]
+    points = sum(q.points for q in public)
+    assert f"public: {len(public)}/{len(public)} passed ({points:g}/{points:g} points)" in \
+        check(mine, *[f"-q{m}" for m in modules])
+    shutil.rmtree(mine)
