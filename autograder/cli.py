@@ -158,6 +158,79 @@ def data_clear_cache():
     console.print(f"removed {clear_cache()}")
 
 
+# ------------------------------------------------------------- a whole class (grade-all, rescore)
+
+@app.command("grade-all")
+def grade_all(
+    submissions: Optional[Path] = typer.Argument(
+        None, help="class folder (one sub-folder, .zip or .ipynb per student), a Gradescope export or a Canvas "
+                   "bulk download (or a .zip of one); optional with --resume"),
+    out: Path = typer.Option(..., "--out", "-o", help="the batch's output folder"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="submissions at once (default: cores)"),
+    data: str = typer.Option("quick", "--data", help="data profile: quick (embedded sample) or full"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
+    roster: Optional[Path] = typer.Option(None, "--roster", help="Canvas gradebook export CSV: names, ids, import file"),
+    resume: bool = typer.Option(False, "--resume", help="finish the batch in --out with its recorded options"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler, e.g. tcp://host:8786"),
+    shared_dir: Optional[Path] = typer.Option(None, "--shared-dir", help="with --scheduler: pass submissions "
+                                                                         "through this shared folder"),
+    question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+    quiet: bool = typer.Option(False, "--quiet", help="one line per submission instead of a progress bar"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="cap every question's time limit (seconds)"),
+):
+    """Grade a whole class: parallel, cached, resumable; writes OUT/grades.csv and OUT/students/<id>/."""
+    import signal
+
+    from autograder.bulk import LayoutError
+    from autograder.bulk import grade_all as run_batch
+    from autograder.bulk.console import BatchProgress, print_class_table
+
+    def stop(signum, frame):  # SIGTERM ends the batch like Ctrl-C: every finished result is kept
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        with BatchProgress(errors, quiet=quiet) as progress:
+            outcome = run_batch(submissions, out, workers=workers, profile=data, data_dir=data_dir,
+                                questions=question, timeout=timeout, roster=roster, resume=resume,
+                                scheduler=scheduler, shared_dir=shared_dir,
+                                on_start=progress.start, on_event=progress.event)
+    except KeyboardInterrupt:
+        errors.print(f"[yellow]Interrupted.[/] Finished results are in {out}; "
+                     f"continue with: python -m autograder grade-all --resume --out {out}")
+        raise typer.Exit(130)
+    except (LayoutError, ValueError) as exc:
+        errors.print(f"[red]Cannot grade:[/] {exc}")
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    print_class_table(console, outcome.entries)
+    graded = sum(e["status"] == "graded" for e in outcome.entries)
+    console.print(f"{graded}/{len(outcome.entries)} graded; wrote {out / 'grades.csv'}, {out / 'batch.json'} "
+                  f"and {out / 'students'}/<id>/")
+    if any(e.get("grader_errors") for e in outcome.entries):
+        errors.print("[red]The grader itself failed on some questions[/]; see the students' report.md")
+        raise typer.Exit(ExitCode.GRADER_ERRORS)
+
+
+@app.command()
+def rescore(
+    out: Path = typer.Argument(..., help="a folder written by grade-all"),
+):
+    """Re-apply questions.toml's points, bands and tolerances to stored results; runs no student code."""
+    from autograder.bulk import rescore_batch
+    from autograder.bulk.console import print_class_table
+
+    changed = []
+
+    def note(record, result):
+        changed.append(record["id"])
+    try:
+        manifest = rescore_batch(out, on_event=note)
+    except FileNotFoundError as exc:
+        errors.print(f"[red]Cannot rescore:[/] {exc}")
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    print_class_table(console, manifest["entries"])
+    console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and every report")
+
+
 def main():
     os.environ.setdefault("MPLBACKEND", "Agg")
     app()

@@ -113,6 +113,11 @@ class GradingPlugin:
 
     @pytest.fixture
     def submission(self, question) -> Submission:
+        from autograder.graders.common import source_size_problem
+
+        problem = source_size_problem(self.student.directory, question, {q.module for q in self.spec.values()})
+        if problem:  # checked before any student code of the module runs
+            raise InvalidOutput(problem)
         return self.student
 
     @pytest.fixture

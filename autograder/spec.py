@@ -67,6 +67,14 @@ class Band:
 
 
 @dataclass(frozen=True)
+class CrossValidation:
+    """The grader's own repeated stratified k-fold on the training set (seeds live in graders/hidden)."""
+
+    folds: int
+    repeats: int
+
+
+@dataclass(frozen=True)
 class Question:
     id: str                     # "<module>.<key>", e.g. "ex1_knn97.accuracy"
     title: str
@@ -78,6 +86,14 @@ class Question:
     #: Accuracy after training on shuffled labels above which the predictions cannot have been
     #: learned from the training data (a model that looks up the public test labels).
     permuted_limit: float | None = None
+    #: Largest source a question's module may have, in KB: the module's file plus the submission's
+    #: helper files it could import. A bigger module fails its questions (it can carry data tables).
+    source_kb: int = 128
+    #: Test images are perturbed (interior pixel values moved by one level); a model whose accuracy on
+    #: the unperturbed images exceeds that on the same images perturbed by more than this is flagged.
+    perturbed_drop_limit: float | None = None
+    #: Score out-of-fold predictions on the training set alongside the hidden test figure.
+    cross_validation: CrossValidation | None = None
     #: What a student sees before the deadline: one of DISCLOSURES (staff always see everything).
     disclosure: str = "exact"
 
@@ -125,8 +141,27 @@ def _parse_band(qid, profile, table) -> Band:
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
                 "file_mb": True, "output_kb": True}
-QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure",
-                   *LIMIT_FIELDS}
+QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
+                   "perturbed_drop_limit", "cross_validation", *LIMIT_FIELDS}
+
+
+def _fraction(qid, key, value):
+    if value is not None and not (isinstance(value, float) and 0 < value < 1):
+        _fail(qid, key, "a float in (0, 1)", value)
+    return value
+
+
+def _parse_cross_validation(qid, table) -> CrossValidation | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict) or set(table) != {"folds", "repeats"}:
+        _fail(qid, "cross_validation", "a table of folds and repeats", table)
+    folds, repeats = table["folds"], table["repeats"]
+    if not (isinstance(folds, int) and not isinstance(folds, bool) and folds >= 2):
+        _fail(qid, "cross_validation.folds", "an int >= 2", folds)
+    if not (isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 1):
+        _fail(qid, "cross_validation.repeats", "an int >= 1", repeats)
+    return CrossValidation(folds, repeats)
 
 
 def parse_spec(document: dict) -> dict[str, Question]:
@@ -151,16 +186,19 @@ def parse_spec(document: dict) -> dict[str, Question]:
             if profile not in PROFILES:
                 _fail(qid, "tolerance", f"keyed by profile {PROFILES}", profile)
             bands[profile] = _parse_band(qid, profile, band)
-        permuted_limit = merged.get("permuted_limit")
-        if permuted_limit is not None and not (isinstance(permuted_limit, float) and 0 < permuted_limit < 1):
-            _fail(qid, "permuted_limit", "a float in (0, 1)", permuted_limit)
+        permuted_limit = _fraction(qid, "permuted_limit", merged.get("permuted_limit"))
+        drop_limit = _fraction(qid, "perturbed_drop_limit", merged.get("perturbed_drop_limit"))
+        if drop_limit is not None and permuted_limit is None:
+            _fail(qid, "perturbed_drop_limit", "set only on a model question (one with permuted_limit)", drop_limit)
         disclosure = merged.get("disclosure", "exact")
         if disclosure not in DISCLOSURES:
             _fail(qid, "disclosure", f"one of {DISCLOSURES}", disclosure)
+        extra = {"source_kb": _number(qid, "source_kb", merged.get("source_kb", Question.source_kb), integer=True)}
         questions[qid] = Question(
             id=qid, title=merged["title"], points=float(_number(qid, "points", merged.get("points"))),
             visibility=merged["visibility"], limits=limits, hint=merged.get("hint", ""), bands=bands,
-            permuted_limit=permuted_limit, disclosure=disclosure,
+            permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit, disclosure=disclosure,
+            cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
         )
     return questions
 

@@ -5,6 +5,7 @@ status and a clear message, an honest question beside it keeps its marks, and
 nothing outside the output folder changed.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -168,8 +169,10 @@ build_pipeline_honest, build_pipeline = build_pipeline, Short
 
 def test_a_model_that_looks_up_the_public_test_labels_is_flagged(tmp_path):
     mnist = load_mnist("quick")
-    table = {bytes(row).hex(): int(label) for row, label in zip(mnist.X_test, mnist.y_test)}
+    # keyed by a short hash, so that the table stays under the source cap (a full hex key would not)
+    table = {hashlib.sha1(bytes(row)).hexdigest()[:16]: int(label) for row, label in zip(mnist.X_test, mnist.y_test)}
     source = f"""
+    import hashlib
     import numpy as np
     LABELS = {table!r}
 
@@ -177,7 +180,8 @@ def test_a_model_that_looks_up_the_public_test_labels_is_flagged(tmp_path):
         def fit(self, X, y):
             return self
         def predict(self, X):
-            return np.array([LABELS.get(bytes(np.asarray(row, dtype=np.uint8)).hex(), 0) for row in X])
+            return np.array([LABELS.get(hashlib.sha1(bytes(np.asarray(row, dtype=np.uint8))).hexdigest()[:16], 0)
+                             for row in X])
 
     def build_model():
         return Lookup()

@@ -1,9 +1,16 @@
-"""Reference figures: what the reference solution scores on the grader's own data, cached.
+"""Reference figures: what the reference solution scores on the grader's own data.
 
 Some targets depend on the library version (e.g. the spam pipeline's precision on
-hidden splits), so the grader computes the reference solution's figure itself, in
-the grading process (the solutions are trusted code), once per scikit-learn
-version, data profile and grader input, and caches it under the data cache.
+hidden splits), so figures are looked up, in order:
+
+1. ``reference_figures.json`` beside this file: precomputed by ``scripts/reference_figures.py``
+   for one scikit-learn version and data version per profile, so that grading never recomputes
+   the reference on the critical path (issue 14: a cold cache doubled ex1's time, ex2's memory);
+2. the local cache under the data cache (one file per scikit-learn version, profile, data);
+3. computing it in the grading process (the solutions are trusted code), then caching it.
+
+Graders whose band is absolute need the figure only for feedback: they use :meth:`peek`,
+which never computes.
 """
 
 from __future__ import annotations
@@ -19,29 +26,66 @@ import sklearn
 
 from autograder.data import _checksums, cache_dir
 
+PRECOMPUTED_PATH = Path(__file__).with_name("reference_figures.json")
+#: Set to "compute" (as scripts/reference_figures.py does) to ignore the shipped figures and
+#: compute every figure a grader asks for, including those only shown in feedback.
+MODE_ENV = "CH3_REFERENCE_FIGURES"
 
-def _data_version(profile: str) -> str:
+
+def data_version(profile: str) -> str:
     """A digest of the pinned checksums of the profile's data: new data, new cache file."""
     pins = _checksums.SAMPLE if profile == "quick" else {
         **_checksums.MNIST_FULL, **_checksums.TITANIC_FULL, **_checksums.SPAM_FULL}
     return hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
+    """The shipped figures for ``profile`` if they were measured with this scikit-learn and data, else {}."""
+    try:
+        shipped = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    entry = shipped.get(profile, {})
+    if entry.get("sklearn") != sklearn.__version__ or entry.get("data") != data_version(profile):
+        return {}
+    return dict(entry.get("reference", {}))
+
+
 class ReferenceCache:
-    def __init__(self, profile: str, folder: Path | None = None):
+    def __init__(self, profile: str, folder: Path | None = None, precomputed: Path | None = PRECOMPUTED_PATH):
         folder = Path(folder) if folder else cache_dir() / "references"
-        self.path = folder / f"sklearn-{sklearn.__version__}-{profile}-data-{_data_version(profile)}.json"
+        self.path = folder / f"sklearn-{sklearn.__version__}-{profile}-data-{data_version(profile)}.json"
+        self.compute_all = os.environ.get(MODE_ENV) == "compute"
+        self.shipped = precomputed_figures(profile, precomputed) if precomputed and not self.compute_all else {}
         try:
             self.figures = json.loads(self.path.read_text())
         except (OSError, ValueError):
             self.figures = {}
+        #: Keys asked for during this run (the script that writes the shipped file reads them).
+        self.used: dict = {}
+
+    def peek(self, key: str):
+        """The figure if shipped or cached, else None (never computes)."""
+        value = self.shipped.get(key, self.figures.get(key))
+        if value is not None:
+            self.used[key] = value
+        return value
+
+    def figure(self, key: str, compute: Callable[[], object], *, needed: bool):
+        """:meth:`get` when the figure is ``needed`` (a relative band), else :meth:`peek` (feedback only)."""
+        return self.get(key, compute) if needed or self.compute_all else self.peek(key)
 
     def get(self, key: str, compute: Callable[[], object]):
-        """The cached figure for ``key`` (question id plus a fingerprint of its inputs), else compute it."""
-        if key not in self.figures:
-            self.figures[key] = compute()
-            self._save()
-        return self.figures[key]
+        """The figure for ``key`` (question id plus a fingerprint of its inputs): shipped, cached, else computed."""
+        if key in self.shipped:
+            value = self.shipped[key]
+        else:
+            if key not in self.figures:
+                self.figures[key] = compute()
+                self._save()
+            value = self.figures[key]
+        self.used[key] = value
+        return value
 
     def _save(self):
         try:

@@ -1,8 +1,18 @@
 """Hidden graders of the four exercises: the grader fits what build_* returns, on data it controls.
 
-Models are scored on held-out data whose labels never leave this process. A model
-is also trained on shuffled labels: one that still scores far above chance did
-not learn from its training data (it carries the public test labels), and gets 0.
+Models are scored on held-out data whose labels never leave this process. Three integrity
+checks run beside the score (details in the README, "The exercises"):
+
+- shuffled labels: a model trained on shuffled labels that still scores above ``permuted_limit``
+  did not learn from its training data (it carries the public test labels) and gets 0; the
+  limit used is never above the full-marks line, so a label-ignoring lookup under it cannot
+  reach full marks;
+- perturbed test images (MNIST): interior pixels move one intensity level, which leaves a real
+  model's accuracy where it was but breaks exact lookups of the public test images; a model
+  far better on the unperturbed copies than on the perturbed ones is flagged;
+- fresh workers per spam split, so no state filled in one split's ``fit`` reaches another.
+
+Feedback starts with the headline figure against its band; the checks follow.
 """
 
 import collections
@@ -13,7 +23,8 @@ from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import attempt, fit_predict, mnist_subset, permuted_label_accuracy
+from autograder.graders.common import (attempt, fit_predict, mnist_subset, passes_shuffled_check, perturb_images,
+                                       titanic_figure, titanic_folds)
 from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import proportion_se
@@ -26,28 +37,89 @@ from solutions import ex4_spam as reference_ex4
 SEED = 5_550_123
 #: Rows of the shuffled-label check (enough for KNN to be far above chance if it learns).
 PERMUTED_ROWS = {"quick": 1000, "full": 3000}
+#: Unperturbed test images predicted beside the perturbed ones (mixed in one call, in random order).
+ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
+PERTURB_SEED = 7_340_117
+TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
 
 
-def _check_not_hard_coded(question, build, X, y, X_test, y_test, allowed, credit):
-    accuracy = permuted_label_accuracy(build, X, y, X_test, y_test, seed=SEED, allowed=allowed)
-    credit.note(f"accuracy after training on shuffled labels: {accuracy:.3f} (flagged above {question.permuted_limit})")
-    assert accuracy <= question.permuted_limit, (
-        f"after training on shuffled labels the model still scores {accuracy:.3f} on the test set; a model "
-        "that learns from its training data scores about chance. These predictions do not come from the "
-        "training data (for example, test labels stored in the code), so this question scores 0.")
+def shuffled_label_limit(question, resolved_band) -> float:
+    """The limit the feedback states: the declared one, or the full-marks line if that is lower."""
+    return min(question.permuted_limit, resolved_band.full_at)
 
 
-def _score_accuracy(credit, band, reference, key, y_test, predicted, reference_predictions, metric="test accuracy"):
-    """Band the student's accuracy; the band is relative to the reference's (cached) on the quick profile."""
-    expected = reference.get(key, lambda: accuracy_score(y_test, reference_predictions()))
-    credit.band(metric, accuracy_score(y_test, predicted), band.resolve(expected), n=len(y_test), reference=expected)
-    credit.measure("confusion_matrix", confusion_counts(y_test, predicted, sorted(set(np.unique(y_test)))))
+def _reference_figure(reference, band, key, compute):
+    """The reference's figure: computed if a relative band needs it, else shown only if precomputed or cached."""
+    return reference.figure(key, compute, needed=band.relative_to == "reference")
 
 
 def _mnist_full_split(data):
     m = data.mnist
     return np.asarray(m.X_train), np.asarray(m.y_train), np.asarray(m.X_test), np.asarray(m.y_test)
+
+
+def _grade_digit_model(question, band, profile, reference, credit, *, build, fit, X_train, y_train, X_test, y_test,
+                       key, reference_predict):
+    """Shared by exercises 1 and 2: shuffled-label check, fit, score on perturbed images, then the flags."""
+    X_scored = perturb_images(X_test, PERTURB_SEED)
+    rng = np.random.default_rng(SEED + 7)
+    originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
+    batch = np.concatenate([X_scored, X_test[originals]])
+    order = rng.permutation(len(batch))  # perturbed and unperturbed copies interleaved at random
+    what = f"{build.module}.build_model()"
+
+    def predict_batch(model):
+        """(predictions on the perturbed test images, on the unperturbed copies), from one predict call."""
+        mixed = as_labels(model.call("predict", batch[order]), f"{what}.predict()", length=len(batch),
+                          allowed=range(10))
+        predictions = np.empty_like(mixed)
+        predictions[order] = mixed
+        return predictions[:len(X_test)], predictions[len(X_test):]
+
+    # Trained on shuffled labels, a model that learns scores about chance on both kinds of image.
+    n = PERMUTED_ROWS[profile]
+    model = build()
+    if not hasattr(model, "call"):
+        raise InvalidOutput(f"{what} returned plain data ({type(model).__name__}); expected an unfitted estimator")
+    model.call("fit", X_train[:n], np.random.default_rng(SEED).permutation(y_train[:n]))
+    shuffled_on = predict_batch(model)
+    shuffled_figures = {"perturbed": accuracy_score(y_test, shuffled_on[0]),
+                        "unperturbed": accuracy_score(y_test[originals], shuffled_on[1])}
+    shuffled = max(shuffled_figures.values())
+
+    model = build()
+    fit(model)
+    on_perturbed, on_originals = predict_batch(model)
+    accuracy = accuracy_score(y_test, on_perturbed)
+    original_accuracy = accuracy_score(y_test[originals], on_originals)
+    drop = original_accuracy - accuracy_score(y_test[originals], on_perturbed[originals])
+    changed = float(np.mean(on_originals != on_perturbed[originals]))  # the drop's paired SE is sqrt(changed / rows)
+
+    expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
+    resolved = band.resolve(expected)
+    limit = shuffled_label_limit(question, resolved)
+    credit.measure("shuffled_labels", {"accuracy": shuffled, **shuffled_figures, "limit": limit, "rows": int(n)})
+    credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
+                                    "changed": changed, "rows": int(len(originals)),
+                                    "drop_limit": question.perturbed_drop_limit})
+    assert passes_shuffled_check(shuffled, question, resolved), (
+        f"test accuracy not counted: after training on shuffled labels the model still scores {shuffled:.3f} on "
+        f"the test images (limit {limit:.3f}; a model that learns from its training data scores about chance, "
+        "0.10). These predictions do not come from the training data (for example, test labels stored in the "
+        "code), so this question scores 0.")
+    assert drop <= question.perturbed_drop_limit, (
+        f"test accuracy not counted: on {len(originals):,} test images the model scores {original_accuracy:.4f} "
+        f"as published but {original_accuracy - drop:.4f} after moving interior pixels by one intensity level "
+        f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
+        "notices; this one recognises the exact public test images, so this question scores 0.")
+    credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
+    credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
+    credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
+                f"on {len(originals):,} unperturbed copies (drop {drop:+.4f}, flagged above "
+                f"{question.perturbed_drop_limit})")
+    credit.note(f"accuracy after training on shuffled labels: {shuffled:.3f} (flagged above {limit:.3f})")
+    return on_perturbed
 
 
 @pytest.mark.question("ex1_knn97.tune")
@@ -69,11 +141,11 @@ def test_tune(submission, data, credit):
 def test_knn_accuracy(submission, data, profile, question, band, reference, credit):
     X_train, y_train, X_test, y_test = _mnist_full_split(data)
     ex1 = submission.module("ex1_knn97")
-    n = PERMUTED_ROWS[profile]
-    _check_not_hard_coded(question, ex1.build_model, X_train[:n], y_train[:n], X_test, y_test, range(10), credit)
-    predicted = fit_predict(ex1.build_model(), "ex1_knn97.build_model()", X_train, y_train, X_test, range(10))
-    _score_accuracy(credit, band, reference, "ex1_knn97.accuracy", y_test, predicted,
-                    lambda: reference_ex1.build_model().fit(X_train, y_train).predict(X_test))
+    predicted = _grade_digit_model(
+        question, band, profile, reference, credit, build=ex1.build_model,
+        fit=lambda model: model.call("fit", X_train, y_train), X_train=X_train, y_train=y_train, X_test=X_test,
+        y_test=y_test, key=f"ex1_knn97.accuracy/perturbed/{PERTURB_SEED}",
+        reference_predict=lambda X: reference_ex1.build_model().fit(X_train, y_train).predict(X))
     credit.measure("misclassified_digits", misclassified_digits(X_test, y_test, predicted))
 
 
@@ -122,34 +194,67 @@ def test_augment(submission, data, credit):
 def test_augmented_accuracy(submission, data, profile, question, band, reference, credit):
     X_train, y_train, X_test, y_test = _mnist_full_split(data)
     ex2 = submission.module("ex2_augmentation")
-    n = PERMUTED_ROWS[profile]
-    _check_not_hard_coded(question, ex2.build_model, X_train[:n], y_train[:n], X_test, y_test, range(10), credit)
-    augmented = ex2.augment(X_train, y_train, keep=True)  # 5N rows stay in the worker
-    X_aug, y_aug = augmented.item(0, keep=True), augmented.item(1, keep=True)
-    shape = X_aug.get("shape")
-    assert tuple(shape) == (5 * len(X_train), 784), f"augment(X_train) has shape {tuple(shape)}; expected (5N, 784)"
-    model = ex2.build_model()
-    model.call("fit", X_aug, y_aug)
-    predicted = as_labels(model.call("predict", X_test), "build_model().predict()", length=len(X_test),
-                          allowed=range(10))
 
-    def reference_predictions():
-        return reference_ex2.build_model().fit(*reference_ex2.augment(X_train, y_train)).predict(X_test)
+    def fit(model):
+        augmented = ex2.augment(X_train, y_train, keep=True)  # 5N rows stay in the worker
+        X_aug, y_aug = augmented.item(0, keep=True), augmented.item(1, keep=True)
+        shape = X_aug.get("shape")
+        assert tuple(shape) == (5 * len(X_train), 784), f"augment(X_train) has shape {tuple(shape)}; expected (5N, 784)"
+        model.call("fit", X_aug, y_aug)
 
-    _score_accuracy(credit, band, reference, "ex2_augmentation.accuracy", y_test, predicted, reference_predictions)
+    _grade_digit_model(
+        question, band, profile, reference, credit, build=ex2.build_model, fit=fit, X_train=X_train,
+        y_train=y_train, X_test=X_test, y_test=y_test, key=f"ex2_augmentation.accuracy/perturbed/{PERTURB_SEED}",
+        reference_predict=lambda X: reference_ex2.build_model().fit(*reference_ex2.augment(X_train, y_train))
+        .predict(X))
 
 
 @pytest.mark.question("ex3_titanic.accuracy")
 def test_titanic_accuracy(submission, data, question, band, reference, credit):
     titanic = data.titanic
     X_train, y_train = titanic.train.drop(columns="Survived"), titanic.train["Survived"].to_numpy()
+    X_test, y_test = titanic.test, np.asarray(titanic.test_labels)
+    cv = question.cross_validation
+    folds = titanic_folds(X_train, y_train, cv, TITANIC_CV_SEED)
     ex3 = submission.module("ex3_titanic")
-    _check_not_hard_coded(question, ex3.build_pipeline, X_train, y_train, titanic.test, titanic.test_labels,
-                          (0, 1), credit)
-    predicted = fit_predict(ex3.build_pipeline(), "build_pipeline()", X_train, y_train, titanic.test, (0, 1))
-    _score_accuracy(credit, band, reference, "ex3_titanic.accuracy", titanic.test_labels, predicted,
-                    lambda: reference_ex3.build_pipeline().fit(X_train, y_train).predict(titanic.test),
-                    metric="accuracy on the hidden labels")
+
+    def student(X_fit, y_fit, X_new):
+        return fit_predict(ex3.build_pipeline(), "build_pipeline()", X_fit, y_fit, X_new, (0, 1))
+
+    def student_in_fresh_worker(X_fit, y_fit, X_new):
+        # Each fold's training set holds the other folds' passengers with their true labels: state
+        # kept by the module (a dict filled in fit) must not reach a later fold's predictions.
+        submission.restart("ex3_titanic")
+        return student(X_fit, y_fit, X_new)
+
+    def book(X_fit, y_fit, X_new):
+        return reference_ex3.build_pipeline().fit(X_fit, y_fit).predict(X_new)
+
+    shuffled_labels = np.random.default_rng(SEED).permutation(y_train)
+    shuffled = titanic_figure(student, X_train, y_train, X_test, y_test, folds, cv.repeats, labels=shuffled_labels)
+    figure = titanic_figure(student_in_fresh_worker, X_train, y_train, X_test, y_test, folds, cv.repeats)
+    expected = _reference_figure(reference, band, f"ex3_titanic.accuracy/cv{cv.folds}x{cv.repeats}/{TITANIC_CV_SEED}",
+                                 lambda: titanic_figure(book, X_train, y_train, X_test, y_test, folds,
+                                                        cv.repeats)["combined"])
+    resolved = band.resolve(expected)
+    limit = shuffled_label_limit(question, resolved)
+    credit.measure("shuffled_labels", {"accuracy": shuffled["combined"], "limit": limit, "rows": len(y_train)})
+    test_predicted = figure.pop("test_predicted")
+    shuffled.pop("test_predicted")
+    credit.measure("figures", figure)
+    where = (f"{figure['n']:,} passengers: {figure['n_cross_validation']} training passengers out of fold "
+             f"({cv.folds}-fold x {cv.repeats}, fitted on the other folds) and {figure['n_test']} hidden test "
+             f"passengers (fitted on all {len(X_train)})")
+    assert passes_shuffled_check(shuffled["combined"], question, resolved), (
+        f"accuracy not counted: after training on shuffled labels the model still scores "
+        f"{shuffled['combined']:.3f} over {where} (limit {limit:.3f}; predicting the majority class scores about "
+        "0.62). These predictions do not come from the training data, so this question scores 0.")
+    credit.band(f"accuracy over {figure['n']:,} passengers", figure["combined"], resolved, n=figure["n"],
+                reference=expected)
+    credit.note(f"that is {where}; out-of-fold accuracy {figure['cross_validation']:.4f}, hidden test accuracy "
+                f"{figure['test']:.4f} ({round(figure['test'] * figure['n_test'])}/{figure['n_test']})")
+    credit.measure("confusion_matrix", confusion_counts(y_test, test_predicted, (0, 1)))
+    credit.note(f"accuracy after training on shuffled labels: {shuffled['combined']:.3f} (flagged above {limit:.3f})")
 
 
 CRAFTED = [
@@ -200,19 +305,27 @@ def _spam_scores(submission, data, reference, memo):
     splits = list(StratifiedShuffleSplit(SPAM_SPLITS, test_size=0.2, random_state=SEED).split(emails, y))
 
     def run(build):
-        """(mean precision, mean recall, predicted spams, actual spams) over the splits."""
-        precisions, recalls, flagged, positives = [], [], 0, 0
+        """Mean precision and recall over the splits, and the distinct emails behind each.
+
+        The splits' test sets overlap, so the standard error counts each email once: the
+        distinct emails flagged spam (precision) and the distinct spams tested (recall).
+        """
+        precisions, recalls, flagged, positives = [], [], set(), set()
         for train, test in splits:
-            predicted = build([emails[i] for i in train], y[train], [emails[i] for i in test])
+            predicted = np.asarray(build([emails[i] for i in train], y[train], [emails[i] for i in test]))
             memo.setdefault(f"spam-wrong/{build.__name__}", []).extend(test[predicted != y[test]].tolist())
             memo[f"spam-cm/{build.__name__}"] = np.add(memo.get(f"spam-cm/{build.__name__}", 0),
                                                        confusion_counts(y[test], predicted, (0, 1)))
             precisions.append(precision_score(y[test], predicted, zero_division=0))
             recalls.append(recall_score(y[test], predicted, zero_division=0))
-            flagged, positives = flagged + int(np.sum(predicted == 1)), positives + int(np.sum(y[test]))
-        return float(np.mean(precisions)), float(np.mean(recalls)), flagged, positives
+            flagged.update(test[predicted == 1].tolist())
+            positives.update(test[y[test] == 1].tolist())
+        return float(np.mean(precisions)), float(np.mean(recalls)), len(flagged), len(positives)
 
     def student(train, y_train, test):
+        # A fresh worker per split: one split's training set holds another's test emails, and a
+        # module-level dict filled in fit() would carry their labels over.
+        submission.restart("ex4_spam")
         return fit_predict(submission.module("ex4_spam").build_pipeline(), "build_pipeline()", train, y_train,
                            test, allowed=(0, 1))
 
@@ -220,7 +333,7 @@ def _spam_scores(submission, data, reference, memo):
         return reference_ex4.build_pipeline().fit(train, y_train).predict(test)
 
     try:
-        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v2/{SEED}", lambda: run(book)))}
+        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v3/{SEED}", lambda: run(book)))}
     except (StudentCodeError, InvalidOutput) as exc:
         memo["spam"] = exc
         raise
@@ -229,7 +342,7 @@ def _spam_scores(submission, data, reference, memo):
 
 
 def _band_spam(credit, band, scores, metric, index):
-    """Standard error from the pooled counts: predicted spams for precision, actual spams for recall."""
+    """Standard error from the distinct emails: flagged ones for precision, actual spams for recall."""
     value, expected = scores["student"][index], scores["reference"][index]
     counted = scores["student"][2 + index]
     credit.band(f"mean {metric} over {SPAM_SPLITS} hidden splits", value, band.resolve(expected),

@@ -1,0 +1,12 @@
+"""Grade a whole class: ``grade_all`` (parallel, cached, resumable, on a Dask cluster) and ``rescore_batch``.
+
+Built on the one-submission pipeline (``autograder.grading``): each submission is prepared by
+``prepare_submission``, graded by ``run_graders`` in a grader process, and reported by ``write_reports``.
+"""
+
+from autograder.bulk.batch import BatchEvent, BatchOutcome, grade_all
+from autograder.bulk.inputs import Entry, LayoutError, discover
+from autograder.bulk.rescore import rescore_batch, rescore_result
+
+__all__ = ["BatchEvent", "BatchOutcome", "Entry", "LayoutError", "discover", "grade_all", "rescore_batch",
+           "rescore_result"]

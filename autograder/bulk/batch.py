@@ -1,0 +1,279 @@
+"""``grade_all``: find a class's submissions, grade what the cache lacks, write every output.
+
+    discover (inputs) -> prepare + cache key -> run the missing ones (runner) -> store each
+    as it finishes (store) -> exports (grades.csv, Canvas CSV) -> summary (if installed)
+
+The per-student folder (``students/<id>/entry.json`` beside the reports) is the durable record;
+``batch.json`` is rewritten from those records as results come in, and once more at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from autograder.bulk import exports
+from autograder.bulk.inputs import Entry, LayoutError, apply_roster, discover, prepare, read_roster
+from autograder.bulk.runner import available_cores, execute, stage_in_shared_dir, threads_per_worker
+from autograder.bulk.store import BatchStore, cache_key, grader_version
+from autograder.results import GradingResult
+
+MANIFEST_VERSION = 1
+#: The longest a finished result waits before batch.json lists it (each student's folder is written at once).
+MANIFEST_EVERY_S = 1.0
+#: Options recorded in batch.json so that ``--resume`` finishes the batch the way it was started.
+RECORDED = ("source", "profile", "questions", "timeout", "data_dir", "roster", "layout")
+
+
+@dataclass
+class BatchEvent:
+    """One submission settled: graded now, reused from the cache, or impossible to grade."""
+
+    entry: dict
+    result: GradingResult | None
+    cached: bool = False
+
+
+@dataclass
+class BatchOutcome:
+    out: Path
+    manifest: dict
+    results: dict[str, GradingResult] = field(default_factory=dict)
+
+    @property
+    def entries(self) -> list[dict]:
+        return self.manifest["entries"]
+
+
+def grade_all(source: Path | None, out: Path, *, workers: int | None = None, profile: str = "quick",
+              data_dir: Path | None = None, questions=(), timeout: float | None = None,
+              roster: Path | None = None, resume: bool = False, scheduler: str | None = None,
+              shared_dir: Path | None = None, client=None, layout: str | None = None,
+              on_start: Callable[[int, int], None] | None = None,
+              on_event: Callable[[BatchEvent], None] | None = None) -> BatchOutcome:
+    """Grade every submission under ``source`` into ``out``; see the README, "Grading a whole class".
+
+    Parameters
+    ----------
+    source : Path or None
+        The class folder, or a .zip of it (an LMS export). None with ``resume``: the recorded one.
+    out : Path
+        The batch's output folder.
+    workers : int, optional
+        Submissions graded at once on this machine (default: the number of cores).
+    resume : bool
+        Finish the batch recorded in ``out/batch.json`` with its recorded options.
+    scheduler, client
+        A Dask scheduler address (or a ``distributed.Client``): run the jobs on that cluster.
+    shared_dir : Path, optional
+        With a cluster: pass submissions through this shared folder rather than the scheduler.
+    on_start(total, to_run), on_event(BatchEvent)
+        Progress callbacks.
+
+    Returns
+    -------
+    BatchOutcome
+    """
+    store = BatchStore(out)
+    settings = {"source": str(Path(source).resolve()) if source else None, "profile": profile,
+                "questions": sorted(questions), "timeout": timeout,
+                "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+                "roster": str(Path(roster).resolve()) if roster else None, "layout": layout}
+    if resume:
+        settings = _resumed_settings(store, settings)
+    if settings["source"] is None:
+        raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
+    _check_selection(settings["profile"], settings["questions"])
+    workers = workers or available_cores()
+    if workers < 1:
+        raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
+
+    with tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
+        root = _class_folder(Path(settings["source"]), Path(scratch))
+        entries = discover(root, settings["layout"])
+        if settings["roster"]:
+            apply_roster(entries, read_roster(Path(settings["roster"])))
+        return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
+                          shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event)
+
+
+def _check_selection(profile: str, questions) -> None:
+    """Fail before grading anyone: a typo in -q or --data would otherwise fail every submission."""
+    from autograder.data._locations import check_profile
+    from autograder.spec import load_spec
+
+    check_profile(profile)
+    spec = load_spec()
+    unknown = set(questions) - set(spec) - {q.module for q in spec.values()}
+    if unknown:
+        raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+
+
+def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
+               on_start, on_event) -> BatchOutcome:
+    options = job_options(settings, store.out)
+    local = not (scheduler or client is not None)
+    threads = threads_per_worker(workers) if local else None
+    if local:
+        options["limits"] = _with_thread_cap(options["limits"], threads, settings["questions"])
+    store.out.mkdir(parents=True, exist_ok=True)
+    store.clean_leftovers(keep={e.id for e in entries})
+
+    records: dict[str, dict] = {}
+    results: dict[str, GradingResult] = {}
+    jobs: list[tuple[str, object]] = []
+    prepared: dict[str, dict[str, bytes]] = {}
+    for entry in entries:
+        record = {**entry.manifest(), "status": "pending", "error": "", "result": None, "cache_key": None,
+                  "score": None, "max_score": None, "percent": None, "seconds": None, "timeouts": 0,
+                  "grader_errors": 0, "cached": False}
+        records[entry.id] = record
+        try:
+            files = prepare(entry)
+        except Exception as exc:  # CannotGrade, or anything else an odd file throws: a row, never a stop
+            record.update(status="cannot_grade", error=str(exc) or type(exc).__name__)
+            store.write_student(record, None, f"could not grade {entry.source}: {record['error']}\n", None)
+            continue
+        key = cache_key(files, {**options, "limits": _key_limits(options["limits"])})
+        record["cache_key"] = key
+        prepared[entry.id] = files
+        reply = store.cached(key)
+        if reply is not None and reply.get("result"):
+            record["cached"] = True
+            stored = store.stored_entry(entry.id)
+            _settle(store, record, reply, files, results,
+                    rewrite=not (stored and stored.get("cache_key") == key and stored.get("status") == "graded"
+                                 and (store.student_dir(entry.id) / "grading.json").is_file()
+                                 and _same_person(stored, record)))
+        else:
+            payload = stage_in_shared_dir(shared_dir, key, files) if shared_dir else files
+            jobs.append((entry.id, payload))
+
+    manifest = {"version": MANIFEST_VERSION, "settings": settings, "grader_version": grader_version(),
+                "complete": False, "entries": list(records.values())}
+    store.write_manifest(manifest)
+    if on_start:
+        on_start(len(records), len(jobs))
+    if on_event:
+        for record in records.values():
+            if record["status"] != "pending":
+                on_event(BatchEvent(record, results.get(record["id"]), cached=record["cached"]))
+
+    last_write = time.monotonic()
+    try:
+        for entry_id, reply in execute(jobs, options, workers=workers, threads=threads or 1,
+                                       scheduler=scheduler, client=client):
+            record = records[entry_id]
+            if reply.get("result"):
+                store.remember(record["cache_key"], reply)
+            _settle(store, record, reply, prepared[entry_id], results, rewrite=True)
+            if on_event:
+                on_event(BatchEvent(record, results.get(entry_id)))
+            if time.monotonic() - last_write >= MANIFEST_EVERY_S:
+                store.write_manifest(manifest)
+                last_write = time.monotonic()
+        manifest["complete"] = all(r["status"] != "pending" for r in records.values())
+    finally:
+        store.write_manifest(manifest)  # also on Ctrl-C / SIGTERM: every finished result is listed
+    write_outputs(store, manifest, results)
+    return BatchOutcome(store.out, manifest, results)
+
+
+def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, *, rewrite: bool) -> None:
+    """Fill the record from a job's reply and write the student's folder (atomically)."""
+    if reply.get("result"):
+        result = GradingResult.from_dict(reply["result"])
+        result.submission = record["source"]
+        results[record["id"]] = result
+        record.update(status="graded", error="", result=f"students/{record['id']}/grading.json",
+                      score=result.score, max_score=result.max_score,
+                      percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0,
+                      seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),
+                      grader_errors=len(result.grader_errors))
+    else:
+        result = None
+        record.update(status="cannot_grade", error=reply.get("error") or "no result", result=None)
+    if rewrite:
+        store.write_student(record, result, reply.get("log", ""), files)
+
+
+def _same_person(stored: dict, record: dict) -> bool:
+    return all(stored.get(k) == record.get(k) for k in ("name", "email", "source"))
+
+
+def job_options(settings: dict, out: Path) -> dict:
+    """What every job needs (plain data: it travels to the cluster)."""
+    limits = {"timeout": settings["timeout"]} if settings["timeout"] else {}
+    return {"profile": settings["profile"], "questions": list(settings["questions"]), "limits": limits,
+            "data_dir": settings["data_dir"], "out_dir": str(out),
+            # The results name the class folder; the sandbox's allowlist view shows the student none of it.
+            "source": settings["source"]}
+
+
+def _with_thread_cap(limits: dict, threads: int, questions) -> dict:
+    """Cap the student workers' BLAS threads so that grader processes x threads <= cores."""
+    from autograder.spec import load_spec, select
+
+    most = max((q.limits.threads for q in select(load_spec(), chosen=questions)), default=1)
+    return {**limits, "threads": threads} if threads < most else dict(limits)
+
+
+def _key_limits(limits: dict) -> dict:
+    """The thread cap depends on --workers, not on the submission: it does not change the cache key."""
+    return {k: v for k, v in limits.items() if k != "threads"}
+
+
+def _resumed_settings(store: BatchStore, given: dict) -> dict:
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise LayoutError(f"--resume: {store.out / 'batch.json'} does not exist; there is no batch to resume.")
+    recorded = {k: manifest["settings"].get(k) for k in RECORDED}
+    if given["source"] and recorded["source"] and given["source"] != recorded["source"]:
+        raise LayoutError(f"--resume: {store.out} holds the batch of {recorded['source']}, not {given['source']}.")
+    return recorded
+
+
+def _class_folder(source: Path, scratch: Path) -> Path:
+    """The class folder; an LMS export's .zip is unpacked first (into scratch, never beside it)."""
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            archive.extractall(scratch / "export")  # zipfile drops absolute paths and ".." parts
+        root = scratch / "export"
+        children = [p for p in root.iterdir() if p.name != "__MACOSX"]
+        return children[0] if len(children) == 1 and children[0].is_dir() and not (
+            root / "submission_metadata.yml").exists() and _looks_like_container(children[0]) else root
+    if not source.exists():
+        raise LayoutError(f"The submissions folder {source} does not exist.")
+    return source
+
+
+def _looks_like_container(folder: Path) -> bool:
+    """An export zipped with its top folder: that folder holds the entries (not .py files directly)."""
+    return not any(p.suffix == ".py" for p in folder.iterdir())
+
+
+# ---------------------------------------------------------------------------- outputs
+
+def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingResult] | None = None) -> list[Path]:
+    """grades.csv, the Canvas import (with a roster), then summary.html/csv where that reporter exists."""
+    results = results if results is not None else {}
+    for record in manifest["entries"]:
+        if record["id"] not in results and record.get("result"):
+            loaded = store.load_result(record)
+            if loaded is not None:
+                results[record["id"]] = loaded
+    written = [exports.write_grades_csv(store.out / "grades.csv", manifest["entries"], results)]
+    if manifest["settings"].get("roster"):
+        written.append(exports.write_canvas_csv(store.out / "canvas_import.csv", manifest["entries"], results,
+                                                Path(manifest["settings"]["roster"])))
+    if importlib.util.find_spec("autograder.reporters.summary") is not None:
+        from autograder.reporters.summary import write_summary
+
+        write_summary(store.out)
+    return written
+

@@ -1,0 +1,235 @@
+"""Run the per-submission jobs: in long-lived local grader processes, or on a Dask cluster.
+
+One job is :func:`grade_job`: the prepared module files in (bytes, or a folder on a shared
+file system), ``grading.run_graders`` on them, the result as a plain dict out. It is the same
+function whichever executor runs it, so the local path and the cluster give the same grades.
+
+Local: a ``concurrent.futures.ProcessPoolExecutor`` of N grader processes that each import the
+grader once and then grade many submissions; every question still runs the student's code in
+its own sandboxed worker (``autograder/worker``), one per grader process at a time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Iterable, Iterator
+
+#: BLAS/OpenMP thread variables set in every grader process (the grader's own numpy work).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+#: pytest.main and the redirected stdout are per process, not per thread: one grading at a time.
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """BLAS threads for each of ``workers`` concurrent graders so that workers x threads <= cores."""
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+# ------------------------------------------------------------------------- the job
+
+def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
+    """Grade one prepared submission; the reply is plain data (it crosses processes and machines).
+
+    Parameters
+    ----------
+    payload : dict of str to bytes, or str
+        The prepared module files, or the folder holding them (``--shared-dir``).
+    options : dict
+        ``profile``, ``questions``, ``limits``, ``data_dir``, ``out_dir``, ``source``.
+
+    Returns
+    -------
+    dict
+        ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str}``
+    """
+    from autograder.grading import CannotGrade, run_graders
+
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-job-"))
+    reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}"}
+    try:
+        target = workdir / "submission"
+        if isinstance(payload, str):
+            shutil.copytree(payload, target)
+        else:
+            target.mkdir()
+            for name, content in payload.items():
+                (target / Path(name).name).write_bytes(content)
+        for path in target.iterdir():
+            path.chmod(0o644)
+        for folder in (workdir, target):
+            folder.chmod(0o755)  # readable by the sandbox's own uid
+        with _ONE_AT_A_TIME:
+            result = run_graders(target, source=Path(options["source"]), profile=options["profile"],
+                                 visibilities=("public", "hidden"), questions=tuple(options.get("questions") or ()),
+                                 out_dir=Path(options["out_dir"]) if options.get("out_dir") else None,
+                                 data_dir=options.get("data_dir"), limits=options.get("limits") or None)
+        reply["result"] = result.to_dict()
+        reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
+    except CannotGrade as exc:
+        reply["error"] = str(exc)
+        reply["log"] = f"graded on {reply['host']}: could not grade\n{exc}\n"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.environ.pop("PYTEST_CURRENT_TEST", None)
+    return reply
+
+
+def _log(result, host: str, seconds: float) -> str:
+    """The captured log: where and how it ran, every question's status and what the student's code printed."""
+    lines = [f"graded on {host} in {seconds:.1f} s; profile {result.profile}; isolation: {result.isolation}"]
+    for q in result.questions:
+        lines.append(f"\n== {q.id}: {q.status}, {q.points:g}/{q.max_points:g} points, {q.seconds:.2f} s")
+        if q.feedback:
+            lines.append(q.feedback)
+        if q.output:
+            lines.append("-- output --\n" + q.output)
+    if result.grader_errors:
+        lines.append("\n== grader errors ==\n" + "\n".join(result.grader_errors))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ local processes
+
+def _start_grader_process(threads: int) -> None:
+    """Pool initializer: pin BLAS threads, leave Ctrl-C to the parent, pay the grader's imports once."""
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import autograder.grading  # noqa: F401  (pytest, the plugin, the judge)
+    import sklearn.metrics  # noqa: F401  (what every grader uses)
+
+
+def start_local_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """N long-lived grader processes (spawned: no state inherited from the parent)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_grader_process, initargs=(threads,))
+
+
+def _stop_local_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and stop the grader processes (each closes its sandbox on SIGTERM)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def run_local(jobs: list[tuple[str, object]], options: dict, *, workers: int, threads: int
+              ) -> Iterator[tuple[str, dict]]:
+    """Yield ``(job id, reply)`` as local grader processes finish them; a dead process fails its job only."""
+    remaining = list(jobs)
+    for attempt in range(2):  # a grader process killed mid-job breaks the pool: one fresh pool retries the rest
+        if not remaining:
+            return
+        pool = start_local_pool(min(workers, len(remaining)), threads)
+        futures: dict[Future, tuple[str, object]] = {}
+        broken = []
+        try:
+            for job in remaining:
+                futures[pool.submit(grade_job, job[1], options)] = job
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job_id, payload = futures[future]
+                    try:
+                        yield job_id, future.result()
+                    except BrokenProcessPool as exc:  # a grader process died (killed, out of memory)
+                        if attempt == 0:
+                            broken.append((job_id, payload))
+                        else:
+                            yield job_id, {"result": None, "log": "", "host": "",
+                                           "error": f"the grader process died: {exc}"}
+                    except Exception as exc:  # the grader failed on this submission: its row says how
+                        yield job_id, {"result": None, "log": "", "host": "",
+                                       "error": f"the grader failed: {type(exc).__name__}: {exc}"}
+        finally:
+            _stop_local_pool(pool)
+        remaining = broken
+
+
+# ------------------------------------------------------------------------------ Dask
+
+def start_dask_client(address: str):
+    """A client of an existing Dask distributed cluster (``dask[distributed]``, the ``dask`` extra)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise RuntimeError("--scheduler needs Dask: pip install 'ch3-autograder[dask]'") from exc
+    return Client(address, timeout="30s")
+
+
+def run_dask(jobs: list[tuple[str, object]], options: dict, *, address: str | None = None, client=None
+             ) -> Iterator[tuple[str, dict]]:
+    """Yield ``(job id, reply)`` as the cluster's workers finish; the same job function as :func:`run_local`."""
+    from distributed import as_completed
+
+    own = client is None
+    client = client or start_dask_client(address)
+    futures = {}
+    try:
+        for job_id, payload in jobs:
+            future = client.submit(grade_job, payload, options, pure=False, key=f"ch3-grade-{job_id}-{os.urandom(4).hex()}")
+            futures[future] = job_id
+        for future in as_completed(futures):
+            job_id = futures[future]
+            try:
+                yield job_id, future.result()
+            except Exception as exc:  # a worker lost, or the job raised on the worker
+                yield job_id, {"result": None, "log": "", "host": "",
+                               "error": f"the cluster could not run the job: {type(exc).__name__}: {exc}"}
+    finally:
+        for future in futures:
+            future.cancel()
+        if own:
+            client.close()
+
+
+def stage_in_shared_dir(shared_dir: Path, key: str, files: dict[str, bytes]) -> str:
+    """Put a prepared submission in the shared folder the cluster's workers read (``--shared-dir``)."""
+    folder = Path(shared_dir).resolve() / "submissions" / key
+    if not folder.is_dir():
+        staging = Path(tempfile.mkdtemp(dir=folder.parent if folder.parent.is_dir() else _mkdir(folder.parent)))
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        try:
+            os.replace(staging, folder)
+        except OSError:  # another run staged the same files meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(folder)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def execute(jobs: Iterable[tuple[str, object]], options: dict, *, workers: int, threads: int,
+            scheduler: str | None = None, client=None) -> Iterator[tuple[str, dict]]:
+    """Dispatch to the cluster when a scheduler (or client) is given, else to local grader processes."""
+    jobs = list(jobs)
+    if scheduler or client is not None:
+        return run_dask(jobs, options, address=scheduler, client=client)
+    return run_local(jobs, options, workers=workers, threads=threads)
+
