@@ -14,6 +14,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from autograder.reporters import _text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Exercises, reference solutions and an isolated grader for HOML chapter 3.")
@@ -51,7 +54,7 @@ def _run(source: Path, out_dir: Optional[Path], **options):
         with progress:
             return grade(source, out_dir, on_result=advance, **options)
     except (CannotGrade, ValueError) as exc:
-        errors.print(f"[red]Cannot grade:[/] {exc}")
+        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
@@ -85,10 +88,11 @@ def grade(
                   visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None,
                   isolation=_isolation(allow_weak_sandbox))
     print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
-    console.print(f"Isolation: {result.isolation}")
-    console.print(f"Wrote {out / 'results.json'} and {out / 'report.md'}")
+    console.print(_text.console(f"Isolation: {result.isolation}"))
+    console.print(_text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
     if result.grader_errors:
-        errors.print(f"[red]{len(result.grader_errors)} grader error(s)[/]; see {out / 'report.md'}")
+        errors.print(_text.console(f"{len(result.grader_errors)} grader error(s); the tracebacks are in "
+                                   f"{out / 'grading.json'} (staff only)", style="red"))
         raise typer.Exit(ExitCode.GRADER_ERRORS)
 
 
@@ -96,18 +100,21 @@ def grade(
 def check(
     submission: Path = typer.Argument(Path("assignments"), help="your folder of module files"),
     question: list[str] = typer.Option([], "--question", "-q", help="check only these questions or modules"),
+    out: Path = typer.Option(Path("check-out"), "--out", "-o", help="where report.md (every question's "
+                             "full feedback) goes"),
 ):
-    """Student self-check: the public tests on the embedded sample, with hints."""
+    """Student self-check: the public tests on the embedded sample, with hints; writes OUT/report.md."""
     from autograder.reporters import print_table
     from autograder.spec import load_spec, select
 
-    result = _run(submission, None, profile="quick", data_dir=None, questions=question,
+    result = _run(submission, out, profile="quick", data_dir=None, questions=question,
                   visibilities=("public",), isolation=_isolation(allow_weak=True))  # the student's own code
     print_table(result, console, hints=True)
     passed = sum(q.status == "passed" for q in result.questions)
     hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
                   f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
+    console.print(_text.console(f"Full feedback: {out / 'report.md'}"))
     if result.grader_errors:
         raise typer.Exit(ExitCode.GRADER_ERRORS)
 

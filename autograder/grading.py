@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -31,6 +32,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 GRADERS_DIR = PACKAGE_DIR / "graders"
 SOLUTIONS_DIR = PACKAGE_DIR.parent / "solutions"
 MAX_ZIP_BYTES = 50 * 1024 * 1024
+#: One module's size (the largest reference module is ~10 KB; a lookup table of the public labels is MBs).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: Entries in a submission archive: ZipFile builds one object per entry before anything is read.
+MAX_ZIP_ENTRIES = 10_000
 
 
 class CannotGrade(RuntimeError):
@@ -39,22 +44,39 @@ class CannotGrade(RuntimeError):
 
 # ------------------------------------------------------------------- stage 1: load
 
-def prepare_submission(path: Path, workdir: Path) -> Path:
+def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None) -> Path:
     """Copy the submission's top-level ``.py`` files into a private folder the worker can read.
 
-    ``path`` is a folder of module files (as ``assignments/``) or a ``.zip`` of one
-    (the files may sit in a single top folder inside the zip), or a notebook or a
-    folder holding notebooks (converted by :mod:`autograder.notebooks`).
+    Parameters
+    ----------
+    path : Path
+        A folder of module files (as ``assignments/``) or a ``.zip`` of one (the files may
+        sit in a single top folder inside the zip), or a notebook or a folder holding
+        notebooks (converted by :mod:`autograder.notebooks`).
+    workdir : Path
+        A private folder; the copy goes to ``workdir / "submission"``.
+    notes : list of str, optional
+        Receives one line per entry that was not copied and why (reported with the results).
+
+    Returns
+    -------
+    Path
+        The flat folder of module files.
+
+    Only regular files are copied, never through a link: a symlink (to ``/etc/shadow``, a
+    hidden grader, ``/dev/zero``), a FIFO, a device or a folder named ``x.py`` is skipped
+    with a note, and so is a file over ``MAX_FILE_BYTES``.
     """
     path = Path(path)
+    notes = [] if notes is None else notes
     target = workdir / "submission"
     target.mkdir(parents=True)
     if path.suffix == ".ipynb" or (path.is_dir() and any(path.glob("*.ipynb"))):
         sources = _notebook_sources(path, workdir)
     elif path.is_dir():
-        sources = {p.name: p.read_bytes() for p in sorted(path.glob("*.py"))}
+        sources = _python_files_in_folder(path, notes)
     elif path.is_file() and zipfile.is_zipfile(path):
-        sources = _python_files_in_zip(path)
+        sources = _python_files_in_zip(path, notes)
     elif path.exists():
         raise CannotGrade(f"{path} is neither a folder nor a .zip archive of module files")
     else:
@@ -67,6 +89,44 @@ def prepare_submission(path: Path, workdir: Path) -> Path:
     return target
 
 
+def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
+    sources = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not entry.name.endswith(".py"):
+            continue
+        try:  # O_NOFOLLOW + fstat: what is read is what was checked, a link or FIFO is never opened through
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            notes.append(f"skipped {entry.name}: {_not_a_file(entry, exc)}")
+            continue
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            notes.append(f"skipped {entry.name}: {_kind(info.st_mode)}, not a regular file")
+            continue
+        with os.fdopen(fd, "rb") as handle:
+            content = handle.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            notes.append(f"skipped {entry.name}: more than the {MAX_FILE_BYTES:,} bytes allowed for one module")
+        else:
+            sources[entry.name] = content
+    return sources
+
+
+def _not_a_file(entry: os.DirEntry, exc: OSError) -> str:
+    if entry.is_symlink():
+        return "a symbolic link (only regular files are graded)"
+    return f"could not be read ({exc.strerror})"
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
 def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     """Notebooks become module files (autograder.notebooks); the line map stays in ``workdir``."""
     from autograder.notebooks import NotebookError, notebook_sources
@@ -77,17 +137,33 @@ def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
         raise CannotGrade(str(exc)) from exc
 
 
-def _python_files_in_zip(path: Path) -> dict[str, bytes]:
+def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
     try:
+        with open(path, "rb") as handle:  # the entry count ZipFile would read, checked before it parses them
+            end_record = zipfile._EndRecData(handle)
+        if end_record is None:
+            raise zipfile.BadZipFile("no end of central directory record")
+        if end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES:
+            raise CannotGrade(f"{path}: {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} entries, more than the "
+                              f"{MAX_ZIP_ENTRIES:,} allowed in a submission archive")
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if m.filename.endswith(".py") and not m.is_dir()]
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
                 raise CannotGrade(f"{path}: the .py files add up to more than {MAX_ZIP_BYTES // 2**20} MB")
             folders = {str(Path(m.filename).parent) for m in members}
             top = min(folders, key=lambda f: len(Path(f).parts), default=".")
-            return {Path(m.filename).name: archive.read(m) for m in members
-                    if str(Path(m.filename).parent) == top and not Path(m.filename).name.startswith(".")}
-    except zipfile.BadZipFile as exc:
+            sources = {}
+            for member in members:
+                name = Path(member.filename).name
+                if str(Path(member.filename).parent) != top or name.startswith("."):
+                    continue
+                if member.file_size > MAX_FILE_BYTES:
+                    notes.append(f"skipped {member.filename}: {member.file_size:,} bytes, more than the "
+                                 f"{MAX_FILE_BYTES:,} allowed for one module")
+                    continue
+                sources[name] = archive.read(member)
+            return sources
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
 
 
@@ -158,8 +234,10 @@ def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult
         if out_dir is not None:
             out_dir = Path(out_dir).resolve()
             out_dir.mkdir(parents=True, exist_ok=True)
-        submission_dir = prepare_submission(Path(source), workdir)
+        notes: list[str] = []
+        submission_dir = prepare_submission(Path(source), workdir, notes)
         result = run_graders(submission_dir, source=Path(source).resolve(), out_dir=out_dir, **options)
+        result.notes[:0] = notes
         translate_result(result, workdir)  # notebook submissions: "cell 12, line 3"
         if out_dir is not None:
             write_reports(result, out_dir)

@@ -41,7 +41,9 @@ class GradingResult:
     isolation: str
     questions: list[QuestionResult] = field(default_factory=list)
     seconds: float = 0.0
-    grader_errors: list[str] = field(default_factory=list)
+    grader_errors: list[str] = field(default_factory=list)   # staff only: may hold hidden graders' tracebacks
+    #: What the grader noticed about the submission itself, e.g. files it skipped (shown to everyone).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:

@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
                                        WorkerProcess, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
                                        describe_isolation, drops_privileges)
@@ -237,6 +238,8 @@ class Submission:
             raise SandboxStopped(f"{what} stopped the worker: {exc}. If it ran out of memory, the "
                                  f"limit is {self.limits.memory_mb} MB")
         except WorkerError as exc:
+            if isinstance(exc.__cause__, ReplyOverBudget):
+                raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
             raise SandboxStopped(f"{what}: {exc}")
 
     def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):

@@ -7,6 +7,7 @@ expected a float". A failed check costs the question its points, nothing else.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -15,6 +16,24 @@ import numpy as np
 
 class InvalidOutput(AssertionError):
     """Student code returned something of the wrong type, shape or kind."""
+
+
+def _judges_student_values(check):
+    """A check here looks only at what student code returned: whatever it raises is about that value.
+
+    So an unexpected exception (numpy refusing an odd list, an overflow, ...) becomes an
+    :class:`InvalidOutput` that fails the student's question, never a grader error.
+    """
+    @functools.wraps(check)
+    def checked(value, what: str, *args, **kwargs):
+        try:
+            return check(value, what, *args, **kwargs)
+        except InvalidOutput:
+            raise
+        except Exception as exc:
+            raise InvalidOutput(f"{what} returned a value that could not be checked "
+                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    return checked
 
 
 def _describe(value) -> str:
@@ -30,22 +49,32 @@ def _describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
+@_judges_student_values
 def as_float(value, what: str) -> float:
     """A number: a Python or numpy int/float, or a 0-d numeric array (``np.array(2/3)``); not a bool."""
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a float")
-    if not math.isfinite(value):
-        raise InvalidOutput(f"{what} returned {value}; expected a finite float")
-    return float(value)
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        raise InvalidOutput(f"{what} returned an integer too large for a float; expected a float") from None
+    if not math.isfinite(number):
+        raise InvalidOutput(f"{what} returned {number}; expected a finite float")
+    return number
 
 
+@_judges_student_values
 def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biuf",
              finite=True) -> np.ndarray:
     """Check an array; ``shape`` may hold None for "any size" in that axis."""
     if isinstance(value, (list, tuple)) and not any(hasattr(v, "mro") for v in value):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # ragged, mixed, huge ints
+            raise InvalidOutput(f"{what} returned a {type(value).__name__} that is not a rectangular array "
+                                f"of numbers ({str(exc).splitlines()[0][:200]}); expected a numpy array") from None
     if not isinstance(value, np.ndarray):
         raise InvalidOutput(f"{what} returned {_describe(value)}; expected a numpy array")
     if value.dtype.kind not in kinds:
@@ -65,6 +94,7 @@ def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biu
     return value
 
 
+@_judges_student_values
 def as_labels(value, what: str, *, length: int, allowed) -> np.ndarray:
     """Predictions: one per input, each among ``allowed``."""
     array = as_array(value, what, ndim=1, length=length, kinds="biufUS")
@@ -74,6 +104,7 @@ def as_labels(value, what: str, *, length: int, allowed) -> np.ndarray:
     return array
 
 
+@_judges_student_values
 def as_remote(value, what: str, expected: str):
     """A handle on an object of class ``expected`` (a dotted suffix, e.g. "SGDClassifier")."""
     if not hasattr(value, "isinstance_of"):

@@ -1,24 +1,41 @@
-"""The score table printed at the end of `grade` and `check` (rich)."""
+"""The score table printed at the end of `grade` and `check` (rich).
+
+Student text goes into cells as :class:`rich.text.Text` (see ``_text``): never parsed as markup.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from autograder.reporters import _text
 from autograder.results import STATUSES, GradingResult
 
 STYLE = {"passed": "green", "partial": "yellow", "not_run": "dim"}
+HEADLINE_CHARS = 300
+
+
+def headline(q) -> str:
+    """The first line of a question's feedback (its headline figure or what failed), or its status."""
+    return next((line for line in (q.feedback or "").splitlines() if line.strip()), q.status.replace("_", " "))
 
 
 def print_table(result: GradingResult, console: Console | None = None, *, hints: bool = False) -> None:
+    """One row per question: status, points, the feedback's headline (then the hint, with ``hints``)."""
     console = console or Console()
-    table = Table(title=f"{result.submission}: {result.score:g} / {result.max_score:g}", show_lines=False)
+    table = Table(title=_text.console(f"{result.submission}: {result.score:g} / {result.max_score:g}"),
+                  show_lines=False)
     table.add_column("", width=1)
     table.add_column("question")
     table.add_column("points", justify="right")
-    table.add_column("hint" if hints else "feedback", overflow="fold", max_width=70)
+    table.add_column("feedback", overflow="fold", max_width=70)
     for q in result.questions:
-        style = STYLE.get(q.status, "red")
-        note = q.hint if hints and q.points < q.max_points and q.hint else (q.feedback.splitlines() or [""])[0]
-        table.add_row(f"[{style}]{STATUSES[q.status]}[/]", q.name, f"{q.points:g}/{q.max_points:g}", note[:160])
+        note = _text.console(headline(q)[:HEADLINE_CHARS])
+        if hints and q.points < q.max_points and q.hint:  # what happened first, then what to try
+            note.append("\n").append_text(_text.console(f"Hint: {q.hint}", style="dim"))
+        table.add_row(Text(STATUSES[q.status], style=STYLE.get(q.status, "red")), _text.console(q.name),
+                      f"{q.points:g}/{q.max_points:g}", note)
     console.print(table)
+    for note in result.notes:
+        console.print(_text.console(f"Note: {note}", style="yellow"))

@@ -1,7 +1,12 @@
-"""Gradescope's results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/)."""
+"""Gradescope's results.json (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
+
+Students see this file's text: submission text is stripped of control sequences, and the
+hidden graders' tracebacks never appear (they stay in grading.json).
+"""
 
 from __future__ import annotations
 
+from autograder.reporters._text import plain
 from autograder.results import GradingResult
 
 #: Our visibility -> Gradescope's: public results show at once, hidden ones once grades are published.
@@ -14,7 +19,7 @@ def _test_output(q) -> str:
         parts.append(f"Hint: {q.hint}")
     if q.output:
         parts.append(f"Your code printed:\n{q.output}")
-    return "\n\n".join(parts)
+    return plain("\n\n".join(parts))
 
 
 def to_gradescope(result: GradingResult) -> dict:
@@ -29,7 +34,9 @@ def to_gradescope(result: GradingResult) -> dict:
         "extra_data": {"question": q.id, "status": q.status, "seconds": round(q.seconds, 3)},
     } for number, q in enumerate(result.questions, start=1)]
     output = f"Isolation: {result.isolation}\nData profile: {result.profile}"
+    output += "".join(f"\nNote: {plain(note)}" for note in result.notes)
     if result.grader_errors:
-        output += "\nThe grader itself hit errors (reported to the instructor):\n" + "\n".join(result.grader_errors)
+        output += (f"\nThe grader itself failed on {len(result.grader_errors)} question(s); they score 0 for now "
+                   "and your instructor has the details.")
     return {"score": result.score, "execution_time": round(result.seconds, 1), "output": output,
             "stdout_visibility": "hidden", "tests": tests}

@@ -1,41 +1,48 @@
-"""report.md: the readable report a TA or student opens first."""
+"""report.md: the readable report a TA or student opens first.
+
+A table of headlines, then every question's full feedback, hint and output.  All text that
+came from the submission is escaped (see ``_text``): it cannot end a code block, add a
+heading or carry HTML.  Hidden graders' tracebacks stay in grading.json (staff only).
+"""
 
 from __future__ import annotations
 
+from autograder.reporters._text import md_block, md_inline
+from autograder.reporters.console import headline
 from autograder.results import STATUSES, GradingResult
 
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+OUTPUT_CHARS = 4000
 
 
 def to_markdown(result: GradingResult) -> str:
     lines = [
         f"# Grading report: {result.score:g} / {result.max_score:g}",
         "",
-        f"- Submission: `{result.submission}`",
+        f"- Submission: {md_inline(result.submission)}",
         f"- Data profile: {result.profile}",
-        f"- Isolation: {result.isolation}",
+        f"- Isolation: {md_inline(result.isolation)}",
         f"- Time: {result.seconds:.1f} s",
+        *[f"- Note: {md_inline(note)}" for note in result.notes],
         "",
         "| | question | points | feedback |",
         "|---|---|---:|---|",
     ]
     for q in result.questions:
-        first_line = (q.feedback or q.status.replace("_", " ")).splitlines()[0]
-        lines.append(f"| {STATUSES[q.status]} | {_cell(q.name)} ({q.visibility}) | "
-                     f"{q.points:g} / {q.max_points:g} | {_cell(first_line)[:200]} |")
-    details = [q for q in result.questions if q.points < q.max_points or q.output]
-    if details:
-        lines += ["", "## Details", ""]
-    for q in details:
-        lines += [f"### {q.name}", "", f"Status: {q.status.replace('_', ' ')}, {q.points:g} / {q.max_points:g}", ""]
+        lines.append(f"| {STATUSES[q.status]} | {md_inline(q.name)} ({q.visibility}) | "
+                     f"{q.points:g} / {q.max_points:g} | {md_inline(headline(q))[:300]} |")
+    lines += ["", "## Details", ""]
+    for q in result.questions:
+        lines += [f"### {md_inline(q.name)}", "",
+                  f"Status: {q.status.replace('_', ' ')}, {q.points:g} / {q.max_points:g}", ""]
         if q.feedback:
-            lines += ["```", q.feedback.strip(), "```", ""]
+            lines += [*md_block(q.feedback.strip()), ""]
         if q.hint and q.points < q.max_points:
-            lines += [f"Hint: {q.hint}", ""]
+            lines += [f"Hint: {md_inline(q.hint)}", ""]
         if q.output:
-            lines += ["Printed by your code:", "", "```", q.output.strip()[:4000], "```", ""]
+            lines += ["Printed by your code:", "", *md_block(q.output.strip()[:OUTPUT_CHARS]), ""]
     if result.grader_errors:
-        lines += ["## Grader errors", "", *[f"- {e}" for e in result.grader_errors], ""]
+        lines += ["## Grader errors", "",
+                  f"The grader itself failed on {len(result.grader_errors)} question(s); those score 0 "
+                  "and are not the submission's fault. The details (tracebacks of the graders) are in "
+                  "grading.json, for staff only.", ""]
     return "\n".join(lines) + "\n"

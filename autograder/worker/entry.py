@@ -15,6 +15,7 @@ module imports nothing from the judge.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -125,6 +126,8 @@ def serve(request_fd: int, response_fd: int, submission_dir: str) -> None:
             reply = _error(exc)
         if os.getpid() != me:
             os._exit(0)  # a child the student forked: only the worker itself may answer
+        with contextlib.suppress(Exception):  # output is block-buffered on a pipe: it goes out before the reply
+            sys.__stdout__.flush(), sys.__stderr__.flush()
         protocol.write_message(response_fd, reply)
 
 
