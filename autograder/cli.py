@@ -199,7 +199,7 @@ def grade_all(
                      f"continue with: python -m autograder grade-all --resume --out {out}")
         raise typer.Exit(130)
     except (LayoutError, ValueError) as exc:
-        errors.print(f"[red]Cannot grade:[/] {exc}")
+        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, outcome.entries)
     graded = sum(e["status"] == "graded" for e in outcome.entries)
@@ -225,7 +225,7 @@ def rescore(
     try:
         manifest = rescore_batch(out, on_event=note)
     except FileNotFoundError as exc:
-        errors.print(f"[red]Cannot rescore:[/] {exc}")
+        errors.print(Text("Cannot rescore: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, manifest["entries"])
     console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and every report")
@@ -249,7 +249,7 @@ def report(
     try:
         rewritten = rebuild_reports(folder, similarity=similarity)
     except (FileNotFoundError, ValueError) as exc:
-        errors.print(f"[red]Cannot rebuild:[/] {exc}")
+        errors.print(Text("Cannot rebuild: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
     if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():

@@ -14,14 +14,14 @@ import io
 import json
 import os
 import shutil
-import stat
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder.notebooks import translate_result
+from autograder.files import NotARegularFile, read_regular_file
+from autograder.notebooks import line_map, translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
@@ -89,42 +89,29 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     return target
 
 
+def preparation_record(workdir: Path, notes: list[str]) -> dict:
+    """What preparing a submission found that its results must say, as plain data (it can travel
+    with the files to another process): the skipped files, and a notebook's line map."""
+    return {"notes": list(notes), "notebook_lines": line_map(workdir)}
+
+
+def apply_preparation(result: GradingResult, preparation: dict) -> None:
+    """Add the preparation's notes to ``result``; notebook submissions' feedback says "cell 12, line 3"."""
+    result.notes[:0] = preparation.get("notes", [])
+    translate_result(result, preparation.get("notebook_lines"))
+
+
 def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
+    """The folder's top-level ``.py`` regular files; anything else named ``*.py`` is skipped with a note."""
     sources = {}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if not entry.name.endswith(".py"):
             continue
-        try:  # O_NOFOLLOW + fstat: what is read is what was checked, a link or FIFO is never opened through
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as exc:
-            notes.append(f"skipped {entry.name}: {_not_a_file(entry, exc)}")
-            continue
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            notes.append(f"skipped {entry.name}: {_kind(info.st_mode)}, not a regular file")
-            continue
-        with os.fdopen(fd, "rb") as handle:
-            content = handle.read(MAX_FILE_BYTES + 1)
-        if len(content) > MAX_FILE_BYTES:
-            notes.append(f"skipped {entry.name}: more than the {MAX_FILE_BYTES:,} bytes allowed for one module")
-        else:
-            sources[entry.name] = content
+        try:
+            sources[entry.name] = read_regular_file(Path(entry.path), MAX_FILE_BYTES)
+        except NotARegularFile as exc:
+            notes.append(f"skipped {entry.name}: {exc}")
     return sources
-
-
-def _not_a_file(entry: os.DirEntry, exc: OSError) -> str:
-    if entry.is_symlink():
-        return "a symbolic link (only regular files are graded)"
-    return f"could not be read ({exc.strerror})"
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
@@ -236,9 +223,9 @@ def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult
             out_dir.mkdir(parents=True, exist_ok=True)
         notes: list[str] = []
         submission_dir = prepare_submission(Path(source), workdir, notes)
+        preparation = preparation_record(workdir, notes)
         result = run_graders(submission_dir, source=Path(source).resolve(), out_dir=out_dir, **options)
-        result.notes[:0] = notes
-        translate_result(result, workdir)  # notebook submissions: "cell 12, line 3"
+        apply_preparation(result, preparation)
         if out_dir is not None:
             write_reports(result, out_dir)
         return result

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.files import NotARegularFile, read_regular_file
+
 from autograder.contract import CONTRACT
 
 #: A notebook larger than this is not read (outputs of a few MB are fine: they are ignored).
@@ -72,14 +74,14 @@ class NotebookModules:
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     """Read ``path`` as a regular file of at most MAX_NOTEBOOK_BYTES; return the notebook and notes."""
     path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise NotebookError(f"{path.name} is not a regular file")
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"{path.name} is {size / 2**20:.0f} MB, more than the {MAX_NOTEBOOK_BYTES // 2**20} MB "
-                            "a notebook may have; clear its outputs (Kernel > Restart & Clear Output) and save")
     try:
-        data = json.loads(path.read_bytes())
+        raw = read_regular_file(path, MAX_NOTEBOOK_BYTES)
+    except NotARegularFile as exc:
+        advice = ("; clear its outputs (Kernel > Restart & Clear Output) and save"
+                  if "bytes allowed" in str(exc) else "")
+        raise NotebookError(f"{path.name}: {exc}{advice}") from exc
+    try:
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise NotebookError(f"{path.name} is not valid notebook JSON ({exc}); open it in Jupyter and save it again, "
                             "or submit the .py modules") from exc
@@ -368,10 +370,15 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
             module_notes[module] = converted.module_notes.get(module, [])
         notes += converted.notes
     if path.is_dir():
+        from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
+
         for py in sorted(path.glob("*.py")):
-            if py.is_file() and not py.is_symlink():
-                sources[py.name] = py.read_bytes()
-                lines.pop(py.stem, None)
+            try:
+                sources[py.name] = read_regular_file(py, MAX_FILE_BYTES)
+            except NotARegularFile as exc:
+                notes.append(f"skipped {py.name}: {exc}")
+                continue
+            lines.pop(py.stem, None)
     (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({"modules": lines, "notes": notes,
                                                             "module_notes": module_notes}))
     return sources
@@ -389,12 +396,16 @@ def translate(text: str, module: str, notebook: str, where: list) -> str:
                   cell_of, text)
 
 
-def translate_result(result, workdir: Path) -> None:
-    """Translate line numbers and add the conversion's notes to a notebook submission's feedback."""
+def line_map(workdir: Path) -> dict | None:
+    """The line map ``notebook_sources`` left in ``workdir`` (None: the submission had no notebook)."""
     path = Path(workdir) / LINE_MAP_FILE
-    if not path.is_file():
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def translate_result(result, info: dict | None) -> None:
+    """Translate line numbers and add the conversion's notes (``info``: a :func:`line_map`) to the feedback."""
+    if not info:
         return
-    info = json.loads(path.read_text())
     for q in result.questions:
         mapping = info["modules"].get(q.module)
         if mapping:

@@ -231,3 +231,29 @@ def test_rescore_applies_new_points_and_bands_without_running_student_code(band_
     with open(batch / "grades.csv", newline="", encoding="utf-8-sig") as fh:
         totals = {r["id"]: float(r["total"]) for r in csv.DictReader(fh)}
     assert totals == {k: e["score"] for k, e in entries.items()}
+
+
+def test_bulk_reports_what_preparation_found_as_grade_does(tmp_path):
+    """A skipped symlink and a notebook's cell numbers reach the bulk results as they reach `grade`'s."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    import nbformat
+    from submissions import write_submission
+
+    class_dir = tmp_path / "class"
+    linked = write_submission(class_dir / "linked", honest=["confusion"])
+    (linked / "shadow.py").symlink_to("/etc/shadow")
+    notebook = new_notebook(cells=[new_code_cell("def precision(y_true, y_pred):\n    return 1 / 0\n"),
+                                   new_code_cell("def recall(y_true, y_pred):\n    return 0.5\n")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(notebook, class_dir / "noted.ipynb")
+    grade_all(class_dir, tmp_path / "out", workers=1, questions=["confusion.public_example"])
+    for key, source in (("linked", linked), ("noted", class_dir / "noted.ipynb")):
+        bulk = GradingResult.load(tmp_path / "out" / "students" / key / "grading.json")
+        alone = grade(source, questions=["confusion.public_example"])
+        assert bulk.notes == alone.notes
+        assert [q.feedback for q in bulk.questions] == [q.feedback for q in alone.questions]
+    assert any("skipped shadow.py: a symbolic link" in n
+               for n in GradingResult.load(tmp_path / "out" / "students" / "linked" / "grading.json").notes)
+    noted = GradingResult.load(tmp_path / "out" / "students" / "noted" / "grading.json").questions[0]
+    assert "noted.ipynb, cell 1, line 2" in noted.feedback, noted.feedback

@@ -128,3 +128,18 @@ def test_an_lms_export_zip_is_read_like_its_folder(classes, tmp_path):
             zf.write(path, path.name)
     root = _class_folder(archive, tmp_path / "scratch")
     assert [e.id for e in discover(root)] == [e.id for e in discover(classes / "canvas")]
+
+
+def test_class_tables_print_student_text_literally():
+    """Ids, names, file names and errors come from uploads: rich markup and escapes are shown, not run."""
+    from rich.console import Console
+
+    from autograder.bulk.console import print_class_table
+
+    console = Console(record=True, width=200)
+    entries = [{"id": "[/]x", "status": "cannot_grade", "source": "[/]_1_2_a.py", "error": "bad [/] \x1b[2J"},
+               {"id": "a[/]", "name": "[red]", "status": "graded", "score": 1, "max_score": 2, "percent": 50.0,
+                "timeouts": 0}]
+    print_class_table(console, entries)  # "[/]" as markup would raise MarkupError
+    text = console.export_text()
+    assert all(s in text for s in ("[/]x", "[/]_1_2_a.py", "a[/]", "[red]")) and "\x1b" not in text

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from autograder.bulk.batch import BatchEvent
+from autograder.reporters import _text
 
 LOWEST = 5
 HISTOGRAM_BINS = 10
@@ -60,7 +61,7 @@ class BatchProgress:
                 line = f"{entry['id']}: {entry['score']:g}/{entry['max_score']:g} [{how}]{extra}"
             else:
                 line = f"{entry['id']}: cannot grade: {entry['error'].splitlines()[0][:200]}"
-            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+            self.console.print(_text.console(line), highlight=False, soft_wrap=True)
 
 
 def print_class_table(console: Console, entries: list[dict]) -> None:
@@ -81,7 +82,8 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
         for column in ("id", "name", "score", "percent", "timeouts"):
             lowest.add_column(column)
         for e in sorted(graded, key=lambda e: (e["percent"], e["id"]))[:LOWEST]:
-            lowest.add_row(e["id"], e.get("name", ""), f"{e['score']:g}/{e['max_score']:g}", f"{e['percent']:.1f}%",
+            lowest.add_row(_text.console(e["id"]), _text.console(e.get("name", "")),
+                           f"{e['score']:g}/{e['max_score']:g}", f"{e['percent']:.1f}%",
                            str(e.get("timeouts", 0)))
         console.print(lowest)
     failed = [e for e in entries if e["status"] != "graded"]
@@ -91,5 +93,7 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
         table.add_column("source", overflow="fold")
         table.add_column("why", overflow="fold")
         for e in failed:
-            table.add_row(e["id"], e.get("source", ""), e.get("error") or e["status"])
+            # ids, names, file names and their errors come from the students' uploads: never markup
+            table.add_row(_text.console(e["id"]), _text.console(e.get("source", "")),
+                          _text.console(e.get("error") or e["status"]))
         console.print(table)

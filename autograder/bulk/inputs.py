@@ -12,6 +12,7 @@ Nothing here raises for one bad entry: the entry carries the reason instead, so 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import tempfile
@@ -29,6 +30,9 @@ CANVAS_RESUBMITTED = re.compile(r"^(?P<stem>.+?)-\d+(?P<suffix>\.[A-Za-z0-9]+)$"
 #: Files and folders operating systems leave behind; never a student's entry.
 JUNK = {".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini"}
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+#: Travels with a prepared submission's files when preparation has something to say (skipped
+#: files, a notebook's line map); the grading job takes it out before the worker sees the files.
+PREPARATION_FILE = "_preparation.json"
 
 
 @dataclass
@@ -218,12 +222,13 @@ def apply_roster(entries: list[Entry], roster: list[dict]) -> None:
 # -------------------------------------------------------------------- preparation
 
 def prepare(entry: Entry) -> dict[str, bytes]:
-    """The entry's prepared module files ``{name: bytes}`` as ``grading.prepare_submission`` makes them.
+    """The entry's prepared module files ``{name: bytes}`` as ``grading.prepare_submission`` makes them,
+    plus ``PREPARATION_FILE`` when preparation skipped files or converted a notebook.
 
     Raises ``CannotGrade`` (from the pipeline) or ``ValueError`` with the reason when the entry
     cannot be graded: unreadable, empty, no module files.
     """
-    from autograder.grading import CannotGrade, prepare_submission
+    from autograder.grading import CannotGrade, prepare_submission, preparation_record
 
     if entry.error:
         raise CannotGrade(entry.error)
@@ -234,11 +239,15 @@ def prepare(entry: Entry) -> dict[str, bytes]:
             source = _gather_canvas_files(entry.paths, workdir / "gathered")
         if source.is_dir():
             source = _submission_in_folder(source, entry)
+        notes: list[str] = []
         try:
-            prepared = prepare_submission(source, workdir / "prepared")
+            prepared = prepare_submission(source, workdir / "prepared", notes)
         except CannotGrade as exc:  # name the entry, not our scratch copy of it
             raise CannotGrade(str(exc).replace(str(source), entry.source)) from None
         files = {p.name: p.read_bytes() for p in sorted(prepared.iterdir()) if p.is_file()}
+        preparation = preparation_record(workdir / "prepared", notes)
+        if preparation["notes"] or preparation["notebook_lines"]:  # skipped files, a notebook's line map
+            files[PREPARATION_FILE] = json.dumps(preparation, sort_keys=True).encode()
         if not any(name.endswith(".py") and name[:-3] in CONTRACT for name in files):
             found = ", ".join(sorted(files)) or "no files"
             raise CannotGrade(f"{entry.source} holds none of the assignment's modules "

@@ -11,6 +11,7 @@ its own sandboxed worker (``autograder/worker``), one per grader process at a ti
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -23,6 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from autograder.bulk.inputs import PREPARATION_FILE
 
 #: BLAS/OpenMP thread variables set in every grader process (the grader's own numpy work).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -60,7 +63,7 @@ def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
     dict
         ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str}``
     """
-    from autograder.grading import CannotGrade, run_graders
+    from autograder.grading import CannotGrade, apply_preparation, run_graders
 
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-job-"))
@@ -73,6 +76,9 @@ def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
             target.mkdir()
             for name, content in payload.items():
                 (target / Path(name).name).write_bytes(content)
+        preparation_file = target / PREPARATION_FILE
+        preparation = json.loads(preparation_file.read_text()) if preparation_file.is_file() else {}
+        preparation_file.unlink(missing_ok=True)
         for path in target.iterdir():
             path.chmod(0o644)
         for folder in (workdir, target):
@@ -82,6 +88,7 @@ def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
                                  visibilities=("public", "hidden"), questions=tuple(options.get("questions") or ()),
                                  out_dir=Path(options["out_dir"]) if options.get("out_dir") else None,
                                  data_dir=options.get("data_dir"), limits=options.get("limits") or None)
+        apply_preparation(result, preparation)
         reply["result"] = result.to_dict()
         reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
     except CannotGrade as exc:
