@@ -154,15 +154,6 @@ def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
         raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
 
 
-def sandbox_exposure(source: Path) -> list[Path]:
-    """Extra read-only paths the worker may see besides its allowlist view (see worker/sandbox.py).
-
-    None today: every submission, the reference included, is a folder of modules that
-    stand alone (the reference no longer imports ``solutions._validation``). Everything
-    else (data, caches, output, graders, solutions, .git) is simply not in the view."""
-    return []
-
-
 # -------------------------------------------------------------------- stage 2: run
 
 def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", visibilities=VISIBILITIES,
@@ -170,7 +161,7 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
                 on_result=None) -> GradingResult:
     try:
         plugin = GradingPlugin(submission_dir, profile=profile, visibilities=visibilities, questions=questions,
-                               expose=sandbox_exposure(source), data_dir=data_dir, isolation=isolation,
+                               data_dir=data_dir, isolation=isolation,
                                limits=limits, on_result=on_result)
     except SandboxUnavailable as exc:
         raise CannotGrade(str(exc)) from None

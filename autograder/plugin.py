@@ -46,7 +46,7 @@ class GradingPlugin:
     """Holds one grading run's state: the submission, the data, the results."""
 
     def __init__(self, submission_dir: Path, *, profile: str = "quick", visibilities=VISIBILITIES,
-                 questions=(), expose=(), data_dir=None, isolation: str | None = None,
+                 questions=(), data_dir=None, isolation: str | None = None,
                  limits: dict | None = None, on_result: Callable[[QuestionResult], None] | None = None):
         if profile not in PROFILES:
             raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
@@ -60,7 +60,7 @@ class GradingPlugin:
         if unknown_limits:
             raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
         self.in_scope = [q.id for q in select(self.spec, visibilities, questions)]
-        self.student = Submission(submission_dir, expose=expose, isolation=isolation)
+        self.student = Submission(submission_dir, isolation=isolation)
         self.datasets = GradingData(profile, data_dir)
         self.references = ReferenceCache(profile)
         self.shared: dict = {}
@@ -242,8 +242,5 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "question(id): the question in questions.toml that this test grades")
     directory = config.getoption("--submission", None)
     if directory and not config.pluginmanager.has_plugin("ch3-grading"):
-        from autograder.grading import sandbox_exposure  # the same view as `grade`
-
-        plugin = GradingPlugin(Path(directory), profile=config.getoption("--profile"),
-                               expose=sandbox_exposure(Path(directory)))
+        plugin = GradingPlugin(Path(directory), profile=config.getoption("--profile"))  # the same view as `grade`
         config.pluginmanager.register(plugin, "ch3-grading")

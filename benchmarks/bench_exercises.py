@@ -63,14 +63,14 @@ def bench_knn(X_train, y_train, X_test):
 
 
 def bench_sandbox():
-    from autograder.grading import SOLUTIONS_DIR, sandbox_exposure
+    from autograder.grading import SOLUTIONS_DIR
     from autograder.judge.client import Submission
     from autograder.spec import load_spec
     from solutions import confusion
 
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 2, 10_000), rng.integers(0, 2, 10_000)
-    submission = Submission(SOLUTIONS_DIR, expose=sandbox_exposure(SOLUTIONS_DIR))  # it imports its helpers
+    submission = Submission(SOLUTIONS_DIR)
     submission.limits = load_spec()["confusion.hidden_inputs"].limits
     module = submission.module("confusion")
     start, _ = clock(lambda: module.precision(y_true, y_pred))  # includes starting the worker
