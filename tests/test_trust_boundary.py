@@ -203,7 +203,7 @@ def test_only_regular_files_are_copied_and_the_rest_is_reported(tmp_path):
         prepared = _prepare_in_a_child(source, tmp_path / "work")
     finally:
         unblock.cancel()
-    assert prepared["files"] == ["_validation.py", "confusion.py"], prepared
+    assert prepared["files"] == ["confusion.py"], prepared
     assert len(prepared["notes"]) == len(SPECIAL_FILES), prepared["notes"]
     for name, (_, why) in SPECIAL_FILES.items():
         (note,) = [n for n in prepared["notes"] if f"skipped {name}:" in n]
@@ -316,16 +316,17 @@ def test_results_json_has_no_control_sequences():
 
 
 def test_cli_survives_markup_and_escapes_from_a_submission(tmp_path):
-    source = reference_source("confusion") + f"\n\ndef precision(y_true, y_pred):\n    print({INJECTION!r})\n" \
-                                             f"    raise ValueError({INJECTION!r})\n"
+    # raised at import, so that the student's text is the headline the table shows
+    source = reference_source("confusion") + f"\n\nprint({INJECTION!r})\nraise ValueError({INJECTION!r})\n"
     folder = write_submission(tmp_path / "submission", files={"confusion.py": source})
     out = tmp_path / "out"
     invoked = CliRunner().invoke(app, ["grade", str(folder), "--out", str(out), "-q", HONEST, "--timeout", "10"],
                                  env={"COLUMNS": "300"})
     assert invoked.exit_code == 0, invoked.output
     assert "\x1b" not in invoked.output
-    assert "[bold red]markup[/]" in invoked.output, invoked.output
-    _assert_renders_safely((out / "report.md").read_text(), "Grading report: 1.5 / 2")
+    # shown as typed, not applied (the table may wrap the cell between "[bold" and "red]")
+    assert "[/] [bold" in invoked.output and "red]markup[/]" in invoked.output, invoked.output
+    _assert_renders_safely((out / "report.md").read_text(), "Grading report: 0 / 2")
 
 
 # ------------------------------------------------------------------ 6. what a wheel carries
@@ -339,7 +340,7 @@ def test_the_wheel_carries_everything_grading_needs(tmp_path):
     needed = {"autograder/graders/pytest.ini", "autograder/questions.toml", "autograder/graders/hidden/__init__.py",
               "autograder/graders/hidden/test_exercises_hidden.py", "autograder/graders/public/__init__.py",
               "autograder/data/sample/mnist.npz", "autograder/data/sample/titanic_test_labels.csv",
-              "solutions/_validation.py", "solutions/ex4_spam.py", "assignments/confusion.py"}
+              "solutions/confusion.py", "solutions/ex4_spam.py", "assignments/confusion.py"}
     assert needed <= names, sorted(needed - names)
 
 
