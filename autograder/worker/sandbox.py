@@ -441,14 +441,7 @@ class Sandbox:
     def destroy(self):
         """Kill everything in the sandbox: the pid namespace dies with its first process."""
         self.dead = True
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill_group(self.process)
         for child in list(self.children.values()):
             child._killed = True
         self.control.close()
@@ -613,16 +606,7 @@ class WorkerProcess(_Channel):
     def kill(self):
         """Kill the worker's process group, and as root every process of the sandbox uid."""
         self._killed = True
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.drop_to is not None:
-            kill_all_of(self.drop_to)  # children that left the process group
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill_group(self.process, also_uid=self.drop_to)  # as root: children that left the group too
 
     def close(self):
         self.kill()
@@ -664,3 +648,17 @@ def kill_all_of(uid: int) -> None:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+
+
+def _kill_group(process: subprocess.Popen, also_uid: int | None = None) -> None:
+    """SIGKILL ``process``'s process group (and every process of ``also_uid``), then reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if also_uid is not None:
+        kill_all_of(also_uid)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
