@@ -14,7 +14,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from autograder.data import load_mnist

@@ -4,9 +4,7 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
