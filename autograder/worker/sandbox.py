@@ -291,6 +291,10 @@ def sandbox_command(submission_dir: Path, inner: list[str], uid: int | None, exp
 
 # ------------------------------------------------------------------------ channels
 
+#: 64 KB reads of a worker's output per wakeup, so that an endless writer cannot hold the grader.
+MAX_OUTPUT_READS = 256
+
+
 class _Channel:
     """The grader's end of one worker: request/response pipes and captured output."""
 
@@ -299,20 +303,30 @@ class _Channel:
         self.output = bytearray()
         self.output_dropped = 0
         self._taken = self._dropped_told = 0
-        self._out = os.fdopen(output_fd, "rb", buffering=0)
-        self._drain = threading.Thread(target=self._collect_output, daemon=True)
-        self._drain.start()
+        self._out = output_fd
+        os.set_blocking(output_fd, False)
 
-    def _collect_output(self):
-        """Keep the first ``output_kb`` of stdout/stderr; count (and drop) the rest."""
+    def _collect_output(self) -> bool:
+        """Read what the worker has printed so far without blocking: keep the first ``output_kb`` of
+        stdout/stderr, count (and drop) the rest.  False once the worker closed its end.
+
+        Read in this thread while waiting for a reply (a worker that prints more than a pipe holds
+        would otherwise block), and after the reply: the worker flushes before it answers, so by
+        then everything it printed for the call is in the pipe."""
         cap = self.limits.output_kb * 1024
-        try:
-            while chunk := self._out.read(1 << 16):
-                room = cap - len(self.output)
-                self.output += chunk[:max(room, 0)]
-                self.output_dropped += max(len(chunk) - max(room, 0), 0)
-        except (OSError, ValueError):
-            pass
+        for _ in range(MAX_OUTPUT_READS):
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            room = max(cap - len(self.output), 0)
+            self.output += chunk[:room]
+            self.output_dropped += max(len(chunk) - room, 0)
+        return True  # a writer faster than this loop: the rest waits for the next call
 
     def _before_request(self):
         pass
@@ -327,10 +341,17 @@ class _Channel:
             protocol.write_message(self._request, protocol.encode(message))
 
             def wait():
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self._response], [], [], left)[0]:
-                    self.kill()
-                    raise WorkerTimeout("timed out")
+                watched = [self._response, self._out]
+                while True:
+                    left = deadline - time.monotonic()
+                    ready = select.select(watched, [], [], left)[0] if left > 0 else []
+                    if not ready:
+                        self.kill()
+                        raise WorkerTimeout("timed out")
+                    if self._out in ready and not self._collect_output():
+                        watched = [self._response]  # output closed: the reply (or EOF) is what is left
+                    if self._response in ready:
+                        return
 
             (size,) = protocol.FRAME.unpack(protocol.read_exact(self._response, protocol.FRAME.size, wait))
             if size > max_bytes:
@@ -354,17 +375,22 @@ class _Channel:
         return not self._killed and not select.select([self._response], [], [], 0)[0]
 
     def _close_pipes(self):
+        """Close the grader's ends (once: a closed fd's number may already belong to another file)."""
         for fd in (self._request, self._response):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._drain.join(timeout=5)
-        self._out.close()
+        self._request = self._response = -1
+        if self._out >= 0:
+            self._collect_output()
+            os.close(self._out)
+            self._out = -1
 
     def take_output(self) -> str:
         """What the worker printed since the last call (capped; the excess is counted, not kept)."""
-        self._drain.join(timeout=0.05)  # let the reader catch up with a just-finished call
+        if self._out >= 0:  # closed after the worker is: its last words were read then
+            self._collect_output()
         text = bytes(self.output[self._taken:]).decode("utf-8", errors="replace")
         self._taken = len(self.output)
         dropped, self._dropped_told = self.output_dropped - self._dropped_told, self.output_dropped
@@ -521,6 +547,9 @@ class Child(_Channel):
 
     def close(self):
         self.kill()
+        self.sandbox.children.pop(self.pid, None)
+        if self._request < 0:
+            return
         self._close_pipes()
         if self._host is not None:
             os.close(self._host[1])
