@@ -269,6 +269,8 @@ class Submission:
 
     def close(self):
         """Stop every worker and the sandbox: when this returns, no process of this submission is left."""
+        if self._sandbox is not None:  # its pid namespace goes with it: no worker needs the zygote's kill
+            self._sandbox.destroy()
         for module in list(self._workers):
             self.restart(module)
         if self._sandbox is not None:
