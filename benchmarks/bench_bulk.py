@@ -50,7 +50,7 @@ def main():
     try:
         classroom = scratch / "class"
         people = build_class(classroom, "folder", args.students)
-        gradable = sum(p.expect == "graded" for p in people)
+        gradable = sum(p.expect != "cannot_grade" for p in people)  # "either" (the notebook) is graded now
         print(f"class: {len(people)} submissions ({gradable} gradable), quick profile, "
               f"questions: {', '.join(questions) or 'all'}, --timeout {args.timeout:g}, {cores} cores")
         options = dict(questions=questions, timeout=args.timeout)
@@ -65,7 +65,7 @@ def main():
         again_s, again = timed_batch(classroom, scratch / "two", workers=max(2, cores), **options)
         cached = sum(e["cached"] for e in again.entries)
         print(f"{'regrade, unchanged class':<40} {again_s:8.2f} s  ({again_s / len(people):.3f} s a submission, "
-              f"{cached}/{gradable} from the cache)")
+              f"{cached}/{len(people)} from the cache)")
 
         per_submission = two_s / gradable
         print(f"{f'projected: class of {CLASS_OF}, this selection':<40} {per_submission * CLASS_OF / 60:8.1f} min")
