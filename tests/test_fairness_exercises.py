@@ -22,7 +22,8 @@ import pytest
 
 from autograder.data import load_mnist
 from autograder.graders.common import perturb_images
-from autograder.judge.scoring import passes_shuffled_check
+from autograder.judge.scoring import (auc_se, macro_f1_se, passes_shuffled_check, plus_four_proportion_se,
+                                      proportion_se)
 from autograder.grading import grade
 from autograder.judge.reference import PRECOMPUTED_PATH, precomputed_figures
 from autograder.spec import SpecError, load_spec, parse_spec
@@ -109,6 +110,37 @@ def test_band_is_two_standard_errors_wide_and_the_reference_one_above_full_marks
         f"{qid} ({profile}): the band is {(band.full_at - band.zero_at) / se:.2f} SE wide; it must be >= 2")
     assert (figures["value"] - band.full_at) / se >= 1, (
         f"{qid} ({profile}): the reference scores {(figures['value'] - band.full_at) / se:.2f} SE above full marks")
+
+
+# ------------------------------------------------------------------ standard errors
+
+def test_plus_four_se_is_positive_at_full_agreement():
+    assert plus_four_proportion_se(96, 96) == pytest.approx(np.sqrt(0.98 * 0.02 / 100), rel=1e-12)  # 0.014
+    assert plus_four_proportion_se(148, 296) == pytest.approx(proportion_se(0.5, 300), rel=1e-12)
+    with pytest.raises(ValueError, match="'successes' must be between 0 and n=10; got 11"):
+        plus_four_proportion_se(11, 10)
+
+
+@pytest.mark.parametrize("y_true, scores, variance", [
+    # placements: positives beat [1, 1, 1/2] of the negatives, negatives are beaten by [2/3, 1]
+    ([1, 1, 1, 0, 0], [0.9, 0.8, 0.4, 0.5, 0.3], (1 / 12) / 3 + (1 / 18) / 2),
+    # a tie counts 1/2: positives [3/4, 1], negatives [3/4, 1]
+    ([1, 1, 0, 0], [0.5, 0.9, 0.5, 0.1], 0.03125 / 2 + 0.03125 / 2),
+])
+def test_auc_se_is_delongs_placement_variance(y_true, scores, variance):
+    assert auc_se(y_true, scores) == pytest.approx(np.sqrt(variance), rel=1e-12)
+    with pytest.raises(ValueError, match="at least two samples of each class; got 1 positive"):
+        auc_se([1, 0, 0], [0.3, 0.2, 0.1])
+
+
+def test_macro_f1_se_agrees_with_the_delta_method():
+    """Predicting every row positive: F1 = 2p / (1 + p) for the share p of positives, so its SE is
+    2 / (1 + p)^2 * sqrt(p (1 - p) / n); the bootstrap's own error is a few percent."""
+    n, p = 400, 0.5
+    Y_true, Y_pred = (np.arange(n) < p * n)[:, None], np.ones((n, 1), bool)
+    expected = 2 / (1 + p) ** 2 * np.sqrt(p * (1 - p) / n)
+    assert macro_f1_se(Y_true, Y_pred, seed=1) == pytest.approx(expected, rel=0.05)
+    assert macro_f1_se(Y_true, Y_pred, seed=1) == macro_f1_se(Y_true, Y_pred, seed=1)  # same seed, same SE
 
 
 MODEL_QUESTIONS = [(p, q.id) for p in ("quick", "full") for q in SPEC.values() if q.permuted_limit is not None]
