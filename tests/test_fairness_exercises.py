@@ -35,10 +35,9 @@ SHIPPED = json.loads(PRECOMPUTED_PATH.read_text())
 #: Exercise questions whose bands the shipped figures must cover on both profiles.
 EXERCISE_METRICS = ["ex1_knn97.accuracy", "ex2_augmentation.accuracy", "ex3_titanic.accuracy",
                     "ex4_spam.precision", "ex4_spam.recall"]
-#: Banded concept questions whose graders record no sample count or standard error yet (AUC,
-#: F1, pixel error, agreement): the SE rule cannot be checked for them until they do.
-NO_STANDARD_ERROR_YET = {"binary_classifier.sgd", "roc.forest", "multiclass.svc", "multilabel.models",
-                         "multioutput.denoiser"}
+#: Banded concept questions whose bands the shipped figures must cover on both profiles.
+CONCEPT_METRICS = ["binary_classifier.sgd", "roc.forest", "multiclass.svc", "multilabel.models",
+                   "multioutput.denoiser"]
 TITANIC_LEGITIMATE = ["ex3_book_svc", "ex3_book_forest", "ex3_gradient_boosting", "ex3_hist_gradient_boosting",
                       "ex3_forest_title_family"]
 
@@ -54,8 +53,8 @@ def resolved_band(profile, qid):
 
 
 def banded(profile):
-    return [(profile, q.id) for q in SPEC.values() if profile in q.bands
-            and (q.id in SHIPPED.get(profile, {}).get("measured", {}) or q.id in EXERCISE_METRICS)]
+    """Every question with a band on ``profile``: each must have its figures in the shipped file."""
+    return [(profile, q.id) for q in SPEC.values() if profile in q.bands]
 
 
 def fixture_submission(tmp_path, name, extra=()):
@@ -92,7 +91,7 @@ def test_new_fields_are_validated_with_the_fields_name(change, message):
 def test_shipped_figures_match_this_library_and_data():
     """Grading never recomputes a reference figure on the critical path with this scikit-learn."""
     assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123"}
-    for qid in EXERCISE_METRICS:
+    for qid in EXERCISE_METRICS + CONCEPT_METRICS:
         for profile in ("quick", "full"):
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"
 
@@ -101,9 +100,6 @@ def test_shipped_figures_match_this_library_and_data():
 def test_band_is_two_standard_errors_wide_and_the_reference_one_above_full_marks(profile, qid):
     figures = measured(profile, qid)["band"]
     se = figures["se"]
-    if qid in NO_STANDARD_ERROR_YET:
-        assert not se, f"{qid} now records its standard error: remove it from NO_STANDARD_ERROR_YET"
-        pytest.xfail(f"{qid}: its grader records no n or se, so its standard error is unknown")
     band = resolved_band(profile, qid)
     assert se and se > 0, f"{qid} ({profile}): the grader recorded no standard error"
     assert (band.full_at - band.zero_at) / se >= 2, (
@@ -307,15 +303,25 @@ def test_titanic_submissions_full(tmp_path, data_dir, name):
         assert question.points == 0 and question.status == "failed", question.feedback
 
 
-@pytest.mark.full_data
-@pytest.mark.slow
-def test_shipped_full_profile_figures_are_current(data_dir, monkeypatch):
-    """Re-measures the exercises on the full data (the ex1/ex2 fits: minutes) and compares."""
+def _remeasured_changes(monkeypatch, profile, questions, data_dir=None):
+    """What grading the reference now measures on ``profile`` that differs from the shipped file."""
     monkeypatch.syspath_prepend(str(PROJECT / "scripts"))
     import reference_figures
 
-    entry = reference_figures.measure("full", EXERCISE_METRICS, data_dir)
-    shipped = SHIPPED["full"]
-    changed = reference_figures.differences(
-        {k: shipped["measured"][k] for k in EXERCISE_METRICS}, entry["measured"])
+    entry = reference_figures.measure(profile, questions, data_dir)
+    return reference_figures.differences({k: SHIPPED[profile]["measured"][k] for k in questions}, entry["measured"])
+
+
+@pytest.mark.slow
+def test_shipped_quick_figures_of_the_concept_bands_are_current(monkeypatch):
+    """The concept graders' figures and standard errors (seconds to re-measure) are the shipped ones."""
+    changed = _remeasured_changes(monkeypatch, "quick", CONCEPT_METRICS)
+    assert changed == [], "run scripts/reference_figures.py --profile quick:\n" + "\n".join(changed)
+
+
+@pytest.mark.full_data
+@pytest.mark.slow
+def test_shipped_full_profile_figures_are_current(data_dir, monkeypatch):
+    """Re-measures the banded questions on the full data (the ex1/ex2 fits: minutes) and compares."""
+    changed = _remeasured_changes(monkeypatch, "full", EXERCISE_METRICS + CONCEPT_METRICS, data_dir)
     assert changed == [], "run scripts/reference_figures.py --profile full:\n" + "\n".join(changed)
