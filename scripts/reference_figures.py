@@ -41,6 +41,17 @@ def _figures_only(key, value):
     return value
 
 
+def _with_band(measurements):
+    """A question whose band decides one part (``Credit.band_check``, e.g. multilabel.models) carries
+    it in that check: recorded under "band" here like every other band's figures."""
+    carried = [c["band"] for c in measurements.get("checks") or [] if c.get("band")]
+    if "band" in measurements or not carried:
+        return measurements
+    if len(carried) > 1:
+        raise SystemExit(f"{len(carried)} sub-checks carry a band; the table holds one per question")
+    return {**measurements, "band": carried[0]}
+
+
 def banded_questions(spec, profile):
     return [q.id for q in spec.values() if profile in q.bands or q.permuted_limit is not None]
 
@@ -75,7 +86,7 @@ def _measure(profile, questions, data_dir):
         reference = {}
         for path in Path(cache, "references").glob("*.json"):
             reference.update(json.loads(path.read_text()))
-    measured = {q.id: {k: _figures_only(k, v) for k, v in q.measurements.items() if k in KEPT}
+    measured = {q.id: {k: _figures_only(k, v) for k, v in _with_band(q.measurements).items() if k in KEPT}
                 for q in result.questions if q.id in chosen}
     not_full = [f"{q.id}: {q.points:g}/{q.max_points:g}" for q in result.questions if q.points < q.max_points]
     if not_full or result.grader_errors:

@@ -22,7 +22,8 @@ import pytest
 
 from autograder.data import load_mnist
 from autograder.graders.common import perturb_images
-from autograder.judge.scoring import passes_shuffled_check
+from autograder.judge.scoring import (auc_se, macro_f1_se, passes_shuffled_check, plus_four_proportion_se,
+                                      proportion_se)
 from autograder.grading import grade
 from autograder.judge.reference import PRECOMPUTED_PATH, precomputed_figures
 from autograder.spec import SpecError, load_spec, parse_spec
@@ -34,10 +35,9 @@ SHIPPED = json.loads(PRECOMPUTED_PATH.read_text())
 #: Exercise questions whose bands the shipped figures must cover on both profiles.
 EXERCISE_METRICS = ["ex1_knn97.accuracy", "ex2_augmentation.accuracy", "ex3_titanic.accuracy",
                     "ex4_spam.precision", "ex4_spam.recall"]
-#: Banded concept questions whose graders record no sample count or standard error yet (AUC,
-#: F1, pixel error, agreement): the SE rule cannot be checked for them until they do.
-NO_STANDARD_ERROR_YET = {"binary_classifier.sgd", "roc.forest", "multiclass.svc", "multilabel.models",
-                         "multioutput.denoiser"}
+#: Banded concept questions whose bands the shipped figures must cover on both profiles.
+CONCEPT_METRICS = ["binary_classifier.sgd", "roc.forest", "multiclass.svc", "multilabel.models",
+                   "multioutput.denoiser"]
 TITANIC_LEGITIMATE = ["ex3_book_svc", "ex3_book_forest", "ex3_gradient_boosting", "ex3_hist_gradient_boosting",
                       "ex3_forest_title_family"]
 
@@ -53,8 +53,8 @@ def resolved_band(profile, qid):
 
 
 def banded(profile):
-    return [(profile, q.id) for q in SPEC.values() if profile in q.bands
-            and (q.id in SHIPPED.get(profile, {}).get("measured", {}) or q.id in EXERCISE_METRICS)]
+    """Every question with a band on ``profile``: each must have its figures in the shipped file."""
+    return [(profile, q.id) for q in SPEC.values() if profile in q.bands]
 
 
 def fixture_submission(tmp_path, name, extra=()):
@@ -91,7 +91,7 @@ def test_new_fields_are_validated_with_the_fields_name(change, message):
 def test_shipped_figures_match_this_library_and_data():
     """Grading never recomputes a reference figure on the critical path with this scikit-learn."""
     assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123"}
-    for qid in EXERCISE_METRICS:
+    for qid in EXERCISE_METRICS + CONCEPT_METRICS:
         for profile in ("quick", "full"):
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"
 
@@ -100,15 +100,43 @@ def test_shipped_figures_match_this_library_and_data():
 def test_band_is_two_standard_errors_wide_and_the_reference_one_above_full_marks(profile, qid):
     figures = measured(profile, qid)["band"]
     se = figures["se"]
-    if qid in NO_STANDARD_ERROR_YET:
-        assert not se, f"{qid} now records its standard error: remove it from NO_STANDARD_ERROR_YET"
-        pytest.xfail(f"{qid}: its grader records no n or se, so its standard error is unknown")
     band = resolved_band(profile, qid)
     assert se and se > 0, f"{qid} ({profile}): the grader recorded no standard error"
     assert (band.full_at - band.zero_at) / se >= 2, (
         f"{qid} ({profile}): the band is {(band.full_at - band.zero_at) / se:.2f} SE wide; it must be >= 2")
     assert (figures["value"] - band.full_at) / se >= 1, (
         f"{qid} ({profile}): the reference scores {(figures['value'] - band.full_at) / se:.2f} SE above full marks")
+
+
+# ------------------------------------------------------------------ standard errors
+
+def test_plus_four_se_is_positive_at_full_agreement():
+    assert plus_four_proportion_se(96, 96) == pytest.approx(np.sqrt(0.98 * 0.02 / 100), rel=1e-12)  # 0.014
+    assert plus_four_proportion_se(148, 296) == pytest.approx(proportion_se(0.5, 300), rel=1e-12)
+    with pytest.raises(ValueError, match="'successes' must be between 0 and n=10; got 11"):
+        plus_four_proportion_se(11, 10)
+
+
+@pytest.mark.parametrize("y_true, scores, variance", [
+    # placements: positives beat [1, 1, 1/2] of the negatives, negatives are beaten by [2/3, 1]
+    ([1, 1, 1, 0, 0], [0.9, 0.8, 0.4, 0.5, 0.3], (1 / 12) / 3 + (1 / 18) / 2),
+    # a tie counts 1/2: positives [3/4, 1], negatives [3/4, 1]
+    ([1, 1, 0, 0], [0.5, 0.9, 0.5, 0.1], 0.03125 / 2 + 0.03125 / 2),
+])
+def test_auc_se_is_delongs_placement_variance(y_true, scores, variance):
+    assert auc_se(y_true, scores) == pytest.approx(np.sqrt(variance), rel=1e-12)
+    with pytest.raises(ValueError, match="at least two samples of each class; got 1 positive"):
+        auc_se([1, 0, 0], [0.3, 0.2, 0.1])
+
+
+def test_macro_f1_se_agrees_with_the_delta_method():
+    """Predicting every row positive: F1 = 2p / (1 + p) for the share p of positives, so its SE is
+    2 / (1 + p)^2 * sqrt(p (1 - p) / n); the bootstrap's own error is a few percent."""
+    n, p = 400, 0.5
+    Y_true, Y_pred = (np.arange(n) < p * n)[:, None], np.ones((n, 1), bool)
+    expected = 2 / (1 + p) ** 2 * np.sqrt(p * (1 - p) / n)
+    assert macro_f1_se(Y_true, Y_pred, seed=1) == pytest.approx(expected, rel=0.05)
+    assert macro_f1_se(Y_true, Y_pred, seed=1) == macro_f1_se(Y_true, Y_pred, seed=1)  # same seed, same SE
 
 
 MODEL_QUESTIONS = [(p, q.id) for p in ("quick", "full") for q in SPEC.values() if q.permuted_limit is not None]
@@ -275,15 +303,25 @@ def test_titanic_submissions_full(tmp_path, data_dir, name):
         assert question.points == 0 and question.status == "failed", question.feedback
 
 
-@pytest.mark.full_data
-@pytest.mark.slow
-def test_shipped_full_profile_figures_are_current(data_dir, monkeypatch):
-    """Re-measures the exercises on the full data (the ex1/ex2 fits: minutes) and compares."""
+def _remeasured_changes(monkeypatch, profile, questions, data_dir=None):
+    """What grading the reference now measures on ``profile`` that differs from the shipped file."""
     monkeypatch.syspath_prepend(str(PROJECT / "scripts"))
     import reference_figures
 
-    entry = reference_figures.measure("full", EXERCISE_METRICS, data_dir)
-    shipped = SHIPPED["full"]
-    changed = reference_figures.differences(
-        {k: shipped["measured"][k] for k in EXERCISE_METRICS}, entry["measured"])
+    entry = reference_figures.measure(profile, questions, data_dir)
+    return reference_figures.differences({k: SHIPPED[profile]["measured"][k] for k in questions}, entry["measured"])
+
+
+@pytest.mark.slow
+def test_shipped_quick_figures_of_the_concept_bands_are_current(monkeypatch):
+    """The concept graders' figures and standard errors (seconds to re-measure) are the shipped ones."""
+    changed = _remeasured_changes(monkeypatch, "quick", CONCEPT_METRICS)
+    assert changed == [], "run scripts/reference_figures.py --profile quick:\n" + "\n".join(changed)
+
+
+@pytest.mark.full_data
+@pytest.mark.slow
+def test_shipped_full_profile_figures_are_current(data_dir, monkeypatch):
+    """Re-measures the banded questions on the full data (the ex1/ex2 fits: minutes) and compares."""
+    changed = _remeasured_changes(monkeypatch, "full", EXERCISE_METRICS + CONCEPT_METRICS, data_dir)
     assert changed == [], "run scripts/reference_figures.py --profile full:\n" + "\n".join(changed)

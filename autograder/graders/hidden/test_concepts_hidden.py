@@ -13,6 +13,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import metrics
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import cross_val_score
@@ -20,6 +21,7 @@ from sklearn.svm import SVC
 
 from autograder.graders.common import Property, Raises, check, check_call, describe_call, mnist_subset
 from autograder.graders.figures import confusion_counts, score_curves
+from autograder.judge.scoring import auc_se, macro_f1_se, plus_four_proportion_se, proportion_se
 from autograder.judge.validate import (as_array, as_estimator, as_float, as_indicators, as_labels, as_records,
                                        as_remote)
 from solutions import multilabel as reference_multilabel
@@ -62,7 +64,11 @@ def test_train_sgd(submission, data, profile, band, credit):
     predicted = as_labels(model.call("predict", X_test), "train_sgd(...).predict()", length=len(X_test),
                           allowed=(False, True))
     expected = SGDClassifier(random_state=42).fit(X_train, five).predict(X_test)
-    credit.band("agreement with SGDClassifier(random_state=42)", float(np.mean(predicted == expected)), band)
+    agreeing = int(np.sum(predicted == expected))
+    # agreement is a proportion of the test images; a faithful train_sgd agrees on all of them, where
+    # the plain binomial SE is 0, so the "plus four" SE says what n images can resolve
+    credit.band("agreement with SGDClassifier(random_state=42)", agreeing / len(X_test), band, n=len(X_test),
+                se=plus_four_proportion_se(agreeing, len(X_test)))
 
 
 @pytest.mark.question("cross_validation.manual")
@@ -170,7 +176,9 @@ def test_forest_scores(submission, data, profile, band, reference, credit):
                               f"got {outside.size} values outside, e.g. {outside[:3].tolist()}")
     expected = reference.get(f"roc.forest/{SEED}", lambda: metrics.roc_auc_score(
         five, reference_roc.forest_positive_scores(X, five)))
-    credit.band("ROC AUC", metrics.roc_auc_score(five, scores), band.resolve(expected), reference=expected)
+    # DeLong's SE: the AUC is a mean over (positive, negative) pairs, not a proportion of the n images
+    credit.band("ROC AUC", metrics.roc_auc_score(five, scores), band.resolve(expected), reference=expected,
+                n=len(X), se=auc_se(five, scores))
     credit.measure("curves", {"student": score_curves(five, scores), "reference": reference.get(
         f"roc.forest/curves/{SEED}", lambda: score_curves(five, reference_roc.forest_positive_scores(X, five)))})
 
@@ -188,7 +196,9 @@ def test_train_svc(submission, data, profile, band, reference, credit):
                           allowed=range(10))
     expected = reference.get(f"multiclass.svc/{SEED}", lambda: float(np.mean(
         SVC(random_state=42).fit(X_train, y_train).predict(X_test) == y_test)))
-    credit.band("accuracy", float(np.mean(predicted == y_test)), band.resolve(expected), reference=expected)
+    accuracy = float(np.mean(predicted == y_test))  # a proportion of the test images: binomial SE
+    credit.band("accuracy", accuracy, band.resolve(expected), reference=expected, n=len(y_test),
+                se=proportion_se(accuracy, len(y_test)))
     credit.measure("confusion_matrix", confusion_counts(y_test, predicted, range(10)))
 
 
@@ -306,9 +316,11 @@ def test_multilabel_models(submission, data, profile, band, reference, credit):
         expected = reference.get(f"multilabel.models/{SEED}", lambda: metrics.f1_score(
             expected_targets, reference_multilabel.build_multilabel_model().fit(X_train, targets).predict(X_test),
             average="macro"))
+        # macro F1 is a ratio of counts, not a mean over images: its SE comes from a bootstrap over them
         parts[-1] = credit.band_check("build_multilabel_model", "macro F1 of the multilabel model",
                                       metrics.f1_score(expected_targets, predicted[-1], average="macro"),
-                                      band.resolve(expected), group="model", reference=expected)
+                                      band.resolve(expected), group="model", reference=expected, n=len(X_test),
+                                      se=macro_f1_se(expected_targets, predicted[-1], seed=SEED + 14))
 
     def chain_settings():
         chain = as_remote(multilabel.build_chain(random_state=3), "build_chain()", "ClassifierChain")
@@ -333,5 +345,8 @@ def test_denoiser(submission, data, profile, band, reference, credit):
     from solutions.multioutput import build_denoiser
     expected = reference.get(f"multioutput.denoiser/{SEED}", lambda: -float(np.abs(
         build_denoiser().fit(noisy_train, X_train).predict(noisy_test).astype(float) - X_test).mean()))
-    error = -float(np.abs(cleaned.astype(float) - X_test).mean())
-    credit.band("minus the mean absolute pixel error", error, band.resolve(expected), reference=expected)
+    image_errors = np.abs(cleaned.astype(float) - X_test).mean(axis=1)
+    # the images are the independent samples (a digit's pixels err together): SE of the mean of
+    # the per-image errors
+    credit.band("minus the mean absolute pixel error", -float(image_errors.mean()), band.resolve(expected),
+                reference=expected, n=len(X_test), se=float(stats.sem(image_errors)))
