@@ -99,7 +99,7 @@ def bench_worker_start(submission: Path, uid, repeat: int) -> None:
     print(f"{'  (first call: sandbox + zygote + child, once per submission)':<58} {zygote_start:8.3f} s", flush=True)
 
 
-def bench_commands(python: str, baseline: str | None, out: Path) -> None:
+def bench_commands(python: str, baseline: str | None, out: Path, repeat: int) -> None:
     runs = [("check solutions", ["check", str(SOLUTIONS_DIR)]),
             ("grade solutions (quick profile)", ["grade", str(SOLUTIONS_DIR), "--out", str(out / "g")]),
             ("grade -q confusion (cold process)", ["grade", str(SOLUTIONS_DIR), "-q", "confusion",
@@ -108,9 +108,9 @@ def bench_commands(python: str, baseline: str | None, out: Path) -> None:
         def run(exe):
             return lambda: subprocess.run([exe, "-m", "autograder", *args], cwd=out, check=False,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ours = median_time(run(python), 1)
+        ours = median_time(run(python), repeat)
         if baseline:
-            report(label, ours, median_time(run(baseline), 1))
+            report(label, ours, median_time(run(baseline), repeat))
         else:
             print(f"{label:<58} ours {ours:8.3f} s", flush=True)
 
@@ -137,7 +137,7 @@ def main() -> None:
         bench_sandbox_start(submission, uid, args.repeat)
         bench_worker_start(submission, uid, args.repeat)
         if args.grade:
-            bench_commands(sys.executable, args.baseline, root)
+            bench_commands(sys.executable, args.baseline, root, args.repeat)
     finally:
         if slot:
             slot.release()
