@@ -21,10 +21,6 @@ def array_digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def corpus_digest(messages: dict[str, bytes]) -> str:
     """Digest of a set of named messages, independent of archive packing."""
     h = hashlib.sha256()

@@ -35,7 +35,6 @@ from ._integrity import (
     array_digest,
     check_digest,
     corpus_digest,
-    file_digest,
 )
 from ._locations import DATA_DIR_ENV, SAMPLE_DIR, cache_dir, check_profile, resolve_data_dir
 
