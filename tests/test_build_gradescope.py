@@ -61,19 +61,32 @@ def test_reference_stub_and_hostile_submissions(installed, tmp_path):
     results = run_autograder(installed, {"confusion.py": (PROJECT / "assignments" / "confusion.py").read_text()})
     assert results["score"] == 0 and all("not implemented" in t["output"] for t in results["tests"])
 
-    root, _ = installed
+    root, env = installed
+    # The wheel installed the graders, the sample and the reference solutions into the venv's
+    # site-packages, which the worker imports its libraries from.
     hostile = f"""
-import glob, json, pathlib
-stolen = [p for p in glob.glob("{root}/**", recursive=True) if "hidden" in p or p.endswith(".whl")]
-pathlib.Path("{root}/results/results.json").write_text(json.dumps({{"score": 1000, "tests": []}}))
+import glob, json, pathlib, sys
+where = ["{root}/**", "{env['CH3_VENV']}/**", sys.prefix + "/**"]
+stolen = [p for w in where for p in glob.glob(w, recursive=True)
+          if "hidden" in p or p.endswith((".whl", ".npz", ".csv")) or "/solutions/" in p]
+try:
+    pathlib.Path("{root}/results/results.json").write_text(json.dumps({{"score": 1000, "tests": []}}))
+except OSError as exc:  # the results folder is not in the sandbox
+    print("could not write:", exc)
 def binary_confusion_matrix(y_true, y_pred):
-    raise RuntimeError(str(stolen))
+    raise RuntimeError("stolen: " + str(stolen))
 precision = recall = f1 = binary_confusion_matrix
 """
     results = run_autograder(installed, {"confusion.py": hostile})
     assert results["score"] == 0 and len(results["tests"]) == 3
     text = json.dumps(results)
-    assert "test_concepts_hidden" not in text and ".whl" not in text
+    assert "stolen: []" in text
+    assert "test_concepts_hidden" not in text and ".whl" not in text and "solutions" not in text
+
+    # The one-line copy of the installed reference: the reference is not importable in the sandbox.
+    results = run_autograder(installed, {"confusion.py": "from solutions.confusion import *\n"})
+    assert results["score"] == 0
+    assert "No module named 'solutions" in json.dumps(results)
 
 
 @pytest.mark.slow

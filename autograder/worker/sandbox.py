@@ -28,6 +28,7 @@ is killed), stdout/stderr captured and capped, and replies capped in size.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import resource
@@ -232,6 +233,36 @@ def _ancestors_first(paths) -> list[Path]:
     return sorted(dirs, key=lambda p: len(p.parts))
 
 
+#: sys.path folders that hold installed libraries (a .pth file may add another environment's).
+LIBRARY_FOLDER_NAMES = ("site-packages", "dist-packages")
+#: The packages of this distribution; installed as a wheel they sit among the libraries.
+OWN_PACKAGES = ("autograder", "solutions", "assignments")
+
+
+def library_dirs() -> list[Path]:
+    """What the worker's ``python -I`` imports from: the interpreter's prefixes (its standard library
+    and site-packages) and any other ``site-packages`` folder on ``sys.path`` (one a ``.pth`` file
+    adds, as a venv layered on another does).  Never a project folder on ``sys.path`` (an editable
+    install's checkout, which holds the graders and solutions)."""
+    folders = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if any(part in LIBRARY_FOLDER_NAMES for part in path.parts) and path.is_dir():
+            folders.add(path)
+    folders = {p for p in folders if not str(p).startswith(("/usr/", "/bin/", "/lib"))}  # bound whole already
+    return sorted(p for p in folders if not any(p != q and p.is_relative_to(q) for q in folders))
+
+
+def own_packages() -> list[Path]:
+    """Where this distribution's packages are (``solutions`` only where it is installed), found
+    without importing them."""
+    found = [PACKAGE_DIR]
+    for name in OWN_PACKAGES[1:]:
+        spec = importlib.util.find_spec(name)
+        found += [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
+    return found
+
+
 def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     """bubblewrap's file-system arguments: everything the worker may see, and nothing else.
 
@@ -249,18 +280,26 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     for name in ETC_NEEDED:
         if Path("/etc", name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    interpreter = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-                   Path(sys.executable).resolve().parent.parent}
-    binds = sorted({p for p in interpreter if not str(p).startswith(("/usr/", "/bin/", "/lib"))})
-    binds += [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
+    libraries = library_dirs()
+    # An installed grader (a wheel: Gradescope, pip) lives in those libraries: its graders, sample
+    # and reference solutions are covered by an empty folder, then the worker package bound back.
+    masked = [package for package in own_packages() if any(package.is_relative_to(lib) for lib in libraries)]
+    own = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
+    binds = libraries + own
     # The scratch first: a project or interpreter under /tmp is then bound on top of it, not hidden.
     args += ["--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH_MOUNT]
     # Missing parents would be made 0700 (untraversable by the sandbox uid): make them first.
     for folder in _ancestors_first(binds + [Path(SUBMISSION_MOUNT)]):
-        if folder not in binds and folder != Path(SCRATCH_MOUNT):
+        if folder not in binds and folder != Path(SCRATCH_MOUNT) and not any(folder.is_relative_to(m) for m in masked):
             args += ["--perms", "0755", "--dir", str(folder)]
-    for path in binds:
+    for path in libraries:
         args += ["--ro-bind", str(path), str(path)]
+    for path in masked:
+        args += ["--perms", "0755", "--size", str(1 << 20), "--tmpfs", str(path)]
+    for path in own:
+        args += ["--ro-bind", str(path), str(path)]
+    for path in masked:  # read-only like the rest of the libraries (the worker package stays bound inside)
+        args += ["--remount-ro", str(path)]
     args += ["--ro-bind", str(submission_dir), SUBMISSION_MOUNT,
              "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", "/dev/shm",
              "--proc", "/proc", "--chdir", SCRATCH_MOUNT]
