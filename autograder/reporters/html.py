@@ -81,17 +81,23 @@ def gauge(band: dict, width: int = 440) -> dict | None:
 
 # ------------------------------------------------------------------ plots (matplotlib, PNG)
 
-def _figure(rows: int, columns: int, size: tuple[float, float]):
-    """A figure outside pyplot (no global state, no GUI backend): Agg draws it when saved."""
+def _figure(rows: int, columns: int, size: tuple[float, float], **margins):
+    """A figure outside pyplot (no global state, no GUI backend): Agg draws it when saved.
+
+    Margins are fixed (``subplots_adjust``): a "tight" bounding box or a layout engine draws
+    every figure twice, half the cost of the feedback page's plots."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size)
+    fig.subplots_adjust(**margins)
     return fig, fig.subplots(rows, columns, squeeze=False)
 
 
-def _png(fig) -> str:
+def _png(fig, tight: bool = False) -> str:
+    """The figure as a data URL; ``tight`` (drawn twice) for the class dashboard's few plots, whose
+    labels vary in length."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=90, **({"bbox_inches": "tight"} if tight else {}))
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -106,7 +112,7 @@ def errors_only_matrix(counts) -> np.ndarray:
 def plot_confusion(counts) -> str:
     """Two panels, as the chapter draws them: rows normalised (recall per class), and errors only."""
     cm = np.asarray(counts)
-    fig, axes = _figure(1, 2, (9, 4))
+    fig, axes = _figure(1, 2, (9, 4), left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     rows = cm.sum(axis=1, keepdims=True)
     normalised = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     labels = range(len(cm))
@@ -124,7 +130,7 @@ def plot_confusion(counts) -> str:
 
 def plot_curves(curves: dict) -> str:
     """Precision and recall against the threshold, and the ROC curve: the student's against the reference's."""
-    fig, axes = _figure(1, 2, (9, 3.6))
+    fig, axes = _figure(1, 2, (9, 3.6), left=0.06, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
     left, right = axes[0]
     for who, style in (("student", "-"), ("reference", ":")):
         c = curves.get(who)
@@ -151,7 +157,7 @@ def plot_digits(errors: dict, columns: int = 6) -> str:
     rows = math.ceil(len(images) / columns)
     cell_w, cell_h = 34, 44  # 28 pixels plus room for the label above
     mosaic = np.zeros((rows * cell_h, columns * cell_w), dtype=np.uint8)
-    fig, axes = _figure(1, 1, (1.25 * columns, 1.6 * rows))
+    fig, axes = _figure(1, 1, (1.25 * columns, 1.6 * rows), left=0.01, right=0.99, bottom=0.01, top=0.99)
     ax = axes[0][0]
     for k, (image, true, predicted) in enumerate(zip(images, errors["true"], errors["predicted"])):
         top, left = (k // columns) * cell_h + 13, (k % columns) * cell_w + 3

@@ -117,7 +117,7 @@ def plot_scores(results: dict[str, GradingResult]) -> str | None:
     ax.set_xlabel("total score (%)")
     ax.set_ylabel("students")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return _png(fig, tight=True)
 
 
 def plot_times(rows: list[dict]) -> str | None:
@@ -131,7 +131,7 @@ def plot_times(rows: list[dict]) -> str | None:
     ax.set_xlabel("grading seconds per question")
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return _png(fig, tight=True)
 
 
 def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
@@ -161,7 +161,7 @@ def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
         ax.set_xlabel(bands[0].get("metric", "figure"))
         ax.set_ylabel("students")
         ax.legend(fontsize=7)
-        plots.append({"id": qid, "src": _png(fig), "n": len(figures),
+        plots.append({"id": qid, "src": _png(fig, tight=True), "n": len(figures),
                       "median": statistics.median(figures), "full_at": full_at, "zero_at": zero_at})
     return plots
 
