@@ -46,6 +46,25 @@ def raises_value_error(call, also=()) -> bool:
     return False
 
 
+#: Expected values computed from the grader's own data and seeds only, kept for this grader
+#: process's later runs: grade-all grades many submissions in one process, and the data of a
+#: profile is pinned by checksum, so (profile, key) names one value.
+_EXPECTED: dict = {}
+
+
+def expected_once(profile: str, key: str, compute):
+    """``compute()`` the first time this process asks for (``profile``, ``key``), the kept value after.
+
+    Only for values that no student code reaches (scikit-learn on the grader's data); arrays are
+    made read-only so that no grader can change what the next submission is compared with."""
+    if (profile, key) not in _EXPECTED:
+        value = compute()
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+        _EXPECTED[profile, key] = value
+    return _EXPECTED[profile, key]
+
+
 def mnist_subset(mnist, n_train: int, n_test: int, seed: int):
     """A shuffled subset of MNIST's training and test sets (other seeds give other images)."""
     rng = np.random.default_rng(seed)

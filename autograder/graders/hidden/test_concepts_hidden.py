@@ -19,7 +19,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import cross_val_score
 from sklearn.svm import SVC
 
-from autograder.graders.common import Property, Raises, check, check_call, describe_call, mnist_subset
+from autograder.graders.common import (Property, Raises, check, check_call, describe_call, expected_once,
+                                       mnist_subset)
 from autograder.graders.figures import confusion_counts, score_curves
 from autograder.judge.scoring import auc_se, macro_f1_se, plus_four_proportion_se, proportion_se
 from autograder.judge.validate import (as_array, as_estimator, as_float, as_indicators, as_labels, as_records,
@@ -63,7 +64,8 @@ def test_train_sgd(submission, data, profile, band, credit):
                       "SGDClassifier")
     predicted = as_labels(model.call("predict", X_test), "train_sgd(...).predict()", length=len(X_test),
                           allowed=(False, True))
-    expected = SGDClassifier(random_state=42).fit(X_train, five).predict(X_test)
+    expected = expected_once(profile, f"binary_classifier.sgd/{SEED}", lambda: SGDClassifier(random_state=42)
+                             .fit(X_train, five).predict(X_test))
     agreeing = int(np.sum(predicted == expected))
     # agreement is a proportion of the test images; a faithful train_sgd agrees on all of them, where
     # the plain binomial SE is 0, so the "plus four" SE says what n images can resolve
@@ -72,7 +74,7 @@ def test_train_sgd(submission, data, profile, band, credit):
 
 
 @pytest.mark.question("cross_validation.manual")
-def test_manual_cross_val_score(submission, data, credit):
+def test_manual_cross_val_score(submission, data, profile, credit):
     X, y, _, _ = mnist_subset(data.mnist, 1200, 1, seed=SEED + 1)
     five = y == 5
     cv = submission.module("cross_validation")
@@ -80,7 +82,8 @@ def test_manual_cross_val_score(submission, data, credit):
     for n_splits, seed in ((3, 11), (4, 12)):
         sgd = submission.library("cross_validation", "sklearn.linear_model", "SGDClassifier", random_state=seed,
                                  **GRADER_SGD)
-        expected = cross_val_score(SGDClassifier(random_state=seed, **GRADER_SGD), X, five, cv=n_splits)
+        expected = expected_once(profile, f"cross_validation.manual/{SEED}/{n_splits}/{seed}", lambda: cross_val_score(
+            SGDClassifier(random_state=seed, **GRADER_SGD), X, five, cv=n_splits))
         check_call(checks, f"n_splits={n_splits}", cv.manual_cross_val_score,
                    {"estimator": sgd, "X": X, "y": five}, {"n_splits": n_splits}, expected=expected, atol=EXACT,
                    validate=partial(as_array, shape=(n_splits,)))
