@@ -3,6 +3,7 @@
     prepare_submission  folder or .zip -> a private flat copy of the student's .py files
     run_graders         pytest + GradingPlugin over graders/public (+ graders/hidden) -> GradingResult
     write_reports       results.json (Gradescope), report.md, feedback.html, grading.json (full model)
+                        (render_reports makes their text)
 
 ``grade`` chains the three; the CLI's ``grade`` and ``check`` are thin wrappers.
 """
@@ -193,16 +194,27 @@ def _no_plugin_autoload():
 
 # ----------------------------------------------------------------- stage 3: report
 
-def write_reports(result: GradingResult, out_dir: Path) -> None:
-    """Student files show what each question's ``disclosure`` allows; grading.json keeps everything (staff)."""
-    from autograder.disclosure import for_students
-    from autograder.reporters.html import write_feedback
+def render_reports(result: GradingResult) -> dict[str, str]:
+    """The report files, name -> text. Student files show what each question's ``disclosure``
+    allows; grading.json keeps everything (staff).
 
+    Plain strings, so that ``grade-all`` renders them in the grader process that graded the
+    submission (the feedback page's plots are most of the cost) and the batch only writes them."""
+    from autograder.disclosure import for_students
+    from autograder.reporters.html import to_html
+
+    students = for_students(result)
+    return {"results.json": json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2),
+            "report.md": to_markdown(students),
+            "feedback.html": to_html(students),
+            "grading.json": json.dumps(result.to_dict(), indent=2)}
+
+
+def write_reports(result: GradingResult, out_dir: Path, rendered: dict[str, str] | None = None) -> None:
+    """Write :func:`render_reports`' files into ``out_dir`` (``rendered``: already rendered ones)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2))
-    (out_dir / "report.md").write_text(to_markdown(for_students(result)))
-    write_feedback(for_students(result), out_dir / "feedback.html")
-    result.save(out_dir / "grading.json")
+    for name, text in (rendered or render_reports(result)).items():
+        (out_dir / name).write_text(text, encoding="utf-8")
 
 
 def grade(source: Path, out_dir: Path | None = None, **options) -> GradingResult:

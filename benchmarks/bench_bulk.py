@@ -2,6 +2,7 @@
 
     python benchmarks/bench_bulk.py                     # 22 submissions, a question selection, quick profile
     python benchmarks/bench_bulk.py --all-questions     # every question (slow: about a minute a submission)
+    python benchmarks/bench_bulk.py --all-questions --no-full --reference-class 12   # + 12 complete submissions
 
 Prints:
 - 1 grader process vs 2 (the same class, empty output folders): wall time and the ratio;
@@ -43,6 +44,9 @@ def main():
     parser.add_argument("--all-questions", action="store_true", help="grade every question, not the selection")
     parser.add_argument("--timeout", type=float, default=10.0, help="per-question cap (the hostile loop waits this long)")
     parser.add_argument("--no-full", action="store_true", help="skip the full-question grade used for the projection")
+    parser.add_argument("--reference-class", type=int, default=0, metavar="N",
+                        help="also grade N distinct copies of the reference (every question, all cores): a "
+                             "class where everyone hands in a complete solution, measured rather than projected")
     args = parser.parse_args()
     questions = () if args.all_questions else DEFAULT_QUESTIONS
     cores = available_cores()
@@ -80,6 +84,19 @@ def main():
             print(f"{'one reference, every question':<40} {full_s:8.1f} s  (score {full.entries[0]['score']:g})")
             print(f"{f'projected: class of {CLASS_OF}, every question':<40} {projected / 60:8.1f} min "
                   f"(= {CLASS_OF} x {full_s:.1f} s / {speedup:.2f} measured speed-up; target <= 30 min)")
+        if args.reference_class:
+            strong = scratch / "reference-class"
+            for n in range(args.reference_class):  # distinct files, so that none comes from the cache
+                shutil.copytree(PROJECT / "solutions", strong / f"complete_{n}",
+                                ignore=shutil.ignore_patterns("__pycache__"))
+                with open(strong / f"complete_{n}" / "mnist.py", "a") as fh:
+                    fh.write(f"# student {n}\n")
+            strong_s, strong_out = timed_batch(strong, scratch / "reference-class-out", workers=max(2, cores))
+            scores = {e["score"] for e in strong_out.entries}
+            per = strong_s / args.reference_class
+            print(f"{f'{args.reference_class} complete submissions, every question':<40} {strong_s:8.1f} s  "
+                  f"({per:.2f} s a submission, {max(2, cores)} processes, scores {sorted(scores)})")
+            print(f"{f'projected: class of {CLASS_OF} complete ones':<40} {per * CLASS_OF / 60:8.1f} min (target <= 30 min)")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

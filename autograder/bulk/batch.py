@@ -126,7 +126,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
 
     records: dict[str, dict] = {}
     results: dict[str, GradingResult] = {}
-    jobs: list[tuple[str, object]] = []
+    jobs: list[tuple[str, object, str]] = []
     prepared: dict[str, dict[str, bytes]] = {}
     for entry in entries:
         record = {**entry.manifest(), "status": "pending", "error": "", "result": None, "cache_key": None,
@@ -152,7 +152,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
                                  and _same_person(stored, record)))
         else:
             payload = stage_in_shared_dir(shared_dir, key, files) if shared_dir else files
-            jobs.append((entry.id, payload))
+            jobs.append((entry.id, payload, record["source"]))
 
     manifest = {"version": MANIFEST_VERSION, "settings": settings, "grader_version": grader_version(),
                 "complete": False, "entries": list(records.values())}
@@ -169,8 +169,8 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
         for entry_id, reply in execute(jobs, options, workers=workers, threads=threads or 1,
                                        scheduler=scheduler, client=client):
             record = records[entry_id]
-            if reply.get("result"):
-                store.remember(record["cache_key"], reply)
+            if reply.get("result"):  # the rendered reports name the student: not for the cache
+                store.remember(record["cache_key"], {k: v for k, v in reply.items() if k != "reports"})
             _settle(store, record, reply, prepared[entry_id], results, rewrite=True)
             if on_event:
                 on_event(BatchEvent(record, results.get(entry_id)))
@@ -199,7 +199,7 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
         result = None
         record.update(status="cannot_grade", error=reply.get("error") or "no result", result=None)
     if rewrite:
-        store.write_student(record, result, reply.get("log", ""), files)
+        store.write_student(record, result, reply.get("log", ""), files, reply.get("reports"))
 
 
 def _same_person(stored: dict, record: dict) -> bool:

@@ -48,7 +48,7 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 # ------------------------------------------------------------------------- the job
 
-def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
+def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None = None) -> dict:
     """Grade one prepared submission; the reply is plain data (it crosses processes and machines).
 
     Parameters
@@ -57,17 +57,21 @@ def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
         The prepared module files, or the folder holding them (``--shared-dir``).
     options : dict
         ``profile``, ``questions``, ``limits``, ``data_dir``, ``out_dir``, ``source``.
+    label : str, optional
+        What the reports call the submission (its place in the class folder).
 
     Returns
     -------
     dict
-        ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str}``
+        ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str,
+        "reports": {file name: text} (grading.render_reports, rendered here, in parallel) or None}``
     """
-    from autograder.grading import CannotGrade, apply_preparation, run_graders
+    from autograder.grading import CannotGrade, apply_preparation, render_reports, run_graders
 
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-job-"))
-    reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}"}
+    reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}",
+             "reports": None}
     try:
         target = workdir / "submission"
         if isinstance(payload, str):
@@ -89,7 +93,10 @@ def grade_job(payload: dict[str, bytes] | str, options: dict) -> dict:
                                  out_dir=Path(options["out_dir"]) if options.get("out_dir") else None,
                                  data_dir=options.get("data_dir"), limits=options.get("limits") or None)
         apply_preparation(result, preparation)
+        if label is not None:
+            result.submission = label
         reply["result"] = result.to_dict()
+        reply["reports"] = render_reports(result)
         reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
     except CannotGrade as exc:
         reply["error"] = str(exc)
@@ -142,7 +149,7 @@ def _stop_local_pool(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=5)
 
 
-def run_local(jobs: list[tuple[str, object]], options: dict, *, workers: int, threads: int
+def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: int, threads: int
               ) -> Iterator[tuple[str, dict]]:
     """Yield ``(job id, reply)`` as local grader processes finish them; a dead process fails its job only."""
     remaining = list(jobs)
@@ -150,21 +157,21 @@ def run_local(jobs: list[tuple[str, object]], options: dict, *, workers: int, th
         if not remaining:
             return
         pool = start_local_pool(min(workers, len(remaining)), threads)
-        futures: dict[Future, tuple[str, object]] = {}
+        futures: dict[Future, tuple[str, object, str]] = {}
         broken = []
         try:
             for job in remaining:
-                futures[pool.submit(grade_job, job[1], options)] = job
+                futures[pool.submit(grade_job, job[1], options, job[2])] = job
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    job_id, payload = futures[future]
+                    job_id = futures[future][0]
                     try:
                         yield job_id, future.result()
                     except BrokenProcessPool as exc:  # a grader process died (killed, out of memory)
                         if attempt == 0:
-                            broken.append((job_id, payload))
+                            broken.append(futures[future])
                         else:
                             yield job_id, {"result": None, "log": "", "host": "",
                                            "error": f"the grader process died: {exc}"}
@@ -187,7 +194,7 @@ def start_dask_client(address: str):
     return Client(address, timeout="30s")
 
 
-def run_dask(jobs: list[tuple[str, object]], options: dict, *, address: str | None = None, client=None
+def run_dask(jobs: list[tuple[str, object, str]], options: dict, *, address: str | None = None, client=None
              ) -> Iterator[tuple[str, dict]]:
     """Yield ``(job id, reply)`` as the cluster's workers finish; the same job function as :func:`run_local`."""
     from distributed import as_completed
@@ -196,8 +203,9 @@ def run_dask(jobs: list[tuple[str, object]], options: dict, *, address: str | No
     client = client or start_dask_client(address)
     futures = {}
     try:
-        for job_id, payload in jobs:
-            future = client.submit(grade_job, payload, options, pure=False, key=f"ch3-grade-{job_id}-{os.urandom(4).hex()}")
+        for job_id, payload, label in jobs:
+            future = client.submit(grade_job, payload, options, label, pure=False,
+                                   key=f"ch3-grade-{job_id}-{os.urandom(4).hex()}")
             futures[future] = job_id
         for future in as_completed(futures):
             job_id = futures[future]
@@ -232,9 +240,11 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def execute(jobs: Iterable[tuple[str, object]], options: dict, *, workers: int, threads: int,
+def execute(jobs: Iterable[tuple[str, object, str]], options: dict, *, workers: int, threads: int,
             scheduler: str | None = None, client=None) -> Iterator[tuple[str, dict]]:
-    """Dispatch to the cluster when a scheduler (or client) is given, else to local grader processes."""
+    """Dispatch to the cluster when a scheduler (or client) is given, else to local grader processes.
+
+    A job is ``(job id, payload, label)``: see :func:`grade_job`."""
     jobs = list(jobs)
     if scheduler or client is not None:
         return run_dask(jobs, options, address=scheduler, client=client)

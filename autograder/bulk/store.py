@@ -118,15 +118,16 @@ class BatchStore:
             return None
 
     def write_student(self, entry: dict, result: GradingResult | None, log: str,
-                      files: dict[str, bytes] | None) -> None:
-        """Assemble the student's folder aside, then swap it in whole."""
+                      files: dict[str, bytes] | None, reports: dict[str, str] | None = None) -> None:
+        """Assemble the student's folder aside, then swap it in whole; ``reports``: the report files
+        already rendered by the grader process (else they are rendered here)."""
         from autograder.grading import write_reports
 
         self.students.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.students, prefix=f".{entry['id']}.", suffix=".tmp"))
         try:
             if result is not None:
-                write_reports(result, staging)
+                write_reports(result, staging, reports)
             (staging / "log.txt").write_text(log, encoding="utf-8")
             if files:
                 (staging / "submission").mkdir()
