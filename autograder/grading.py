@@ -168,7 +168,7 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
         raise CannotGrade(str(exc)) from None
     folders = [str(GRADERS_DIR / v) for v in visibilities if (GRADERS_DIR / v).is_dir()]
     args = [*folders, "-c", str(GRADERS_DIR / "pytest.ini"), "--rootdir", str(GRADERS_DIR),
-            "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short"]
+            "--confcutdir", str(GRADERS_DIR), "-p", "no:cacheprovider", "-q", "--tb=short", "--assert=plain"]
     log = io.StringIO()
     with contextlib.redirect_stdout(log), _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
