@@ -60,7 +60,8 @@ class GradingPlugin:
         if unknown_limits:
             raise ValueError(f"Unknown limit(s) {sorted(unknown_limits)}; known: {sorted(Limits.__dataclass_fields__)}.")
         self.in_scope = [q.id for q in select(self.spec, visibilities, questions)]
-        self.student = Submission(submission_dir, isolation=isolation)
+        self.student = Submission(submission_dir, isolation=isolation,
+                                  modules={self.spec[qid].module for qid in self.in_scope})
         self.datasets = GradingData(profile, data_dir)
         self.references = ReferenceCache(profile)
         self.shared: dict = {}

@@ -115,11 +115,13 @@ class Submission:
     libraries preloaded; each module gets a fresh child forked from it (about
     as cheap as a fork), again after a timeout, a crash, a change of memory,
     process or file limits, or :meth:`restart`.  ``expose`` lists extra
-    read-only paths the worker may see (the reference's ``solutions`` helpers)."""
+    read-only paths the worker may see (the reference's ``solutions`` helpers); ``modules``, the
+    modules that will be graded (the zygote preloads the libraries they import; all when empty)."""
 
-    def __init__(self, directory: Path, *, expose=(), isolation: str | None = None):
+    def __init__(self, directory: Path, *, expose=(), isolation: str | None = None, modules=()):
         self.directory = Path(directory).resolve()
         self.expose = list(expose)
+        self.modules = sorted(modules)
         self.isolation = isolation or choose_isolation()
         check_weak_mode(self.isolation)
         self.limits = None                      # set per question by the plugin
@@ -171,7 +173,7 @@ class Submission:
             return WorkerProcess(self.directory, self.limits, uid)
         for attempt in range(2):
             if self._sandbox is None or self._sandbox.dead:
-                self._sandbox = Sandbox(self.directory, self.limits.threads, uid, self.expose)
+                self._sandbox = Sandbox(self.directory, self.limits.threads, uid, self.expose, self.modules)
             try:
                 return self._sandbox.spawn(self.limits)
             except WorkerDied:

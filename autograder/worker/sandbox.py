@@ -458,11 +458,13 @@ class Sandbox:
     the grader stops the child's process group (SIGSTOP), so threads a student
     leaves behind burn no CPU outside the call's timeout."""
 
-    def __init__(self, submission_dir: Path, threads: int, uid: int | None, expose=()):
+    def __init__(self, submission_dir: Path, threads: int, uid: int | None, expose=(), modules=()):
+        """``modules``: the submission's modules that will be graded; the zygote preloads what they import."""
         self.uid = uid
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         output_read, output_write = os.pipe()
-        inner = [sys.executable, "-I", "-m", "autograder.worker.zygote", str(theirs.fileno()), SUBMISSION_MOUNT]
+        inner = [sys.executable, "-I", "-m", "autograder.worker.zygote", str(theirs.fileno()), SUBMISSION_MOUNT,
+                 *modules]
         try:
             self.process = subprocess.Popen(
                 sandbox_command(Path(submission_dir), inner, uid, expose), pass_fds=(theirs.fileno(),),

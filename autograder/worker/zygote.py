@@ -1,10 +1,12 @@
 """The zygote: runs inside the sandbox, preloads scientific Python, forks one worker per module.
 
 Started by :class:`autograder.worker.sandbox.Sandbox` as
-``python -I -m autograder.worker.zygote CONTROL_FD SUBMISSION_DIR``.
-While idle it imports the libraries of :data:`PRELOAD`, one at a time, so
-that a child forked later finds them loaded.  It never imports or runs student
-code: the submission folder goes on ``sys.path`` only in a forked child, after
+``python -I -m autograder.worker.zygote CONTROL_FD SUBMISSION_DIR [MODULE ...]``.
+While idle it imports the libraries of :data:`PRELOAD` that the graded modules
+(``MODULE ...``, else every module file) import, one at a time, so that a child
+forked later finds them loaded: it reads their ``import`` statements with
+:mod:`ast`, following the submission's own helper modules.  It never imports or
+runs student code: the submission folder goes on ``sys.path`` only in a forked child, after
 that child has taken its own session, resource limits and output pipe.  The
 grader talks to it over a ``SOCK_SEQPACKET`` socket, one JSON message per
 request, file descriptors passed alongside (``socket.send_fds``):
@@ -17,6 +19,7 @@ request, file descriptors passed alongside (``socket.send_fds``):
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -26,6 +29,7 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 #: Imported one by one while the zygote is idle, cheapest and most used first: a spawn request
 #: never waits for more than the one import under way.
@@ -36,11 +40,59 @@ PRELOAD = ("numpy", "threadpoolctl", "scipy", "sklearn", "sklearn.base", "sklear
            "email.parser", "email.policy", "nltk.stem", "urlextract")
 
 
+#: Every worker needs these (the child pins its threads with threadpoolctl).
+ALWAYS = ("numpy", "threadpoolctl")
+#: The libraries whose other modules are preloaded too when the graded modules import them (e.g.
+#: ``sklearn.svm``): only these known packages, never a name of the student's choosing elsewhere.
+LIBRARIES = frozenset(entry.split(".")[0] for entry in PRELOAD)
+
+
+def imported_names(submission_dir: str, modules=()) -> set[str]:
+    """Every module name the ``import`` statements of ``modules`` (all ``.py`` files when empty) and of
+    the submission's own modules they import could load: ``from a import b`` gives ``a`` and ``a.b``.
+
+    Only parsed, never run; a file that cannot be parsed contributes nothing (its import will fail
+    in a worker, which says why)."""
+    folder = Path(submission_dir)
+    todo = list(modules) or [p.stem for p in folder.glob("*.py")]
+    seen, names = set(), set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        try:
+            tree = ast.parse((folder / f"{module}.py").read_bytes())
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            names.update(found)
+            todo += [name for name in found if (folder / f"{name}.py").is_file()]  # a helper module of theirs
+    return names
+
+
+def preload_list(submission_dir: str, modules=()) -> list[str]:
+    """What the zygote imports: the entries of :data:`PRELOAD` that the graded modules import (or
+    that are packages of what they import), in that order, then the other modules of
+    :data:`LIBRARIES` they import (a child restarted per fold then finds ``sklearn.svm`` loaded)."""
+    names = imported_names(submission_dir, modules)
+    first = [entry for entry in PRELOAD if entry in ALWAYS or any(
+        name == entry or name.startswith(entry + ".") for name in names)]
+    return first + sorted(name for name in names if name.split(".")[0] in LIBRARIES and name not in first
+                          and not any(part.startswith("_") for part in name.split(".")))  # no __main__
+
+
 def preload_one(name: str) -> None:
     try:
         module = importlib.import_module(name)
-    except ImportError:
-        return  # an optional library missing: a child imports what it needs itself
+    except (Exception, SystemExit):  # a library missing, or a name that is a class: the child imports what it needs
+        return
     if name == "matplotlib":
         module.use("Agg")
 
@@ -62,9 +114,10 @@ def _sessions() -> dict[int, int]:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, submission_dir: str):
+    def __init__(self, control: socket.socket, submission_dir: str, modules=()):
         self.control = control
         self.submission_dir = submission_dir
+        self.modules = list(modules)
         self.live: set[int] = set()          # workers (= their session ids) not killed
         self.statuses: dict[int, int] = {}   # reaped worker -> exit code (negative: signal)
 
@@ -152,7 +205,10 @@ class Zygote:
         os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
 
     def run(self):
-        pending = list(PRELOAD)
+        try:
+            pending = preload_list(self.submission_dir, self.modules)
+        except Exception:  # an odd submission folder: preload everything rather than nothing
+            pending = list(PRELOAD)
         while True:
             if pending and not select.select([self.control], [], [], 0)[0]:
                 preload_one(pending.pop(0))
@@ -185,7 +241,7 @@ def _tasks_of_my_uid() -> int:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(argv[0]))
-    Zygote(control, argv[1]).run()
+    Zygote(control, argv[1], argv[2:]).run()
     os._exit(0)
 
 
