@@ -377,3 +377,30 @@ def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(s
         assert submission.module("check").daemon_alive() is False
     finally:
         submission.close()
+
+
+# ------------------------------------------------------------------ what the zygote preloads
+
+def test_the_zygote_preloads_what_the_graded_modules_import_and_nothing_else(tmp_path):
+    from autograder.worker.zygote import PRELOAD, preload_list
+
+    (tmp_path / "confusion.py").write_text("import numpy as np\n")
+    (tmp_path / "ex3_titanic.py").write_text(textwrap.dedent("""
+        from sklearn.svm import SVC
+        import helpers                      # the student's own module: its imports count too
+        def build_pipeline():
+            import pandas                   # an import inside a function counts
+            return SVC()
+        """))
+    (tmp_path / "helpers.py").write_text("from sklearn import compose\nimport antigravity\nimport numpy.__main__\n")
+    (tmp_path / "broken.py").write_text("def (:\n")
+
+    assert preload_list(str(tmp_path), ["confusion"]) == ["numpy", "threadpoolctl"]
+    titanic = preload_list(str(tmp_path), ["ex3_titanic"])
+    assert titanic[:4] == ["numpy", "threadpoolctl", "sklearn", "pandas"]  # PRELOAD's order first
+    assert {"sklearn.svm", "sklearn.compose"} <= set(titanic)
+    assert "antigravity" not in titanic and "helpers" not in titanic  # not a known library: never imported
+    assert not any("__main__" in name for name in titanic)
+    assert set(preload_list(str(tmp_path), ["broken"])) == {"numpy", "threadpoolctl"}  # unparsable: nothing
+    assert "sklearn.svm" in preload_list(str(tmp_path))  # no modules named: every module file
+    assert set(preload_list(str(tmp_path), ["missing"])) <= set(PRELOAD)
