@@ -9,7 +9,7 @@ import pytest
 
 from autograder.disclosure import for_students, redact_question
 from autograder.grading import grade, write_reports
-from autograder.reporters.html import clean_text, errors_only_matrix, gauge, to_html
+from autograder.reporters.html import clean_text, confusion_tables, errors_only_matrix, gauge, to_html
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import SpecError, load_spec, parse_spec
 from browser import CHROMIUM, render
@@ -38,7 +38,9 @@ def test_grade_writes_a_self_contained_feedback_page(graded):
     assert "default-src 'none'" in page                      # the page may load nothing
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # ... and names nothing outside itself
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 5  # curves, three confusion matrices (Titanic's is "band": not shown), the digits
+    assert len(images) == 2  # the curves and the digits
+    # Three confusion matrices (SVC, KNN, spam; Titanic's question shows only its band), two tables each.
+    assert page.count('<table class="cm">') == 6
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert page.count('<svg class="gauge"') == sum(
         "value" in q.measurements.get("band", {}) for q in for_students(result).questions)
@@ -54,7 +56,7 @@ def test_feedback_renders_in_chromium_with_every_image(graded, tmp_path):
     _, out = graded
     shot = tmp_path / "feedback.png"
     page = render(out / "feedback.html", screenshot=shot)
-    assert page["images"] >= 4 and page["broken"] == 0 and page["errors"] == 0
+    assert page["images"] == 2 and page["broken"] == 0 and page["errors"] == 0
     assert page["console"] == []  # no script error, no CSP violation, no failed load
     assert shot.stat().st_size > 50_000
 
@@ -76,6 +78,19 @@ def test_gauge_places_zero_full_reference_and_value_in_order():
     assert g["margin"] <= g["zero"] < g["value"] < g["full"] < g["reference"] <= g["width"] - g["margin"]
     assert g["se_low"] < g["value"] < g["se_high"]
     assert gauge({"metric": "m", "value": float("nan"), "full_at": 1, "zero_at": 0}) is None
+
+
+def test_confusion_tables_put_true_labels_in_rows_and_give_each_cell_its_counts():
+    # Asymmetric on purpose: a transposed table would show 3 of class 0's 10 samples called 1.
+    tables = confusion_tables([[10, 0], [3, 7]])
+    normalised, errors = tables["panels"]
+    assert tables["labels"] == [0, 1]
+    assert [[c["text"] for c in row] for row in normalised["rows"]] == [["100%", ""], ["30%", "70%"]]
+    assert normalised["rows"][1][0]["title"] == "true 1, predicted 0: 3 of 10 samples"
+    assert [[c["text"] for c in row] for row in errors["rows"]] == [["", ""], ["100%", ""]]
+    assert errors["rows"][1][0]["title"] == "true 1, predicted 0: 3 of 3 errors"
+    darkest = normalised["rows"][0][0]
+    assert darkest["fg"] == "#fff" and darkest["bg"] != normalised["rows"][0][1]["bg"]
 
 
 def test_errors_only_matrix_drops_the_diagonal_and_normalises_rows():

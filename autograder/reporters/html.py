@@ -109,23 +109,35 @@ def errors_only_matrix(counts) -> np.ndarray:
     return np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
 
 
-def plot_confusion(counts) -> str:
-    """Two panels, as the chapter draws them: rows normalised (recall per class), and errors only."""
-    cm = np.asarray(counts)
-    fig, axes = _figure(1, 2, (9, 4), left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
+def confusion_tables(counts) -> dict:
+    """The chapter's two views of a confusion matrix, as heat-map tables: rows normalised (recall
+    per class) and errors only. HTML, not an image: a reader can zoom, copy and hear the figures,
+    each cell's title gives its counts, and nothing is drawn (as a PNG, 0.2 s a matrix).
+
+    Returns ``{"labels": [...], "panels": [{"title", "rows": [[{"text", "bg", "fg", "title"}]]}]}``;
+    rows are the true labels, columns the predicted ones, as in scikit-learn."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cm = np.asarray(counts, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
-    normalised = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
-    labels = range(len(cm))
-    for ax, matrix, title in ((axes[0][0], normalised, "normalised by row (recall per class)"),
-                              (axes[0][1], errors_only_matrix(cm), "errors only, normalised by row")):
-        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(matrix.max(), 1e-9))
-        for (i, j), share in np.ndenumerate(matrix):
-            if share >= 0.005:  # an empty cell stays empty: the eye goes to the errors
-                ax.text(j, i, f"{share:.0%}", ha="center", va="center", fontsize=7 if len(cm) > 5 else 10,
-                        color="white" if share > 0.6 * matrix.max() else "black")
-        ax.set(xticks=labels, yticks=labels, xlabel="predicted label", ylabel="true label")
-        ax.set_title(title, fontsize=10)
-    return _png(fig)
+    errors = cm.copy()
+    np.fill_diagonal(errors, 0)
+    error_rows = errors.sum(axis=1, keepdims=True)
+    blues = colormaps["Blues"]
+    panels = []
+    for title, matrix, totals, of in (("normalised by row (recall per class)",
+                                       np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0), rows, "samples"),
+                                      ("errors only, normalised by row", errors_only_matrix(cm), error_rows, "errors")):
+        top = max(matrix.max(), 1e-9)
+        table = []
+        for i, row in enumerate(matrix):
+            table.append([{"text": f"{share:.0%}" if share >= 0.005 else "",  # an empty cell stays empty
+                           "bg": to_hex(blues(share / top)), "fg": "#fff" if share > 0.6 * top else "#1d232a",
+                           "title": f"true {i}, predicted {j}: {cm[i, j]:,.0f} of {totals[i, 0]:,.0f} {of}"}
+                          for j, share in enumerate(row)])
+        panels.append({"title": title, "rows": table})
+    return {"labels": list(range(len(cm))), "panels": panels}
 
 
 def plot_curves(curves: dict) -> str:
@@ -172,9 +184,6 @@ def plots_for(q: QuestionResult) -> list[dict]:
     """The plots that teach something for this question, from what its grader recorded."""
     m = q.measurements
     plots = []
-    if "confusion_matrix" in m:
-        plots.append({"title": "Your confusion matrix on the held-out data", "src": plot_confusion(m["confusion_matrix"]),
-                      "alt": "confusion matrix, normalised, and errors only"})
     if "curves" in m:
         plots.append({"title": "Precision/recall against the threshold, and the ROC curve (dotted: reference)",
                       "src": plot_curves(m["curves"]), "alt": "precision, recall and ROC curves"})
@@ -189,12 +198,14 @@ def plots_for(q: QuestionResult) -> list[dict]:
 def question_view(q: QuestionResult) -> dict:
     band = q.measurements.get("band")
     checks = q.measurements.get("checks") or []
+    confusion = q.measurements.get("confusion_matrix")
     return {
         "q": q, "symbol": STATUSES.get(q.status, "?"), "status": q.status.replace("_", " "),
         "gauge": gauge(band) if band and "value" in band else None,
         "band_region": band if band and "region" in band else None,
         "failed_checks": [c for c in checks if not c.get("passed")][:20],
         "n_checks": len(checks), "plots": plots_for(q),
+        "confusion": confusion_tables(confusion) if confusion is not None else None,
         "emails": q.measurements.get("misclassified_emails"),
         "disclosure": q.measurements.get("disclosure", "exact"),
         "output": clean_text(q.output, MAX_OUTPUT_CHARS),
