@@ -279,5 +279,5 @@ def test_worker_environment_is_clean(probe, monkeypatch):
     assert "CH3_DATA_DIR" not in names and not any(n.startswith(("GITHUB", "AWS", "GRADESCOPE")) for n in names)
     assert set(names) <= {"PATH", "PWD", "HOME", "TMPDIR", "MPLCONFIGDIR", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE",
                           "PYTHONHASHSEED", "LC_ALL", "LANG", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                          "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT",
+                          "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT", "JOBLIB_MULTIPROCESSING",
                           "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}  # the last two: set by scikit-learn's import

@@ -381,6 +381,41 @@ def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(s
 
 # ------------------------------------------------------------------ what the zygote preloads
 
+PARALLEL = """
+import os
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+
+def pids():
+    return sorted(set(Parallel(n_jobs=-1)(delayed(os.getpid)() for _ in range(8)))), os.getpid()
+
+def search(n_jobs):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 4)), rng.integers(0, 3, 120)
+    grid = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"]},
+                        cv=3, n_jobs=n_jobs).fit(X, y)
+    return grid.best_params_, grid.cv_results_["mean_test_score"].tolist()
+"""
+
+
+@needs_bwrap
+def test_n_jobs_runs_in_the_worker_itself_with_the_same_results(shared_tmp):
+    """joblib starts no loky workers (each a fresh interpreter importing scikit-learn again);
+    what a student's n_jobs=-1 computes is unchanged."""
+    folder = prepare_submission(write_submission(shared_tmp / "s", files={"parallel.py": PARALLEL}), shared_tmp / "w")
+    submission = Submission(folder)
+    submission.limits = LIMITS
+    try:
+        module = submission.module("parallel")
+        workers, own = module.pids()
+        assert workers == [own]
+        assert module.search(-1) == module.search(1)
+    finally:
+        submission.close()
+
+
 def test_the_zygote_preloads_what_the_graded_modules_import_and_nothing_else(tmp_path):
     from autograder.worker.zygote import PRELOAD, preload_list
 
