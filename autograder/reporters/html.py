@@ -101,12 +101,22 @@ def _png(fig, tight: bool = False) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def errors_only_matrix(counts) -> np.ndarray:
-    """The chapter's error plot: the diagonal removed, each row normalised over that class's errors."""
+def _shares_by_row(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row divided by its total (an empty row stays zeros), and the totals."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0), totals
+
+
+def _errors(counts) -> np.ndarray:
+    """The counts with the diagonal (the correct predictions) set to 0."""
     cm = np.asarray(counts, dtype=float).copy()
     np.fill_diagonal(cm, 0)
-    rows = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    return cm
+
+
+def errors_only_matrix(counts) -> np.ndarray:
+    """The chapter's error plot: the diagonal removed, each row normalised over that class's errors."""
+    return _shares_by_row(_errors(counts))[0]
 
 
 def confusion_tables(counts) -> dict:
@@ -120,21 +130,17 @@ def confusion_tables(counts) -> dict:
     from matplotlib.colors import to_hex
 
     cm = np.asarray(counts, dtype=float)
-    rows = cm.sum(axis=1, keepdims=True)
-    errors = cm.copy()
-    np.fill_diagonal(errors, 0)
-    error_rows = errors.sum(axis=1, keepdims=True)
     blues = colormaps["Blues"]
     panels = []
-    for title, matrix, totals, of in (("normalised by row (recall per class)",
-                                       np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0), rows, "samples"),
-                                      ("errors only, normalised by row", errors_only_matrix(cm), error_rows, "errors")):
-        top = max(matrix.max(), 1e-9)
+    for title, panel_counts, of in (("normalised by row (recall per class)", cm, "samples"),
+                                    ("errors only, normalised by row", _errors(cm), "errors")):
+        shares, totals = _shares_by_row(panel_counts)
+        top = max(shares.max(), 1e-9)
         table = []
-        for i, row in enumerate(matrix):
+        for i, row in enumerate(shares):
             table.append([{"text": f"{share:.0%}" if share >= 0.005 else "",  # an empty cell stays empty
                            "bg": to_hex(blues(share / top)), "fg": "#fff" if share > 0.6 * top else "#1d232a",
-                           "title": f"true {i}, predicted {j}: {cm[i, j]:,.0f} of {totals[i, 0]:,.0f} {of}"}
+                           "title": f"true {i}, predicted {j}: {panel_counts[i, j]:,.0f} of {totals[i, 0]:,.0f} {of}"}
                           for j, share in enumerate(row)])
         panels.append({"title": title, "rows": table})
     return {"labels": list(range(len(cm))), "panels": panels}

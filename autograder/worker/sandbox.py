@@ -314,7 +314,7 @@ def worker_environment(threads: int, home: str) -> dict[str, str]:
            # the full KNN's large products do not miss it (5,000 predictions: 9.0 s -> 7.3 s)
            "OPENBLAS_THREAD_TIMEOUT": "4",
            # n_jobs=-1 (GridSearchCV, cross_val_score) would start loky workers: fresh interpreters that
-           # import scikit-learn again (ex1's tune: 2.7 CPU-s of a complete submission's 12.9). joblib
+           # import scikit-learn again (ex1: 4.8 -> 2.1 CPU-s; a complete submission 12.9 -> 11.2). joblib
            # runs that work in the worker instead; results are the same, BLAS/OpenMP threads still apply
            "JOBLIB_MULTIPROCESSING": "0"}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LOKY_MAX_CPU_COUNT"):
