@@ -5,6 +5,7 @@ Build (warnings are errors, as in CI): ``python -m sphinx -W --keep-going -b htm
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import sys
@@ -101,16 +102,46 @@ def _indented_blocks_as_preformatted(app, what, name, obj, options, lines):
         index += 1
 
 
-def _drop_unwritten_reserved_entries(app, docname, source):
-    """Leave a reserved page that does not exist yet out of the home page's toctrees."""
-    if docname != root_doc:
-        return
+def _toctree_entries_for_written_pages(app, docname, source):
+    """Fit the toctrees to the pages that exist: an entry for a reserved page that is not written
+    yet is left out, and so is a glob for "the rest of this folder" that has nothing left."""
     srcdir = Path(app.srcdir)
-    missing = {page for page in RESERVED_PAGES if not (srcdir / f"{page}.md").exists()}
-    source[0] = "\n".join(line for line in source[0].split("\n") if line.strip() not in missing)
+    base = os.path.dirname(docname)
+    existing = {str(path.relative_to(srcdir).with_suffix("")) for suffix in ("*.md", "*.rst")
+                for path in srcdir.rglob(suffix) if "_build" not in path.parts}
+    missing = {page for page in RESERVED_PAGES if page not in existing}
+
+    def page_of(entry):
+        return entry.lstrip("/") if entry.startswith("/") else os.path.normpath(os.path.join(base, entry))
+
+    kept, block = [], None
+    for line in source[0].split("\n"):
+        entry = line.strip()
+        if block is None:
+            kept.append(line)
+            if entry.startswith("```{toctree}"):
+                block = []
+            continue
+        if entry.startswith("```"):
+            listed = {page_of(item) for item in block if item.strip() and not item.strip().startswith(":")}
+            for item in block:
+                name = item.strip()
+                if name and not name.startswith(":"):
+                    if page_of(name) in missing:
+                        continue
+                    if any(char in name for char in "*?["):
+                        rest = fnmatch.filter(existing - listed - {docname}, page_of(name))
+                        if not rest:
+                            continue
+                kept.append(item)
+            kept.append(line)
+            block = None
+            continue
+        block.append(line)
+    source[0] = "\n".join(kept)
 
 
 def setup(app):
-    app.connect("source-read", _drop_unwritten_reserved_entries)
+    app.connect("source-read", _toctree_entries_for_written_pages)
     app.connect("missing-reference", _reserved_page_as_text)
     app.connect("autodoc-process-docstring", _indented_blocks_as_preformatted)
