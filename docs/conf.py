@@ -60,8 +60,11 @@ html_show_sourcelink = False
 # Pages that other contributors write (each topic has one owner). A link to one that does not
 # exist yet renders as plain text instead of failing the build; once the page exists it is a link.
 RESERVED_PAGES = {
-    "guide/notebooks", "guide/otter", "guide/student-bundle", "guide/lms", "guide/sandbox",
-    "guide/gradescope", "guide/feedback", "design/pipeline", "design/thresholds", "benchmarks",
+    "guide/notebooks": "Notebooks", "guide/otter": "Otter Grader",
+    "guide/student-bundle": "The student bundle", "guide/lms": "LMS gradebooks (Canvas, Moodle)",
+    "guide/sandbox": "How student code runs", "guide/gradescope": "Gradescope",
+    "guide/feedback": "Feedback and the class dashboard", "design/pipeline": "The grading pipeline",
+    "design/thresholds": "Figures, thresholds and bands", "benchmarks": "Benchmarks",
 }
 
 
@@ -75,7 +78,8 @@ def _reserved_page_as_text(app, env, node, contnode):
     else:
         docname = os.path.normpath(os.path.join(os.path.dirname(node.get("refdoc", "")), target))
     if docname in RESERVED_PAGES:
-        return nodes.inline("", contnode.astext())
+        text = contnode.astext() if node.get("refexplicit") else RESERVED_PAGES[docname]
+        return nodes.inline("", text)
     return None
 
 
