@@ -359,6 +359,6 @@ def _not_found(what: str, tried: list[str], how: str) -> DataNotFoundError:
     looked = "\n".join(f"  - {t}" for t in tried)
     return DataNotFoundError(
         f"{what} (full profile) was not found. Looked in:\n{looked}\n"
-        f"To provide it: {how} (see the README, 'Getting the full data'), "
+        f"To provide it: {how} (see docs/guide/data.md, 'The data'), "
         f"or use profile='quick' for the embedded sample."
     )
