@@ -15,6 +15,7 @@ features and keep labels here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,10 +306,6 @@ class Submission:
             self._uid = None
 
 
-#: Packages whose classes a grader may ask for by bare name (``isinstance_of("SVC")``).
-LIBRARY_PACKAGES = ("sklearn", "numpy", "scipy", "pandas", "nltk", "joblib", "builtins")
-
-
 def _is_class(mro: list[str], qualified_name: str, student_modules: set[str]) -> bool:
     """Whether an MRO reported as ``module.qualname`` strings holds the library class ``qualified_name``."""
     import importlib
@@ -320,8 +317,20 @@ def _is_class(mro: list[str], qualified_name: str, student_modules: set[str]) ->
         except (ImportError, AttributeError):
             return False
         return isinstance(cls, type) and f"{cls.__module__}.{cls.__qualname__}" in mro
-    return any(entry.endswith("." + name) and entry.split(".", 1)[0] in LIBRARY_PACKAGES
+    return any(entry.endswith("." + name) and _is_library(entry.split(".", 1)[0])
                and entry.split(".", 1)[0] not in student_modules for entry in mro)
+
+
+@functools.lru_cache(maxsize=None)
+def _is_library(top: str) -> bool:
+    """A package installed for the grader itself (scikit-learn, matplotlib, builtins, ...): never a
+    submission's own module, which the grader process cannot import."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(top) is not None and top != "autograder"
+    except (ImportError, ValueError):
+        return False
 
 
 def _student_modules(submission) -> set[str]:
