@@ -340,3 +340,80 @@ def test_isinstance_of_checks_the_real_library_class_not_a_name_suffix():
     assert not impostor.isinstance_of("SVC") and not impostor.isinstance_of("sklearn.svm.SVC")
     assert real.isinstance_of("SVC") and real.isinstance_of("sklearn.svm.SVC")
     assert impostor.isinstance_of("LogisticRegression")
+
+
+# ------------------------------------------- rescore after a policy edit == a fresh grade under it
+
+CLASS_QUESTIONS = ("binary_classifier.sgd", "confusion.hidden_inputs", "tradeoff.threshold", "multilabel.models",
+                   "ex3_titanic.accuracy")
+
+
+def _edited_policy(spec: dict) -> dict:
+    """Every policy field moved: points, band numbers, weights, the shuffled-label limit."""
+    edited = {}
+    for qid, q in spec.items():
+        bands = {p: dataclasses.replace(b, full_at=b.full_at - 0.01, zero_at=b.zero_at - 0.2)
+                 for p, b in q.bands.items()}
+        weights = {g: w + i for i, (g, w) in enumerate(q.weights.items())}
+        limit = 0.5 if q.permuted_limit is not None else None  # below the Titanic reference's 0.62: scores 0
+        edited[qid] = dataclasses.replace(q, points=q.points * 3, bands=bands, weights=weights,
+                                          permuted_limit=limit)
+    return edited
+
+
+@pytest.mark.slow
+def test_rescore_after_a_policy_edit_equals_a_fresh_grade_on_a_mixed_class(tmp_path, monkeypatch):
+    from autograder.bulk.rescore import rescore_result
+    from autograder.grading import grade
+    from autograder.spec import load_spec
+    from submissions import write_submission
+
+    broken = (PROJECT / "solutions" / "confusion.py").read_text() + (
+        "\n\ndef precision(y_true, y_pred):\n    import numpy as np\n"
+        "    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)\n"
+        "    return float(np.sum(y_true & y_pred) / max(len(y_true), 1))\n")
+    class_ = {"reference": PROJECT / "solutions", "stubs": PROJECT / "assignments",
+              "mixed": write_submission(tmp_path / "mixed", honest=("binary_classifier", "tradeoff", "ex3_titanic"),
+                                        files={"confusion.py": broken})}
+    spec = load_spec()
+    edited = _edited_policy(spec)
+    graded = {name: grade(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
+    rescored = {name: rescore_result(result, edited) for name, result in graded.items()}
+    monkeypatch.setattr("autograder.plugin.load_spec", lambda: edited)
+    fresh = {name: grade(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
+
+    def scored(result):
+        return [(q.id, q.points, q.max_points, q.status, q.outcome,
+                 {k: q.measurements["band"][k] for k in ("full_at", "zero_at")} if "band" in q.measurements else None)
+                for q in result.questions]
+    for name in class_:
+        assert scored(rescored[name]) == scored(fresh[name]), name
+    assert rescored["reference"].score != graded["reference"].score  # the edit changed something
+    titanic = {q.id: q for q in rescored["reference"].questions}["ex3_titanic.accuracy"]
+    assert titanic.points == 0 and "not counted" in titanic.feedback
+
+
+@pytest.mark.slow
+def test_an_injected_memory_fault_loses_no_points_and_is_retried(tmp_path):
+    """grade-all under a memory limit the machine refuses: exit 3, the submissions named, nothing
+    cached; --retry-failed without the limit gives every student their points."""
+    import subprocess
+    import sys
+
+    for student, folder in (("alice", "solutions"), ("bob", "assignments")):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "confusion.py").write_bytes((PROJECT / folder / "confusion.py").read_bytes())
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--out", str(out),
+               "-q", "confusion.public_example", "-j", "1", "--quiet"]
+    refused = subprocess.run(["bash", "-c", 'ulimit -v 3000000; exec "$@"', "bash", *command],
+                             capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert "alice: confusion.public_example" in refused.stderr and "bob: confusion.public_example" in refused.stderr
+    assert not list((out / "cache").glob("*.json")) if (out / "cache").exists() else True
+    retried = subprocess.run([sys.executable, "-m", "autograder", "grade-all", "--retry-failed", "--out", str(out),
+                              "-j", "1", "--quiet"], capture_output=True, text=True, timeout=600)
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    entries = {e["id"]: e for e in json.loads((out / "batch.json").read_text())["entries"]}
+    assert entries["alice"]["score"] == entries["alice"]["max_score"] > 0
+    assert entries["bob"]["score"] == 0 and not entries["bob"].get("infrastructure")
