@@ -143,7 +143,8 @@ def test_the_cache_key_follows_every_input_that_changes_a_measurement(tmp_path, 
     project = _Project(tmp_path)
     before = project.key()
     edits = {"grader code": "autograder/graders/hidden/test_x.py", "worker code": "autograder/worker/entry.py",
-             "reference solution": "solutions/confusion.py", "reference figures": "autograder/judge/reference_figures.json"}
+             "reference solution": "solutions/confusion.py",
+             "reference figures": "autograder/judge/reference_figures.json"}
     options = {}
     files = None
     if change in edits:

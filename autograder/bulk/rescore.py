@@ -70,7 +70,8 @@ def rescore_question(q: QuestionResult, question: Question, profile: str) -> Que
     """``q`` under ``question``'s current points and bands; statuses stay consistent with the points."""
     new = copy.deepcopy(q)
     new.max_points = question.points
-    old_fraction = q.points / q.max_points if q.max_points and math.isfinite(q.max_points) and q.max_points > 0 else 0.0
+    recorded_max = q.max_points if isinstance(q.max_points, (int, float)) and math.isfinite(q.max_points) else 0.0
+    old_fraction = q.points / recorded_max if recorded_max > 0 and isinstance(q.points, (int, float)) else 0.0
     fraction = min(max(old_fraction, 0.0), 1.0) if math.isfinite(old_fraction) else 0.0
     outcome = _outcome(q)
     new.outcome = outcome
