@@ -171,6 +171,9 @@ def grade_all(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     roster: Optional[Path] = typer.Option(None, "--roster", help="Canvas gradebook export CSV: names, ids, import file"),
     resume: bool = typer.Option(False, "--resume", help="finish the batch in --out with its recorded options"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="regrade, with the batch's recorded options, "
+                                                                    "every submission the grader or the machine "
+                                                                    "failed on (those results are never cached)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler, e.g. tcp://host:8786"),
     shared_dir: Optional[Path] = typer.Option(None, "--shared-dir", help="with --scheduler: pass submissions "
                                                                          "through this shared folder"),
@@ -192,7 +195,7 @@ def grade_all(
         with BatchProgress(errors, quiet=quiet) as progress:
             outcome = run_batch(submissions, out, workers=workers, profile=data, data_dir=data_dir,
                                 questions=question, timeout=timeout, roster=roster, resume=resume,
-                                scheduler=scheduler, shared_dir=shared_dir,
+                                retry_failed=retry_failed, scheduler=scheduler, shared_dir=shared_dir,
                                 on_start=progress.start, on_event=progress.event)
     except KeyboardInterrupt:
         errors.print(f"[yellow]Interrupted.[/] Finished results are in {out}; "
@@ -205,8 +208,14 @@ def grade_all(
     graded = sum(e["status"] == "graded" for e in outcome.entries)
     console.print(f"{graded}/{len(outcome.entries)} graded; wrote {out / 'grades.csv'}, {out / 'batch.json'} "
                   f"and {out / 'students'}/<id>/")
-    if any(e.get("grader_errors") for e in outcome.entries):
-        errors.print("[red]The grader itself failed on some questions[/]; see the students' report.md")
+    failed = [e for e in outcome.entries if e.get("grader_errors") or e.get("infrastructure")]
+    if failed:
+        errors.print(f"[red]The grader or the machine failed on {len(failed)} submission(s)[/]; none of it counts "
+                     "against the students, and nothing of it was cached:")
+        for e in failed:
+            errors.print(_text.console(f"  {e['id']}: {', '.join(e.get('infrastructure') or []) or 'grader errors'} "
+                                       f"(details in students/{e['id']}/grading.json)"))
+        errors.print(_text.console(f"Regrade them with: python -m autograder grade-all --retry-failed --out {out}"))
         raise typer.Exit(ExitCode.GRADER_ERRORS)
 
 
@@ -221,7 +230,8 @@ def rescore(
     changed = []
 
     def note(record, result):
-        changed.append(record["id"])
+        if result is not None:
+            changed.append(record["id"])
     try:
         manifest = rescore_batch(out, on_event=note)
     except FileNotFoundError as exc:
@@ -229,6 +239,12 @@ def rescore(
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, manifest["entries"])
     console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and every report")
+    refused = [e for e in manifest["entries"] if e.get("status") == "cannot_grade" and e.get("error")
+               and "digest" in e["error"]]
+    if refused:
+        for e in refused:
+            errors.print(_text.console(f"  {e['id']}: {e['error']}"))
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
 def main():

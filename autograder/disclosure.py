@@ -12,7 +12,9 @@ keeps the full figures for staff.
     band       where the figure lies: full marks, inside the partial-credit band, or zero;
                the band as declared (offsets, not the reference's hidden figure). Partial
                points are withheld: inside a band they are a linear function of the figure.
-               A question scored by sub-checks shows how many passed (and so its points).
+               A question scored by pass/fail sub-checks shows how many passed (and so its
+               points); when one of its checks is itself a figure in a band, that check shows
+               only its region and the points are withheld (they would give the figure away).
     pass_fail  full marks or not
     none       only that the question was graded
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from autograder.reporters._text import student_visible
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import DISCLOSURES, load_spec
 
@@ -94,13 +97,23 @@ def redact_question(q: QuestionResult, disclosure: str, *, declared_band: dict |
             if declared_band:
                 text += " " + _describe(declared_band)
         elif checks:
-            passed = sum(bool(c.get("passed")) for c in checks)
-            shown["checks_passed"], shown["checks_total"] = passed, len(checks)
-            text = f"{passed}/{len(checks)} checks passed."
+            banded = [c for c in checks if _is_figure(c)]
+            plain = [c for c in checks if not _is_figure(c)]
+            passed = sum(bool(c.get("passed")) for c in plain)
+            shown["checks_passed"], shown["checks_total"] = passed, len(plain)
+            text = f"{passed}/{len(plain)} checks passed." if plain else ""
+            for c in banded:
+                where = region(c["band"]) if isinstance(c.get("band"), dict) else \
+                    ("full" if c.get("passed") else "partial" if _partial(c) else "zero")
+                shown.setdefault("banded_checks", []).append({"metric": (c.get("band") or {}).get("metric"),
+                                                              "region": where})
+                text += f" {(c.get('band') or {}).get('metric') or c.get('name')}: {_REGION_TEXT[where]}."
+            text = text.strip()
         else:
             text = "Full marks." if full else ("No credit." if q.points <= 0 else "Partial credit.")
-        # A count of passed checks already fixes the points; a figure inside a band would leak through them.
-        visible_points = full or q.points <= 0 or (checks and not band)
+        # A count of passed pass/fail checks fixes the points and reveals nothing more; a figure
+        # inside a band (the question's or one check's) would be recoverable from them.
+        visible_points = full or q.points <= 0 or (checks and not band and not any(_partial(c) for c in checks))
     elif disclosure == "pass_fail":
         text = "Full marks." if full else "Not full marks yet."
         visible_points = full
@@ -116,6 +129,20 @@ def redact_question(q: QuestionResult, disclosure: str, *, declared_band: dict |
         text += f" {_AFTER}"
     return dataclasses.replace(q, status=status, points=points, feedback=text, measurements=shown,
                                output=q.output if disclosure != "none" else "")
+
+
+_REGION_TEXT = {"full": "at or above the full-marks line", "partial": "inside the partial-credit band",
+                "zero": "at or below the zero line"}
+
+
+def _is_figure(check: dict) -> bool:
+    """A check scored by where a figure lies in a band (``Credit.band_check``), not pass/fail."""
+    return isinstance(check.get("band"), dict) or _partial(check)
+
+
+def _partial(check: dict) -> bool:
+    score = check.get("score")
+    return isinstance(score, (int, float)) and not isinstance(score, bool) and 0 < score < 1
 
 
 def _describe(declared: dict) -> str:
@@ -145,4 +172,11 @@ def for_students(result: GradingResult, spec: dict | None = None, *, keep_points
         disclosure = question.disclosure if question else "exact"
         questions.append(redact_question(q, disclosure, declared_band=_declared_band(question, result.profile),
                                          keep_points=keep_points))
-    return dataclasses.replace(result, questions=questions)
+    return dataclasses.replace(result, questions=[_without_grader_text(q) for q in questions],
+                               notes=[student_visible(n) for n in result.notes])
+
+
+def _without_grader_text(q: QuestionResult) -> QuestionResult:
+    """What the student may read carries no grader frames or paths (staff keep them in grading.json)."""
+    return dataclasses.replace(q, feedback=student_visible(q.feedback), output=student_visible(q.output),
+                               hint=student_visible(q.hint))

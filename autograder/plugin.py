@@ -30,7 +30,8 @@ from typing import Callable
 
 import pytest
 
-from autograder.judge.client import StudentCodeError, Submission
+from autograder import policy
+from autograder.judge.client import InfrastructureFailure, LimitRefused, StudentCodeError, Submission
 from autograder.judge.datasets import GradingData
 from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
@@ -108,8 +109,8 @@ class GradingPlugin:
         self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
         try:
             check_memory(self.student.limits)
-        except LimitUnavailable as exc:  # a configuration problem, not the student's nor a grader bug
-            pytest.skip(str(exc))
+        except LimitUnavailable as exc:  # the machine's limit, not the student's: regraded, never scored
+            raise LimitRefused(str(exc)) from None
         return q
 
     @pytest.fixture
@@ -161,35 +162,48 @@ class GradingPlugin:
         return report
 
     def _result(self, qid, item, call, report) -> QuestionResult:
+        """The question's typed outcome, scored by the one policy step (``autograder.policy``)."""
         q = self.spec[qid]
         credit: Credit | None = item.funcargs.get("credit")
         lines = list(credit.lines) if credit else []
+        measurements = dict(credit.measurements) if credit else {}
+        outcome = policy.MEASURED
+        error = call.excinfo.value if call.excinfo and not report.passed else None
         if report.skipped:
-            status, fraction = "not_run", 0.0
+            status, fraction, outcome = "not_run", 0.0, policy.STUDENT
             lines.append(f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
         elif report.passed:
             fraction = credit.value if credit and credit.value is not None else 1.0
             status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else (credit.status or "failed"))
-        else:
-            fraction = 0.0
-            error = call.excinfo.value if call.excinfo else None
-            if isinstance(error, StudentCodeError):
-                status = error.status
-                lines.append(str(error))
-            elif isinstance(error, (InvalidOutput, AssertionError)):
-                status = "failed"
-                lines.insert(0, _assertion_message(error, q.title))
+            scored = policy.score(measurements, q, self.profile_name)
+            if scored is not None:  # the measurements decide, as on every rescore
+                fraction = scored.fraction
+                status = credit.status if fraction <= 0 and credit and credit.status else scored.status
+        elif isinstance(error, StudentCodeError):
+            status, fraction, outcome = error.status, 0.0, policy.STUDENT
+            lines.append(str(error))
+        elif isinstance(error, (InvalidOutput, AssertionError)):
+            status, fraction = "failed", 0.0
+            message = _assertion_message(error, q.title)
+            lines.insert(0, message)
+            scored = policy.score(measurements, q, self.profile_name)
+            if scored is not None and scored.integrity:
+                # the integrity verdict is the policy's: recorded so that rescoring can reverse it
+                measurements["integrity_note"] = message
             else:
-                status = "grader_error"
-                text = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
-                lines.append("The grader itself failed on this question; it is not your fault. "
-                             "Your instructor has the details.")
-                self.grader_errors.append(f"{qid}: {text[-3000:]}")
+                outcome = policy.STUDENT
+        else:
+            status, fraction, outcome = "grader_error", 0.0, policy.INFRASTRUCTURE
+            kind = "infrastructure" if isinstance(error, InfrastructureFailure) else "grader error"
+            text = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
+            lines.append("The grader itself failed on this question; it is not your fault. "
+                         "Your instructor has the details.")
+            self.grader_errors.append(f"{qid}: {kind}: {text[-3000:]}")
         return QuestionResult(
-            id=qid, name=q.name, visibility=q.visibility, points=round(q.points * fraction, 4),
+            id=qid, name=q.name, visibility=q.visibility, points=policy.bounded_points(q.points * fraction, q.points),
             max_points=q.points, status=status, feedback="\n".join(lines), hint=q.hint,
             output=self.student.take_output(q.module), seconds=round(report.duration, 3),
-            measurements=dict(credit.measurements) if credit else {},
+            measurements=measurements, outcome=outcome,
         )
 
     # ----------------------------------------------------------------- finish
@@ -207,8 +221,11 @@ class GradingPlugin:
             reason = "no grader test ran for this question"
             if self.grader_errors:
                 reason += " (the grader could not collect its tests: see grader errors)"
+            # a question that never ran says nothing about the student: the grader failed to run it
+            self.grader_errors.append(f"{qid}: infrastructure: {reason}")
             questions.append(QuestionResult(id=qid, name=q.name, visibility=q.visibility, points=0.0,
-                                            max_points=q.points, status="not_run", feedback=reason, hint=q.hint))
+                                            max_points=q.points, status="not_run", feedback=reason, hint=q.hint,
+                                            outcome=policy.INFRASTRUCTURE))
         return GradingResult(submission=submission_name, profile=self.profile_name,
                              isolation=self.student.isolation_note, questions=questions,
                              seconds=round(time.perf_counter() - self.started, 2),

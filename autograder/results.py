@@ -28,6 +28,11 @@ class QuestionResult:
     seconds: float = 0.0
     #: What the grader measured (plain JSON: "band", "checks", ...): see ``Credit.measurements``.
     measurements: dict = field(default_factory=dict)
+    #: "measured" (the points follow from ``measurements`` by ``autograder.policy.score``), "student"
+    #: (the student's code failed: it raised, timed out, did not import) or "infrastructure" (the
+    #: grader or the machine failed: not the student's, never cached, regraded). Empty in results
+    #: written before outcomes were recorded.
+    outcome: str = ""
 
     @property
     def module(self) -> str:
@@ -53,13 +58,26 @@ class GradingResult:
     def max_score(self) -> float:
         return round(sum(q.max_points for q in self.questions), 4)
 
+    @property
+    def infrastructure_failures(self) -> list[QuestionResult]:
+        """Questions the grader or the machine failed on (none of them is the student's)."""
+        return [q for q in self.questions if q.outcome == "infrastructure"]
+
+    @property
+    def needs_regrade(self) -> bool:
+        """True when this result must not be kept: the grader failed somewhere, so it says nothing
+        final about the student (it is never cached, and ``grade-all --retry-failed`` regrades it)."""
+        return bool(self.grader_errors or self.infrastructure_failures)
+
     def to_dict(self) -> dict:
         return {**asdict(self), "score": self.score, "max_score": self.max_score}
 
     @classmethod
     def from_dict(cls, data: dict) -> "GradingResult":
         data = {k: v for k, v in data.items() if k not in ("score", "max_score")}
-        data["questions"] = [QuestionResult(**q) for q in data.get("questions", [])]
+        known = set(QuestionResult.__dataclass_fields__)
+        data["questions"] = [QuestionResult(**{k: v for k, v in q.items() if k in known})
+                             for q in data.get("questions", [])]
         return cls(**data)
 
     def save(self, path: Path) -> None:

@@ -9,7 +9,10 @@ The per-student folder (``students/<id>/entry.json`` beside the reports) is the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import shutil
 import tempfile
 import time
 import zipfile
@@ -54,6 +57,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
               data_dir: Path | None = None, questions=(), timeout: float | None = None,
               roster: Path | None = None, resume: bool = False, scheduler: str | None = None,
               shared_dir: Path | None = None, client=None, layout: str | None = None,
+              retry_failed: bool = False,
               on_start: Callable[[int, int], None] | None = None,
               on_event: Callable[[BatchEvent], None] | None = None) -> BatchOutcome:
     """Grade every submission under ``source`` into ``out``; see the README, "Grading a whole class".
@@ -68,6 +72,9 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         Submissions graded at once on this machine (default: the number of cores).
     resume : bool
         Finish the batch recorded in ``out/batch.json`` with its recorded options.
+    retry_failed : bool
+        Like ``resume``, and regrade every submission the grader or the machine failed on (those
+        results are never cached, so they are the ones graded again).
     scheduler, client
         A Dask scheduler address (or a ``distributed.Client``): run the jobs on that cluster.
     shared_dir : Path, optional
@@ -84,7 +91,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
                 "questions": sorted(questions), "timeout": timeout,
                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
                 "roster": str(Path(roster).resolve()) if roster else None, "layout": layout}
-    if resume:
+    if resume or retry_failed:
         settings = _resumed_settings(store, settings)
     if settings["source"] is None:
         raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
@@ -117,6 +124,7 @@ def _check_selection(profile: str, questions) -> None:
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
                on_start, on_event) -> BatchOutcome:
     options = job_options(settings, store.out)
+    isolation = _isolation_mode()
     local = not (scheduler or client is not None)
     threads = threads_per_worker(workers) if local else None
     if local:
@@ -139,19 +147,20 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
             record.update(status="cannot_grade", error=str(exc) or type(exc).__name__)
             store.write_student(record, None, f"could not grade {entry.source}: {record['error']}\n", None)
             continue
-        key = cache_key(files, {**options, "limits": _key_limits(options["limits"])})
+        key = cache_key(files, {**options, "limits": _key_limits(options["limits"]), "isolation": isolation})
         record["cache_key"] = key
         prepared[entry.id] = files
         reply = store.cached(key)
-        if reply is not None and reply.get("result"):
+        if reply is not None and reply.get("result") and cacheable(reply):
             record["cached"] = True
             stored = store.stored_entry(entry.id)
+            reply = {**reply, "result": _rescored(GradingResult.from_dict(reply["result"])).to_dict()}
+            same_folder = bool(stored and stored.get("cache_key") == key and stored.get("status") == "graded"
+                               and _same_person(stored, record))
             _settle(store, record, reply, files, results,
-                    rewrite=not (stored and stored.get("cache_key") == key and stored.get("status") == "graded"
-                                 and (store.student_dir(entry.id) / "grading.json").is_file()
-                                 and _same_person(stored, record)))
+                    rewrite=not (same_folder and _stored_result_is(store, entry.id, reply["result"], record)))
         else:
-            payload = stage_in_shared_dir(shared_dir, key, files) if shared_dir else files
+            payload = stage_verified(shared_dir, key, files) if shared_dir else files
             jobs.append((entry.id, payload, record["source"]))
 
     manifest = {"version": MANIFEST_VERSION, "settings": settings, "grader_version": grader_version(),
@@ -169,7 +178,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
         for entry_id, reply in execute(jobs, options, workers=workers, threads=threads or 1,
                                        scheduler=scheduler, client=client):
             record = records[entry_id]
-            if reply.get("result"):  # the rendered reports name the student: not for the cache
+            if cacheable(reply):  # the rendered reports name the student: not for the cache
                 store.remember(record["cache_key"], {k: v for k, v in reply.items() if k != "reports"})
             _settle(store, record, reply, prepared[entry_id], results, rewrite=True)
             if on_event:
@@ -184,6 +193,70 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
     return BatchOutcome(store.out, manifest, results)
 
 
+def cacheable(reply: dict) -> bool:
+    """Whether a job's reply may be kept: a result that needs no regrading (no grader error, no
+    infrastructure failure). A failure of the grader or the machine is never the student's grade."""
+    if not reply.get("result"):
+        return False
+    try:
+        return not GradingResult.from_dict(reply["result"]).needs_regrade
+    except (TypeError, ValueError, KeyError):
+        return False
+
+
+def stage_verified(shared_dir: Path, key: str, files: dict[str, bytes]) -> str:
+    """The folder under ``shared_dir`` holding exactly ``files`` (``--shared-dir``), checked by hash.
+
+    A folder already there (from an earlier run, or planted by someone with access to the shared
+    folder) is used only if its files and their SHA-256 digests are exactly ``files``'; otherwise
+    it is replaced by a fresh copy."""
+    folder = Path(stage_in_shared_dir(shared_dir, key, files))
+    if _folder_digests(folder) == {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}:
+        return str(folder)
+    stale = folder.with_name(f".{folder.name}.{os.getpid()}.stale")
+    try:
+        os.replace(folder, stale)
+    except OSError:
+        pass
+    shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(stage_in_shared_dir(shared_dir, key, files))
+    if _folder_digests(folder) != {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}:
+        raise RuntimeError(f"{folder} changed while it was staged; the submission was not graded from it")
+    return str(folder)
+
+
+def _folder_digests(folder: Path) -> dict[str, str] | None:
+    """name -> SHA-256 of every entry of ``folder`` (None if any is not a regular file, or no folder)."""
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+        digests = {}
+        for path in folder.iterdir():
+            if path.is_symlink() or not path.is_file():
+                return None
+            digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return digests
+    except OSError:
+        return None
+
+
+def _isolation_mode() -> str:
+    """The isolation the grader processes will use (it changes what a submission can do)."""
+    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+
+    try:
+        return choose_isolation()
+    except SandboxUnavailable:
+        return "unavailable"
+
+
+def _rescored(result: GradingResult) -> GradingResult:
+    """A cached result scored under the current questions.toml (the cache keeps measurements)."""
+    from autograder.bulk.rescore import rescore_result
+
+    return rescore_result(result)
+
+
 def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, *, rewrite: bool) -> None:
     """Fill the record from a job's reply and write the student's folder (atomically)."""
     if reply.get("result"):
@@ -194,12 +267,26 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
                       score=result.score, max_score=result.max_score,
                       percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0,
                       seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),
-                      grader_errors=len(result.grader_errors))
+                      grader_errors=len(result.grader_errors),
+                      infrastructure=[q.id for q in result.infrastructure_failures])
     else:
         result = None
         record.update(status="cannot_grade", error=reply.get("error") or "no result", result=None)
     if rewrite:
         store.write_student(record, result, reply.get("log", ""), files, reply.get("reports"))
+    else:
+        record["result_sha256"] = (store.stored_entry(record["id"]) or {}).get("result_sha256")
+
+
+def _stored_result_is(store: BatchStore, student_id: str, result: dict, record: dict) -> bool:
+    """Whether the student's stored grading.json already holds ``result`` (scored by today's policy)."""
+    try:
+        stored = GradingResult.load(store.student_dir(student_id) / "grading.json")
+    except (OSError, ValueError, TypeError):
+        return False
+    expected = GradingResult.from_dict(result)
+    expected.submission = record["source"]
+    return stored.to_dict() == expected.to_dict()
 
 
 def _same_person(stored: dict, record: dict) -> bool:

@@ -1,78 +1,48 @@
 """Rescore a graded batch under a changed ``questions.toml`` without running any student code.
 
-Every question records what it measured (``QuestionResult.measurements``, see
-``Credit.band`` / ``Credit.checks``). Rescoring re-applies the spec to those figures:
+Every question records what it measured (``QuestionResult.measurements``) and its typed
+``outcome``. Rescoring hands the measurements to the one scoring step, :func:`autograder.policy.score`,
+the same function that scored them when they were graded:
 
-- ``band``: the profile's band from the spec, re-resolved against the recorded reference
-  figure when it is relative, then the same linear credit;
-- ``checks``: the proportion of passed checks (or each check's recorded partial ``score``),
-  weighted by each check's recorded ``weight`` (1 when none is recorded);
-- the integrity checks the exercise graders apply, with the same rules
-  (``judge.scoring.passes_shuffled_check``, ``passes_perturbation_check``): a recorded
-  ``shuffled_labels`` accuracy above the spec's ``permuted_limit`` or at the full-marks line,
-  or a recorded ``perturbation`` drop above ``perturbed_drop_limit``, scores 0;
-- points are rescaled to the spec's points.
+- ``measured``: the policy recomputes the fraction from the spec's current points, bands (re-resolved
+  against the recorded reference figure when relative), check weights and integrity limits, so a
+  looser limit gives back what a stricter one took, and a stricter one takes it;
+- ``student`` (the student's code raised, timed out, did not import): 0 stays 0;
+- ``infrastructure`` (the grader or the machine failed): kept as it is and listed; ``grade-all
+  --retry-failed`` regrades it.
 
-Only a score the measurements decided is recomputed: a question whose recorded points do not
-follow from its recorded measurements (an assertion failed after a figure was recorded, an
-error, a timeout, a crash) keeps its fraction and status, so what ended in error stays 0.
+Stored files are not trusted: a ``grading.json`` whose digest differs from the one written with it
+is not rescored (its entry says why), and points never leave [0, max].
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from pathlib import Path
 
-from autograder.judge.scoring import (Check, Credit, band_feedback, passes_perturbation_check,
-                                      passes_shuffled_check)
+from autograder import policy
+from autograder.judge.scoring import band_feedback
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Question, load_spec
 
 #: Statuses a score decided by measurements can end in; every other status keeps its points' fraction.
 SCORED = ("passed", "partial", "failed")
 TOLERANCE = 1e-3  # points are rounded to 4 decimals in the results
+#: Statuses that say the student's code failed before anything was measured (results without an outcome).
+STUDENT_FAILURES = ("error", "timeout", "crashed", "import_error", "not_implemented", "not_run")
 
 
-def measured_fraction(measurements: dict, band: Band | None,
-                      question: Question | None = None) -> float | None:
-    """The fraction of the points that ``measurements`` earn under ``band`` (None: nothing to go on).
-
-    With ``question``, its integrity checks are re-applied to the recorded figures first."""
-    if question is not None and not _passes_integrity_checks(measurements, question, band):
-        return 0.0
-    if "band" in measurements and band is not None:
-        return band.credit(float(measurements["band"]["value"]))
-    checks = measurements.get("checks")
-    if isinstance(checks, list):
-        weights = _check_weights(checks, question)
-        total = sum(weights)
-        scores = [c["score"] if isinstance(c.get("score"), (int, float)) else float(bool(c.get("passed")))
-                  for c in checks]  # a check may carry partial credit (Credit.band_check)
-        return sum(w * s for w, s in zip(weights, scores)) / total if total else 0.0
-    return None
-
-
-def _check_weights(checks: list[dict], question: Question | None) -> list[float]:
-    """Each check's share: the spec's current group weights when every check names a declared group
-    (the same rule as ``Credit.checks``), else the weights recorded when it was graded."""
-    groups = [c.get("group") for c in checks]
-    if question is not None and question.weights and all(g in question.weights for g in groups):
-        return Credit(question.weights)._check_weights(
-            [Check(str(c.get("name")), bool(c.get("passed")), group=c.get("group")) for c in checks])
-    return [float(c.get("weight", 1.0)) for c in checks]
-
-
-def _passes_integrity_checks(measurements: dict, question: Question, band: Band | None) -> bool:
-    shuffled = measurements.get("shuffled_labels")
-    if isinstance(shuffled, dict) and "accuracy" in shuffled and question.permuted_limit is not None:
-        full_line = band if band is not None else Band(math.inf, 0.0)  # no band: only the declared limit
-        if not passes_shuffled_check(float(shuffled["accuracy"]), question, full_line):
-            return False
-    perturbation = measurements.get("perturbation")
-    if isinstance(perturbation, dict) and "drop" in perturbation:
-        return passes_perturbation_check(float(perturbation["drop"]), question)
-    return True
+def measured_fraction(measurements: dict, band: Band | None, question: Question | None = None) -> float | None:
+    """The fraction of the points ``measurements`` earn under ``band``: :func:`autograder.policy.score`
+    with ``question``'s spec (its integrity limits included), or with ``band`` alone."""
+    given = "given"  # a profile name for ``band`` alone
+    if question is None:
+        question = Question(id="x.x", title="", points=1.0, visibility="public", limits=None)
+    bands = {**question.bands, given: band} if band is not None else {}
+    scored = policy.score(measurements, dataclasses.replace(question, bands=bands), given)
+    return None if scored is None else scored.fraction
 
 
 def _recorded_band(measurements: dict) -> Band | None:
@@ -80,40 +50,55 @@ def _recorded_band(measurements: dict) -> Band | None:
     return Band(band["full_at"], band["zero_at"]) if band else None
 
 
-def _spec_band(question: Question, profile: str, measurements: dict) -> Band | None:
-    """The spec's band for this profile, resolved against the recorded reference when relative."""
-    if "band" not in measurements or profile not in question.bands:
-        return None
-    band = question.bands[profile]
-    if band.relative_to == "reference":
-        reference = measurements["band"].get("reference")
-        if reference is None:
-            return None
-        return band.resolve(float(reference))
-    return band
+def _outcome(q: QuestionResult) -> str:
+    """The recorded outcome; for results written before outcomes were recorded, inferred as before:
+    measured when the recorded points follow from the recorded measurements."""
+    if q.outcome in policy.OUTCOMES:
+        return q.outcome
+    if q.status == "grader_error":
+        return policy.INFRASTRUCTURE
+    if q.status not in SCORED or not q.measurements:
+        return policy.STUDENT
+    recorded = measured_fraction(q.measurements, _recorded_band(q.measurements))
+    old_fraction = q.points / q.max_points if q.max_points else 0.0
+    if recorded is not None and abs(recorded - old_fraction) * max(q.max_points, 1) <= TOLERANCE:
+        return policy.MEASURED
+    return policy.STUDENT
 
 
 def rescore_question(q: QuestionResult, question: Question, profile: str) -> QuestionResult:
     """``q`` under ``question``'s current points and bands; statuses stay consistent with the points."""
     new = copy.deepcopy(q)
     new.max_points = question.points
-    old_fraction = q.points / q.max_points if q.max_points else 0.0
-    fraction = old_fraction
-    decided = q.status in SCORED and bool(q.measurements)
-    if decided:
-        # Did the measurements decide the recorded score? (If an assertion failed afterwards, they did not.)
-        recorded = measured_fraction(q.measurements, _recorded_band(q.measurements))
-        decided = recorded is not None and abs(recorded - old_fraction) * max(q.max_points, 1) <= TOLERANCE
-    if decided:
-        band = _spec_band(question, profile, q.measurements)
-        new_fraction = measured_fraction(q.measurements, band, question=question)
-        if new_fraction is not None and math.isfinite(new_fraction):
-            fraction = new_fraction
-            if band is not None:
-                _rewrite_band(new, band)
-            new.status = "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
-    new.points = round(question.points * fraction, 4)
+    recorded_max = q.max_points if isinstance(q.max_points, (int, float)) and math.isfinite(q.max_points) else 0.0
+    old_fraction = q.points / recorded_max if recorded_max > 0 and isinstance(q.points, (int, float)) else 0.0
+    fraction = min(max(old_fraction, 0.0), 1.0) if math.isfinite(old_fraction) else 0.0
+    outcome = _outcome(q)
+    new.outcome = outcome
+    scored = policy.score(q.measurements, question, profile) if outcome == policy.MEASURED else None
+    if scored is not None:
+        fraction = scored.fraction
+        if scored.band is not None and "band" in new.measurements:
+            _rewrite_band(new, scored.band)
+        _rewrite_integrity(new, scored)
+        keep = q.status in ("not_implemented", "error") and fraction <= 0
+        new.status = q.status if keep else scored.status
+    elif outcome == policy.STUDENT and q.status in STUDENT_FAILURES:
+        fraction = 0.0  # the student's code failed: nothing was measured, nothing is given
+    new.points = policy.bounded_points(question.points * fraction, question.points)
     return new
+
+
+def _rewrite_integrity(q: QuestionResult, scored) -> None:
+    """Keep the feedback's integrity verdict in step with the policy's."""
+    note = q.measurements.get("integrity_note")
+    if scored.integrity and not note:
+        note = "not counted: " + "; ".join(scored.integrity) + ", so this question scores 0."
+        q.measurements["integrity_note"] = note
+        q.feedback = note + ("\n" + q.feedback if q.feedback else "")
+    elif not scored.integrity and note:
+        q.measurements.pop("integrity_note")
+        q.feedback = "\n".join(line for line in q.feedback.split("\n") if line != note)
 
 
 def _rewrite_band(q: QuestionResult, band: Band) -> None:
@@ -159,7 +144,7 @@ def rescore_batch(out: Path, spec: dict[str, Question] | None = None, on_event=N
         The rewritten manifest.
     """
     from autograder.bulk.batch import write_outputs
-    from autograder.bulk.store import BatchStore
+    from autograder.bulk.store import BatchStore, StoredResultChanged
 
     store = BatchStore(out)
     manifest = store.read_manifest()
@@ -168,7 +153,15 @@ def rescore_batch(out: Path, spec: dict[str, Question] | None = None, on_event=N
     spec = spec if spec is not None else load_spec()
     results = {}
     for record in manifest["entries"]:
-        result = store.load_result(record)
+        if not record.get("result"):
+            continue
+        try:
+            result = store.load_result(record, verify=True)
+        except StoredResultChanged as exc:  # never rescore what someone edited: regrade it
+            record.update(status="cannot_grade", error=str(exc), score=None, max_score=None, percent=None)
+            if on_event:
+                on_event(record, None)
+            continue
         if result is None:
             continue
         result = rescore_result(result, spec)

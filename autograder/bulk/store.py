@@ -26,10 +26,16 @@ from autograder.results import GradingResult
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SOLUTIONS_DIR = PACKAGE_DIR.parent / "solutions"
 MANIFEST = "batch.json"
-#: What decides a grade: everything but the reporters, the CLI and this package.
-GRADER_PARTS = ("*.py", "questions.toml", "judge/**/*.py", "worker/**/*.py", "graders/**/*.py",
+#: Code and data files that decide what a question measures: everything but the reporters, the CLI,
+#: this package and the scoring policy (points, bands and weights are applied to cached measurements).
+GRADER_PARTS = ("*.py", "judge/**/*.py", "judge/reference_figures.json", "worker/**/*.py", "graders/**/*.py",
                 "graders/pytest.ini", "data/**/*.py")
-NOT_GRADER = {"cli.py", "__main__.py"}
+NOT_GRADER = {"cli.py", "__main__.py", "disclosure.py"}
+#: Libraries that compute figures in the grader or the student's worker (a new version can move them).
+MEASURING_LIBRARIES = ("numpy", "scipy", "pandas", "scikit-learn", "nltk", "joblib", "threadpoolctl")
+#: Fields of a question in questions.toml that only decide how measurements are scored (the policy):
+#: editing them rescores the stored measurements instead of regrading the class.
+POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit"}
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -48,27 +54,77 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-@lru_cache(maxsize=None)
-def grader_version() -> str:
-    """A digest of the grader's code, questions.toml and the reference solutions, plus library versions."""
-    import numpy
-    import sklearn
+def library_versions() -> dict[str, str]:
+    """The installed version of each of :data:`MEASURING_LIBRARIES` ("absent" when not installed)."""
+    from importlib import metadata
 
-    h = hashlib.sha256(f"{platform.python_version()} numpy {numpy.__version__} sklearn {sklearn.__version__}".encode())
-    files = {p for pattern in GRADER_PARTS for p in PACKAGE_DIR.glob(pattern) if p.name not in NOT_GRADER}
-    files |= set(SOLUTIONS_DIR.glob("*.py"))
+    versions = {}
+    for name in MEASURING_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def _measurement_spec(spec_path: Path) -> list:
+    """questions.toml without its policy fields; of each band only what it is relative to (a relative
+    band makes the grader measure the reference figure; the band's numbers are policy)."""
+    import tomllib
+
+    try:
+        declared = tomllib.loads(spec_path.read_text()) if spec_path.is_file() else {}
+    except (OSError, ValueError):
+        return [spec_path.read_bytes().hex()] if spec_path.is_file() else []
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items()
+                    if key not in POLICY_FIELDS and key not in ("full_at", "zero_at")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+    return [strip(declared)]
+
+
+def _files_digest(package_dir: Path, solutions_dir: Path) -> str:
+    files = {p for pattern in GRADER_PARTS for p in package_dir.glob(pattern) if p.name not in NOT_GRADER}
+    files = {p for p in files if "policy" not in p.relative_to(package_dir).parts[:1]}
+    files |= set(solutions_dir.glob("*.py"))
+    h = hashlib.sha256()
     for path in sorted(files):
-        h.update(str(path.relative_to(PACKAGE_DIR.parent)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+        h.update(str(path.relative_to(package_dir.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def measurement_inputs(package_dir: Path = PACKAGE_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> dict:
+    """Everything but the graded files and the run's options that decides what grading measures:
+    the grader's code, the reference solutions and their shipped figures, the measuring part of
+    questions.toml, Python and the libraries that compute figures."""
+    spec = json.dumps(_measurement_spec(Path(package_dir) / "questions.toml"), sort_keys=True)
+    return {"code": _files_digest(Path(package_dir), Path(solutions_dir)),
+            "spec": hashlib.sha256(spec.encode()).hexdigest(),
+            "python": platform.python_version(), "libraries": library_versions()}
+
+
+@lru_cache(maxsize=None)
+def _installed_inputs() -> str:
+    return json.dumps(measurement_inputs(), sort_keys=True)
+
+
+def grader_version() -> str:
+    """A digest of :func:`measurement_inputs` for the installed grader (recorded in batch.json)."""
+    return hashlib.sha256(_installed_inputs().encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)
 def data_version(profile: str) -> str:
-    """The quick profile: a digest of the embedded sample. Full: its pinned checksums (in the grader's code)."""
+    """A digest of the profile's pinned data checksums (the embedded sample's files for quick)."""
     from autograder.data._locations import SAMPLE_DIR
+    from autograder.judge.reference import data_version as pinned
 
     if profile != "quick":
-        return profile
+        return f"{profile}-{pinned(profile)}"
     h = hashlib.sha256()
     for path in sorted(SAMPLE_DIR.rglob("*")):
         if path.is_file():
@@ -76,16 +132,27 @@ def data_version(profile: str) -> str:
     return f"quick-{h.hexdigest()[:12]}"
 
 
-def cache_key(files: dict[str, bytes], options: dict) -> str:
-    """What decides the result: the prepared files, the grader version, the options, the data version."""
+def cache_key(files: dict[str, bytes], options: dict, *, inputs: dict | None = None) -> str:
+    """What decides the measurements: the prepared files, :func:`measurement_inputs` (default: the
+    installed grader's), the data version, the options that change a run (profile, questions,
+    limits) and the isolation mode. Never the scoring policy: a cached result is rescored."""
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    decided_by = {"grader": grader_version(), "data": data_version(options["profile"]),
+    decided_by = {"inputs": inputs if inputs is not None else json.loads(_installed_inputs()),
+                  "data": data_version(options["profile"]),
                   "questions": sorted(options.get("questions") or ()), "limits": options.get("limits") or {},
-                  "profile": options["profile"]}
+                  "profile": options["profile"], "isolation": options.get("isolation") or ""}
     h.update(json.dumps(decided_by, sort_keys=True).encode())
     return h.hexdigest()[:24]
+
+
+class StoredResultChanged(ValueError):
+    """A stored ``grading.json`` is not the file the grader wrote (its digest differs from the record's)."""
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class BatchStore:
@@ -128,6 +195,7 @@ class BatchStore:
         try:
             if result is not None:
                 write_reports(result, staging, reports)
+                entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "log.txt").write_text(log, encoding="utf-8")
             if files:
                 (staging / "submission").mkdir()
@@ -152,6 +220,7 @@ class BatchStore:
             from autograder.grading import write_reports
 
             write_reports(result, staging)
+            entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "entry.json").write_text(json.dumps(entry, indent=2))
             self._swap_in(staging, folder)
         except BaseException:
@@ -188,10 +257,29 @@ class BatchStore:
     def write_manifest(self, manifest: dict) -> None:
         atomic_write(self.out / MANIFEST, json.dumps(manifest, indent=2))
 
-    def load_result(self, entry: dict) -> GradingResult | None:
+    def load_result(self, entry: dict, *, verify: bool = False) -> GradingResult | None:
+        """The entry's stored result (None if missing or unreadable).
+
+        With ``verify``, the file must match the digest written with it (in the student's
+        ``entry.json``, which the batch's own ``batch.json`` must agree with); else
+        :class:`StoredResultChanged`.
+        """
         if not entry.get("result"):
             return None
+        path = self.out / entry["result"]
         try:
-            return GradingResult.load(self.out / entry["result"])
-        except (OSError, ValueError, TypeError):
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        if verify:
+            stored = self.stored_entry(entry["id"]) or {}
+            expected = {entry.get("result_sha256"), stored.get("result_sha256")}
+            if len(expected) != 1 or None in expected or text_digest(text) not in expected:
+                raise StoredResultChanged(
+                    f"{entry['result']} is not the file the grader wrote (its digest differs from the one "
+                    "recorded with it); it was not rescored. Regrade this submission: "
+                    "python -m autograder grade-all --retry-failed --out <this folder>")
+        try:
+            return GradingResult.from_dict(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None

@@ -20,7 +20,10 @@ def attempt(results: list, name: str, check) -> None:
     """Run one sub-check; record (name, passed, reason), turning the student's errors into a failed check.
 
     A module that does not import, a timeout or a crashed worker is not a sub-check
-    failure: it ends the question.
+    failure: it ends the question. Only the student's outcomes fail a check (their code
+    raised, what it returned failed validation, an assertion about it failed): any other
+    exception comes from the grader's own code (or the machine) and ends the question as a
+    grader error, whatever its type.
     """
     reason = None
     try:
@@ -29,8 +32,8 @@ def attempt(results: list, name: str, check) -> None:
         raise
     except NotImplementedByStudent as exc:
         ok, reason, name = False, "not_implemented", f"{name} ({exc})"
-    except (StudentCodeError, InvalidOutput, AssertionError, ValueError, TypeError) as exc:
-        name = f"{name} ({str(exc).splitlines()[0][:160]})"
+    except (StudentCodeError, InvalidOutput, AssertionError) as exc:
+        name = f"{name} ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})"
         ok = False
     results.append((name, ok, reason))
 
@@ -291,7 +294,9 @@ def check(results: list, name: str, call: str, run, expected, *, atol: float = 0
     student's code and returns its validated result, ``expected`` is the value it should
     equal (numbers within ``atol``), a :class:`Raises` or a :class:`Property`. The detail
     of a failed check reads: called ...; expected ...; got ...; first difference at ...
-    A module that does not import, a timeout or a crashed worker ends the question.
+    A module that does not import, a timeout or a crashed worker ends the question, and so
+    does an exception of the grader's own (neither the student's code nor validation raised
+    it): that is a grader error, never a failed check.
     """
     reason, detail = None, ""
     try:
@@ -309,11 +314,10 @@ def check(results: list, name: str, call: str, run, expected, *, atol: float = 0
             reason = "error"
             what = f"it raised {raised[:300]}" if raised else f"but {first[:300]}"
             detail = f"called {call}; expected {_expected_text(expected)}; {what}{_student_line(str(exc))}"
-    except (InvalidOutput, AssertionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        # the grader's handling of what came back: it was not what the question asks for
+    except (InvalidOutput, AssertionError) as exc:
+        # what came back is not what the question asks for (validation said so); any other
+        # exception is the grader's own bug and ends the question as a grader error
         message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        if not isinstance(exc, (InvalidOutput, AssertionError)):
-            message = f"what came back could not be used ({type(exc).__name__}: {message})"
         passed, detail = False, f"called {call}; expected {_expected_text(expected)}; but {message}"
     else:
         if isinstance(expected, Raises):

@@ -15,6 +15,7 @@ features and keep labels here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,21 @@ class NotRunnable(StudentCodeError):
     status = "not_run"
 
 
+class InfrastructureFailure(Exception):
+    """The grader or the machine failed, not the student's code: never scored as the student's,
+    never cached, listed for the instructor and regraded (``grade-all --retry-failed``)."""
+
+    status = "grader_error"
+
+
+class WorkerUnavailable(InfrastructureFailure):
+    """The sandbox could not start a worker process (bubblewrap, uid slots, fork)."""
+
+
+class LimitRefused(InfrastructureFailure):
+    """The machine cannot give a question the limits questions.toml asks for (e.g. its memory)."""
+
+
 @dataclass
 class Remote:
     """A handle on an object that stays in the worker (an estimator, a figure, ...)."""
@@ -70,8 +86,15 @@ class Remote:
     generation: int = field(repr=False, default=0)
 
     def isinstance_of(self, qualified_name: str) -> bool:
-        """True if the object's class or a base is ``qualified_name`` (a dotted suffix suffices)."""
-        return any(name == qualified_name or name.endswith("." + qualified_name) for name in self.mro)
+        """True if the object's class or a base is the library class ``qualified_name``.
+
+        ``qualified_name`` is a public path (``"sklearn.svm.SVC"``) or a bare class name
+        (``"SVC"``). The worker reports each class of the object's MRO as ``module.qualname``;
+        a class counts only when that names the real class: for a public path, the class it
+        resolves to in this (trusted) process; for a bare name, a class of an installed library,
+        never one of the submission's modules (``class SVC(LogisticRegression)`` is no SVC).
+        """
+        return _is_class(self.mro, qualified_name, _student_modules(self.submission))
 
     def call(self, method: str, *args, keep: bool = False, **kwargs):
         return self.submission._request(self.module, {"op": "call", "handle": self.handle, "attr": method,
@@ -205,9 +228,9 @@ class Submission:
         try:
             worker = self._start()
         except LimitUnavailable as exc:
-            raise NotRunnable(str(exc)) from None
+            raise LimitRefused(str(exc)) from None
         except WorkerError as exc:
-            raise SandboxStopped(f"the sandbox could not start a worker for {module}.py: {exc}") from None
+            raise WorkerUnavailable(f"the sandbox could not start a worker for {module}.py: {exc}") from None
         self._workers[module] = worker
         self._generation[module] = self._generation.get(module, 0) + 1
         try:
@@ -281,6 +304,39 @@ class Submission:
         if self._uid is not None:
             self._uid.release()
             self._uid = None
+
+
+def _is_class(mro: list[str], qualified_name: str, student_modules: set[str]) -> bool:
+    """Whether an MRO reported as ``module.qualname`` strings holds the library class ``qualified_name``."""
+    import importlib
+
+    module, _, name = qualified_name.rpartition(".")
+    if module:  # a public path: the class it resolves to here, by its defining module and name
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            return False
+        return isinstance(cls, type) and f"{cls.__module__}.{cls.__qualname__}" in mro
+    return any(entry.endswith("." + name) and _is_library(entry.split(".", 1)[0])
+               and entry.split(".", 1)[0] not in student_modules for entry in mro)
+
+
+@functools.lru_cache(maxsize=None)
+def _is_library(top: str) -> bool:
+    """A package installed for the grader itself (scikit-learn, matplotlib, builtins, ...): never a
+    submission's own module, which the grader process cannot import."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(top) is not None and top != "autograder"
+    except (ImportError, ValueError):
+        return False
+
+
+def _student_modules(submission) -> set[str]:
+    """Top-level names the submission's own files define (a ``sklearn.py`` of its own included)."""
+    directory = getattr(submission, "directory", None)
+    return {p.stem for p in Path(directory).glob("*.py")} if directory is not None else set()
 
 
 def _refs(value):

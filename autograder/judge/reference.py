@@ -27,6 +27,7 @@ import sklearn
 from autograder.data import _checksums, cache_dir
 
 PRECOMPUTED_PATH = Path(__file__).with_name("reference_figures.json")
+SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 #: Set to "compute" (as scripts/reference_figures.py does) to ignore the shipped figures and
 #: compute every figure a grader asks for, including those only shown in feedback.
 MODE_ENV = "CH3_REFERENCE_FIGURES"
@@ -37,6 +38,22 @@ def data_version(profile: str) -> str:
     pins = _checksums.SAMPLE if profile == "quick" else {
         **_checksums.MNIST_FULL, **_checksums.TITANIC_FULL, **_checksums.SPAM_FULL}
     return hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def solutions_version() -> str:
+    """A digest of the reference solutions and the libraries that compute their figures: a changed
+    solution or library version computes its figures afresh instead of reusing old ones."""
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for name in ("numpy", "scipy", "pandas", "nltk"):
+        try:
+            h.update(f"{name} {metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name} absent\0".encode())
+    for path in sorted(SOLUTIONS_DIR.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
@@ -54,7 +71,8 @@ def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
 class ReferenceCache:
     def __init__(self, profile: str, folder: Path | None = None, precomputed: Path | None = PRECOMPUTED_PATH):
         folder = Path(folder) if folder else cache_dir() / "references"
-        self.path = folder / f"sklearn-{sklearn.__version__}-{profile}-data-{data_version(profile)}.json"
+        self.path = folder / (f"sklearn-{sklearn.__version__}-{profile}-data-{data_version(profile)}"
+                              f"-solutions-{solutions_version()}.json")
         self.compute_all = os.environ.get(MODE_ENV) == "compute"
         self.shipped = precomputed_figures(profile, precomputed) if precomputed and not self.compute_all else {}
         try:

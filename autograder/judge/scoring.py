@@ -8,6 +8,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from autograder.policy.scoring import (check_weights, checks_fraction, passes_perturbation_check,  # noqa: F401
+                                       passes_shuffled_check)
 from autograder.spec import Band
 
 #: Failed checks whose details (call, expected, got) the feedback spells out; the rest are named.
@@ -198,16 +200,16 @@ class Credit:
         checks = [_as_check(r) for r in results]
         weights = self._check_weights(checks)
         scores = [c.score if c.score is not None else float(c.passed) for c in checks]
-        self.measure("checks", [{"name": c.name, "passed": c.passed, "reason": c.reason, "group": c.group,
-                                 "weight": w, "score": s, "detail": c.detail or None,
-                                 **({"band": c.band} if c.band else {})}
-                                for c, w, s in zip(checks, weights, scores)])
+        records = [{"name": c.name, "passed": c.passed, "reason": c.reason, "group": c.group,
+                    "weight": w, "score": s, "detail": c.detail or None, **({"band": c.band} if c.band else {})}
+                   for c, w, s in zip(checks, weights, scores)]
+        self.measure("checks", records)
         failed = [c for c in checks if not c.passed]
         if checks and not any(c.passed for c in checks):  # nothing worked, and always for one reason
             reasons = {c.reason for c in checks}
             if reasons in ({"not_implemented"}, {"error"}):
                 self.status = reasons.pop()
-        fraction = round(math.fsum(w * s for w, s in zip(weights, scores)), 12)  # 1/3 + 1/3 + 1/3 is 1
+        fraction = checks_fraction(records, self.weights)  # the policy's arithmetic, as rescoring uses it
         line = f"{len(checks) - len(failed)}/{len(checks)} checks passed"
         if self.weights and checks:
             line += f" ({fraction:.0%} of the points; {self._group_summary(checks)})"
@@ -223,18 +225,8 @@ class Credit:
         return self.value
 
     def _check_weights(self, checks: list[Check]) -> list[float]:
-        """Each check's share of the question (they sum to 1)."""
-        if not checks:
-            return []
-        if not self.weights:
-            return [1 / len(checks)] * len(checks)
-        unknown = sorted({str(c.group) for c in checks if c.group not in self.weights})
-        if unknown:
-            raise ValueError(f"check group(s) {unknown} have no weight; the question's weights in "
-                             f"questions.toml declare {sorted(self.weights)}")
-        sizes = {g: sum(c.group == g for c in checks) for g in self.weights}
-        total = sum(w for g, w in self.weights.items() if sizes[g])
-        return [self.weights[c.group] / total / sizes[c.group] for c in checks]
+        """Each check's share of the question (they sum to 1): :func:`autograder.policy.check_weights`."""
+        return check_weights([c.group for c in checks], self.weights)
 
     def _group_summary(self, checks: list[Check]) -> str:
         parts = []
@@ -277,16 +269,3 @@ def _representatives(failed: list[Check], limit: int) -> list[Check]:
     firsts = [i for i, c in enumerate(detailed) if c.group not in {d.group for d in detailed[:i]}][:limit]
     others = [i for i in range(len(detailed)) if i not in firsts][:limit - len(firsts)]
     return [detailed[i] for i in sorted(firsts + others)]
-
-
-def passes_shuffled_check(shuffled: float, question, resolved_band: Band) -> bool:
-    """True when the figure after training on shuffled labels is under the declared limit and under
-    the full-marks line: a model that ignores its labels scores the same either way, so a lookup
-    that passes this check can never get full marks."""
-    return shuffled <= question.permuted_limit and shuffled < resolved_band.full_at
-
-
-def passes_perturbation_check(drop: float, question) -> bool:
-    """True unless the model lost more than ``perturbed_drop_limit`` of accuracy when the test images
-    moved by one intensity level (it recognised the exact public images)."""
-    return question.perturbed_drop_limit is None or drop <= question.perturbed_drop_limit

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from rich.text import Text
+
+#: The grader's own files: the installed package and the project around it (solutions, scripts).
+_GRADER_ROOTS = tuple(sorted({str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])},
+                             key=len, reverse=True))
+#: One traceback frame (its "File ..." line and the source line under it).
+_FRAME = re.compile(r'^[ \t]*File "(?P<path>[^"]+)", line \d+(?:, in [^\n]*)?\n(?:[ \t]{4,}[^\n]*\n)*', re.MULTILINE)
 
 #: Terminal escape sequences, removed whole (their parameters would otherwise print as junk).
 _ESCAPE_SEQUENCE = re.compile(r"""
@@ -37,6 +44,38 @@ def plain(text) -> str:
     """
     text = str(text).replace("\r\n", "\n")
     return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def student_visible(text) -> str:
+    """``text`` without the grader's frames and paths: what a student may see of a traceback or a message.
+
+    Frames through the grader (its package, ``autograder/worker/entry.py``, pytest, the standard
+    library and the installed libraries) are dropped; the student's own frames stay, named by file
+    (``confusion.py``, line 12) rather than by the grader's private folders. The staff copy
+    (``grading.json``) keeps the full text.
+    """
+    text = str(text)
+    if not text:
+        return text
+
+    def frame(match):
+        path = match.group("path")
+        if _is_grader_path(path):
+            return ""
+        return match.group(0).replace(path, Path(path).name, 1)
+    if 'File "' in text:
+        ended = text.endswith("\n")
+        text = _FRAME.sub(frame, text + "\n")
+        text = text[:-1] if ended else text.rstrip("\n")
+    for root in _GRADER_ROOTS:
+        text = text.replace(root + "/", "").replace(root, "<grader>")
+    return text
+
+
+def _is_grader_path(path: str) -> bool:
+    """A file of the grader or of the Python it runs on (never one of the student's own modules)."""
+    return (any(path.startswith(root + "/") for root in _GRADER_ROOTS) or "/autograder/" in path
+            or "site-packages" in path or "/lib/python" in path or path.startswith("<"))
 
 
 def console(text, style: str = "") -> Text:

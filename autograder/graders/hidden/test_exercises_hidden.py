@@ -106,6 +106,8 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
                                     "changed": changed, "rows": int(len(originals)),
                                     "drop_limit": question.perturbed_drop_limit})
+    # the figure is recorded before the integrity verdicts, so that rescoring can apply changed limits
+    credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
     assert passes_shuffled_check(shuffled, question, resolved), (
         f"test accuracy not counted: after training on shuffled labels the model still scores {shuffled:.3f} on "
         f"the test images (limit {limit:.3f}; a model that learns from its training data scores about chance, "
@@ -116,7 +118,6 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"as published but {original_accuracy - drop:.4f} after moving interior pixels by one intensity level "
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
         "notices; this one recognises the exact public test images, so this question scores 0.")
-    credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
     credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
     credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
                 f"on {len(originals):,} unperturbed copies (drop {drop:+.4f}, flagged above "
@@ -251,12 +252,12 @@ def test_titanic_accuracy(submission, data, question, band, reference, credit):
     where = (f"{figure['n']:,} passengers: {figure['n_cross_validation']} training passengers out of fold "
              f"({cv.folds}-fold x {cv.repeats}, fitted on the other folds) and {figure['n_test']} hidden test "
              f"passengers (fitted on all {len(X_train)})")
+    credit.band(f"accuracy over {figure['n']:,} passengers", figure["combined"], resolved, n=figure["n"],
+                reference=expected)  # recorded before the integrity verdict: rescoring can apply changed limits
     assert passes_shuffled_check(shuffled["combined"], question, resolved), (
         f"accuracy not counted: after training on shuffled labels the model still scores "
         f"{shuffled['combined']:.3f} over {where} (limit {limit:.3f}; predicting the majority class scores about "
         "0.62). These predictions do not come from the training data, so this question scores 0.")
-    credit.band(f"accuracy over {figure['n']:,} passengers", figure["combined"], resolved, n=figure["n"],
-                reference=expected)
     credit.note(f"that is {where}; out-of-fold accuracy {figure['cross_validation']:.4f}, hidden test accuracy "
                 f"{figure['test']:.4f} ({round(figure['test'] * figure['n_test'])}/{figure['n_test']})")
     credit.measure("confusion_matrix", confusion_counts(y_test, test_predicted, (0, 1)))
