@@ -24,7 +24,7 @@ import copy
 import math
 from pathlib import Path
 
-from autograder.judge.scoring import (Check, Credit, band_feedback, passes_perturbation_check,
+from autograder.judge.scoring import (Check, Credit, band_feedback, passes_perturbation_check, passes_shift_check,
                                       passes_shuffled_check)
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Question, load_spec
@@ -68,6 +68,10 @@ def _passes_integrity_checks(measurements: dict, question: Question, band: Band 
     if isinstance(shuffled, dict) and "accuracy" in shuffled and question.permuted_limit is not None:
         full_line = band if band is not None else Band(math.inf, 0.0)  # no band: only the declared limit
         if not passes_shuffled_check(float(shuffled["accuracy"]), question, full_line):
+            return False
+    shift = measurements.get("shift")
+    if isinstance(shift, dict) and "excess" in shift and "se" in shift:
+        if not passes_shift_check(float(shift["excess"]), float(shift["se"]), question):
             return False
     perturbation = measurements.get("perturbation")
     if isinstance(perturbation, dict) and "drop" in perturbation:

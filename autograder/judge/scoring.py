@@ -286,6 +286,22 @@ def passes_shuffled_check(shuffled: float, question, resolved_band: Band) -> boo
     return shuffled <= question.permuted_limit and shuffled < resolved_band.full_at
 
 
+#: A model's accuracy drop on test images moved one pixel may exceed the reference KNN's by this
+#: many standard errors (never less than the question's ``perturbed_drop_limit``) before it is flagged.
+SHIFT_EXCESS_SE = 3.0
+
+
+def shift_excess_limit(se: float, question) -> float:
+    """How much more than the reference's a model's accuracy may fall on shifted test images."""
+    return max(question.perturbed_drop_limit or 0.0, SHIFT_EXCESS_SE * float(se))
+
+
+def passes_shift_check(excess: float, se: float, question) -> bool:
+    """True unless the model's drop on shifted test images exceeds the reference's by more than the limit
+    (it recognised the exact public images by their pixels, not their digits)."""
+    return question.perturbed_drop_limit is None or excess <= shift_excess_limit(se, question)
+
+
 def passes_perturbation_check(drop: float, question) -> bool:
     """True unless the model lost more than ``perturbed_drop_limit`` of accuracy when the test images
     moved by one intensity level (it recognised the exact public images)."""
