@@ -145,4 +145,4 @@ def for_students(result: GradingResult, spec: dict | None = None, *, keep_points
         disclosure = question.disclosure if question else "exact"
         questions.append(redact_question(q, disclosure, declared_band=_declared_band(question, result.profile),
                                          keep_points=keep_points))
-    return dataclasses.replace(result, questions=questions)
+    return dataclasses.replace(result, questions=questions, data_flags=[])  # the staff's evidence

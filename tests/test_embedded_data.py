@@ -82,3 +82,22 @@ def test_a_file_that_does_not_parse_has_no_flags_and_flags_are_plain_data():
     assert json.loads(json.dumps(flag.to_dict())) == {"file": "x.py", "line": 1, "kind": "reads a file",
                                                       "evidence": "calls open()"}
     assert flag.describe() == "x.py, line 1: reads a file: calls open()"
+
+
+def test_flags_reach_the_staff_record_and_never_the_students_files(tmp_path):
+    from autograder.grading import grade
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    blob = base64.b64encode(bytes(range(256)) * 4).decode()
+    source = (PROJECT / "solutions" / "confusion.py").read_text()
+    (folder / "confusion.py").write_text(f"TABLE = {blob!r}\n" + source)
+    out = tmp_path / "out"
+    result = grade(folder, out, questions=["confusion.public_example"])
+    assert result.score == result.max_score   # evidence for a person: the score is untouched
+    [flag] = result.data_flags
+    assert (flag["file"], flag["line"], flag["kind"]) == ("confusion.py", 1, "encoded literal")
+    staff = json.loads((out / "grading.json").read_text())
+    assert staff["data_flags"] == result.data_flags
+    for name in ("results.json", "report.md", "feedback.html"):
+        assert "encoded literal" not in (out / name).read_text(), name
