@@ -50,7 +50,7 @@ PERMUTED_ROWS = {"quick": 1000, "full": 3000}
 ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
 PERTURB_SEED = 7_340_117
 #: Unperturbed test images also predicted moved by one pixel (a random direction each).
-SHIFTED_ROWS = {"quick": 1000, "full": 1000}
+SHIFTED_ROWS = {"quick": 1000, "full": 2000}
 SHIFT_SEED = 6_020_311
 TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
