@@ -173,7 +173,8 @@ def for_students(result: GradingResult, spec: dict | None = None, *, keep_points
         questions.append(redact_question(q, disclosure, declared_band=_declared_band(question, result.profile),
                                          keep_points=keep_points))
     return dataclasses.replace(result, questions=[_without_grader_text(q) for q in questions],
-                               notes=[student_visible(n) for n in result.notes])
+                               notes=[student_visible(n) for n in result.notes],
+                               data_flags=[])  # the staff's evidence
 
 
 def _without_grader_text(q: QuestionResult) -> QuestionResult:

@@ -92,13 +92,18 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
 
 def preparation_record(workdir: Path, notes: list[str]) -> dict:
     """What preparing a submission found that its results must say, as plain data (it can travel
-    with the files to another process): the skipped files, and a notebook's line map."""
-    return {"notes": list(notes), "notebook_lines": line_map(workdir)}
+    with the files to another process): the skipped files, a notebook's line map, and the places
+    in the code that look like carried data (for the staff)."""
+    from autograder.embedded_data import scan_submission
+
+    return {"notes": list(notes), "notebook_lines": line_map(workdir),
+            "data_flags": [flag.to_dict() for flag in scan_submission(workdir / "submission")]}
 
 
 def apply_preparation(result: GradingResult, preparation: dict) -> None:
     """Add the preparation's notes to ``result``; notebook submissions' feedback says "cell 12, line 3"."""
     result.notes[:0] = preparation.get("notes", [])
+    result.data_flags = list(preparation.get("data_flags", []))
     translate_result(result, preparation.get("notebook_lines"))
 
 

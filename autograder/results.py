@@ -49,6 +49,9 @@ class GradingResult:
     grader_errors: list[str] = field(default_factory=list)   # staff only: may hold hidden graders' tracebacks
     #: What the grader noticed about the submission itself, e.g. files it skipped (shown to everyone).
     notes: list[str] = field(default_factory=list)
+    #: Staff only: places in the code that look like carried data (``autograder.embedded_data``),
+    #: each ``{"file", "line", "kind", "evidence"}``. Evidence for a person; never changes a score.
+    data_flags: list[dict] = field(default_factory=list)
 
     @property
     def score(self) -> float:

@@ -223,13 +223,14 @@ def test_a_grid_without_the_knn_parameters_says_what_is_missing(tmp_path):
     assert question.points == 0 and "not weights" in question.feedback
 
 
-def _lookup_table(mnist, train_rows=300):
+def _lookup_table(mnist, train_rows=300, threshold=None):
     def key(row):
-        return hashlib.sha1(np.asarray(row, dtype=np.uint8).tobytes()).hexdigest()[:16]
+        row = np.asarray(row, dtype=np.uint8)
+        return hashlib.sha1((row if threshold is None else row > threshold).tobytes()).hexdigest()[:16]
 
     test = {key(row): int(label) for row, label in zip(mnist.X_test, mnist.y_test)}
     train = {key(row): int(label) for row, label in zip(mnist.X_train[:train_rows], mnist.y_train[:train_rows])}
-    return f"TEST = {test!r}\nTRAIN = {train!r}\n"
+    return f"TEST = {test!r}\nTRAIN = {train!r}\nTHRESHOLD = {threshold!r}\n"
 
 
 def _load(folder, module):
@@ -258,6 +259,33 @@ def test_a_lookup_that_hides_from_the_shuffled_label_check_no_longer_scores(tmp_
     assert question.points == 0 and question.status == "failed", question.feedback
     assert question.feedback.startswith("test accuracy not counted") and "intensity level" in question.feedback
     assert question.measurements["perturbation"]["drop"] > SPEC["ex1_knn97.accuracy"].perturbed_drop_limit
+
+
+@pytest.mark.slow
+def test_a_lookup_keyed_by_thresholded_pixels_survives_the_intensity_check_but_not_the_shifted_images(tmp_path):
+    mnist = load_mnist("quick")
+    folder = fixture_submission(tmp_path, "hostile_mnist_lookup")
+    (folder / "lookup_table.py").write_text(_lookup_table(mnist, threshold=127))
+    attack = _load(folder, "ex1_knn97")
+    model = attack.build_model().fit(mnist.X_train, mnist.y_train)
+    perturbed = perturb_images(mnist.X_test, 0)
+    assert np.mean(model.predict(perturbed) == mnist.y_test) > 0.97   # the key survives one intensity level (an honest KNN: 0.93)
+    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    assert question.points == 0 and question.status == "failed", question.feedback
+    figures = question.measurements
+    assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit  # not caught there
+    assert figures["shift"]["excess"] > figures["shift"]["limit"]
+    assert question.feedback.startswith("test accuracy not counted") and "moved by one pixel" in question.feedback
+
+
+@pytest.mark.slow
+def test_the_references_and_a_pca_knn_pass_the_shifted_image_check_with_room(tmp_path):
+    qids = ["ex1_knn97.accuracy", "ex2_augmentation.accuracy"]
+    graded = [*grade(PROJECT / "solutions", None, questions=qids).questions,
+              *grade(fixture_submission(tmp_path, "ex1_pca_knn"), None, questions=qids[:1]).questions]
+    for question in graded:
+        shift = question.measurements["shift"]
+        assert question.points == question.max_points and shift["excess"] <= shift["limit"] / 2, (question.id, shift)
 
 
 def test_a_module_over_the_source_cap_fails_its_questions_without_running(tmp_path):
@@ -325,3 +353,17 @@ def test_shipped_full_profile_figures_are_current(data_dir, monkeypatch):
     """Re-measures the banded questions on the full data (the ex1/ex2 fits: minutes) and compares."""
     changed = _remeasured_changes(monkeypatch, "full", EXERCISE_METRICS + CONCEPT_METRICS, data_dir)
     assert changed == [], "run scripts/reference_figures.py --profile full:\n" + "\n".join(changed)
+
+
+def test_the_shift_verdict_is_policy_so_rescoring_applies_a_changed_limit():
+    import dataclasses
+
+    from autograder.policy import scoring as policy
+
+    question = SPEC["ex1_knn97.accuracy"]
+    measurements = {"band": {"metric": "accuracy", "value": 0.99, "full_at": 0.969, "zero_at": 0.96},
+                    "shift": {"excess": 0.05, "se": 0.009}}
+    caught = policy.score(measurements, question, "full")
+    assert caught.fraction == 0 and "one pixel" in caught.integrity[0]
+    loosened = dataclasses.replace(question, perturbed_drop_limit=0.06)
+    assert policy.score(measurements, loosened, "full").fraction == 1

@@ -5,8 +5,9 @@ A question's ``measurements`` (plain JSON, see ``Credit.measurements``) hold
 - ``band``: one figure against its band (``metric``, ``value``, ``reference``, ``n``, ``se``);
 - ``checks``: sub-check outcomes (``passed``, ``group``, ``weight``, a partial ``score`` and its
   ``band`` for a metric scored inside a band);
-- ``shuffled_labels`` / ``perturbation``: the integrity figures (accuracy after training on
-  shuffled labels; the drop in accuracy when the test images move by one intensity level).
+- ``shuffled_labels`` / ``perturbation`` / ``shift``: the integrity figures (accuracy after training
+  on shuffled labels; the drop in accuracy when the test images move by one intensity level; the
+  drop, beyond the reference's, when they move by one pixel).
 
 :func:`score` applies the question's current spec (points, bands, weights, integrity limits) to
 them. The same measurements and spec give the same score whether the question was just graded,
@@ -109,6 +110,22 @@ def passes_perturbation_check(drop: float, question) -> bool:
     return question.perturbed_drop_limit is None or drop <= question.perturbed_drop_limit
 
 
+#: A model's accuracy drop on test images moved one pixel may exceed the reference KNN's by this
+#: many standard errors (never less than the question's ``perturbed_drop_limit``) before it is flagged.
+SHIFT_EXCESS_SE = 3.0
+
+
+def shift_excess_limit(se: float, question) -> float:
+    """How much more than the reference's a model's accuracy may fall on test images moved one pixel."""
+    return max(question.perturbed_drop_limit or 0.0, SHIFT_EXCESS_SE * float(se))
+
+
+def passes_shift_check(excess: float, se: float, question) -> bool:
+    """True unless the model's drop on shifted test images exceeds the reference's by more than the limit
+    (it recognised the exact public images by their pixels, not their digits)."""
+    return question.perturbed_drop_limit is None or excess <= shift_excess_limit(se, question)
+
+
 def integrity_failures(measurements: dict, question: Question, band: Band | None) -> list[str]:
     """Why the question's figure is not counted under ``question``'s limits (empty: it is)."""
     failures = []
@@ -127,6 +144,13 @@ def integrity_failures(measurements: dict, question: Question, band: Band | None
             failures.append(f"accuracy drops by {drop:.4f} when the test images move by one intensity level "
                             f"(limit {question.perturbed_drop_limit}): the model recognises the exact public "
                             "images")
+    shift = measurements.get("shift")
+    if isinstance(shift, dict) and "excess" in shift and "se" in shift:
+        excess, se = float(shift["excess"]), float(shift["se"])
+        if not passes_shift_check(excess, se, question):
+            failures.append(f"accuracy drops by {excess:.4f} more than the reference's when the test images move by "
+                            f"one pixel (limit {shift_excess_limit(se, question):.4f}): the model recognises the "
+                            "exact public images")
     return failures
 
 

@@ -10,6 +10,11 @@ checks run beside the score (details in the README, "The exercises"):
 - perturbed test images (MNIST): interior pixels move one intensity level, which leaves a real
   model's accuracy where it was but breaks exact lookups of the public test images; a model
   far better on the unperturbed copies than on the perturbed ones is flagged;
+- shifted test images (MNIST): copies moved one pixel, mixed into the same predict call; a model
+  whose accuracy falls by more on them than the reference KNN's does on the same images knows the
+  exact public images by something other than their digit (a table keyed by thresholded pixels
+  survives the intensity perturbation, not a shift), and gets 0. A lookup can gain at most the
+  check's limit (about three standard errors of the paired drops) before it is caught;
 - fresh workers per spam split, so no state filled in one split's ``fit`` reaches another.
 
 Feedback starts with the headline figure against its band; the checks follow.
@@ -28,7 +33,8 @@ from autograder.graders.common import (attempt, fit_predict, mnist_subset, pertu
                                        titanic_figure, titanic_folds)
 from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
-from autograder.judge.scoring import passes_perturbation_check, passes_shuffled_check, proportion_se
+from autograder.judge.scoring import (passes_perturbation_check, passes_shift_check, passes_shuffled_check,
+                                      proportion_se, shift_excess_limit)
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
 
 
@@ -43,6 +49,9 @@ PERMUTED_ROWS = {"quick": 1000, "full": 3000}
 #: Unperturbed test images predicted beside the perturbed ones (mixed in one call, in random order).
 ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
 PERTURB_SEED = 7_340_117
+#: Unperturbed test images also predicted moved by one pixel (a random direction each).
+SHIFTED_ROWS = {"quick": 1000, "full": 2000}
+SHIFT_SEED = 6_020_311
 TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
 
@@ -68,17 +77,20 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     X_scored = perturb_images(X_test, PERTURB_SEED)
     rng = np.random.default_rng(SEED + 7)
     originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
-    batch = np.concatenate([X_scored, X_test[originals]])
-    order = rng.permutation(len(batch))  # perturbed and unperturbed copies interleaved at random
+    moved = originals[:SHIFTED_ROWS[profile]]   # originals is a random sample: its head is one too
+    X_shifted = shift_images(X_test[moved], SHIFT_SEED)
+    batch = np.concatenate([X_scored, X_test[originals], X_shifted])
+    order = rng.permutation(len(batch))  # perturbed, unperturbed and shifted copies interleaved at random
     what = f"{build.module}.build_model()"
 
     def predict_batch(model):
-        """(predictions on the perturbed test images, on the unperturbed copies), from one predict call."""
+        """Predictions on the perturbed test images, the unperturbed copies and the shifted copies,
+        from one predict call."""
         mixed = as_labels(model.call("predict", batch[order]), f"{what}.predict()", length=len(batch),
                           allowed=range(10))
         predictions = np.empty_like(mixed)
         predictions[order] = mixed
-        return predictions[:len(X_test)], predictions[len(X_test):]
+        return np.split(predictions, [len(X_test), len(X_test) + len(originals)])
 
     # Trained on shuffled labels, a model that learns scores about chance on both kinds of image.
     n = PERMUTED_ROWS[profile]
@@ -86,26 +98,31 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     if not hasattr(model, "call"):
         raise InvalidOutput(f"{what} returned plain data ({type(model).__name__}); expected an unfitted estimator")
     model.call("fit", X_train[:n], np.random.default_rng(SEED).permutation(y_train[:n]))
-    shuffled_on = predict_batch(model)
+    shuffled_on = predict_batch(model)[:2]
     shuffled_figures = {"perturbed": accuracy_score(y_test, shuffled_on[0]),
                         "unperturbed": accuracy_score(y_test[originals], shuffled_on[1])}
     shuffled = max(shuffled_figures.values())
 
     model = build()
     fit(model)
-    on_perturbed, on_originals = predict_batch(model)
+    on_perturbed, on_originals, on_shifted = predict_batch(model)
     accuracy = accuracy_score(y_test, on_perturbed)
     original_accuracy = accuracy_score(y_test[originals], on_originals)
     drop = original_accuracy - accuracy_score(y_test[originals], on_perturbed[originals])
     changed = float(np.mean(on_originals != on_perturbed[originals]))  # the drop's paired SE is sqrt(changed / rows)
 
     expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
+    shift = _shift_figures(y_test[moved], on_originals[:len(moved)], on_shifted, reference.get(
+        f"digits/shifted/{SHIFT_SEED}/{len(moved)}",
+        lambda: _reference_shift_figures(y_test[moved], X_test[moved], X_shifted, X_train, y_train)))
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
     credit.measure("shuffled_labels", {"accuracy": shuffled, **shuffled_figures, "limit": limit, "rows": int(n)})
     credit.measure("perturbation", {"perturbed": accuracy, "unperturbed": original_accuracy, "drop": drop,
                                     "changed": changed, "rows": int(len(originals)),
                                     "drop_limit": question.perturbed_drop_limit})
+    shift_limit = shift_excess_limit(shift["se"], question)
+    credit.measure("shift", {**shift, "limit": shift_limit})
     # the figure is recorded before the integrity verdicts, so that rescoring can apply changed limits
     credit.band("test accuracy", accuracy, resolved, n=len(y_test), reference=expected)
     assert passes_shuffled_check(shuffled, question, resolved), (
@@ -118,12 +135,50 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"as published but {original_accuracy - drop:.4f} after moving interior pixels by one intensity level "
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
         "notices; this one recognises the exact public test images, so this question scores 0.")
+    assert passes_shift_check(shift["excess"], shift["se"], question), (
+        f"test accuracy not counted: on {shift['rows']:,} test images moved by one pixel the model's accuracy falls "
+        f"by {shift['drop']:.4f} (from {shift['unshifted']:.4f} to {shift['shifted']:.4f}), while the reference "
+        f"KNN's falls by {shift['reference_drop']:.4f} on the same images: {shift['excess']:.4f} more (limit "
+        f"{shift_limit:.4f}, three standard errors). Moving a digit by one pixel does not change which digit it "
+        "is; a model that is this much better on the exact public images recognises them by something else "
+        "(for example a table of the test images), so this question scores 0.")
     credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
     credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
                 f"on {len(originals):,} unperturbed copies (drop {drop:+.4f}, flagged above "
                 f"{question.perturbed_drop_limit})")
     credit.note(f"accuracy after training on shuffled labels: {shuffled:.3f} (flagged above {limit:.3f})")
     return on_perturbed
+
+
+def shift_images(X, seed: int):
+    """Each image moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+    directions = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])
+    moves = directions[np.random.default_rng(seed).integers(0, len(directions), len(X))]
+    return np.stack([ndimage.shift(image.reshape(28, 28), move, order=0, cval=0).ravel()
+                     for image, move in zip(np.asarray(X), moves)]).astype(np.asarray(X).dtype)
+
+
+def _reference_shift_figures(y, X_unshifted, X_shifted, X_train, y_train) -> dict:
+    """The reference KNN's (exercise 1, no augmentation: the least shift-robust legitimate model of the
+    two exercises) predictions on the unshifted and shifted copies, as accuracies and the share changed."""
+    model = _reference("ex1_knn97").build_model().fit(X_train, y_train)
+    unshifted, shifted = np.split(model.predict(np.concatenate([X_unshifted, X_shifted])), 2)
+    return {"unshifted": float(accuracy_score(y, unshifted)), "shifted": float(accuracy_score(y, shifted)),
+            "changed": float(np.mean(unshifted != shifted))}
+
+
+def _shift_figures(y, on_unshifted, on_shifted, reference_figures: dict) -> dict:
+    """The student's accuracy drop on shifted copies beside the reference's on the same images.
+
+    Both drops are paired differences on the same images; the standard error of their difference
+    is taken as sqrt((share the student's predictions changed + share the reference's changed) / rows),
+    an upper bound for the difference of two independent paired drops."""
+    unshifted, shifted = float(accuracy_score(y, on_unshifted)), float(accuracy_score(y, on_shifted))
+    changed = float(np.mean(on_unshifted != on_shifted))
+    reference_drop = reference_figures["unshifted"] - reference_figures["shifted"]
+    return {"unshifted": unshifted, "shifted": shifted, "drop": unshifted - shifted,
+            "reference_drop": reference_drop, "excess": (unshifted - shifted) - reference_drop,
+            "se": float(np.sqrt((changed + reference_figures["changed"]) / len(y))), "rows": int(len(y))}
 
 
 @pytest.mark.question("ex1_knn97.tune")
