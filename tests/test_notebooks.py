@@ -5,8 +5,10 @@ graded as .py modules and as notebooks.  Slow: the generated chapter notebook ru
 bottom in a real kernel (nbclient), untouched and filled from the solutions.
 """
 
+import ast
 import json
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,8 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.build.notebooks import (CHAPTER_NOTEBOOK, KERNEL, build_notebooks, fill_answers,
                                         reference_sources, stub_sources)
-from autograder.grading import CannotGrade, grade
-from autograder.notebooks import modules_from_notebook, module_from_history
+from autograder.grading import SOLUTIONS_DIR, CannotGrade, grade
+from autograder.notebooks import METADATA_KEY, modules_from_notebook, module_from_history, parse_cell
 from submissions import reference_source, write_submission
 
 
@@ -70,6 +72,44 @@ def test_chapter_notebook_sections_place_reused_names(tmp_path):
     assert result.score == result.max_score
 
 
+#: A real learner's notebook (tests/fixtures/notebooks/SOURCES.md) whose exploration cells go between the sections.
+LEARNER = Path(__file__).parent / "fixtures" / "notebooks" / "geron_3rd_edition.ipynb"
+#: What the exploration does that must never happen when the grader imports a module.
+TRAINS_OR_DOWNLOADS = ("fetch_openml(", ".fit(", "cross_val_predict(", "cross_val_score(", "urlretrieve(")
+
+
+def learner_exploration_cells() -> list[str]:
+    """The learner's cells that load data, plot or train and define no contract name, in order."""
+    cells = [_source for cell in nbformat.read(LEARNER, 4).cells if cell.cell_type == "code"
+             for _source in [cell.source]]
+    return [source for number, source in enumerate(cells) if not parse_cell(number, source).contract_names
+            and any(mark in source for mark in ("fetch_openml(", ".fit(", "plt.", "mnist"))]
+
+
+@pytest.mark.slow
+def test_filled_chapter_notebook_with_a_learners_exploration_scores_what_the_solutions_score(tmp_path):
+    build_notebooks(tmp_path, stub_sources())
+    filled = fill_answers(nbformat.read(tmp_path / CHAPTER_NOTEBOOK, 4), reference_sources())
+    exploration = iter(learner_exploration_cells())
+    cells = []
+    for cell in filled.cells:  # after each answer cell: two of the learner's cells (load, plot, fit on full data)
+        cells.append(cell)
+        if cell.get("metadata", {}).get(METADATA_KEY, {}).get("role") == "answer":
+            cells += [new_code_cell(next(exploration)), new_code_cell(next(exploration))]
+    filled.cells = cells
+    nbformat.write(filled, tmp_path / "explored.ipynb")
+    converted = modules_from_notebook(tmp_path / "explored.ipynb")
+    assert set(converted.sources) == set(reference_sources())
+    for module, source in converted.sources.items():  # only definitions and guarded set-up run at import
+        top_level = [ast.unparse(n) for n in ast.parse(source).body
+                     if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        assert not [t for t in top_level if any(mark in t for mark in TRAINS_OR_DOWNLOADS)], module
+    as_notebook, as_modules = grade(tmp_path / "explored.ipynb"), grade(SOLUTIONS_DIR)
+    assert [(q.id, q.status, q.points) for q in as_notebook.questions] == \
+        [(q.id, q.status, q.points) for q in as_modules.questions]
+    assert as_notebook.score == as_modules.score == as_modules.max_score
+
+
 def test_free_form_notebook_is_placed_by_names_and_ambiguity_is_reported(tmp_path):
     path = write_notebook(
         tmp_path / "mywork.ipynb",
@@ -84,10 +124,11 @@ def test_free_form_notebook_is_placed_by_names_and_ambiguity_is_reported(tmp_pat
     converted = modules_from_notebook(path)
     assert set(converted.sources) == {"confusion"}
     source = converted.sources["confusion"]
-    assert "LIMIT = 3" in source and "import os" in source and "os.system" not in source and "np.load" not in source and "display" not in source and "pip" not in source
-    notes = "\n".join(converted.notes + converted.module_notes["confusion"])
+    assert "import numpy as np" in source  # shared set-up the module uses ...
+    assert "LIMIT = 3" not in source and "import os" not in source  # ... and none that it does not
+    assert "os.system" not in source and "np.load" not in source and "display" not in source and "pip" not in source
+    notes = "\n".join(converted.notes)
     assert "cell 3 could not be placed: it defines build_model (ex1_knn97 and ex2_augmentation)" in notes
-    assert "cell 4: top-level code other than definitions does not run when graded; dropped line 1 `X = np.load(" in notes
     assert "cell 1: dropped `!pip`, `%matplotlib`" in notes
     assert "cell 5" in notes and "%%bash" in notes and "cell 6, line 1: syntax error" in notes
 
@@ -99,13 +140,13 @@ def test_kernel_history_for_the_self_check_keeps_the_latest_definitions():
     ex1, _ = module_from_history(cells, "ex1_knn97")
     ex2, _ = module_from_history(cells, "ex2_augmentation")
     assert "return 1" in ex1 and "return 2" not in ex1 and "param_grid" in ex1
-    assert "return 2" in ex2 and "param_grid" not in ex2 and "import numpy" in ex2
+    assert "return 2" in ex2 and "param_grid" not in ex2 and "import numpy" not in ex2  # set-up only where used
 
 
 def test_broken_notebooks_get_clear_messages(tmp_path):
     bad = tmp_path / "confusion.ipynb"
     bad.write_text('{"cells": [')
-    with pytest.raises(CannotGrade, match="confusion.ipynb is not valid notebook JSON"):
+    with pytest.raises(CannotGrade, match="cannot read confusion.ipynb: it is not valid notebook JSON"):
         grade(bad)
 
     folder = tmp_path / "folder"
@@ -115,15 +156,19 @@ def test_broken_notebooks_get_clear_messages(tmp_path):
     nb.cells = [new_code_cell(reference_source("confusion").replace("from _validation import as_binary, same_length",
                                                                     "from numpy import asarray as as_binary")),
                 new_code_cell("import no_such_package_here", outputs=[nbformat.v4.new_output(
-                    "stream", name="stdout", text="x" * 3_000_000)])]
+                    "stream", name="stdout", text="x" * 3_000_000)]),
+                new_code_cell("THRESHOLD = float('not a number')")]
     nbformat.write(nb, folder / "confusion.ipynb")
     result = grade(folder, questions=["confusion.public_example", "roc.plot"])
     by_id = {q.id: q for q in result.questions}
     confusion, roc = by_id["confusion.public_example"], by_id["roc.plot"]
-    assert confusion.status == "import_error"
-    assert "confusion.ipynb, cell 2, line 1" in confusion.feedback and "no_such_package_here" in confusion.feedback
-    assert "confusion.ipynb has no kernel metadata" in confusion.feedback
-    assert roc.status == "import_error" and "roc.ipynb is not valid notebook JSON" in roc.feedback
+    assert confusion.status == "passed"  # a failing set-up statement is a note, not an import error
+    assert "cell 3, line 1 did not run when graded (ValueError" in confusion.output, confusion.output
+    notes = "\n".join(result.notes)
+    assert "confusion.ipynb has no kernel metadata" in notes
+    assert "cell 2, line 1 `import no_such_package_here` (the grader has no `no_such_package_here`" in notes
+    assert roc.status == "import_error" and "roc.py" not in roc.feedback and "no cell of" in roc.feedback
+    assert "cannot read roc.ipynb: it is not valid notebook JSON" in notes
 
 
 def test_notebook_check_prints_the_check_feedback(capsys):
