@@ -38,7 +38,6 @@ notebook's code is read only up to the size a module may have.
 from __future__ import annotations
 
 import ast
-import builtins
 import dataclasses
 import difflib
 import importlib.util
@@ -82,7 +81,6 @@ LISTED_DROPS = 12
 HINTED_CELLS = 3
 #: The longest note the conversion writes (the reports show notes whole at the top).
 NOTE_CHARS = 600
-BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "get_ipython", "display"}
 
 
 class NotebookError(ValueError):
@@ -98,8 +96,6 @@ class NotebookModules:
     lines: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     #: the placement summary: which cells went where, names found and missing, what was dropped
     notes: list[str] = field(default_factory=list)
-    #: notes about one module only (kept for callers that show a module's own notes)
-    module_notes: dict[str, list[str]] = field(default_factory=dict)
     #: contract names each module got from this notebook (book names counted as the contract's)
     found: dict[str, list[str]] = field(default_factory=dict)
 
@@ -438,14 +434,6 @@ def parse_cell(number: int, source: str) -> CodeCell:
     return CodeCell(number, statements, future, notes)
 
 
-def defined_names(statements) -> set[str]:
-    """Names a list of ast statements defines (kept for callers that work on trees)."""
-    names = set()
-    for node in statements:
-        names |= _Names().statement(node).binds
-    return names
-
-
 # ---------------------------------------------------------- cell -> module
 
 NAME_MODULES: dict[str, set[str]] = {}
@@ -617,7 +605,7 @@ def placement_summary(notebook: str, placed: dict[str, list[CodeCell]], shared: 
                       unplaced: list[str], all_cells: list[CodeCell], considered) -> list[str]:
     """The notes every report of a notebook submission starts with (each kept short)."""
     notes = []
-    where = "; ".join(f"{module}: cells {_cell_ranges(c.number for c in cells)}"
+    where = "; ".join(f"{module}: cells {_cell_ranges(c.number for c in cells if c.statements) or '-'}"
                       for module, cells in placed.items()) or "no module"
     used_shared = sorted({s.cell for statements in kept.values() for s in statements}
                          & {c.number for c in shared})
@@ -626,7 +614,7 @@ def placement_summary(notebook: str, placed: dict[str, list[CodeCell]], shared: 
     names = [f"{n}" if alias == n else f"{n} (as `{alias}`)"
              for module in placed for n, alias in found.get(module, {}).items()]
     if names:
-        notes.append(_cap(f"{notebook}: contract names found: {', '.join(names)}"))
+        notes.append(_cap(f"{notebook}: contract names found: {', '.join(names)}", NOTE_CHARS * 2))
     absent = []
     for module in considered:
         missing = [n for n in CONTRACT[module] if n not in found.get(module, {})]
@@ -743,7 +731,6 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
             if (s.cell, s.line, s.reason) not in seen:
                 seen.add((s.cell, s.line, s.reason))
                 all_dropped.append(s)
-        result.module_notes[name] = []
     all_dropped.sort(key=lambda s: (s.cell, s.line))
     summary = placement_summary(path.name, placed, shared, kept_by_module, all_dropped,
                                 {m: f for m, f in result.found.items()}, unplaced, cells,

@@ -5,7 +5,7 @@
 Each notebook holds as much code as ``MAX_NOTEBOOK_CODE_CHARS`` allows, in cells as large as
 ``MAX_CELL_CODE_CHARS`` allows, in the shapes that cost
 the parser most per character (one statement per short line, one long tuple, many small cells,
-deep nesting at the parser's limit) and as a real chapter notebook's code repeated, plus 40 MB of
+deep nesting at the parser's limit) and as the reference solutions' code repeated, plus 40 MB of
 outputs (which are read but never parsed).  Each conversion runs in a fresh child process;
 the figure is that process's peak resident memory (``ru_maxrss``), interpreter and imports
 included, next to the same child's memory before converting.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(PROJECT))
 from autograder.notebooks import MAX_CELL_CODE_CHARS, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CODE_CHARS  # noqa: E402
 
 TARGET_MB = 500
-REAL_NOTEBOOK = PROJECT / "tests" / "fixtures" / "notebooks" / "geron_2nd_edition.ipynb"
+SOLUTIONS = PROJECT / "solutions"
 
 CHILD = """
 import resource, sys
@@ -49,8 +49,7 @@ def cells_of(unit: str, budget: int, head: str = "", tail: str = "") -> list[str
 
 def shapes(budget: int) -> dict[str, list[str]]:
     """name -> code cells of at most ``budget`` characters in all."""
-    real = "\n".join("".join(c["source"]) for c in json.loads(REAL_NOTEBOOK.read_text())["cells"]
-                     if c["cell_type"] == "code")
+    real = "\n".join(path.read_text() for path in sorted(SOLUTIONS.glob("[!_]*.py")))  # valid code, all kept
     cells = budget // 400
     return {
         "one statement per line (x=1)": cells_of("x=1\n", budget),
@@ -58,7 +57,7 @@ def shapes(budget: int) -> dict[str, list[str]]:
         "calls, dropped (f(x))": cells_of("f(x)\n", budget),
         "small cells": [filled("def f(a=b): return c\n", 380) for _ in range(cells)],
         "nested at the parser's limit": cells_of("x = " + "(" * 190 + "1" + ")" * 190 + "\n", budget),
-        "a real notebook's code, repeated": cells_of(real + "\n", budget),
+        "the reference solutions, repeated": cells_of(real + "\n", budget),
     }
 
 

@@ -62,7 +62,9 @@ def test_chapter_notebook_sections_place_reused_names(tmp_path):
     filled = fill_answers(nbformat.read(tmp_path / CHAPTER_NOTEBOOK, 4), reference_sources())
     nbformat.write(filled, tmp_path / "filled.ipynb")
     converted = modules_from_notebook(tmp_path / "filled.ipynb")
-    assert not converted.notes and not any(converted.module_notes.values())  # self-checks left out quietly
+    assert not [n for n in converted.notes if any(word in n for word in ("could not be placed", "do not run",
+                                                                         "not found", "did not"))], converted.notes
+    assert any("contract names found: " in n for n in converted.notes)  # self-checks left out quietly
     for module in ("ex1_knn97", "ex2_augmentation"):  # both define build_model: the section decides
         assert "def build_model" in converted.sources[module]
     assert "def param_grid" in converted.sources["ex1_knn97"]
@@ -215,3 +217,69 @@ def test_filled_chapter_notebook_passes_every_public_check(generated):
     for text in outputs:
         assert "✓" in text and "not implemented" not in text and "✗" not in text, text
     assert json.loads((generated / "filled.ipynb").read_text())["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_names_are_matched_by_kind_and_the_books_names_are_aliases(tmp_path):
+    path = write_notebook(
+        tmp_path / "mywork.ipynb",
+        "from scipy.ndimage import shift\n"
+        "param_grid = [{'n_estimators': [100, 300]}]  # a Titanic grid, not ex1's param_grid()\n"
+        "def shift_image(image, dx, dy):\n    return shift(image.reshape(28, 28), [dy, dx], cval=0).reshape(-1)",
+        "import numpy as np\nfrom sklearn.base import BaseEstimator\n"
+        "class Never5Classifier(BaseEstimator):\n    def fit(self, X, y=None):\n        return self\n"
+        "    def predict(self, X):\n        return np.zeros(len(X), dtype=bool)",
+        "def NeverClassifier():\n    return None  # a function cannot be the contract's class")
+    converted = modules_from_notebook(path)
+    assert set(converted.sources) == {"ex2_augmentation", "cross_validation"}
+    assert "def shift_image" in converted.sources["ex2_augmentation"]  # not "ambiguous" with ex1's param_grid
+    assert converted.found["cross_validation"] == {"NeverClassifier": "Never5Classifier"}
+    assert "NeverClassifier = Never5Classifier" in converted.sources["cross_validation"]
+    assert "def NeverClassifier" not in converted.sources["cross_validation"]
+    notes = "\n".join(converted.notes)
+    assert "contract names found: shift_image, NeverClassifier (as `Never5Classifier`)" in notes
+    assert "ex1_knn97" not in notes.split("contract names found")[0]
+
+
+def test_def_use_drops_what_reads_dropped_names_including_default_arguments(tmp_path):
+    path = write_notebook(
+        tmp_path / "ex3_titanic.ipynb",
+        "from google.colab import drive\ndrive.mount('/content/drive')\nimport seaborn as sns\nimport os\n"
+        "from sklearn.pipeline import make_pipeline\nfrom sklearn.linear_model import LogisticRegression",
+        "TITANIC_PATH = os.path.join('datasets', 'titanic')\nDOWNLOAD_URL = 'https://example.invalid/'",
+        "def fetch_titanic_data(url=DOWNLOAD_URL, path=TITANIC_PATH):\n    return url, path",
+        "train_data = load_titanic_data('train.csv')\ny = train_data['Survived']\nclf = LogisticRegression()\n"
+        "clf.fit(train_data, y)\nmodel = LogisticRegression().fit(train_data, y)",
+        "def build_pipeline():\n    return make_pipeline(LogisticRegression())")
+    converted = modules_from_notebook(path)
+    source = converted.sources["ex3_titanic"]
+    assert "def build_pipeline" in source and "DOWNLOAD_URL = " in source
+    for gone in ("google.colab", "seaborn", "def fetch_titanic_data", "train_data", ".fit(", "TITANIC_PATH ="):
+        assert gone not in source, gone
+    ast.parse(source)
+    notes = "\n".join(converted.notes)
+    assert "`def fetch_titanic_data(url=DOWNLOAD_URL, path=TITANIC_PATH):` (it reads `TITANIC_PATH`, which " \
+           "only dropped code sets (cell 2, line 1))" in notes
+    assert "`y = train_data['Survived']` (it reads `train_data`" in notes
+    assert "`from google.colab import drive` (the grader has no `google`" in notes
+    assert "`import seaborn as sns` (the grader has no `seaborn`" in notes
+    assert "clf = LogisticRegression()" in source  # a constructor: kept, guarded
+    assert source.count("try:") == source.count("except Exception as _notebook_error:") >= 2
+
+
+def test_check_on_one_notebook_checks_the_modules_it_covers_in_notebook_words(tmp_path):
+    from typer.testing import CliRunner
+
+    from autograder.cli import app
+
+    path = write_notebook(tmp_path / "mywork.ipynb", "import numpy as np\nmnist = fetch_openml('mnist_784')",
+                          reference_source("confusion").replace(
+                              "from _validation import as_binary, same_length",
+                              "from numpy import asarray as as_binary\nsame_length = dict"))
+    outcome = CliRunner().invoke(app, ["check", str(path), "--out", str(tmp_path / "out")])
+    assert outcome.exit_code == 0, outcome.output
+    report = (tmp_path / "out" / "report.md").read_text()
+    rows = [line for line in report.split("## Details")[0].splitlines() if line.startswith("| ✓") or
+            line.startswith("| ✗")]
+    assert rows and all("| confusion: " in row for row in rows)  # no "mnist.py is not in the submission"
+    assert ".py" not in outcome.output.replace("mywork.ipynb", "")
+    assert "mywork.ipynb: cells placed in confusion: cells 2" in " ".join(report.split())
