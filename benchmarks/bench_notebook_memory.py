@@ -5,10 +5,10 @@
 Each notebook holds as much code as ``MAX_NOTEBOOK_CODE_CHARS`` allows, in cells as large as
 ``MAX_CELL_CODE_CHARS`` allows, in the shapes that cost
 the parser most per character (one statement per short line, one long tuple, many small cells,
-deep nesting at the parser's limit) and as the reference solutions' code repeated, plus 40 MB of
+deep nesting at the parser's limit) and as the reference solutions (a module per cell), plus 40 MB of
 outputs (which are read but never parsed).  Each conversion runs in a fresh child process;
-the figure is that process's peak resident memory (``ru_maxrss``), interpreter and imports
-included, next to the same child's memory before converting.
+the figure is that process's peak resident memory, interpreter and imports
+included (Linux: ``VmHWM``), next to the same child's peak before converting.
 """
 
 from __future__ import annotations
@@ -28,12 +28,19 @@ TARGET_MB = 500
 SOLUTIONS = PROJECT / "solutions"
 
 CHILD = """
-import resource, sys
+import re, resource, sys
 from autograder.notebooks import modules_from_notebook
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def peak_mb():  # VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork and exec)
+    try:
+        with open("/proc/self/status") as status:
+            return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+before = peak_mb()
 converted = modules_from_notebook(sys.argv[1])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(before // 1024, peak // 1024, len(converted.sources))
+print(before, peak_mb(), len(converted.sources))
 """
 
 
@@ -49,7 +56,7 @@ def cells_of(unit: str, budget: int, head: str = "", tail: str = "") -> list[str
 
 def shapes(budget: int) -> dict[str, list[str]]:
     """name -> code cells of at most ``budget`` characters in all."""
-    real = "\n".join(path.read_text() for path in sorted(SOLUTIONS.glob("[!_]*.py")))  # valid code, all kept
+    modules = [path.read_text() for path in sorted(SOLUTIONS.glob("[!_]*.py"))]  # valid code, all placed
     cells = budget // 400
     return {
         "one statement per line (x=1)": cells_of("x=1\n", budget),
@@ -57,7 +64,8 @@ def shapes(budget: int) -> dict[str, list[str]]:
         "calls, dropped (f(x))": cells_of("f(x)\n", budget),
         "small cells": [filled("def f(a=b): return c\n", 380) for _ in range(cells)],
         "nested at the parser's limit": cells_of("x = " + "(" * 190 + "1" + ")" * 190 + "\n", budget),
-        "the reference solutions, repeated": cells_of(real + "\n", budget),
+        "the reference solutions, a module a cell": [
+            filled(source + "\n", MAX_CELL_CODE_CHARS) for source in modules][: budget // MAX_CELL_CODE_CHARS],
     }
 
 

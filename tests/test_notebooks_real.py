@@ -7,6 +7,7 @@ import).  Slow: grading each notebook on the modules it covers, and the reports'
 
 import ast
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,13 @@ def test_the_corpus_is_what_sources_lists():
         assert f"`{name}`" in sources
 
 
+def parse(source: str) -> ast.Module:
+    with warnings.catch_warnings():  # the learners' invalid escape sequences ("\s" in a regex)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(source)
+
+
 def summary(converted, notebook):
     return [n for n in converted.notes if n.startswith(f"{notebook}: ")]
 
@@ -68,8 +76,8 @@ def test_placement_summary_names_what_each_notebook_defines(notebook):
     assert set(found.split(", ")) == DEFINES[notebook]
     assert sum(map(len, converted.notes)) < 10_000  # once per notebook, short
     for module, source in converted.sources.items():
-        names = {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
-        names |= {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign) for t in node.targets
+        names = {node.name for node in parse(source).body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+        names |= {t.id for node in parse(source).body if isinstance(node, ast.Assign) for t in node.targets
                   if isinstance(t, ast.Name)}
         assert set(converted.found[module]) <= names  # found names are importable under the contract's name
 
@@ -78,7 +86,7 @@ def test_placement_summary_names_what_each_notebook_defines(notebook):
 def test_nothing_trains_or_downloads_at_import(notebook):
     converted = modules_from_notebook(CORPUS / notebook)
     for module, source in converted.sources.items():
-        for node in ast.parse(source).body:
+        for node in parse(source).body:
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
                 continue
             calls = {(c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", ""))
