@@ -107,6 +107,8 @@ def check(
     from autograder.reporters import print_table
     from autograder.spec import load_spec, select
 
+    if not question and submission.suffix == ".ipynb" and submission.is_file():
+        question = _notebook_modules(submission)  # one notebook: the modules it covers, not every .py
     result = _run(submission, out, profile="quick", data_dir=None, questions=question,
                   visibilities=("public",), isolation=_isolation(allow_weak=True))  # the student's own code
     print_table(result, console, hints=True)
@@ -117,6 +119,17 @@ def check(
     console.print(_text.console(f"Full feedback: {out / 'report.md'}"))
     if result.grader_errors:
         raise typer.Exit(ExitCode.GRADER_ERRORS)
+
+
+def _notebook_modules(notebook: Path) -> list[str]:
+    """The modules a notebook's cells provide (all of them when it provides none: the report says why)."""
+    from autograder.notebooks import NotebookError, covered_modules
+
+    try:
+        return covered_modules(notebook)
+    except NotebookError as exc:
+        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
 @app.command()

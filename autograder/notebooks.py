@@ -1,6 +1,6 @@
 """Notebook submissions: turn Jupyter notebooks into the modules the graders import.
 
-    modules_from_notebook   one .ipynb -> {module: source}, a line map back to the cells, notes
+    modules_from_notebook   one .ipynb -> {module: source}, a line map back to the cells, a placement summary
     notebook_sources        a .ipynb or a folder of them (+ .py files) -> the files to grade
     translate_result        "confusion.py, line 14" in feedback -> "cell 12, line 3"
     notebook_check          the self-check cell of the generated notebooks (runs in the kernel)
@@ -11,39 +11,60 @@ Where a cell's code goes:
 - the chapter notebook that ``build notebooks`` writes has a section per module: a
   markdown heading cell whose metadata says ``{"autograder": {"module": ...}}`` (or a
   heading naming ``module.py``); each code cell belongs to the section it sits in;
-- any other notebook is placed by the names its cells define (``def precision`` is
-  ``confusion``'s).  The contract reuses ``build_model`` (ex1, ex2) and
-  ``build_pipeline`` (ex3, ex4): a cell that defines only such a name cannot be placed,
-  and the notes say which names were ambiguous.  Cells that define no contract name
-  (imports, helpers) go into every module.
+- any other notebook is placed by the contract names its cells define, of the contract's
+  kind (``def precision`` is ``confusion``'s; a variable ``param_grid = {...}`` is not ex1's
+  ``param_grid`` function).  The book's own names count as the contract's
+  (``class Never5Classifier`` defines ``NeverClassifier``; see ``contract.BOOK_NAMES``).  The
+  contract reuses ``build_model`` (ex1, ex2) and ``build_pipeline`` (ex3, ex4): a cell that
+  defines only such a name cannot be placed, and the summary says so.
 
-What runs when the grader imports the module: only definitions.  Each cell is parsed
-with :mod:`ast`; imports, ``def``, ``class``, docstrings and constant assignments (whose
-calls are constructors such as ``re.compile`` or ``PorterStemmer()``) are kept, and every
-other top-level statement (``model.fit(X, y)``, ``pd.read_csv(...)``, ``display(...)``,
-``plt.show()``) is dropped and reported, so training on the full data or reading files
-never happens at import.  Shell escapes (``!pip``) and magics (``%time``, ``%%bash``) are
-dropped first.  Nothing here executes student code.
+Cells that define no contract name (imports, helpers, exploration) are shared: a module gets
+a shared statement only when its own code uses a name that statement binds.
+
+What runs when the grader imports a module: only definitions and cheap set-up.  Each cell is
+parsed with :mod:`ast`; imports, ``def``, ``class``, docstrings and constant assignments (whose
+calls are constructors such as ``re.compile`` or ``PorterStemmer()``) are kept, and every other
+top-level statement (``model.fit(X, y)``, ``mnist = fetch_openml(...)``, ``plt.show()``) is
+dropped, so nothing trains or downloads at import.  Then a def-use pass drops each kept
+statement that reads, at import (default arguments and base classes included), a name that only
+dropped statements bind (``X, y = mnist.data, mnist.target`` after ``mnist = fetch_openml(...)``).
+An import of a package the grader does not have (``google.colab``, ``seaborn``) is dropped when
+nothing kept needs it.  Every kept statement other than a definition runs guarded: if it fails,
+the module still imports and the failure is printed as a note.  Shell escapes (``!pip``) and
+magics (``%time``, ``%%bash``) are dropped first.  Nothing here executes student code, and a
+notebook's code is read only up to the size a module may have.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import difflib
+import importlib.util
 import json
 import re
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.contract import BOOK_NAMES, CONTRACT, TOP_LEVEL_CLUES, kind_of
 from autograder.files import NotARegularFile, read_regular_file
-
-from autograder.contract import CONTRACT
 
 if TYPE_CHECKING:
     import nbformat
 
 #: A notebook larger than this is not read (outputs of a few MB are fine: they are ignored).
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+#: The code read from one notebook (all code cells together), and from one cell, in characters.
+#: Parsing costs the grader about 1 KB of memory per character of the densest code (``x=1`` lines),
+#: so a module file's size limit (``grading.MAX_FILE_BYTES``) would cost GBs; these bounds keep the
+#: conversion's peak under 500 MB (benchmarks/bench_notebook_memory.py).  A cell holds at most what
+#: one question's module may hold (``source_kb`` in questions.toml); real chapter notebooks have
+#: ~60 KB of code, the chapter notebook filled with every reference solution ~100 KB.
+MAX_NOTEBOOK_CODE_CHARS = 512 * 1024
+MAX_CELL_CODE_CHARS = 128 * 1024
 #: Where prepare_submission leaves the line maps for translate_result (outside the submission folder).
 LINE_MAP_FILE = "notebook-lines.json"
 #: Cell metadata key that the generated notebooks use to mark a module's section.
@@ -52,11 +73,18 @@ METADATA_KEY = "autograder"
 PURE_CALLS = {"re.compile", "functools.lru_cache", "functools.partial", "lru_cache", "partial", "frozenset",
               "set", "dict", "list", "tuple", "range", "sorted", "np.array", "np.arange", "np.asarray",
               "numpy.array", "np.linspace", "np.logspace", "str", "int", "float", "bool"}
-KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, *DEFINITIONS)
+#: How many dropped statements the placement summary lists by name (the rest are counted).
+LISTED_DROPS = 12
+#: How many cells a "computes it at top level" hint names.
+HINTED_CELLS = 3
+#: The longest note the conversion writes (the reports show notes whole at the top).
+NOTE_CHARS = 600
 
 
 class NotebookError(ValueError):
-    """A notebook that cannot be read at all (bad JSON, too large, not a notebook)."""
+    """A notebook that cannot be read at all (bad JSON, too large, too deep, not a notebook)."""
 
 
 @dataclass
@@ -66,9 +94,14 @@ class NotebookModules:
     sources: dict[str, str] = field(default_factory=dict)
     #: module -> one (cell number, line in cell) per module line (1-based cells, all cells counted)
     lines: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: the placement summary: which cells went where, names found and missing, what was dropped
     notes: list[str] = field(default_factory=list)
-    #: notes about one module only (dropped statements, cells with syntax errors)
-    module_notes: dict[str, list[str]] = field(default_factory=dict)
+    #: contract names each module got from this notebook (book names counted as the contract's)
+    found: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _cap(text: str, limit: int = NOTE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 30] + f" ... ({len(text) - limit + 30:,} more characters)"
 
 
 # ------------------------------------------------------------------ reading
@@ -82,23 +115,45 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
         advice = ("; clear its outputs (Kernel > Restart & Clear Output) and save"
                   if "bytes allowed" in str(exc) else "")
         raise NotebookError(f"{path.name}: {exc}{advice}") from exc
+    cannot_read = (f"cannot read {path.name}: it is not valid notebook JSON ({{}}); open it in Jupyter and "
+                   "save it again, or submit the .py modules")
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise NotebookError(cannot_read.format("nested too deeply")) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise NotebookError(f"{path.name} is not valid notebook JSON ({exc}); open it in Jupyter and save it again, "
-                            "or submit the .py modules") from exc
+        raise NotebookError(cannot_read.format(_cap(str(exc), 200))) from exc
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no 'cells' list)")
+        raise NotebookError(f"cannot read {path.name}: it is JSON but not a Jupyter notebook (no 'cells' list)")
+    cells = []
+    for cell in data["cells"]:  # only what the conversion reads, checked before nbformat walks it
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type", ""), str):
+            raise NotebookError(f"cannot read {path.name}: cell {len(cells) + 1} is not a notebook cell")
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise NotebookError(f"cannot read {path.name}: cell {len(cells) + 1}'s source is not text")
+        metadata = cell.get("metadata", {})
+        marked = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+        cells.append({"cell_type": cell.get("cell_type", ""), "source": source,
+                      "metadata": {METADATA_KEY: marked} if isinstance(marked, dict) else {}})
+    code = sum(len(c["source"]) for c in cells if c["cell_type"] == "code")
+    if code > MAX_NOTEBOOK_CODE_CHARS:
+        raise NotebookError(f"cannot read {path.name}: its code cells hold {code:,} characters, more than the "
+                            f"{MAX_NOTEBOOK_CODE_CHARS:,} a notebook may have; submit the exercises' code only")
     notes = []
     import nbformat  # here: grading .py files needs none of it (0.05 s)
 
-    nb = nbformat.from_dict(data)
-    metadata = nb.get("metadata", {})
-    language = (metadata.get("kernelspec", {}).get("language") or metadata.get("language_info", {}).get("name"))
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    kernel = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+    info = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
+    language = kernel.get("language") or info.get("name")
     if language is None:
         notes.append(f"{path.name} has no kernel metadata; its code cells were read as Python")
     elif str(language).lower() != "python":
-        raise NotebookError(f"{path.name} is a {language} notebook; the exercises are in Python")
+        raise NotebookError(f"{path.name} is a {_cap(str(language), 40)} notebook; the exercises are in Python")
+    nb = nbformat.from_dict({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     return nb, notes
 
 
@@ -122,7 +177,7 @@ def strip_ipython(source: str) -> tuple[str, list[str]]:
             out.append(line[: len(line) - len(stripped)] + "pass")
         else:
             out.append(line)
-    return "\n".join(out), [f"`{d}`" for d in dropped]
+    return "\n".join(out), [f"`{d[:40]}`" for d in dropped]
 
 
 def _call_name(node: ast.AST) -> str:
@@ -134,14 +189,16 @@ def _call_name(node: ast.AST) -> str:
 
 
 def _is_constant_value(node: ast.AST) -> bool:
-    """No call in ``node`` except constructors (CamelCase) and PURE_CALLS: cheap, no I/O, no training."""
+    """No call in ``node`` except constructors (CamelCase) and PURE_CALLS: cheap, no I/O, no training.
+
+    A method called on a call's result (``SGDClassifier().fit(X, y)``) is a call like any other.
+    """
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Call):
                 continue  # functools.lru_cache(...)(f): the inner call is checked on its own
             name = _call_name(sub.func)
-            if not name or not (name in PURE_CALLS or name.rsplit(".", 1)[-1][:1].isupper()
-                                or (isinstance(sub.func, ast.Attribute) and isinstance(sub.func.value, ast.Call))):
+            if not name or not (name in PURE_CALLS or name.rsplit(".", 1)[-1][:1].isupper()):
                 return False
         elif isinstance(sub, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
             return False
@@ -149,7 +206,7 @@ def _is_constant_value(node: ast.AST) -> bool:
 
 
 def keeps(statement: ast.stmt) -> bool:
-    """True for the top-level statements that run when the grader imports the module."""
+    """True for the top-level statements that may run when the grader imports the module."""
     if isinstance(statement, KEPT_STATEMENTS):
         return True
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
@@ -165,63 +222,216 @@ def keeps(statement: ast.stmt) -> bool:
     return False
 
 
-def is_scaffolding(statement: ast.stmt) -> bool:
-    """The generated notebooks' own lines (self-checks, Otter's ``grader``): left out without a note."""
-    text = ast.unparse(statement)
+def is_scaffolding(statement: ast.stmt, text: str | None = None) -> bool:
+    """The generated notebooks' own lines (self-checks, Otter's ``grader``): left out without a note.
+
+    ``text``: the statement's first source line (saves unparsing it)."""
+    if not isinstance(statement, (ast.Expr, ast.Import, ast.ImportFrom, ast.Assign)):
+        return False
+    text = ast.unparse(statement) if text is None else text.strip()
     return bool(re.match(r"(from autograder\.notebooks import|notebook_check\(|import otter\b|grader = otter\.|"
                          r"grader\.(check|export|check_all)\()", text))
 
 
-def defined_names(statements) -> set[str]:
-    names = set()
-    for node in statements:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    return names
+class _Names(ast.NodeVisitor):
+    """The global names a top-level statement binds, reads when it runs, and reads when called later."""
+
+    def __init__(self):
+        self.binds, self.reads, self.uses = set(), set(), set()
+
+    def statement(self, node: ast.stmt) -> "_Names":
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.binds.add(node.name)
+            self._signature(node)
+            self.uses |= _body_globals(node)
+        elif isinstance(node, ast.ClassDef):
+            self.binds.add(node.name)
+            for expr in [*node.bases, *(k.value for k in node.keywords), *node.decorator_list]:
+                self.reads |= _loads(expr)
+            local: set[str] = set()
+            for item in node.body:  # the class body runs now; its methods' bodies run when called
+                inner = _Names().statement(item)
+                self.reads |= inner.reads - local
+                self.uses |= inner.uses
+                local |= inner.binds
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    self.binds.add((alias.asname or alias.name).split(".")[0])
+        else:
+            stores = {n.id for n in _walk_here(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            stores |= {n.name for n in _walk_here(node) if isinstance(n, ast.ExceptHandler) and n.name}
+            for sub in _walk_here(node):
+                if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                    stores |= {(a.asname or a.name).split(".")[0] for a in sub.names if a.name != "*"}
+                elif isinstance(sub, DEFINITIONS):
+                    inner = _Names().statement(sub)
+                    stores |= inner.binds
+                    self.reads |= inner.reads
+                    self.uses |= inner.uses
+            comprehension = {n.id for c in _walk_here(node) if isinstance(c, ast.comprehension)
+                             for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+            loads = {n.id for n in _walk_here(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            self.binds |= stores - comprehension
+            self.reads |= loads - comprehension
+            for sub in _walk_here(node):
+                if isinstance(sub, ast.Lambda):
+                    self.uses |= _loads(sub.body) - {a.arg for a in ast.walk(sub.args) if isinstance(a, ast.arg)}
+        return self
+
+    def _signature(self, node) -> None:
+        args = node.args
+        for expr in [*node.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self.reads |= _loads(expr)
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is not None and arg.annotation is not None:
+                self.reads |= _loads(arg.annotation)
+        if node.returns is not None:
+            self.reads |= _loads(node.returns)
+
+
+def _walk_here(node: ast.AST):
+    """ast.walk that does not enter function or class bodies, nor lambdas (they run later)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and isinstance(current, (*DEFINITIONS, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _body_globals(function) -> set[str]:
+    """Names a function's body reads that it does not bind itself (its globals, roughly)."""
+    local = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+    loads = set()
+    for item in function.body:
+        for n in ast.walk(item):
+            if isinstance(n, ast.Name):
+                (loads if isinstance(n.ctx, ast.Load) else local).add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(n.name)
+            elif isinstance(n, ast.arg):
+                local.add(n.arg)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                local |= {(a.asname or a.name).split(".")[0] for a in n.names}
+    return loads - local
+
+
+@dataclass(slots=True)
+class Statement:
+    """One top-level statement of a cell, with what the def-use pass needs (the tree is not kept)."""
+
+    cell: int
+    line: int                   # first line in the cell (decorators included)
+    text: str                   # the statement's source as written
+    kind: str                   # "definition", "import", "code" (kept, guarded) or "dropped"
+    binds: frozenset
+    reads: frozenset            # global names read when the statement runs
+    uses: frozenset             # global names read later, when a function it defines is called
+    defines: dict               # name -> "function" / "class" / "value"
+    packages: tuple = ()        # top-level packages an import statement needs
+    guard: bool = True          # False: an import of installed packages, copied without ``try``
+    reason: str = ""            # why a dropped statement was dropped
+
+    @property
+    def where(self) -> str:
+        return f"cell {self.cell}, line {self.line}"
+
+    def headline(self) -> str:
+        first = next((line.split("  #")[0].strip() for line in self.text.split("\n") if line.strip()), "")
+        return f"`{first[:60]}{'...' if len(first) > 60 else ''}`"
 
 
 @dataclass
 class CodeCell:
     number: int                    # 1-based, every cell counted (markdown too), as in "cell 12"
-    statements: list[tuple[str, int]]   # (source of a kept statement, its first line in the cell)
+    statements: list[Statement]
     future: list[str]              # `from __future__ import ...` lines, hoisted to the module's top
-    names: set[str]
     notes: list[str]
+
+    @property
+    def names(self) -> set[str]:
+        """Names the cell's kept statements bind."""
+        return {n for s in self.statements if s.kind != "dropped" for n in s.binds}
+
+    @property
+    def contract_names(self) -> dict[str, str]:
+        """Contract name -> the name the cell defines it by (itself, or the book's name), kinds matching."""
+        found = {}
+        for statement in self.statements:
+            for name, kind in statement.defines.items():
+                target = BOOK_NAMES.get(name, name)
+                if target in NAME_MODULES and kind == kind_of(target) and statement.kind == "definition":
+                    found.setdefault(target, name)
+        return found
+
+
+def _kind_of_definition(statement: ast.stmt) -> dict[str, str]:
+    if isinstance(statement, ast.ClassDef):
+        return {statement.name: "class"}
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {statement.name: "function"}
+    return {}
 
 
 def parse_cell(number: int, source: str) -> CodeCell:
+    if len(source) > MAX_CELL_CODE_CHARS:
+        return CodeCell(number, [], [], [f"cell {number} holds {len(source):,} characters of code, more than the "
+                                         f"{MAX_CELL_CODE_CHARS:,} a cell may have; the cell was left out"])
     code, magics = strip_ipython(source)
-    notes = [f"cell {number}: dropped {', '.join(magics)} (shell escapes and magics do not run when graded)"] \
-        if magics else []
+    notes = [f"cell {number}: dropped {', '.join(magics[:5])}{' ...' if len(magics) > 5 else ''} "
+             "(shell escapes and magics do not run when graded)"] if magics else []
     try:
-        tree = ast.parse(code)
+        with warnings.catch_warnings():  # the student's invalid escapes are theirs to see, not the grader's log
+            warnings.simplefilter("ignore")
+            tree = ast.parse(code)
     except SyntaxError as exc:
         notes.append(f"cell {number}, line {exc.lineno}: syntax error ({exc.msg}); the cell was left out")
-        return CodeCell(number, [], [], set(), notes)
+        return CodeCell(number, [], [], notes)
+    except (RecursionError, MemoryError, ValueError) as exc:  # nested past the parser's limits, NUL bytes
+        notes.append(f"cell {number}: cannot be parsed ({type(exc).__name__}); the cell was left out")
+        return CodeCell(number, [], [], notes)
     lines = code.split("\n")
-    kept, future, dropped = [], [], []
-    starts = [s.lineno for s in tree.body] + [s.end_lineno for s in tree.body]
-    shared_lines = {n for n in starts if sum(s.lineno <= n <= s.end_lineno for s in tree.body) > 1}
-    for statement in tree.body:
-        start = min([d.lineno for d in getattr(statement, "decorator_list", [])] + [statement.lineno])
-        segment = "\n".join(lines[start - 1: statement.end_lineno])
-        if shared_lines & set(range(start, statement.end_lineno + 1)):  # `import x; model.fit(X)`: this part only
-            segment = ast.unparse(statement)
-        if is_scaffolding(statement):
+    statements, future = [], []
+    for node in tree.body:
+        start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+        if is_scaffolding(node, lines[node.lineno - 1][node.col_offset:]):
             continue
-        if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
-            future.append(segment.strip())
-        elif keeps(statement):
-            kept.append((segment, start))
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            future.append(ast.unparse(node))
+            continue
+        try:
+            names = _Names().statement(node)
+        except RecursionError:
+            notes.append(f"cell {number}, line {node.lineno}: nested too deeply to be read; left out")
+            continue
+        if isinstance(node, DEFINITIONS) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            kind, text = "definition", "\n".join(lines[start - 1: node.end_lineno])
+            shared = any(other is not node and other.lineno <= node.end_lineno and other.end_lineno >= start
+                         for other in tree.body)
+            if shared:  # `def f(): pass; x = 1` on one line: this part only
+                text = ast.unparse(node)
+        elif keeps(node):
+            kind = "import" if isinstance(node, (ast.Import, ast.ImportFrom)) else "code"
+            text = ast.unparse(node)  # guarded statements are re-indented: unparse keeps strings intact
         else:
-            dropped.append(f"line {statement.lineno} `{ast.unparse(statement).splitlines()[0][:60]}`")
-    if dropped:
-        notes.append(f"cell {number}: top-level code other than definitions does not run when graded; "
-                     f"dropped {', '.join(dropped)}")
-    return CodeCell(number, kept, future, defined_names(s for s in tree.body if keeps(s)), notes)
+            kind, text = "dropped", lines[node.lineno - 1][node.col_offset:][:200]  # shown, never run
+        packages = ()
+        if isinstance(node, ast.Import):
+            packages = tuple(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            packages = (node.module.split(".")[0],)
+        statements.append(Statement(
+            number, start, text, kind, frozenset(names.binds), frozenset(names.reads - names.binds
+                                                                         if kind == "code" else names.reads),
+            frozenset(names.uses), _kind_of_definition(node) or {n: "value" for n in names.binds},
+            packages=packages, reason="top-level code other than definitions" if kind == "dropped" else ""))
+    return CodeCell(number, statements, future, notes)
 
 
 # ---------------------------------------------------------- cell -> module
@@ -245,8 +455,8 @@ def section_module(cell) -> str | None:
     return None
 
 
-def candidate_modules(names: set[str]) -> set[str] | None:
-    """Modules a cell defining ``names`` can belong to; None if it defines no contract name."""
+def candidate_modules(names) -> set[str] | None:
+    """Modules a cell defining contract ``names`` can belong to; None if it defines no contract name."""
     owned = [NAME_MODULES[n] for n in names if n in NAME_MODULES]
     if not owned:
         return None
@@ -254,28 +464,195 @@ def candidate_modules(names: set[str]) -> set[str] | None:
         set.intersection(*[o for o in owned if len(o) == 1])
 
 
-def assemble(cells: list[CodeCell]) -> tuple[str, list[tuple[int, int]]]:
-    """One module from cells in order; returns the source and the (cell, line) of each module line."""
-    future = sorted({f for c in cells for f in c.future})
+def _available(package: str, local_modules: set[str]) -> bool:
+    if package in local_modules or package in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def select_statements(own: list[Statement], shared: list[Statement], local_modules: set[str] = frozenset()
+                      ) -> tuple[list[Statement], list[Statement]]:
+    """A module's statements: its own cells' kept statements and the shared ones they need.
+
+    Returns ``(kept, dropped)`` in notebook order; a dropped statement's ``reason`` says why.
+    Shared statements come in only when kept code (at import or when called) uses a name they
+    bind; a statement reading at import a name that only dropped statements bind is dropped.
+    """
+    candidates = sorted(own + shared, key=lambda s: (s.cell, s.line))
+    chosen = {id(s) for s in own if s.kind != "dropped"}
+    needed = {n for s in own if s.kind != "dropped" for n in s.reads | s.uses}
+    dropped_reason: dict[int, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for statement in shared:  # helper cells and imports: only where their names are used
+            if id(statement) not in chosen and statement.kind != "dropped" and statement.binds & needed:
+                chosen.add(id(statement))
+                needed |= statement.reads | statement.uses
+                changed = True
+        kept_binds = {n for s in candidates if id(s) in chosen and id(s) not in dropped_reason for n in s.binds}
+        dropped_binds: dict[str, Statement] = {}
+        for s in candidates:
+            if s.kind == "dropped" or id(s) in dropped_reason:
+                for name in s.binds - kept_binds:
+                    dropped_binds.setdefault(name, s)
+        for s in candidates:
+            if id(s) not in chosen or id(s) in dropped_reason:
+                continue
+            missing = sorted(n for n in s.reads if n in dropped_binds)
+            if missing:
+                origin = dropped_binds[missing[0]]
+                dropped_reason[id(s)] = (f"it reads `{missing[0]}`, which only dropped code sets "
+                                         f"({origin.where})")
+                changed = True
+            elif s.kind == "import" and not s.binds & needed and not all(
+                    _available(p, local_modules) for p in s.packages):
+                dropped_reason[id(s)] = (f"the grader has no `{next(p for p in s.packages if not _available(p, local_modules))}` "
+                                         "and no kept code uses it")
+                changed = True
+    own_ids = {id(s) for s in own}
+    kept, dropped = [], []
+    for s in candidates:
+        if s.kind == "import":
+            s.guard = not all(_available(p, set()) for p in s.packages)
+    for s in candidates:  # dropped: the module's own, and shared code binding a name the module uses
+        if id(s) in chosen and id(s) not in dropped_reason:
+            kept.append(s)
+        elif id(s) in dropped_reason:
+            dropped.append(dataclasses.replace(s, kind="dropped", reason=dropped_reason[id(s)]))
+        elif s.kind == "dropped" and (id(s) in own_ids or s.binds & needed):
+            dropped.append(s)
+    return kept, dropped
+
+
+GUARD = ("except Exception as _notebook_error:\n"
+         "    __import__('sys').stderr.write(f'Notebook: {where} did not run when graded "
+         "({{type(_notebook_error).__name__}}: {{_notebook_error}})\\n')")
+
+
+def assemble(statements: list[Statement], future=(), aliases: dict[str, Statement] | None = None
+             ) -> tuple[str, list[tuple[int, int]]]:
+    """One module from statements in order; returns the source and the (cell, line) of each module line.
+
+    Definitions are copied as written (tracebacks point at the student's lines); every other
+    statement runs inside ``try``, so that its failure is a printed note, not an import error.
+    ``aliases``: contract name -> the definition of the book's name it is graded as.
+    """
     lines, where = list(future), [(0, 0)] * len(future)
-    for cell in cells:
-        for segment, start in cell.statements:
-            for offset, line in enumerate(segment.split("\n")):
+    for statement in statements:
+        if statement.kind == "definition" or (statement.kind == "import" and statement.guard is False):
+            for offset, line in enumerate(statement.text.split("\n")):
                 lines.append(line)
-                where.append((cell.number, start + offset))
+                where.append((statement.cell, statement.line + offset))
+            continue
+        body = ["try:", *("    " + line for line in statement.text.split("\n")),
+                *GUARD.format(where=statement.where.replace("'", "")).split("\n")]
+        lines += body
+        where += [(statement.cell, statement.line)] * len(body)
+    for contract_name, statement in (aliases or {}).items():
+        book_name = next(n for n in statement.defines if BOOK_NAMES.get(n) == contract_name)
+        lines.append(f"{contract_name} = {book_name}  # the book's name for it")
+        where.append((statement.cell, statement.line))
     return "\n".join(lines) + "\n", where
 
 
-def modules_from_notebook(path: Path, module: str | None = None) -> NotebookModules:
+def _cell_ranges(numbers) -> str:
+    numbers, parts = sorted(set(numbers)), []
+    for n in numbers:
+        if parts and n == parts[-1][1] + 1:
+            parts[-1][1] = n
+        else:
+            parts.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _stub_signature(name: str, module: str) -> str:
+    """``def name(args)`` from the stub in ``assignments/`` (the task as students got it), or the name."""
+    stub = Path(__file__).resolve().parents[1] / "assignments" / f"{module}.py"
+    try:
+        for node in ast.parse(stub.read_text()).body:
+            if isinstance(node, DEFINITIONS) and node.name == name:
+                if isinstance(node, ast.ClassDef):
+                    return f"class {name}(...)"
+                return f"def {name}({ast.unparse(node.args)})"
+    except (OSError, SyntaxError):
+        pass
+    return f"{'class' if kind_of(name) == 'class' else 'def'} {name}(...)"
+
+
+def missing_name_hint(name: str, module: str, cells: list[CodeCell]) -> str:
+    """Why ``name`` was not found: a close name the notebook defines, or where it computes it at top level."""
+    defined = {n: c.number for c in cells for s in c.statements if s.kind == "definition" for n in s.defines}
+    close = difflib.get_close_matches(name, [n for n in defined if n not in NAME_MODULES], n=1, cutoff=0.8)
+    if close:
+        return f"did you mean `{close[0]}` (cell {defined[close[0]]})? rename it `{name}`"
+    clues = set(TOP_LEVEL_CLUES.get(name, ()))
+    top = sorted({s.cell for c in cells for s in c.statements if s.kind in ("dropped", "code")
+                  and clues & (s.binds | set(re.findall(r"(\w+)\s*\(", s.text)))})
+    if top:
+        shown = top[:HINTED_CELLS]
+        return (f"cell{'s' if len(shown) > 1 else ''} {_cell_ranges(shown)}{' ...' if len(top) > len(shown) else ''} "
+                f"compute{'s' if len(shown) == 1 else ''} it at top level: wrap that code as "
+                f"`{_stub_signature(name, module)}`")
+    return ""
+
+
+def placement_summary(notebook: str, placed: dict[str, list[CodeCell]], shared: list[CodeCell],
+                      kept: dict[str, list[Statement]], dropped: list[Statement], found: dict[str, dict],
+                      unplaced: list[str], all_cells: list[CodeCell], considered) -> list[str]:
+    """The notes every report of a notebook submission starts with (each kept short)."""
+    notes = []
+    where = "; ".join(f"{module}: cells {_cell_ranges(c.number for c in cells if c.statements) or '-'}"
+                      for module, cells in placed.items()) or "no module"
+    used_shared = sorted({s.cell for statements in kept.values() for s in statements}
+                         & {c.number for c in shared})
+    notes.append(_cap(f"{notebook}: cells placed in {where}"
+                      + (f"; shared set-up used from cells {_cell_ranges(used_shared)}" if used_shared else "")))
+    names = [f"{n}" if alias == n else f"{n} (as `{alias}`)"
+             for module in placed for n, alias in found.get(module, {}).items()]
+    if names:
+        notes.append(_cap(f"{notebook}: contract names found: {', '.join(names)}", NOTE_CHARS * 2))
+    absent = []
+    for module in considered:
+        missing = [n for n in CONTRACT[module] if n not in found.get(module, {})]
+        hinted = []
+        for name in missing:
+            hint = missing_name_hint(name, module, all_cells)
+            if module in placed or hint:
+                hinted.append(f"`{name}`" + (f" ({hint})" if hint else ""))
+        if hinted:
+            notes.append(_cap(f"{notebook}: not found for {module}: {'; '.join(hinted)}"))
+        elif module not in placed:
+            absent.append(module)
+    if absent:
+        notes.append(_cap(f"{notebook}: no cell defines a name of {', '.join(absent)}"))
+    notes += [_cap(f"{notebook}: {n}") for n in unplaced]
+    if dropped:
+        listed = ", ".join(f"{s.where} {s.headline()}" + (f" ({s.reason})" if not s.reason.startswith("top-level")
+                                                          else "") for s in dropped[:LISTED_DROPS])
+        more = f" and {len(dropped) - LISTED_DROPS} more" if len(dropped) > LISTED_DROPS else ""
+        notes.append(_cap(f"{notebook}: {len(dropped)} top-level statement(s) do not run when graded "
+                          f"(only definitions, imports and constants do): {listed}{more}", NOTE_CHARS * 3))
+    return notes
+
+
+def modules_from_notebook(path: Path, module: str | None = None, local_modules: set[str] = frozenset()
+                          ) -> NotebookModules:
     """Turn one notebook into module sources (see the module docstring for the placement rules).
 
     Parameters
     ----------
     path : Path
-        The ``.ipynb`` file (read as a regular file of at most MAX_NOTEBOOK_BYTES).
+        The ``.ipynb`` file (read as a regular file of at most MAX_NOTEBOOK_BYTES, with at most
+        MAX_NOTEBOOK_CODE_CHARS of code).
     module : str, optional
         The module every code cell belongs to; default: the file's name if it is a module
         of the contract, else the sections or the names the cells define.
+    local_modules : set of str
+        Modules the submission itself provides (its ``.py`` files): importing them is fine.
 
     Returns
     -------
@@ -292,9 +669,12 @@ def modules_from_notebook(path: Path, module: str | None = None) -> NotebookModu
         module = path.stem
     if module is not None and module not in CONTRACT:
         raise ValueError(f"The 'module' parameter must be one of {sorted(CONTRACT)}. Got {module!r} instead.")
+    local_modules = set(local_modules) | set(CONTRACT)
     result = NotebookModules(notes=notes)
     placed: dict[str, list[CodeCell]] = {}
     shared: list[CodeCell] = []
+    cells: list[CodeCell] = []
+    unplaced: list[str] = []
     has_sections = module is None and any(section_module(c) for c in nb.cells if c.get("cell_type") == "markdown")
     section = None
     for number, cell in enumerate(nb.cells, start=1):
@@ -304,37 +684,58 @@ def modules_from_notebook(path: Path, module: str | None = None) -> NotebookModu
         if cell.get("cell_type") != "code":
             continue
         parsed = parse_cell(number, _source(cell))
+        cells.append(parsed)
+        result.notes += parsed.notes
         target = module or section
         if target is None and not has_sections:
-            candidates = candidate_modules(parsed.names)
+            contract_names = parsed.contract_names
+            candidates = candidate_modules(contract_names)
             if candidates is None:
                 shared.append(parsed)
-                result.notes += parsed.notes
                 continue
             if not candidates:
-                mixed = ", ".join(f"{n} ({'/'.join(sorted(NAME_MODULES[n]))})" for n in sorted(parsed.names)
-                                  if n in NAME_MODULES)
-                result.notes.append(f"cell {number} could not be placed: it defines names of different modules "
-                                    f"({mixed}); put each module's code in its own cells")
+                mixed = ", ".join(f"{n} ({'/'.join(sorted(NAME_MODULES[n]))})" for n in sorted(contract_names))
+                unplaced.append(f"cell {number} could not be placed: it defines names of different modules "
+                                f"({mixed}); put each module's code in its own cells")
                 continue
             if len(candidates) != 1:
-                ambiguous = sorted(n for n in parsed.names if len(NAME_MODULES.get(n, ())) > 1)
-                contract = ", ".join(f"{n} ({' and '.join(sorted(NAME_MODULES[n]))})" for n in ambiguous) \
-                    or ", ".join(sorted(parsed.names & set(NAME_MODULES)))
-                result.notes.append(f"cell {number} could not be placed: it defines {contract}, asked for by more "
-                                    "than one module; put each exercise in its own notebook named like the module "
-                                    "(ex1_knn97.ipynb) or under the chapter notebook's section headings")
+                ambiguous = sorted(n for n in contract_names if len(NAME_MODULES[n]) > 1)
+                names = ", ".join(f"{n} ({' and '.join(sorted(NAME_MODULES[n]))})" for n in ambiguous)
+                unplaced.append(f"cell {number} could not be placed: it defines {names}, asked for by more than "
+                                "one module; put each exercise in its own notebook named like the module "
+                                "(ex1_knn97.ipynb) or under the chapter notebook's section headings")
                 continue
             target = candidates.pop()
         if target is None:  # code above the first section heading: shared set-up (imports, helpers)
             shared.append(parsed)
-            result.notes += parsed.notes
             continue
         placed.setdefault(target, []).append(parsed)
-        result.module_notes.setdefault(target, []).extend(parsed.notes)
-    for name, cells in placed.items():
-        ordered = sorted(shared + cells, key=lambda c: c.number)
-        result.sources[name], result.lines[name] = assemble(ordered)
+    shared_statements = [s for c in shared for s in c.statements]
+    kept_by_module, all_dropped, seen = {}, [], set()
+    for name, own_cells in placed.items():
+        own = [s for c in own_cells for s in c.statements]
+        kept, dropped = select_statements(own, shared_statements, local_modules)
+        found = {}
+        for c in own_cells:
+            for target, alias in c.contract_names.items():
+                if name in NAME_MODULES[target]:
+                    found.setdefault(target, alias)
+        kept_names = {n for s in kept for n in s.binds}
+        result.found[name] = {t: a for t, a in found.items() if a in kept_names}
+        aliases = {t: next(s for s in kept if a in s.defines) for t, a in result.found[name].items()
+                   if a != t and t not in kept_names}
+        future = sorted({f for c in own_cells + shared for f in c.future})
+        result.sources[name], result.lines[name] = assemble(kept, future, aliases)
+        kept_by_module[name] = kept
+        for s in dropped:
+            if (s.cell, s.line, s.reason) not in seen:
+                seen.add((s.cell, s.line, s.reason))
+                all_dropped.append(s)
+    all_dropped.sort(key=lambda s: (s.cell, s.line))
+    summary = placement_summary(path.name, placed, shared, kept_by_module, all_dropped,
+                                {m: f for m, f in result.found.items()}, unplaced, cells,
+                                considered=list(CONTRACT) if module is None and not has_sections else list(placed))
+    result.notes = [_cap(n) for n in result.notes[:LISTED_DROPS]] + summary
     if not placed:
         result.notes.append(f"{path.name}: no cell defines any of the names the exercises ask for "
                             f"(e.g. {', '.join(CONTRACT['confusion'])})")
@@ -346,8 +747,9 @@ def modules_from_notebook(path: Path, module: str | None = None) -> NotebookModu
 def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     """The module files of a notebook submission (a ``.ipynb``, or a folder of notebooks and ``.py`` files).
 
-    ``.py`` files in the folder win over a notebook's module of the same name.  Line maps
-    and notes are written to ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
+    ``.py`` files in the folder win over a notebook's module of the same name.  Line maps,
+    the placement summaries and the modules the notebooks cover are written to
+    ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
 
     Raises
     ------
@@ -356,36 +758,50 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     """
     path = Path(path)
     notebooks = [path] if path.is_file() else sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
-    sources, lines, notes, module_notes = {}, {}, [], {}
+    python_files = [] if path.is_file() else sorted(path.glob("*.py"))
+    local = {py.stem for py in python_files}
+    sources, lines, notes = {}, {}, []
     for notebook in notebooks:
         try:
-            converted = modules_from_notebook(notebook)
+            converted = modules_from_notebook(notebook, local_modules=local)
         except NotebookError as exc:
             if path.is_file():
                 raise
             notes.append(str(exc))
             continue
+        notes += converted.notes
         for module, source in converted.sources.items():
             if f"{module}.py" in sources:
                 notes.append(f"{notebook.name}: module {module} also comes from another notebook; the first was kept")
                 continue
             sources[f"{module}.py"] = source.encode()
             lines[module] = {"notebook": notebook.name, "lines": converted.lines[module]}
-            module_notes[module] = converted.module_notes.get(module, [])
-        notes += converted.notes
-    if path.is_dir():
+    if python_files:
         from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
 
-        for py in sorted(path.glob("*.py")):
+        for py in python_files:
             try:
                 sources[py.name] = read_regular_file(py, MAX_FILE_BYTES)
             except NotARegularFile as exc:
                 notes.append(f"skipped {py.name}: {exc}")
                 continue
             lines.pop(py.stem, None)
-    (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({"modules": lines, "notes": notes,
-                                                            "module_notes": module_notes}))
+    (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({
+        "modules": lines, "notes": notes, "notebooks": [n.name for n in notebooks],
+        "covered": sorted(Path(name).stem for name in sources if Path(name).stem in CONTRACT)}))
     return sources
+
+
+def covered_modules(path: Path) -> list[str]:
+    """The contract modules a notebook (or a folder with notebooks) provides, in the contract's order.
+
+    ``check`` on one notebook checks these only.  Raises NotebookError like notebook_sources.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ch3-notebook-") as folder:
+        names = {Path(n).stem for n in notebook_sources(Path(path), Path(folder))}
+    return [m for m in CONTRACT if m in names]
 
 
 def translate(text: str, module: str, notebook: str, where: list) -> str:
@@ -407,19 +823,25 @@ def line_map(workdir: Path) -> dict | None:
 
 
 def translate_result(result, info: dict | None) -> None:
-    """Translate line numbers and add the conversion's notes (``info``: a :func:`line_map`) to the feedback."""
+    """Speak of cells, not module files, in a notebook submission's feedback (``info``: a :func:`line_map`).
+
+    Line numbers become "notebook, cell C, line L"; a module no notebook provides is said to be
+    missing from the notebook, not as a ``.py`` file; the placement summaries go at the top of the
+    result's notes, once (never repeated per question).
+    """
     if not info:
         return
+    notebooks = ", ".join(info.get("notebooks", [])) or "the notebook"
     for q in result.questions:
         mapping = info["modules"].get(q.module)
         if mapping:
             q.feedback = translate(q.feedback, q.module, mapping["notebook"], mapping["lines"])
             q.output = translate(q.output, q.module, mapping["notebook"], mapping["lines"])
-        notes = info["module_notes"].get(q.module, [])
-        if q.status == "import_error" or not mapping:
-            notes = notes + info["notes"]
-        if notes:
-            q.feedback = "\n".join(filter(None, [q.feedback, *[f"Notebook: {n}" for n in notes]]))
+        elif q.status == "import_error":
+            names = ", ".join(f"`{n}`" for n in CONTRACT.get(q.module, ()))
+            q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission",
+                                f"no cell of {notebooks} defines {names} (the {q.module} section)", q.feedback)
+    result.notes[:0] = info.get("notes", [])
 
 
 # ------------------------------------------------------------- self-check
@@ -436,16 +858,19 @@ def _history_cells() -> list[str]:
 
 
 def module_from_history(cells: list[str], module: str) -> tuple[str, list[str]]:
-    """``module``'s source from cells in the order they ran: cells defining its names, and set-up cells."""
+    """``module``'s source from cells in the order they ran: cells defining its names, and the set-up they use."""
     parsed = [parse_cell(number, source) for number, source in enumerate(cells, start=1)]
-    chosen = []
+    own, shared = [], []
     for cell in parsed:
-        candidates = candidate_modules(cell.names)
-        if candidates is None or module in candidates:
-            chosen.append(cell)
-    source, _ = assemble(chosen)
+        candidates = candidate_modules(cell.contract_names)
+        if candidates is None:
+            shared += cell.statements
+        elif module in candidates:
+            own += cell.statements
+    kept, _ = select_statements(own, shared)
+    source, _ = assemble(kept, sorted({f for c in parsed for f in c.future}))
     notes = [n.replace("cell ", "executed cell [", 1).replace(":", "]:", 1) if n.startswith("cell ") else n
-             for c in chosen for n in c.notes]
+             for c in parsed for n in c.notes]
     return source, notes
 
 
