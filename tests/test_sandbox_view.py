@@ -26,7 +26,7 @@ from autograder.worker.sandbox import SandboxUnavailable, UidSlot, choose_isolat
 from submissions import PROJECT, write_submission
 
 LIMITS = load_spec()["confusion.public_example"].limits
-needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="needs bubblewrap (apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="bubblewrap cannot start here (see docs/guide/sandbox.md)")
 
 PROBE = """
 import os, subprocess, threading, time
@@ -199,7 +199,7 @@ def test_a_worker_that_fails_to_start_leaves_no_scratch_folder(tmp_path, monkeyp
 def test_without_bubblewrap_grading_refuses_unless_asked(monkeypatch):
     monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
-    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+    with pytest.raises(SandboxUnavailable, match="opt in explicitly"):
         choose_isolation()
     assert choose_isolation(allow_weak=True) == "rlimits"
     monkeypatch.setenv(sandbox.ISOLATION_ENV, "rlimits")
@@ -245,8 +245,8 @@ def test_the_weak_mode_as_root_leaves_results_and_install_untouched(tmp_path, mo
     monkeypatch.setenv(sandbox.ISOLATION_ENV, "rlimits")
     try:
         result = grade(folder, out, questions=["multilabel.targets"], limits={"timeout": 10})
-    except CannotGrade as exc:  # an interpreter under /root: refusing is the safe answer
-        assert "not reachable by the sandbox uid" in str(exc)
+    except CannotGrade as exc:  # an interpreter under /root, or grader files others can read: refused
+        assert "not reachable by the sandbox uid" in str(exc) or "could read these grader files" in str(exc)
     else:
         time.sleep(2.5)
         assert '"score": 1000' not in (out / "results.json").read_text()
