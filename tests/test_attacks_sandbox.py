@@ -49,8 +49,8 @@ reachable_interpreter = pytest.mark.skipif(
     reason="this interpreter is under a folder closed to other users (the weak mode refuses it)")
 
 
-def call(folder: Path, isolation: str, module: str, function: str, *args, restart=False):
-    student = Submission(folder, isolation=isolation)
+def call(folder: Path, isolation: str, module: str, function: str, *args, restart=False, expose=()):
+    student = Submission(folder, isolation=isolation, expose=expose)
     student.limits = LIMITS
     try:
         first = getattr(student.module(module), function)(*args[:1])
@@ -221,9 +221,11 @@ def remember(word):
 
 
 @needs_bwrap
-def test_a_fresh_worker_finds_nothing_a_previous_worker_wrote(tmp_path):
+def test_a_fresh_worker_finds_nothing_a_previous_worker_wrote(tmp_path, open_tmp):
     folder = write_submission(tmp_path / "s", files={"memo.py": MEMO})
-    first, second = call(folder, sandbox.STRONG, "memo", "remember", "split1", "split2", restart=True)
+    (open_tmp / "lib" / "deep").mkdir(parents=True)  # bound under the scratch, as a venv in /tmp is
+    first, second = call(folder, sandbox.STRONG, "memo", "remember", "split1", "split2", restart=True,
+                         expose=[open_tmp / "lib" / "deep"])
     assert set(first.values()) == {None}
     assert set(second.values()) == {None}, f"a fresh worker read an earlier worker's memo: {second}"
 

@@ -242,13 +242,24 @@ SCRATCH = ("/tmp", "/dev/shm")
 
 
 def empty(folder: str) -> None:
-    """Remove everything in ``folder`` (all of it this uid's: it is the sandbox's own tmpfs), folders
-    closed with chmod included; links are removed, never followed."""
+    """Remove everything of this uid in ``folder``, a tmpfs of the sandbox's own (folders closed with
+    chmod included; links removed, never followed).  What bubblewrap mounted there (a venv or the
+    project under /tmp) and the folders it made to hold them stay: the worker can write none of it."""
+    device = os.lstat(folder).st_dev
+    me = os.getuid()
     for entry in os.scandir(folder):
+        info = entry.stat(follow_symlinks=False)
+        if info.st_dev != device or info.st_uid != me:
+            continue  # a mount, or a folder bubblewrap made for one
         if entry.is_dir(follow_symlinks=False):
             os.chmod(entry.path, 0o700)
             empty(entry.path)
-            os.rmdir(entry.path)
+            try:
+                os.rmdir(entry.path)
+            except OSError:
+                if not any(os.scandir(entry.path)):
+                    raise
+                # it holds a mount point (a folder bubblewrap made, as this uid): kept, emptied
         else:
             os.unlink(entry.path)
 
