@@ -17,7 +17,8 @@ submission is in ``/autograder/submission`` and the results go to
 code like every data directory, so a submission cannot read the hidden graders from the
 zip.  Where bubblewrap cannot start in the container, ``run_autograder`` grades in the
 container's weaker mode (a separate uid with resource limits; the container is disposable
-and holds only this assignment) and says so on its own output, which only instructors see.  For tests every path is configurable: ``CH3_AUTOGRADER_ROOT`` (default
+and holds only this assignment) and says so on its own output, which only instructors see.
+For tests every path is configurable: ``CH3_AUTOGRADER_ROOT`` (default
 ``/autograder``), ``CH3_VENV``, ``CH3_PYTHON``, ``CH3_OFFLINE=1`` (skip apt),
 ``CH3_VENV_OPTIONS`` and ``CH3_PIP_OPTIONS``.
 """

