@@ -335,11 +335,21 @@ def test_setup_closes_the_grader_files_that_the_container_mode_checks(monkeypatc
         path.chmod(0o755 if path.is_dir() else 0o644)
     monkeypatch.setattr(sandbox, "PACKAGE_DIR", package)
     monkeypatch.setattr(sandbox, "own_packages", lambda: [package])
+    monkeypatch.setattr(sandbox, "library_dirs", lambda: [open_tmp / "site"])  # installed there
     before = sandbox.readable_by_others(sandbox.grader_files([root / "source"]))
     assert root / "source" / "labels.csv" in before and package / "graders" / "hidden.py" in before
     gradescope.close_grader_files(root)
     assert sandbox.readable_by_others(sandbox.grader_files([root / "source"])) == []
     assert os.stat(package / "worker" / "entry.py").st_mode & 0o004  # the worker still imports
+
+
+def test_closing_the_grader_files_refuses_to_touch_a_checkout(tmp_path):
+    if any(sandbox.PACKAGE_DIR.is_relative_to(lib) for lib in sandbox.library_dirs()):
+        pytest.skip("this package is installed, not a checkout")
+    before = os.stat(sandbox.PACKAGE_DIR / "questions.toml").st_mode
+    with pytest.raises(RuntimeError, match="not an installed package"):
+        gradescope.close_grader_files(tmp_path)
+    assert os.stat(sandbox.PACKAGE_DIR / "questions.toml").st_mode == before
 
 
 # ------------------------------------------------------------ a fresh Linux machine

@@ -58,7 +58,7 @@ fi
     ${CH3_PIP_OPTIONS:-} "$ROOT"/source/dist/*.whl
 rm -rf "$ROOT/source/dist"   # the wheel holds the hidden graders: not left where submissions run
 # where bubblewrap cannot start, student code runs as another uid: it must read none of this
-"$VENV/bin/python" -m autograder.build.gradescope --close-grader-files "$ROOT"
+"$VENV/bin/python" -I -m autograder.build.gradescope --close-grader-files "$ROOT"   # -I: the installed one
 """
 
 RUN_AUTOGRADER = """\
@@ -137,11 +137,20 @@ def _submission(folder: Path) -> Path:
 def close_grader_files(root: Path) -> list[Path]:
     """Close to other users what the container's weak mode must keep from student code: the installed
     graders, reference and sample (all of the package but the worker) and ``root/source`` (the data).
-    Returns what was closed."""
+    Returns what was closed.
+
+    Only for an installed package (setup.sh): run from a checkout it would close the checkout's files.
+
+    Raises
+    ------
+    RuntimeError
+        This package is not installed among the interpreter's libraries."""
     from autograder.worker import sandbox
 
+    if not any(sandbox.PACKAGE_DIR.is_relative_to(lib) for lib in sandbox.library_dirs()):
+        raise RuntimeError(f"{sandbox.PACKAGE_DIR} is not an installed package (a checkout?): nothing was closed")
     closed = []
-    for path in sandbox.grader_files([Path(root) / "source"]):
+    for path in [*sandbox.own_packages(), Path(root) / "source"]:
         path = path.resolve()
         if not path.exists():
             continue
