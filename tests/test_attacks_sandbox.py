@@ -108,6 +108,18 @@ def test_a_kernel_without_user_namespaces_is_named_with_what_to_do(fresh_probes,
     assert "No permissions to create new namespace" in why and "user namespaces" in why and "sysctl" in why
 
 
+@needs_bwrap
+@as_root
+def test_the_lock_on_user_namespaces_holds_where_only_the_view_reaches_the_bwrap(fresh_probes, monkeypatch):
+    """A bwrap under a folder closed to the sandbox uid (a venv under /root) is probed inside the view,
+    where its folders are bound open, instead of being given up."""
+    if not sandbox._userns_lock_works(sandbox.FIRST_UID):
+        pytest.skip("this kernel forbids the sandbox uid user namespaces")
+    sandbox._PROBES.pop("userns")
+    monkeypatch.setattr(sandbox, "_needs_rebinding", lambda path: Path("/root"))
+    assert sandbox._userns_lock(sandbox.FIRST_UID) == sandbox.find_bwrap().path
+
+
 # ------------------------------------------------------------ check on a student's own machine
 
 def test_check_without_a_sandbox_says_how_the_code_ran_and_nobody_opted_in(fresh_probes, monkeypatch, tmp_path):

@@ -244,10 +244,21 @@ def _userns_lock(uid: int | None) -> str | None:
     if "userns" not in _PROBES:
         prefix = (["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else [])
         found = find_bwrap()
-        paths = [found.path] if found else [path for path, _ in bwrap_candidates()]
-        _PROBES["userns"] = next((path for path in paths if subprocess.run(
-            prefix + [path, "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"],
-            capture_output=True, cwd="/").returncode == 0), None)
+        chosen = None
+        for path in [found.path] if found else [path for path, _ in bwrap_candidates()]:
+            lock = [path, "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
+            if found and uid is not None and _needs_rebinding(Path(path)) is not None:
+                # the sandbox uid cannot reach it here (a venv under /root), but can in the view: try it there
+                _PROBES["userns"] = path  # so that the view binds its folders
+                with tempfile.TemporaryDirectory() as empty:
+                    command = [path, *view_arguments(Path(empty)), "--unshare-pid", "--die-with-parent", *prefix, *lock]
+                    works = subprocess.run(command, capture_output=True, cwd="/").returncode == 0
+            else:
+                works = subprocess.run(prefix + lock, capture_output=True, cwd="/").returncode == 0
+            if works:
+                chosen = path
+                break
+        _PROBES["userns"] = chosen
     return _PROBES["userns"]
 
 
