@@ -58,12 +58,12 @@ def _run(source: Path, out_dir: Optional[Path], **options):
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
-def _isolation(allow_weak: bool) -> str:
+def _isolation(allow_weak: bool, fallback: str | None = None) -> str:
     """bubblewrap, or the weak mode only when asked for (grading untrusted code as root must not just happen)."""
     from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
 
     try:
-        return choose_isolation(allow_weak=allow_weak)
+        return choose_isolation(allow_weak=allow_weak, fallback=fallback)
     except SandboxUnavailable as exc:
         errors.print(f"Cannot grade: {exc}", markup=False)
         raise typer.Exit(ExitCode.CANNOT_GRADE)
@@ -110,8 +110,9 @@ def check(
     if not question and submission.suffix == ".ipynb" and submission.is_file():
         question = _notebook_modules(submission)  # one notebook: the modules it covers, not every .py
     result = _run(submission, out, profile="quick", data_dir=None, questions=question,
-                  visibilities=("public",), isolation=_isolation(allow_weak=True))  # the student's own code
+                  visibilities=("public",), isolation=_isolation(False, fallback="own-code"))  # the student's own code
     print_table(result, console, hints=True)
+    console.print(_text.console(f"How your code ran: {result.isolation}"))
     passed = sum(q.status == "passed" for q in result.questions)
     hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "

@@ -906,7 +906,10 @@ def notebook_check(question: str, *, cells: list[str] | None = None, quiet: bool
     folder = Path(tempfile.mkdtemp(prefix="ch3-check-"))
     try:
         (folder / f"{module}.py").write_text(source)
-        result = grade(folder, None, profile="quick", visibilities=("public",), questions=[question])
+        from autograder.worker.sandbox import OWN_CODE, choose_isolation  # a student's own code, as `check`
+
+        result = grade(folder, None, profile="quick", visibilities=("public",), questions=[question],
+                       isolation=choose_isolation(fallback=OWN_CODE))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.submission = f"{module} (the code this notebook ran)"

@@ -26,7 +26,7 @@ from submissions import PROJECT, reference_source, tree_digest, write_submission
 HONEST = "confusion.public_example"
 FAST = {"timeout": 5}
 ISOLATION = choose_isolation()
-needs_bwrap = pytest.mark.skipif(ISOLATION != "bwrap", reason="needs bubblewrap (apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(ISOLATION != "bwrap", reason="bubblewrap cannot start here (see docs/guide/sandbox.md)")
 
 
 def attack(tmp_path, files, questions, limits=FAST):

@@ -106,3 +106,20 @@ def test_notebook_zip_and_unreadable_submissions(installed, tmp_path):
 
     results = run_autograder(installed, {"chapter.ipynb": "{not json"})
     assert results["score"] == 0 and "not valid notebook JSON" in results["output"]
+
+
+@pytest.mark.slow
+def test_setup_needs_no_bubblewrap_package_and_closes_the_grader_files(installed):
+    """bubblewrap comes with the wheel; the container's weak mode (a separate uid) finds nothing to read."""
+    root, env = installed
+    setup = (root / "source" / "setup.sh").read_text()
+    assert "bubblewrap" not in setup.split("apt-get install")[-1].splitlines()[0]
+    site = subprocess.run([f"{env['CH3_VENV']}/bin/python", "-c", "import autograder, os; "
+                           "print(os.path.dirname(os.path.dirname(autograder.__file__)))"],
+                          capture_output=True, text=True, check=True, cwd=root).stdout.strip()
+    installed_package = os.path.join(site, "autograder")
+    for closed in ("graders", "questions.toml", "judge"):
+        assert not os.stat(os.path.join(installed_package, closed)).st_mode & 0o007, closed
+    for kept in ("__init__.py", "worker"):
+        assert os.stat(os.path.join(installed_package, kept)).st_mode & 0o004, kept
+    assert not os.stat(root / "source").st_mode & 0o007

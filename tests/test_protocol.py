@@ -1,6 +1,8 @@
 """The plain-data protocol: what crosses the trust boundary, and what never does."""
 
 import io
+import os
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -52,3 +54,33 @@ def test_a_pickled_array_is_refused_not_loaded():
 def test_malformed_messages_raise_protocol_error(data):
     with pytest.raises(protocol.ProtocolError):
         protocol.decode(data)
+
+
+def test_a_reply_is_refused_from_its_headers_before_its_body_is_read():
+    """A frame whose JSON part claims 900 MB is refused after reading 8 bytes of it: the grader
+    neither waits for nor buffers the rest (the worker has not even sent it)."""
+    read_end, write_end = os.pipe()
+    try:
+        claimed = 900 << 20
+        os.write(write_end, protocol.FRAME.pack(claimed))   # the JSON part's length; nothing follows
+        tracemalloc.start()
+        with pytest.raises(protocol.ReplyOverBudget, match="JSON part is 943,718,400 bytes"):
+            protocol.read_body(read_end, claimed + 64)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 1 << 20
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_read_body_decodes_what_encode_wrote():
+    read_end, write_end = os.pipe()
+    try:
+        payload = protocol.encode({"ok": [1, "two", np.arange(3)]})
+        os.write(write_end, payload)
+        value = protocol.read_body(read_end, len(payload))
+        assert value["ok"][:2] == [1, "two"] and value["ok"][2].tolist() == [0, 1, 2]
+    finally:
+        os.close(read_end)
+        os.close(write_end)

