@@ -52,7 +52,8 @@ MISTAKES: dict[str, dict[str, str]] = {
     "tradeoff.predict_at_threshold": {
         "strict_inequality": "a score equal to the threshold is predicted negative",
     },
-    "roc.roc_points": {"uses_sklearn_metrics": "imports sklearn.metrics"},
+    "roc.roc_points": {"uses_sklearn_metrics": "imports sklearn.metrics",
+                       "no_start_point": "the curve does not start at (0, 0)"},
     "cross_validation.manual_cross_val_score": {
         "shuffled_folds": "the folds were shuffled",
     },
@@ -101,11 +102,12 @@ def first_mistake(mistakes, got) -> Mistake | None:
 
 def check_explained(results: list, name: str, function, args: dict | None = None, kwargs: dict | None = None, *,
                     expected, validate=None, atol: float = 0.0, group: str | None = None,
-                    mistakes=()) -> Check:
+                    mistakes=(), keep: list | None = None) -> Check:
     """:func:`common.check_call`, plus the cause when the raw value matches one of ``mistakes``.
 
     The failed check's detail ends with "likely cause: ..." (the mistake's message); a mistake
-    with ``credit`` keeps that share of the check.
+    with ``credit`` keeps that share of the check. ``keep`` receives the validated value (for a
+    picture of a wrong answer).
     """
     call = describe_call(function, args, kwargs)
     what = call.split("(", 1)[0] + "()"
@@ -114,7 +116,10 @@ def check_explained(results: list, name: str, function, args: dict | None = None
     def run():
         value = function(*(args or {}).values(), **(kwargs or {}))
         raw.append(value)
-        return validate(value, what) if validate else value
+        value = validate(value, what) if validate else value
+        if keep is not None:
+            keep.append(value)
+        return value
 
     result = check(results, name, call, run, expected, atol=atol, group=group)
     if result.passed or not raw:
@@ -155,6 +160,13 @@ def strict_prediction(scores, threshold: float) -> Mistake:
     return Mistake("strict_inequality", "a score equal to the threshold is predicted negative: use scores >= "
                    "threshold (the threshold itself is the first positive)",
                    lambda got: _same(np.asarray(got).astype(float), np.asarray(scores) > threshold))
+
+
+def missing_start_point(fpr, tpr) -> Mistake:
+    """roc_points without the first point, (0, 0) at threshold inf."""
+    return Mistake("no_start_point", "the curve does not start at (0, 0): add the point at threshold np.inf (no "
+                   "sample predicted positive) before the first distinct score",
+                   lambda got: _same(got[0], fpr[1:]) and _same(got[1], tpr[1:]))
 
 
 def swapped_columns(expected) -> Mistake:
@@ -249,8 +261,8 @@ def from_scratch_check(results: list, directory: Path, module: str, *, group: st
     detail = ""
     if found:
         detail = (f"checked {module}.py's imports; expected none from sklearn.metrics (this module is written from "
-                  f"scratch with numpy; the grader compares it with scikit-learn); got {'; '.join(found[:3])}. "
-                  "Likely cause: imports sklearn.metrics; count with numpy instead, e.g. "
+                  f"scratch with numpy; the grader compares it with scikit-learn); got {'; '.join(found[:3])}; "
+                  "likely cause: imports sklearn.metrics; count with numpy instead, e.g. "
                   "np.sum((y_true == 1) & (y_pred == 1)) for TP")
     result = Check(f"{module}.py from scratch (no sklearn.metrics)", not found, None, group, detail)
     results.append(result)

@@ -21,9 +21,9 @@ from sklearn.svm import SVC
 
 from autograder.graders.common import (Property, Raises, check, check_call, describe_call, expected_once,
                                        mnist_subset)
-from autograder.graders.explain import (Mistake, check_explained, errors_only_mistakes, from_scratch_check,
+from autograder.graders.explain import (Mistake, check_explained, missing_start_point, errors_only_mistakes, from_scratch_check,
                                         SVC_NEAR_CHANCE, normalize_mistakes, strict_prediction, strict_threshold, swapped_metric, transposed)
-from autograder.graders.figures import confusion_counts, score_curves
+from autograder.graders.figures import confusion_counts, roc_case, score_curves, threshold_case
 from autograder.judge.scoring import auc_se, macro_f1_se, plus_four_proportion_se, proportion_se
 from autograder.judge.validate import (as_array, as_estimator, as_float, as_indicators, as_labels, as_records,
                                        as_remote)
@@ -154,7 +154,7 @@ def test_threshold_for_precision(submission, credit):
     for i in range(10):
         y, scores = _scores(rng, int(rng.integers(20, 300)))
         target = float(rng.choice([0.6, 0.75, 0.9]))
-        precisions, _, thresholds = metrics.precision_recall_curve(y, scores)
+        precisions, recalls, thresholds = metrics.precision_recall_curve(y, scores)
         reached = precisions[:-1] >= target
         inputs = {"y_true": y, "scores": scores, "target": target}
         if not reached.any():
@@ -163,9 +163,14 @@ def test_threshold_for_precision(submission, credit):
             continue
         expected = float(thresholds[reached.argmax()])
         above = precisions[:-1] > target
-        check_explained(checks, f"case {i}: threshold", tradeoff.threshold_for_precision, inputs,
-                        expected=expected, validate=as_float, atol=EXACT, group="threshold",
-                        mistakes=[strict_threshold(float(thresholds[above.argmax()]) if above.any() else None)])
+        got = []
+        found = check_explained(checks, f"case {i}: threshold", tradeoff.threshold_for_precision, inputs,
+                                expected=expected, validate=as_float, atol=EXACT, group="threshold", keep=got,
+                                mistakes=[strict_threshold(float(thresholds[above.argmax()]) if above.any() else None)])
+        drawn = credit.measurements.get("threshold_case")
+        if not found.passed and (drawn is None or (drawn["student"] is None and got)):  # the first wrong one, drawn
+            credit.measure("threshold_case", threshold_case(i, target, precisions, recalls, thresholds, expected,
+                                                            got[0] if got else None))
         check_explained(checks, f"case {i}: predictions", tradeoff.predict_at_threshold,
                         {"scores": scores, "threshold": expected}, expected=scores >= expected, group="predictions",
                         validate=partial(as_array, shape=(len(y),), kinds="b"), mistakes=[strict_prediction(scores, expected)])
@@ -187,9 +192,12 @@ def test_roc_points(submission, credit):
     for i in range(12):
         y, scores = _scores(rng, int(rng.integers(5, 400)))
         fpr, tpr, thresholds = metrics.roc_curve(y, scores, drop_intermediate=False)
-        check_call(checks, f"case {i}: points", roc.roc_points, {"y_true": y, "scores": scores},
-                   expected={"fpr": fpr, "tpr": tpr, "thresholds": thresholds}, validate=_roc_triple, atol=EXACT,
-                   group="points")
+        got = []
+        points = check_explained(checks, f"case {i}: points", roc.roc_points, {"y_true": y, "scores": scores},
+                                 expected={"fpr": fpr, "tpr": tpr, "thresholds": thresholds}, validate=_roc_triple,
+                                 atol=EXACT, group="points", keep=got, mistakes=[missing_start_point(fpr, tpr)])
+        if not points.passed and got and "roc_case" not in credit.measurements:  # the first wrong curve, drawn
+            credit.measure("roc_case", roc_case(i, got[0], fpr, tpr))
         check_call(checks, f"case {i}: auc", roc.auc, {"fpr": fpr, "tpr": tpr}, expected=float(metrics.auc(fpr, tpr)),
                    validate=as_float, atol=EXACT, group="auc")
     check_call(checks, "decreasing x", roc.auc, {"fpr": np.array([1.0, 0.5, 0.0]), "tpr": np.array([1.0, 0.8, 0.0])},
