@@ -74,7 +74,7 @@ MISTAKES: dict[str, dict[str, str]] = {
         "opposite_direction": "the image moved the opposite way",
         "wrong_distance": "the image moved by",
     },
-    "ex2_augmentation.augment": {"lists": "augment() returned Python lists"},
+    "ex2_augmentation.augment": {"lists": "Python lists are not arrays"},
     "multiclass.train_svc": {"near_chance": "accuracy near chance"},
 }
 
