@@ -256,7 +256,19 @@ def banned_imports(path: Path, banned=BANNED_IMPORTS) -> list[str]:
 
 
 def from_scratch_check(results: list, directory: Path, module: str, *, group: str = "from_scratch") -> Check:
-    """One check: ``module``.py builds its metrics with numpy, importing nothing from ``sklearn.metrics``."""
+    """One check: ``module``.py builds its metrics with numpy, importing nothing from ``sklearn.metrics``.
+
+    It counts once one of the module's answers is right: an untouched stub, or code that raises on
+    every input, earns nothing for importing nothing (the check takes their reason).
+    """
+    if not any(getattr(c, "passed", False) for c in results):
+        reasons = {getattr(c, "reason", None) for c in results}
+        result = Check(f"{module}.py from scratch (no sklearn.metrics)", False,
+                       reasons.pop() if len(reasons) == 1 else None, group,
+                       f"checked {module}.py's imports; expected them counted once one of its answers is right; "
+                       "got no right answer yet")
+        results.append(result)
+        return result
     found = banned_imports(Path(directory) / f"{module}.py")
     detail = ""
     if found:
