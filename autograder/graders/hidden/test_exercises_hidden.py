@@ -1,7 +1,7 @@
 """Hidden graders of the four exercises: the grader fits what build_* returns, on data it controls.
 
 Models are scored on held-out data whose labels never leave this process. Three integrity
-checks run beside the score (details in the README, "The exercises"):
+checks run beside the score (details in docs/design/thresholds.md):
 
 - shuffled labels: a model trained on shuffled labels that still scores above ``permuted_limit``
   did not learn from its training data (it carries the public test labels) and gets 0; the
