@@ -3,7 +3,8 @@
     python scripts/reference_figures.py --profile quick
     CH3_DATA_DIR=/path/to/kit python scripts/reference_figures.py --profile full
     python scripts/reference_figures.py --profile quick --check    # compare, write nothing
-    python scripts/reference_figures.py --table                    # the README's band table
+    python scripts/reference_figures.py --table                    # rewrite the band table in docs/design/thresholds.md
+    python scripts/reference_figures.py --table --print            # print it; write nothing
 
 Grades ``solutions/`` on the profile, for every question with a band (and its module's
 other questions need not run), with the shipped figures ignored and a cold cache, so every
@@ -31,6 +32,11 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 FIGURES = PROJECT / "autograder" / "judge" / "reference_figures.json"
+#: The documentation page whose band table ``--table`` rewrites, between these two markers.
+THRESHOLDS_PAGE = PROJECT / "docs" / "design" / "thresholds.md"
+TABLE_START, TABLE_END = "<!-- band-table: start (scripts/reference_figures.py --table) -->", "<!-- band-table: end -->"
+TABLE_HEADER = ("| question | profile | reference figure | n | SE | full marks at | zero at | band in SE "
+                "| reference above full line |\n|---|---|---|---|---|---|---|---|---|")
 KEPT = ("band", "shuffled_labels", "perturbation", "figures")
 
 
@@ -107,7 +113,7 @@ def differences(old, new, path=""):
 
 
 def band_table(shipped: dict) -> str:
-    """The README's table: each banded question's band in standard errors at the reference's figure."""
+    """The thresholds page's table: each banded question's band in standard errors at the reference's figure."""
     from autograder.spec import load_spec
 
     rows = []
@@ -122,7 +128,19 @@ def band_table(shipped: dict) -> str:
             above = f"{(figures['value'] - band.full_at) / se:.1f}" if se else "not recorded"
             rows.append(f"| {question.id} | {profile} | {figures['value']:.4f} | {n or '-'} | "
                         f"{f'{se:.4f}' if se else '-'} | {band.full_at:.4f} | {band.zero_at:.4f} | {width} | {above} |")
-    return "\n".join(rows)
+    return "\n".join([TABLE_HEADER, *rows])
+
+
+def write_table(table: str, page: Path = THRESHOLDS_PAGE) -> bool:
+    """Replace the table between the markers of ``page``; True when the page changed."""
+    text = page.read_text(encoding="utf-8")
+    if TABLE_START not in text or TABLE_END not in text:
+        raise SystemExit(f"{page} has no band-table markers ({TABLE_START!r} ... {TABLE_END!r})")
+    before, rest = text.split(TABLE_START, 1)
+    after = rest.split(TABLE_END, 1)[1]
+    new = f"{before}{TABLE_START}\n{table}\n{TABLE_END}{after}"
+    page.write_text(new, encoding="utf-8")
+    return new != text
 
 
 def main(argv=None) -> int:
@@ -131,10 +149,16 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("CH3_DATA_DIR"))
     parser.add_argument("-q", "--question", action="append", help="only these questions (default: every banded one)")
     parser.add_argument("--check", action="store_true", help="compare with the shipped file; write nothing")
-    parser.add_argument("--table", action="store_true", help="print the README's band table; measure nothing")
+    parser.add_argument("--table", action="store_true",
+                        help="rewrite the band table of docs/design/thresholds.md from the shipped figures; measure nothing")
+    parser.add_argument("--print", action="store_true", help="with --table: print the table, write nothing")
     args = parser.parse_args(argv)
     if args.table:
-        print(band_table(json.loads(FIGURES.read_text())))
+        table = band_table(json.loads(FIGURES.read_text()))
+        if args.print:
+            print(table)
+        else:
+            print(f"{THRESHOLDS_PAGE}: {'updated' if write_table(table) else 'already current'}")
         return 0
     if not args.profile:
         parser.error("--profile is required (unless --table)")

@@ -37,11 +37,11 @@ def test_collection_refuses_bad_marks(pytester, files, message):
 
 def test_outcomes_become_results(pytester):
     source = HEADER + """
-@pytest.mark.question("confusion.hidden_inputs")
+@pytest.mark.question("confusion.validation")  # unweighted checks
 def test_partial(credit):
     credit.checks([("one", True), ("two", False), ("three", True), ("four", False)])
 
-@pytest.mark.question("confusion.validation")
+@pytest.mark.question("confusion.hidden_inputs")
 def test_grader_bug():
     {}["missing"]
 
@@ -52,10 +52,10 @@ def test_outside_scope():
     outcome, plugin = run(pytester, {"hidden/test_a.py": source})
     result = plugin.result("submission")
     by_id = {q.id: q for q in result.questions}
-    partial = by_id["confusion.hidden_inputs"]
+    partial = by_id["confusion.validation"]
     assert partial.status == "partial" and partial.points == partial.max_points / 2
     assert "2/4 checks passed: failed two; four" in partial.feedback
-    bug = by_id["confusion.validation"]
+    bug = by_id["confusion.hidden_inputs"]
     assert bug.status == "grader_error" and bug.points == 0 and "not your fault" in bug.feedback
     assert any("KeyError" in error for error in result.grader_errors)
     never = by_id["confusion.public_example"]  # in scope, but no test ran for it

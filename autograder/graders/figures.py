@@ -62,3 +62,24 @@ def misclassified_emails(corpus, wrong, spam: bool, limit: int = 25) -> dict:
     chosen = sorted({int(i) for i in wrong if (i >= n_ham) == spam})
     return {"kind": "spam missed" if spam else "ham flagged as spam", "count": len(chosen),
             "subjects": [subject_line(emails[i]) for i in chosen[:limit]]}
+
+
+def thinned(points: int = 300, **arrays) -> dict:
+    """Each of ``arrays`` (one length) as a list of at most ``points`` evenly spaced entries, rounded."""
+    arrays = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
+    n = len(next(iter(arrays.values())))
+    keep = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int)) if n else np.array([], int)
+    return {k: [None if not np.isfinite(x) else round(float(x), 5) for x in v[keep]] for k, v in arrays.items()}
+
+
+def roc_case(case: int, got: dict, fpr, tpr) -> dict:
+    """A failed ``roc_points`` case: the student's ROC points beside scikit-learn's on the same inputs."""
+    return {"case": case, "student": thinned(fpr=got["fpr"], tpr=got["tpr"]) if len(got["fpr"]) == len(got["tpr"])
+            else None, "reference": thinned(fpr=fpr, tpr=tpr)}
+
+
+def threshold_case(case: int, target: float, precisions, recalls, thresholds, expected: float, got) -> dict:
+    """A failed ``threshold_for_precision`` case: the precision/recall curves, the target, both thresholds."""
+    return {"case": case, "target": target, "expected": expected,
+            "student": None if got is None else float(got),
+            **thinned(precision=precisions[:-1], recall=recalls[:-1], thresholds=thresholds)}

@@ -90,7 +90,10 @@ def as_array(value, what: str, *, shape=None, length=None, ndim=None, kinds="biu
         raise InvalidOutput(f"{what} returned {len(value) if value.ndim else 'a scalar'} values for "
                             f"{length} inputs; expected one per input")
     if finite and value.dtype.kind in "fc" and not np.isfinite(value).all():
-        raise InvalidOutput(f"{what} returned NaN or infinite values")
+        bad = ~np.isfinite(value)
+        where = f" ({int(bad.sum())} of {value.size}, first at {[int(i) for i in np.argwhere(bad)[0]]})" \
+            if value.ndim else ""
+        raise InvalidOutput(f"{what} returned NaN or infinite values{where}")
     return value
 
 

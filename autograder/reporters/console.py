@@ -21,6 +21,11 @@ def headline(q) -> str:
     return next((line for line in (q.feedback or "").splitlines() if line.strip()), q.status.replace("_", " "))
 
 
+def first_detail(q) -> str | None:
+    """The first failed check's detail line (called / expected / got / first difference), if any."""
+    return next((line[2:] for line in (q.feedback or "").splitlines() if line.startswith("- ")), None)
+
+
 def print_table(result: GradingResult, console: Console | None = None, *, hints: bool = False) -> None:
     """One row per question: status, points, the feedback's headline (then the hint, with ``hints``)."""
     console = console or Console()
@@ -32,6 +37,9 @@ def print_table(result: GradingResult, console: Console | None = None, *, hints:
     table.add_column("feedback", overflow="fold", max_width=70)
     for q in result.questions:
         note = _text.console(headline(q)[:HEADLINE_CHARS])
+        detail = first_detail(q) if q.points < q.max_points else None
+        if detail:  # the headline names what failed; the detail says what came back and where it differs
+            note.append("\n").append_text(_text.console(detail[:2 * HEADLINE_CHARS]))
         if hints and q.points < q.max_points and q.hint:  # what happened first, then what to try
             note.append("\n").append_text(_text.console(f"Hint: {q.hint}", style="dim"))
         table.add_row(Text(STATUSES[q.status], style=STYLE.get(q.status, "red")), _text.console(q.name),

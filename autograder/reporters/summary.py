@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.reporters.html import _figure, _png, clean_text, environment
+from autograder.reporters.html import _figure, _png, clean_text, environment, write_feedback
 from autograder.results import GradingResult
 
 #: Statuses that mean the student's code did not run to the end, as the dashboard names them.
 FAILURE_STATUSES = {"timeout": "timeout", "crashed": "crash", "import_error": "import error", "error": "error",
                     "not_implemented": "not implemented", "grader_error": "grader error", "not_run": "not run"}
+#: Statuses where the student's code did not run to the end (a student row's "code failed").
+RUN_FAILURES = ("timeout", "crashed", "import_error", "error")
 
 
 def load_batch(batch_dir: Path) -> tuple[list[dict], dict[str, GradingResult]]:
@@ -74,21 +76,33 @@ def question_stats(results: dict[str, GradingResult]) -> list[dict]:
 
 
 def hardest_checks(results: dict[str, GradingResult], limit: int = 15) -> list[dict]:
-    """The sub-checks that fail most often across the class, with an example message."""
-    failed, seen, example = collections.Counter(), collections.Counter(), {}
+    """The sub-checks that fail most often among the submissions that attempted them, with an example.
+
+    A check that hit a stub (``reason == "not_implemented"``) was not attempted: it counts in
+    neither the failures nor the denominator, so unimplemented modules do not flood the list and
+    every rate is "failed / attempted". Ranked by that rate, then by the number of failures.
+    """
+    failed, attempted, example = collections.Counter(), collections.Counter(), {}
     for result in results.values():
         for q in result.questions:
             for check in q.measurements.get("checks") or []:
+                if check.get("reason") == "not_implemented":
+                    continue
                 key = (q.id, _normalise_check(check.get("name", "")))
-                seen[key] += 1
+                attempted[key] += 1
                 if not check.get("passed"):
                     failed[key] += 1
-                    example.setdefault(key, check.get("name", ""))
-    rows = [{"question": qid, "check": name, "failed": count, "of": seen[(qid, name)],
-             "rate": round(count / seen[(qid, name)], 3), "example": example[(qid, name)]}
-            for (qid, name), count in failed.most_common()]
-    rows.sort(key=lambda r: (-r["failed"], -r["rate"], r["question"]))
+                    example.setdefault(key, check.get("detail") or check.get("name", ""))
+    rows = [{"question": qid, "check": name, "failed": count, "of": attempted[(qid, name)],
+             "rate": round(count / attempted[(qid, name)], 3), "example": example[(qid, name)]}
+            for (qid, name), count in failed.items()]
+    rows.sort(key=lambda r: (-r["rate"], -r["failed"], r["question"], r["check"]))
     return rows[:limit]
+
+
+def lost_points(result: GradingResult) -> list[str]:
+    """The questions of ``result`` below full marks (partial ones included), in the spec's order."""
+    return [q.id for q in result.questions if q.points < q.max_points and q.status != "withheld"]
 
 
 def status_counts(entries: list[dict], results: dict[str, GradingResult]) -> dict[str, int]:
@@ -210,11 +224,16 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
     students = []
     for sid, result in sorted(results.items()):
         entry = by_id.get(sid, {})
+        folder = batch_dir / "students" / sid
+        write_feedback(result, folder / "feedback-staff.html", staff=True)  # staff folder: every figure shown
+        lost = lost_points(result)
+        crashed = [q.id for q in result.questions if q.status in RUN_FAILURES]
         students.append({"id": sid, "name": entry.get("name") or "", "score": result.score,
                          "max": result.max_score,
                          "percent": round(100 * result.score / result.max_score, 1) if result.max_score else 0.0,
-                         "seconds": result.seconds, "feedback": (batch_dir / "students" / sid / "feedback.html").is_file(),
-                         "problems": sum(q.status in FAILURE_STATUSES for q in result.questions)})
+                         "seconds": result.seconds, "feedback": (folder / "feedback.html").is_file(),
+                         "problems": len(lost), "lost": lost, "crashed": crashed,
+                         "status": "code failed" if crashed else ("below full marks" if lost else "full marks")})
     ungraded = [e for e in entries if str(e.get("id")) not in results]
     scores = [s["percent"] for s in students]
     html = environment().get_template("summary.html.j2").render(
@@ -223,6 +242,7 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
         score_plot=plot_scores(results), questions=rows, hardest=hardest_checks(results),
         statuses=status_counts(entries, results), time_plot=plot_times(rows),
         metrics=metric_distributions(results), students=students, pairs=pairs, similarity=similarity,
+        question_ids=[r["id"] for r in rows],
     )
     html_path = batch_dir / "summary.html"
     html_path.write_text(html, encoding="utf-8")

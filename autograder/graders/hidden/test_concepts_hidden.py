@@ -16,12 +16,14 @@ import pytest
 from scipy import stats
 from sklearn import metrics
 from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import SVC
 
 from autograder.graders.common import (Property, Raises, check, check_call, describe_call, expected_once,
                                        mnist_subset)
-from autograder.graders.figures import confusion_counts, score_curves
+from autograder.graders.explain import (Mistake, check_explained, missing_start_point, errors_only_mistakes, from_scratch_check,
+                                        SVC_NEAR_CHANCE, normalize_mistakes, strict_prediction, strict_threshold, swapped_metric, transposed)
+from autograder.graders.figures import confusion_counts, roc_case, score_curves, threshold_case
 from autograder.judge.scoring import auc_se, macro_f1_se, plus_four_proportion_se, proportion_se
 from autograder.judge.validate import (as_array, as_estimator, as_float, as_indicators, as_labels, as_records,
                                        as_remote)
@@ -35,6 +37,8 @@ SUBSET = {"quick": (1000, 300), "full": (4000, 1000)}
 #: The SGD the grader hands to manual_cross_val_score: a fixed number of epochs (tol=None), so it
 #: never warns about convergence; such a warning would read as printed by the student's code.
 GRADER_SGD = {"max_iter": 20, "tol": None}
+#: An accuracy under this on ten digits is close to chance (0.10): a model that did not learn.
+NEAR_CHANCE = 0.3
 
 
 def _cases(seed, n_cases):
@@ -84,10 +88,29 @@ def test_manual_cross_val_score(submission, data, profile, credit):
                                  **GRADER_SGD)
         expected = expected_once(profile, f"cross_validation.manual/{SEED}/{n_splits}/{seed}", lambda: cross_val_score(
             SGDClassifier(random_state=seed, **GRADER_SGD), X, five, cv=n_splits))
-        check_call(checks, f"n_splits={n_splits}", cv.manual_cross_val_score,
-                   {"estimator": sgd, "X": X, "y": five}, {"n_splits": n_splits}, expected=expected, atol=EXACT,
-                   validate=partial(as_array, shape=(n_splits,)))
+        shuffled = expected_once(profile, f"cross_validation.manual/shuffled/{SEED}/{n_splits}/{seed}", lambda: [
+            cross_val_score(SGDClassifier(random_state=seed, **GRADER_SGD), X, five,
+                            cv=StratifiedKFold(n_splits, shuffle=True, random_state=state))
+            for state in SHUFFLED_FOLD_SEEDS])
+        check_explained(checks, f"n_splits={n_splits}", cv.manual_cross_val_score,
+                        {"estimator": sgd, "X": X, "y": five}, {"n_splits": n_splits}, expected=expected, atol=EXACT,
+                        validate=partial(as_array, shape=(n_splits,)), mistakes=[shuffled_folds(shuffled)])
     credit.checks(checks)
+
+
+#: random_state values of the book's shuffled StratifiedKFold (42) and of other common choices.
+SHUFFLED_FOLD_SEEDS = (42, 0)
+#: Share of a check kept by shuffled folds: a correct k-fold loop with clones, but not the contract's folds.
+SHUFFLED_FOLDS_CREDIT = 0.5
+
+
+def shuffled_folds(candidates):
+    return Mistake("shuffled_folds", "the folds were shuffled (StratifiedKFold(..., shuffle=True), as in some "
+                   "printings of the book): the loop is right, but the contract's folds are "
+                   f"StratifiedKFold(n_splits) without shuffling, which cross_val_score uses; this check keeps "
+                   f"{SHUFFLED_FOLDS_CREDIT:.0%} of its points",
+                   lambda got: any(np.allclose(np.asarray(got, dtype=float), c, rtol=0, atol=EXACT)
+                                   for c in candidates), credit=SHUFFLED_FOLDS_CREDIT)
 
 
 @pytest.mark.question("confusion.hidden_inputs")
@@ -96,13 +119,17 @@ def test_confusion_hidden_inputs(submission, credit):
     checks = []
     for i, (y_true, y_pred) in enumerate(_cases(SEED + 2, 30)):
         inputs = {"y_true": y_true, "y_pred": y_pred}
-        check_call(checks, f"case {i}: matrix", confusion.binary_confusion_matrix, inputs, group="matrix",
-                   expected=metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]),
-                   validate=partial(as_array, shape=(2, 2)))
-        for name, ref in (("precision", metrics.precision_score), ("recall", metrics.recall_score),
-                          ("f1", metrics.f1_score)):
-            check_call(checks, f"case {i}: {name}", getattr(confusion, name), inputs, group=name,
-                       expected=float(ref(y_true, y_pred, zero_division=0)), validate=as_float, atol=EXACT)
+        expected_matrix = metrics.confusion_matrix(y_true, y_pred, labels=[0, 1])
+        check_explained(checks, f"case {i}: matrix", confusion.binary_confusion_matrix, inputs, group="matrix",
+                        expected=expected_matrix, validate=partial(as_array, shape=(2, 2)),
+                        mistakes=[transposed(expected_matrix)])
+        figures = {name: float(ref(y_true, y_pred, zero_division=0)) for name, ref in (
+            ("precision", metrics.precision_score), ("recall", metrics.recall_score), ("f1", metrics.f1_score))}
+        for name, other in (("precision", "recall"), ("recall", "precision"), ("f1", None)):
+            check_explained(checks, f"case {i}: {name}", getattr(confusion, name), inputs, group=name,
+                            expected=figures[name], validate=as_float, atol=EXACT,
+                            mistakes=[swapped_metric(figures[name], figures[other], name, other)] if other else [])
+    from_scratch_check(checks, submission.directory, "confusion")
     credit.checks(checks)
 
 
@@ -127,7 +154,7 @@ def test_threshold_for_precision(submission, credit):
     for i in range(10):
         y, scores = _scores(rng, int(rng.integers(20, 300)))
         target = float(rng.choice([0.6, 0.75, 0.9]))
-        precisions, _, thresholds = metrics.precision_recall_curve(y, scores)
+        precisions, recalls, thresholds = metrics.precision_recall_curve(y, scores)
         reached = precisions[:-1] >= target
         inputs = {"y_true": y, "scores": scores, "target": target}
         if not reached.any():
@@ -135,11 +162,18 @@ def test_threshold_for_precision(submission, credit):
                        expected=Raises("ValueError"), group="unreachable")
             continue
         expected = float(thresholds[reached.argmax()])
-        check_call(checks, f"case {i}: threshold", tradeoff.threshold_for_precision, inputs, expected=expected,
-                   validate=as_float, atol=EXACT, group="threshold")
-        check_call(checks, f"case {i}: predictions", tradeoff.predict_at_threshold,
-                   {"scores": scores, "threshold": expected}, expected=scores >= expected, group="predictions",
-                   validate=partial(as_array, shape=(len(y),), kinds="b"))
+        above = precisions[:-1] > target
+        got = []
+        found = check_explained(checks, f"case {i}: threshold", tradeoff.threshold_for_precision, inputs,
+                                expected=expected, validate=as_float, atol=EXACT, group="threshold", keep=got,
+                                mistakes=[strict_threshold(float(thresholds[above.argmax()]) if above.any() else None)])
+        drawn = credit.measurements.get("threshold_case")
+        if not found.passed and (drawn is None or (drawn["student"] is None and got)):  # the first wrong one, drawn
+            credit.measure("threshold_case", threshold_case(i, target, precisions, recalls, thresholds, expected,
+                                                            got[0] if got else None))
+        check_explained(checks, f"case {i}: predictions", tradeoff.predict_at_threshold,
+                        {"scores": scores, "threshold": expected}, expected=scores >= expected, group="predictions",
+                        validate=partial(as_array, shape=(len(y),), kinds="b"), mistakes=[strict_prediction(scores, expected)])
     credit.checks(checks)
 
 
@@ -158,13 +192,17 @@ def test_roc_points(submission, credit):
     for i in range(12):
         y, scores = _scores(rng, int(rng.integers(5, 400)))
         fpr, tpr, thresholds = metrics.roc_curve(y, scores, drop_intermediate=False)
-        check_call(checks, f"case {i}: points", roc.roc_points, {"y_true": y, "scores": scores},
-                   expected={"fpr": fpr, "tpr": tpr, "thresholds": thresholds}, validate=_roc_triple, atol=EXACT,
-                   group="points")
+        got = []
+        points = check_explained(checks, f"case {i}: points", roc.roc_points, {"y_true": y, "scores": scores},
+                                 expected={"fpr": fpr, "tpr": tpr, "thresholds": thresholds}, validate=_roc_triple,
+                                 atol=EXACT, group="points", keep=got, mistakes=[missing_start_point(fpr, tpr)])
+        if not points.passed and got and "roc_case" not in credit.measurements:  # the first wrong curve, drawn
+            credit.measure("roc_case", roc_case(i, got[0], fpr, tpr))
         check_call(checks, f"case {i}: auc", roc.auc, {"fpr": fpr, "tpr": tpr}, expected=float(metrics.auc(fpr, tpr)),
                    validate=as_float, atol=EXACT, group="auc")
     check_call(checks, "decreasing x", roc.auc, {"fpr": np.array([1.0, 0.5, 0.0]), "tpr": np.array([1.0, 0.8, 0.0])},
                expected=0.65, validate=as_float, atol=EXACT, group="auc")
+    from_scratch_check(checks, submission.directory, "roc")
     credit.checks(checks)
 
 
@@ -202,6 +240,8 @@ def test_train_svc(submission, data, profile, band, reference, credit):
     accuracy = float(np.mean(predicted == y_test))  # a proportion of the test images: binomial SE
     credit.band("accuracy", accuracy, band.resolve(expected), reference=expected, n=len(y_test),
                 se=proportion_se(accuracy, len(y_test)))
+    if accuracy < min(band.resolve(expected).zero_at, NEAR_CHANCE):
+        credit.note(f"likely cause: {SVC_NEAR_CHANCE}")
     credit.measure("confusion_matrix", confusion_counts(y_test, predicted, range(10)))
 
 
@@ -223,13 +263,18 @@ def test_train_ovr_svc(submission, data, profile, credit):
     credit.checks(checks)
 
 
-def _count_matrices(seed, n):
+def _count_matrices(seed, n, *, empty_row: bool):
+    """Random k x k count matrices; with ``empty_row`` one class is never seen (its row is all zeros),
+    without it every row holds errors, so the core normalisation is tested apart from that edge case."""
     rng = np.random.default_rng(seed)
     matrices = []
     for _ in range(n):
         k = int(rng.integers(2, 8))
-        cm = rng.integers(0, 50, (k, k)) * (rng.random((k, k)) < 0.7)
-        cm[rng.integers(k)] = 0  # a class never seen: its row must stay zeros
+        if empty_row:
+            cm = rng.integers(0, 50, (k, k)) * (rng.random((k, k)) < 0.7)
+            cm[rng.integers(k)] = 0  # a class never seen: its row must stay zeros
+        else:
+            cm = rng.integers(1, 50, (k, k))
         matrices.append(cm)
     return matrices
 
@@ -243,21 +288,27 @@ def _predictions_of(cm):
 
 @pytest.mark.question("error_analysis.normalize")
 def test_normalize_confusion(submission, credit):
+    """The core (matrices whose rows all hold samples and errors) and the all-zero row apart: a
+    normalisation right on every non-empty row keeps the core's weight."""
     analysis = submission.module("error_analysis")
     checks = []
-    for i, cm in enumerate(_count_matrices(SEED + 8, 6)):
+    cases = [("", m, None) for m in _count_matrices(SEED + 8, 6, empty_row=False)]
+    cases += [(" (all-zero row)", m, "empty_row") for m in _count_matrices(SEED + 15, 3, empty_row=True)]
+    for i, (label, cm, edge) in enumerate(cases):
         y_true, y_pred = _predictions_of(cm)
         labels = range(len(cm))
         square = partial(as_array, shape=cm.shape)
         for how in ("true", "pred"):
-            check_call(checks, f"matrix {i} normalize={how}", analysis.normalize_confusion, {"cm": cm},
-                       {"normalize": how}, validate=square, atol=EXACT, group="normalize",
-                       expected=metrics.confusion_matrix(y_true, y_pred, labels=labels, normalize=how))
+            check_explained(checks, f"matrix {i}{label} normalize={how}", analysis.normalize_confusion, {"cm": cm},
+                            {"normalize": how}, validate=square, atol=EXACT, group=edge or "normalize",
+                            expected=metrics.confusion_matrix(y_true, y_pred, labels=labels, normalize=how),
+                            mistakes=normalize_mistakes(cm, how))
         errors = y_true != y_pred
-        expected = np.nan_to_num(metrics.confusion_matrix(y_true[errors], y_pred[errors], labels=labels,
-                                                          normalize="true"))
-        check_call(checks, f"matrix {i} errors_only", analysis.errors_only, {"cm": cm}, expected=expected,
-                   validate=square, atol=EXACT, group="errors_only")
+        expected = np.zeros(cm.shape) if not errors.any() else np.nan_to_num(metrics.confusion_matrix(
+            y_true[errors], y_pred[errors], labels=labels, normalize="true"))
+        check_explained(checks, f"matrix {i}{label} errors_only", analysis.errors_only, {"cm": cm},
+                        expected=expected, validate=square, atol=EXACT, group=edge or "errors_only",
+                        mistakes=errors_only_mistakes(cm))
     credit.checks(checks)
 
 
@@ -269,7 +320,7 @@ def _confusion_rows(value, what):
 def test_top_confusions(submission, credit):
     analysis = submission.module("error_analysis")
     checks = []
-    for i, cm in enumerate(_count_matrices(SEED + 9, 6)):
+    for i, cm in enumerate(_count_matrices(SEED + 9, 6, empty_row=True)):
         y_true, y_pred = _predictions_of(cm)
         rates = metrics.confusion_matrix(y_true, y_pred, labels=range(len(cm)), normalize="true")
         pairs = sorted(((t, p, rates[t, p]) for t in range(len(cm)) for p in range(len(cm))

@@ -1,7 +1,7 @@
 """Hidden graders of the four exercises: the grader fits what build_* returns, on data it controls.
 
 Models are scored on held-out data whose labels never leave this process. Three integrity
-checks run beside the score (details in the README, "The exercises"):
+checks run beside the score (details in docs/design/thresholds.md):
 
 - shuffled labels: a model trained on shuffled labels that still scores above ``permuted_limit``
   did not learn from its training data (it carries the public test labels) and gets 0; the
@@ -29,8 +29,9 @@ from scipy import ndimage
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from autograder.graders.common import (attempt, fit_predict, mnist_subset, perturb_images,
-                                       titanic_figure, titanic_folds)
+from autograder.graders.common import (Property, check, describe_call, fit_predict, mnist_subset,
+                                       perturb_images, summarize, titanic_figure, titanic_folds)
+from autograder.graders.explain import grid_search_as_model, param_grid_of, shift_check
 from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
 from autograder.judge.scoring import (passes_perturbation_check, passes_shift_check, passes_shuffled_check,
@@ -97,6 +98,8 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     model = build()
     if not hasattr(model, "call"):
         raise InvalidOutput(f"{what} returned plain data ({type(model).__name__}); expected an unfitted estimator")
+    if model.isinstance_of("GridSearchCV") or model.isinstance_of("RandomizedSearchCV"):
+        raise InvalidOutput(grid_search_as_model(what, len(X_train)))
     model.call("fit", X_train[:n], np.random.default_rng(SEED).permutation(y_train[:n]))
     shuffled_on = predict_batch(model)[:2]
     shuffled_figures = {"perturbed": accuracy_score(y_test, shuffled_on[0]),
@@ -186,13 +189,13 @@ def test_tune(submission, data, credit):
     X, y, _, _ = mnist_subset(data.mnist, 600, 1, seed=SEED)
     ex1 = submission.module("ex1_knn97")
     search = as_remote(ex1.tune(X, y, cv=3), "tune()", "GridSearchCV")
-    grid = ex1.param_grid()
-    grids = grid if isinstance(grid, list) else [grid]
+    grids = param_grid_of(ex1)
+    call = describe_call(ex1.tune, {"X": X, "y": y}, {"cv": 3})
     checks = []
-    best = search.get("best_params_")
-    attempt(checks, "best_params_ comes from param_grid()", lambda: isinstance(best, dict) and any(
-        all(k in g and best[k] in g[k] for k in best) for g in grids))
-    attempt(checks, "cv=3 was used", lambda: search.get("n_splits_") == 3)
+    check(checks, "best_params_ comes from param_grid()", f"{call}.best_params_", lambda: search.get("best_params_"),
+          Property(f"one combination of param_grid() = {grids!r:.200}", lambda best: isinstance(best, dict) and any(
+              all(k in g and best[k] in g[k] for k in best) for g in grids)))
+    check(checks, "cv=3 was used", f"{call}.n_splits_", lambda: search.get("n_splits_"), 3)
     credit.checks(checks)
 
 
@@ -221,10 +224,7 @@ def test_shift_image(submission, credit):
     for i, (image, (dx, dy)) in enumerate(zip(_random_images(rng, 12), moves * 2)):
         square = i >= len(moves)  # half the cases as 28x28, half as 784-vectors
         given = image.reshape(28, 28) if square else image
-        expected = ndimage.shift(image.reshape(28, 28), [dy, dx], order=0, cval=0, mode="constant")
-        attempt(checks, f"dx={dx}, dy={dy}, shape {given.shape}", lambda given=given, expected=expected, dx=dx, dy=dy:
-                np.array_equal(as_array(ex2.shift_image(given, dx, dy), "shift_image()", shape=given.shape),
-                               expected.reshape(given.shape)))
+        shift_check(checks, f"dx={dx}, dy={dy}, shape {given.shape}", ex2.shift_image, given, dx, dy)
     credit.checks(checks)
 
 
@@ -235,18 +235,38 @@ def _rows_with_labels(X, y):
 @pytest.mark.question("ex2_augmentation.augment")
 def test_augment(submission, data, credit):
     X, y, _, _ = mnist_subset(data.mnist, 40, 1, seed=SEED + 2)
-    result = submission.module("ex2_augmentation").augment(X, y)
-    assert isinstance(result, tuple) and len(result) == 2, "augment() should return (X_augmented, y_augmented)"
-    X_aug = as_array(result[0], "augment()[0]", shape=(5 * len(X), 784))
-    y_aug = as_array(result[1], "augment()[1]", shape=(5 * len(X),))
+    augment = submission.module("ex2_augmentation").augment
+    call = describe_call(augment, {"X": X, "y": y})
+    result = augment(X, y)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, (
+        f"called {call}; expected a tuple (X_augmented, y_augmented); got {summarize(result)}")
     images = X.reshape(-1, 28, 28)
     expected_X = np.concatenate([X] + [np.stack([ndimage.shift(im, [dy, dx], order=0, cval=0) for im in images])
                                        .reshape(len(X), 784) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))])
     checks = []
-    attempt(checks, "dtype kept", lambda: X_aug.dtype == X.dtype)
-    attempt(checks, "originals and four one-pixel shifts, each with its label", lambda:
-            _rows_with_labels(X_aug.astype(X.dtype), y_aug) == _rows_with_labels(expected_X, np.tile(y, 5)))
+    # the accuracy question calls .shape on what augment returns: lists fail there, so they fail here first
+    check(checks, "returns numpy arrays", call, lambda: [type(part).__name__ for part in result],
+          Property("two numpy arrays (the grader trains on them and reads their .shape); Python lists are not "
+                   "arrays: wrap them with np.array(...) or build the rows with np.concatenate",
+                   lambda kinds: kinds == ["ndarray", "ndarray"]))
+    X_aug = as_array(result[0], "augment()[0]", shape=(5 * len(X), 784))
+    y_aug = as_array(result[1], "augment()[1]", shape=(5 * len(X),))
+    check(checks, "dtype kept", f"{call}[0].dtype", lambda: str(X_aug.dtype), str(X.dtype))
+    check(checks, "originals and four one-pixel shifts, each with its label", call,
+          lambda: _augment_difference(X_aug.astype(X.dtype), y_aug, expected_X, np.tile(y, 5)),
+          Property("the 40 originals and their shifts by one pixel right, left, down and up, each row with its "
+                   "image's label (in any order)", lambda missing: missing == 0))
     credit.checks(checks)
+
+
+def _augment_difference(X_aug, y_aug, expected_X, expected_y) -> int:
+    """Expected (row, label) pairs missing from what augment returned (0 when all are there)."""
+    missing = _rows_with_labels(expected_X, expected_y) - _rows_with_labels(X_aug, y_aug)
+    count = sum(missing.values())
+    if count:
+        raise AssertionError(f"{count} of {len(expected_y)} expected (image, label) rows are missing (an image "
+                             "shifted the wrong way, a label not repeated with its image, or the originals left out)")
+    return count
 
 
 @pytest.mark.question("ex2_augmentation.accuracy")
@@ -257,6 +277,9 @@ def test_augmented_accuracy(submission, data, profile, question, band, reference
     def fit(model):
         augmented = ex2.augment(X_train, y_train, keep=True)  # 5N rows stay in the worker
         X_aug, y_aug = augmented.item(0, keep=True), augmented.item(1, keep=True)
+        if not (X_aug.isinstance_of("ndarray") and y_aug.isinstance_of("ndarray")):
+            raise InvalidOutput("augment(X_train, y_train) returned Python lists, not numpy arrays; the contract asks "
+                                "for arrays (see ex2_augmentation.augment's check 'returns numpy arrays')")
         shape = X_aug.get("shape")
         assert tuple(shape) == (5 * len(X_train), 784), f"augment(X_train) has shape {tuple(shape)}; expected (5N, 784)"
         model.call("fit", X_aug, y_aug)
@@ -336,12 +359,14 @@ def test_transformers(submission, credit):
     def counts(i):
         return dict(counters.item(i, keep=True).call("most_common"))
 
-    attempt(checks, "one Counter per email", lambda: counters.call("__len__") == len(CRAFTED))
-    attempt(checks, "URLs become 'url'", lambda: counts(0).get("url") == 1)
-    attempt(checks, "numbers become 'number'", lambda: counts(0).get("number") == 1)
-    attempt(checks, "lower case, no punctuation", lambda: "win" in counts(0) and not any(
-        "!" in w or w != w.lower() for w in counts(0)))
-    attempt(checks, "words counted and stemmed", lambda: counts(2).get("meet") == 2)
+    call = "EmailToWordCounter().fit_transform(CRAFTED)"
+    check(checks, "one Counter per email", f"len({call})", lambda: counters.call("__len__"), len(CRAFTED))
+    check(checks, "URLs become 'url'", f"{call}[0]['url']", lambda: counts(0).get("url"), 1)
+    check(checks, "numbers become 'number'", f"{call}[0]['number']", lambda: counts(0).get("number"), 1)
+    check(checks, "lower case, no punctuation", f"{call}[0]", lambda: counts(0),
+          Property("'win' among the words, none upper case or with '!'", lambda words: "win" in words and not any(
+              "!" in w or w != w.lower() for w in words)))
+    check(checks, "words counted and stemmed", f"{call}[2]['meet'] ('meeting' twice)", lambda: counts(2).get("meet"), 2)
     vectorizer = as_remote(spam.WordCounterToVector(vocabulary_size=4), "WordCounterToVector()", "TransformerMixin")
     vectorizer.call("fit", counters)
 
@@ -349,9 +374,15 @@ def test_transformers(submission, credit):
         matrix = as_array(vectorizer.call("transform", counters, keep=True).call("toarray"), "transform()",
                           shape=(3, 5))
         total = sum(sum(counts(i).values()) for i in range(3))
-        return matrix.sum() == total and len(vectorizer.get("vocabulary_")) == 4
+        vocabulary = len(vectorizer.get("vocabulary_"))
+        assert matrix.sum() == total, f"its entries add up to {matrix.sum()}, not the {total} words counted"
+        assert vocabulary == 4, f"vocabulary_ holds {vocabulary} words, not vocabulary_size=4"
+        return True
 
-    attempt(checks, "vectors: (n_emails, vocabulary_size + 1), column 0 counts the rest", vector_checks)
+    check(checks, "vectors: (n_emails, vocabulary_size + 1), column 0 counts the rest",
+          "WordCounterToVector(vocabulary_size=4).fit(counters).transform(counters)", vector_checks,
+          Property("a (3, 5) matrix whose entries add up to every word counted, and a vocabulary_ of 4 words",
+                   bool))
     credit.checks(checks)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from autograder.graders.common import Property, Raises, check, check_call, describe_call
+from autograder.graders.explain import check_explained, swapped_columns, swapped_metric, transposed
 from autograder.judge.validate import as_array, as_float, as_remote
 
 DIGITS = np.arange(5 * 784).reshape(5, 784) % 256
@@ -107,11 +108,15 @@ CONFUSION_EXAMPLE = {"y_true": np.array([0, 1, 1, 0, 1, 1]), "y_pred": np.array(
 def test_confusion_docstring_example(submission, credit):
     confusion = submission.module("confusion")
     checks = []
-    check_call(checks, "matrix [[TN, FP], [FN, TP]] = [[1, 1], [2, 2]]", confusion.binary_confusion_matrix,
-               CONFUSION_EXAMPLE, expected=np.array([[1, 1], [2, 2]]), validate=partial(as_array, shape=(2, 2)))
-    for name, expected in (("precision", 2 / 3), ("recall", 1 / 2), ("f1", 4 / 7)):
-        check_call(checks, f"{name} = {expected:.4f}", getattr(confusion, name), CONFUSION_EXAMPLE,
-                   expected=expected, validate=as_float, atol=EXACT)
+    # names say what is checked, not the expected value (a failed name would read as what came back)
+    matrix = np.array([[1, 1], [2, 2]])  # [[TN, FP], [FN, TP]]
+    check_explained(checks, "matrix on the docstring example", confusion.binary_confusion_matrix, CONFUSION_EXAMPLE,
+                    expected=matrix, validate=partial(as_array, shape=(2, 2)), mistakes=[transposed(matrix)])
+    figures = {"precision": 2 / 3, "recall": 1 / 2, "f1": 4 / 7}
+    for name, other in (("precision", "recall"), ("recall", "precision"), ("f1", None)):
+        check_explained(checks, f"{name} on the docstring example", getattr(confusion, name), CONFUSION_EXAMPLE,
+                        expected=figures[name], validate=as_float, atol=EXACT,
+                        mistakes=[swapped_metric(figures[name], figures[other], name, other)] if other else [])
     credit.checks(checks)
 
 
@@ -191,9 +196,10 @@ def test_plot_confusion(submission, credit):
 def test_large_odd_targets(submission, credit):
     y = np.array([5, 8, 7, 0])
     checks = []
-    check_call(checks, "columns [y >= 7, y odd]", submission.module("multilabel").large_odd_targets, {"y": y},
-               expected=np.array([[False, True], [True, False], [True, True], [False, False]]),
-               validate=partial(as_array, shape=(4, 2), kinds="biu"))
+    expected = np.array([[False, True], [True, False], [True, True], [False, False]])
+    check_explained(checks, "columns [y >= 7, y odd]", submission.module("multilabel").large_odd_targets, {"y": y},
+                    expected=expected, validate=partial(as_array, shape=(4, 2), kinds="biu"),
+                    mistakes=[swapped_columns(expected)])
     credit.checks(checks)
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from autograder.graders.common import attempt, fit_predict
+from autograder.graders.common import Property, check, fit_predict
+from autograder.graders.explain import param_grid_of
 from autograder.judge.validate import as_remote
 
 # Crafted emails: the corpus's oddities in miniature.
@@ -16,8 +17,7 @@ LATIN1 = "Content-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9 cr\xe8me\n".en
 
 @pytest.mark.question("ex1_knn97.grid")
 def test_param_grid(submission):
-    grid = submission.module("ex1_knn97").param_grid()
-    grids = grid if isinstance(grid, list) else [grid]
+    grids = param_grid_of(submission.module("ex1_knn97"))
     assert grids and all(isinstance(g, dict) for g in grids), "param_grid() should return a dict or a list of dicts"
     keys = set().union(*grids)
     # "n_neighbors" on a bare KNeighborsClassifier, "<step>__n_neighbors" on its step in a pipeline
@@ -36,6 +36,16 @@ def test_titanic_contract(submission, data):
     assert len(predictions) == len(titanic.test)
 
 
+#: What each crafted email's text must satisfy.
+PARSING_TESTS = {
+    "plain text": lambda t: "Hello world" in t,
+    "HTML: links, entities, no tags, no <head>": lambda t: ("HYPERLINK" in t and "Tom & Jerry" in t and "<" not in t
+                                                           and "secret" not in t),
+    "multipart: the text/plain part": lambda t: "plain part" in t,
+    "latin-1 charset": lambda t: "café crème" in t,
+}
+
+
 @pytest.mark.question("ex4_spam.parsing")
 def test_parsing(submission, credit):
     spam = submission.module("ex4_spam")
@@ -47,9 +57,12 @@ def test_parsing(submission, credit):
         assert isinstance(text, str), f"email_to_text() returned a {type(text).__name__}; expected a str"
         return text
 
-    attempt(checks, "plain text", lambda: "Hello world" in text_of(PLAIN))
-    attempt(checks, "HTML: links, entities, no tags, no <head>", lambda: (
-        lambda t: "HYPERLINK" in t and "Tom & Jerry" in t and "<" not in t and "secret" not in t)(text_of(HTML)))
-    attempt(checks, "multipart: the text/plain part", lambda: "plain part" in text_of(MULTIPART))
-    attempt(checks, "latin-1 charset", lambda: "café crème" in text_of(LATIN1))
+    for name, raw, label, wanted in (
+            ("plain text", PLAIN, "PLAIN", "text containing 'Hello world'"),
+            ("HTML: links, entities, no tags, no <head>", HTML, "HTML",
+             "'HYPERLINK' for the link, 'Tom & Jerry' unescaped, no '<' and no <head> text ('secret')"),
+            ("multipart: the text/plain part", MULTIPART, "MULTIPART", "text containing 'plain part'"),
+            ("latin-1 charset", LATIN1, "LATIN1", "text containing 'café crème'")):
+        check(checks, name, f"ex4_spam.email_to_text(parse_email({label}))", lambda raw=raw: text_of(raw),
+              Property(wanted, lambda text, name=name: PARSING_TESTS[name](text)))
     credit.checks(checks)
