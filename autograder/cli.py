@@ -52,7 +52,8 @@ def _run(source: Path, out_dir: Optional[Path], **options):
     progress, advance = _progress(len(select(load_spec(), options["visibilities"], options["questions"])))
     try:
         with progress:
-            return grade(source, out_dir, on_result=advance, **options)
+            # the path the user named is theirs to follow; inside it, no link is followed
+            return grade(Path(source).resolve(), out_dir, on_result=advance, **options)
     except (CannotGrade, ValueError) as exc:
         errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)

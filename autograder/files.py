@@ -214,11 +214,18 @@ def _walk(fd, here: PurePosixPath, tree, skipped, wanted, note_links, max_entrie
             os.close(inner)
 
 
-def read_tree_file(root: Path, relative: PurePosixPath, max_bytes: int) -> bytes:
-    """Read one file that :func:`walk_tree` found, again through descriptors and ``O_NOFOLLOW``."""
-    fd = open_folder(root, relative.parts[:-1])
+def read_tree_files(root: Path, folder: PurePosixPath, names, max_bytes: int, skipped: SkipNotes) -> dict[str, bytes]:
+    """Read files that :func:`walk_tree` found in one of its folders, again through descriptors and
+    ``O_NOFOLLOW`` (the folder is opened once); one that cannot be read is a note in ``skipped``."""
+    fd = open_folder(root, folder.parts)
     try:
-        return read_regular_file(relative.name, max_bytes, dir_fd=fd)
+        found = {}
+        for name in sorted(names):
+            try:
+                found[name] = read_regular_file(name, max_bytes, dir_fd=fd)
+            except NotARegularFile as exc:
+                skipped.add(str(folder / name), str(exc), "unreadable file")
+        return found
     finally:
         os.close(fd)
 

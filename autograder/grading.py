@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from autograder.files import NotARegularFile, read_regular_file
+from autograder.files import NotARegularFile
 from autograder.notebooks import line_map, translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
@@ -136,7 +136,7 @@ def _choice_note(chosen, others, describe) -> list[str]:
 def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
     """The ``.py`` regular files of the chosen module folder (see ``prepare_submission``), read through
     descriptors; links and special files anywhere are skipped with a note."""
-    from autograder.files import SkipNotes, TooManyEntries, choose_module_folder, read_tree_file, walk_tree
+    from autograder.files import SkipNotes, TooManyEntries, choose_module_folder, read_tree_files, walk_tree
 
     skipped = SkipNotes()
     try:
@@ -147,11 +147,12 @@ def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
         raise CannotGrade(f"{folder.name}: {exc}") from None
     chosen, others = choose_module_folder(tree.files, _is_module)
     sources = {}
-    for relative in sorted(p for p in tree.files if p.parent == chosen):
+    if chosen is not None:
         try:
-            sources[relative.name] = read_tree_file(folder, relative, MAX_FILE_BYTES)
-        except (NotARegularFile, OSError) as exc:
-            skipped.add(str(relative), str(exc), "unreadable file")
+            sources = read_tree_files(folder, chosen, [p.name for p in tree.files if p.parent == chosen],
+                                      MAX_FILE_BYTES, skipped)
+        except OSError as exc:  # the folder was replaced (by a link) after the walk
+            raise CannotGrade(f"{folder.name}: {chosen} could not be read ({exc.strerror})") from None
 
     def describe(f):
         return _count(sum(_is_module(p.name) for p in tree.files if p.parent == f), "module")

@@ -205,3 +205,18 @@ def test_grade_all_names_every_file_it_wrote(tmp_path):
     assert {"grades.csv", "canvas_import.csv"} <= names
     assert all(p.is_file() for p in written)
     shutil.rmtree(store.out)
+
+
+@pytest.mark.slow
+def test_a_moodle_download_is_graded_into_its_worksheet(tmp_path):
+    """The whole path: Moodle's download in, the downloaded worksheet filled, the final file list."""
+    from autograder.bulk import grade_all
+
+    root = moodle_download(tmp_path / "moodle")
+    outcome = grade_all(root, tmp_path / "out", questions=("confusion",), partial_export=True, workers=2,
+                        timeout=20, moodle_worksheet=MOODLE_WORKSHEET)
+    assert {p.name for p in outcome.written} >= {"grades.csv", "moodle_grading_worksheet.csv", "summary.html"}
+    confusion = sum(q.points for q in load_spec().values() if q.module == "confusion")
+    read = moodle_reads(tmp_path / "out" / "moodle_grading_worksheet.csv")
+    assert float(read["2345671"]["Grade"]) == float(read["2345672"]["Grade"]) == confusion
+    assert read["2345672"]["Feedback comments"] == "Well done on roc"

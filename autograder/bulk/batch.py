@@ -133,7 +133,7 @@ def _check_gradebooks(settings: dict) -> None:
     if settings.get("roster"):
         roster = Path(settings["roster"])
         read_roster(roster)
-        header, _ = exports._roster_table(roster)
+        header, _ = exports.roster_table(roster)
         exports.canvas_assignment_column(header, settings.get("assignment"))
 
 
@@ -310,5 +310,5 @@ def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingR
     if importlib.util.find_spec("autograder.reporters.summary") is not None:
         from autograder.reporters.summary import write_summary
 
-        written += [Path(p) for p in write_summary(store.out)]
+        written += [Path(p) for p in write_summary(store.out) or ()]
     return written

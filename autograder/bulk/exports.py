@@ -192,7 +192,7 @@ def canvas_assignment_column(header: list[str], assignment: str | None = None) -
                       f"the roster's assignment columns: {offered}")
 
 
-def _roster_table(roster: Path) -> tuple[list[str], list[list[str]]]:
+def roster_table(roster: Path) -> tuple[list[str], list[list[str]]]:
     try:
         with open(roster, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
@@ -214,7 +214,7 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     Students without a gradable submission get an empty cell (Canvas leaves the grade as it is).
     """
     read_roster(roster)  # the roster's own checks (Student and ID columns)
-    header, rows = _roster_table(Path(roster))
+    header, rows = roster_table(Path(roster))
     column = canvas_assignment_column(header, assignment)
     at = header.index(column)
     identity = [c for c in CANVAS_IDENTITY if c in header]

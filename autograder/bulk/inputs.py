@@ -317,7 +317,7 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         elif "moodle_participant" in entry.lms:
             source = _gather_moodle_files(entry, workdir / "gathered", notes)
         if _is_dir(source):
-            source = _submission_in_folder(source, entry, notes)
+            source = _submission_in_folder(source, entry)
         try:
             prepared = prepare_submission(source, workdir / "prepared", notes)
         except CannotGrade as exc:  # name the entry, not our scratch copy of it
@@ -337,11 +337,11 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _submission_in_folder(folder: Path, entry: Entry, notes: list[str]) -> Path:
+def _submission_in_folder(folder: Path, entry: Entry) -> Path:
     """The folder itself, or what an upload wrapped: a single sub-folder, a single .zip or .ipynb.
 
-    Entries are checked with ``lstat``: a link is never unwrapped (it is noted, and the folder
-    itself is graded, where ``prepare_submission`` skips it with the same reason).
+    Entries are checked with ``lstat``: a link is never unwrapped; the folder itself is graded, and
+    ``prepare_submission`` skips the link with a note (only links: the entry cannot be graded).
     """
     from autograder.grading import CannotGrade
 
