@@ -190,6 +190,19 @@ def test_a_worksheet_that_is_not_moodles_is_refused(tmp_path):
         exports.write_moodle_worksheet(tmp_path / "w.csv", moodle_records(tmp_path), {}, other)
 
 
+def test_a_bad_worksheet_or_roster_is_refused_before_anyone_is_graded(tmp_path):
+    from autograder.bulk import grade_all
+
+    root = moodle_download(tmp_path / "moodle")
+    other = tmp_path / "other.csv"
+    other.write_text("name,grade\nAnn,3\n")
+    with pytest.raises(LayoutError, match="not a Moodle grading worksheet"):
+        grade_all(root, tmp_path / "out", moodle_worksheet=other)
+    with pytest.raises(LayoutError, match="Pass --assignment"):
+        grade_all(root, tmp_path / "out", roster=CANVAS_EXPORT, assignment="Chapter 4")
+    assert not (tmp_path / "out").exists()
+
+
 def test_grade_all_names_every_file_it_wrote(tmp_path):
     """The outcome lists the exports (the console prints them): canvas_import.csv, summary.html, ..."""
     from autograder.bulk.batch import write_outputs

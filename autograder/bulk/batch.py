@@ -135,6 +135,8 @@ def _check_gradebooks(settings: dict) -> None:
         read_roster(roster)
         header, _ = exports.roster_table(roster)
         exports.canvas_assignment_column(header, settings.get("assignment"))
+    if settings.get("moodle_worksheet"):
+        exports.read_moodle_worksheet(Path(settings["moodle_worksheet"]))
 
 
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,

@@ -116,5 +116,9 @@ def print_written(console: Console, outcome) -> None:
         purpose = WRITTEN_PURPOSE.get(path.name, "")
         line = Text("  ").append_text(_text.console(str(path))).append(f"  ({purpose})" if purpose else "")
         console.print(line, highlight=False, soft_wrap=True)
+    if any(e.get("moodle_participant") for e in entries) and not any(
+            p.name == "moodle_grading_worksheet.csv" for p in outcome.written):
+        console.print("  (no moodle_grading_worksheet.csv: -q graded part of the assignment; "
+                      "--partial-export writes it out of the graded questions' points)", highlight=False)
     console.print(Text("  ").append_text(_text.console(f"{outcome.out / 'students'}/<id>/"))
                   .append(f"  (each student's reports: {len(entries)} folders)"), highlight=False, soft_wrap=True)

@@ -241,6 +241,28 @@ def _moodle_grade(value: float) -> str:
     return f"{value:.2f}"  # Moodle's own worksheet writes two decimals; its upload reads a point or a comma
 
 
+def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of Moodle's downloaded grading worksheet.
+
+    Raises
+    ------
+    LayoutError
+        Unreadable, or without Moodle's Identifier, Grade or Last modified (grade) column.
+    """
+    try:
+        with open(worksheet, newline="", encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LayoutError(f"The Moodle worksheet {worksheet} is not a readable CSV file: {exc}") from exc
+    header = table[0] if table else []
+    missing = [c for c in (MOODLE_IDENTIFIER, MOODLE_GRADE, MOODLE_MODIFIED) if c not in header]
+    if missing:
+        raise LayoutError(f"{worksheet} is not a Moodle grading worksheet: it lacks {', '.join(missing)} "
+                          f"(download it from the assignment: View all submissions > Download grading worksheet; "
+                          f"columns found: {', '.join(header) or 'none'}).")
+    return header, table[1:]
+
+
 def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, GradingResult],
                            worksheet: Path | None = None, *, partial_export: bool = False) -> Path:
     """Moodle's grading worksheet for "Upload grading worksheet".
@@ -274,21 +296,11 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
                          grade_for(participant, None), _moodle_grade(total), "Yes", "-", "-"])
         return write_csv(path, list(MOODLE_COLUMNS), rows)
 
-    try:
-        with open(worksheet, newline="", encoding="utf-8-sig") as fh:
-            table = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise LayoutError(f"The Moodle worksheet {worksheet} is not a readable CSV file: {exc}") from exc
-    header = table[0] if table else []
-    missing = [c for c in (MOODLE_IDENTIFIER, MOODLE_GRADE, MOODLE_MODIFIED) if c not in header]
-    if missing:
-        raise LayoutError(f"{worksheet} is not a Moodle grading worksheet: it lacks {', '.join(missing)} "
-                          f"(download it from the assignment: View all submissions > Download grading worksheet; "
-                          f"columns found: {', '.join(header) or 'none'}).")
+    header, body = read_moodle_worksheet(Path(worksheet))
     ident, grade = header.index(MOODLE_IDENTIFIER), header.index(MOODLE_GRADE)
     maximum = header.index(MOODLE_MAX) if MOODLE_MAX in header else None
     rows = []
-    for row in table[1:]:
+    for row in body:
         row = row + [""] * (len(header) - len(row))
         participant = row[ident].removeprefix(MOODLE_PARTICIPANT).strip()
         target = _number(row[maximum]) if maximum is not None and not partial_export else None
