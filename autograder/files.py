@@ -119,7 +119,7 @@ class Tree:
     """What a folder holds, found without following a link: regular files by relative path."""
 
     root: Path
-    files: dict[PurePosixPath, int] = field(default_factory=dict)   # relative path -> size
+    files: dict[PurePosixPath, str] = field(default_factory=dict)   # relative path -> name
     entries: int = 0
 
 
@@ -185,12 +185,14 @@ def _walk(fd, here: PurePosixPath, tree, skipped, wanted, note_links, max_entrie
         if entry.name.startswith(".") or entry.name == "__MACOSX":
             continue
         relative = here / entry.name
-        info = os.lstat(entry.name, dir_fd=fd)  # never the target of a link
-        mode = info.st_mode
-        if stat.S_ISREG(mode):
+        # the entry's own type (follow_symlinks=False: never a link's target); files are opened with
+        # O_NOFOLLOW and folders with O_NOFOLLOW | O_DIRECTORY, so a swap after this check is refused there
+        if entry.is_file(follow_symlinks=False):
             if wanted(entry.name):
-                tree.files[relative] = info.st_size
-        elif stat.S_ISDIR(mode):
+                tree.files[relative] = entry.name
+            continue
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
             if wanted(entry.name):
                 skipped.add(str(relative), "a folder, not a regular file", "folder")
             elif len(here.parts) + 1 >= max_depth:
