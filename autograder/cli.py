@@ -52,7 +52,8 @@ def _run(source: Path, out_dir: Optional[Path], **options):
     progress, advance = _progress(len(select(load_spec(), options["visibilities"], options["questions"])))
     try:
         with progress:
-            return grade(source, out_dir, on_result=advance, **options)
+            # the path the user named is theirs to follow; inside it, no link is followed
+            return grade(Path(source).resolve(), out_dir, on_result=advance, **options)
     except (CannotGrade, ValueError) as exc:
         errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
@@ -184,6 +185,12 @@ def grade_all(
     data: str = typer.Option("quick", "--data", help="data profile: quick (embedded sample) or full"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     roster: Optional[Path] = typer.Option(None, "--roster", help="Canvas gradebook export CSV: names, ids, import file"),
+    assignment: Optional[str] = typer.Option(None, "--assignment", help="the roster's column for this grade (its name "
+                                                                       "or Canvas id; default: matched by title)"),
+    moodle_worksheet: Optional[Path] = typer.Option(None, "--moodle-worksheet", help="Moodle's downloaded grading "
+                                                    "worksheet, filled in as moodle_grading_worksheet.csv"),
+    partial_export: bool = typer.Option(False, "--partial-export", help="with -q: export the graded questions' "
+                                                                        "points to Canvas/Moodle anyway"),
     resume: bool = typer.Option(False, "--resume", help="finish the batch in --out with its recorded options"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="regrade, with the batch's recorded options, "
                                                                     "every submission the grader or the machine "
@@ -200,7 +207,7 @@ def grade_all(
 
     from autograder.bulk import LayoutError
     from autograder.bulk import grade_all as run_batch
-    from autograder.bulk.console import BatchProgress, print_class_table
+    from autograder.bulk.console import BatchProgress, print_class_table, print_written
 
     def stop(signum, frame):  # SIGTERM ends the batch like Ctrl-C: every finished result is kept
         raise KeyboardInterrupt
@@ -210,6 +217,8 @@ def grade_all(
             outcome = run_batch(submissions, out, workers=workers, profile=data, data_dir=data_dir,
                                 questions=question, timeout=timeout, roster=roster, resume=resume,
                                 retry_failed=retry_failed, scheduler=scheduler, shared_dir=shared_dir,
+                                assignment=assignment, partial_export=partial_export,
+                                moodle_worksheet=moodle_worksheet,
                                 on_start=progress.start, on_event=progress.event)
     except KeyboardInterrupt:
         errors.print(f"[yellow]Interrupted.[/] Finished results are in {out}; "
@@ -219,9 +228,7 @@ def grade_all(
         errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, outcome.entries)
-    graded = sum(e["status"] == "graded" for e in outcome.entries)
-    console.print(f"{graded}/{len(outcome.entries)} graded; wrote {out / 'grades.csv'}, {out / 'batch.json'} "
-                  f"and {out / 'students'}/<id>/")
+    print_written(console, outcome)
     failed = [e for e in outcome.entries if e.get("grader_errors") or e.get("infrastructure")]
     if failed:
         errors.print(f"[red]The grader or the machine failed on {len(failed)} submission(s)[/]; none of it counts "

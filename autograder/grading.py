@@ -15,13 +15,14 @@ import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from autograder.files import NotARegularFile, read_regular_file
+from autograder.files import NotARegularFile
 from autograder.notebooks import line_map, translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
@@ -37,6 +38,10 @@ MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Entries in a submission archive: ZipFile builds one object per entry before anything is read.
 MAX_ZIP_ENTRIES = 10_000
+#: A central-directory entry is 46 bytes and its name; ZipFile reads the directory by size, not by count.
+MIN_ZIP_ENTRY_BYTES = 46
+#: The central directory of MAX_ZIP_ENTRIES entries with names of about 200 characters.
+MAX_ZIP_DIRECTORY_BYTES = MAX_ZIP_ENTRIES * (MIN_ZIP_ENTRY_BYTES + 210)
 
 
 class CannotGrade(RuntimeError):
@@ -46,14 +51,14 @@ class CannotGrade(RuntimeError):
 # ------------------------------------------------------------------- stage 1: load
 
 def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None) -> Path:
-    """Copy the submission's top-level ``.py`` files into a private folder the worker can read.
+    """Copy the submission's ``.py`` module files into a private flat folder the worker can read.
 
     Parameters
     ----------
     path : Path
         A folder of module files (as ``assignments/``) or a ``.zip`` of one (the files may
-        sit in a single top folder inside the zip), or a notebook or a folder holding
-        notebooks (converted by :mod:`autograder.notebooks`).
+        sit in a sub-folder), or a notebook or a folder holding notebooks (converted by
+        :mod:`autograder.notebooks`).
     workdir : Path
         A private folder; the copy goes to ``workdir / "submission"``.
     notes : list of str, optional
@@ -64,24 +69,33 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     Path
         The flat folder of module files.
 
-    Only regular files are copied, never through a link: a symlink (to ``/etc/shadow``, a
-    hidden grader, ``/dev/zero``), a FIFO, a device or a folder named ``x.py`` is skipped
-    with a note, and so is a file over ``MAX_FILE_BYTES``.
+    Only regular files are copied, never through a link: ``path`` itself must not be a
+    link, folders are walked from descriptors opened with ``O_NOFOLLOW``, and a symlink
+    anywhere (to ``/etc/shadow``, a hidden grader, the reference solutions, a classmate's
+    folder), a FIFO, a device or a folder named ``x.py`` is skipped with a note, and so is a
+    file over ``MAX_FILE_BYTES``; past ``files.MAX_SKIP_NOTES`` the notes are summarised.
+    When several folders hold the modules (``attempt1/``, ``attempt2/``), one is graded by
+    :func:`autograder.files.choose_module_folder`'s rule and the others are named in a note.
     """
     path = Path(path)
     notes = [] if notes is None else notes
+    try:
+        info = os.lstat(path)
+    except OSError:
+        raise CannotGrade(f"submission {path} does not exist") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise CannotGrade(f"{path.name} is a symbolic link: only regular files and folders are graded "
+                          "(links are never followed)")
     target = workdir / "submission"
     target.mkdir(parents=True)
-    if path.suffix == ".ipynb" or (path.is_dir() and any(path.glob("*.ipynb"))):
+    if path.suffix == ".ipynb" or (stat.S_ISDIR(info.st_mode) and any(path.glob("*.ipynb"))):
         sources = _notebook_sources(path, workdir)
-    elif path.is_dir():
+    elif stat.S_ISDIR(info.st_mode):
         sources = _python_files_in_folder(path, notes)
-    elif path.is_file() and zipfile.is_zipfile(path):
+    elif stat.S_ISREG(info.st_mode) and zipfile.is_zipfile(path):
         sources = _python_files_in_zip(path, notes)
-    elif path.exists():
-        raise CannotGrade(f"{path} is neither a folder nor a .zip archive of module files")
     else:
-        raise CannotGrade(f"submission {path} does not exist")
+        raise CannotGrade(f"{path} is neither a folder nor a .zip archive of module files")
     for name, content in sources.items():
         (target / name).write_bytes(content)
         (target / name).chmod(0o644)
@@ -107,17 +121,52 @@ def apply_preparation(result: GradingResult, preparation: dict) -> None:
     translate_result(result, preparation.get("notebook_lines"))
 
 
+def _is_module(name: str) -> bool:
+    from autograder.contract import CONTRACT
+
+    return name.endswith(".py") and name[:-3] in CONTRACT
+
+
+def _choice_note(chosen, others, describe) -> list[str]:
+    """One line naming the graded folder and the candidates left out (none when there was one)."""
+    if not others:
+        return []
+    def label(folder):
+        return "the top folder" if str(folder) == "." else f"{folder}/"
+    left_out = ", ".join(f"{label(f)} ({describe(f)})" for f in others)
+    return [f"several copies of the modules: graded {label(chosen)} ({describe(chosen)}); not graded: {left_out}. "
+            "Rule: the shallowest folder, then the most modules, then the last name in natural order"]
+
+
 def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
-    """The folder's top-level ``.py`` regular files; anything else named ``*.py`` is skipped with a note."""
+    """The ``.py`` regular files of the chosen module folder (see ``prepare_submission``), read through
+    descriptors; links and special files anywhere are skipped with a note."""
+    from autograder.files import SkipNotes, TooManyEntries, choose_module_folder, read_tree_files, walk_tree
+
+    skipped = SkipNotes()
+    try:
+        tree = walk_tree(folder, skipped, wanted=lambda name: name.endswith(".py"))
+    except NotARegularFile as exc:
+        raise CannotGrade(f"{folder.name}: {exc}") from None
+    except TooManyEntries as exc:
+        raise CannotGrade(f"{folder.name}: {exc}") from None
+    chosen, others = choose_module_folder(tree.files, _is_module)
     sources = {}
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if not entry.name.endswith(".py"):
-            continue
+    if chosen is not None:
         try:
-            sources[entry.name] = read_regular_file(Path(entry.path), MAX_FILE_BYTES)
-        except NotARegularFile as exc:
-            notes.append(f"skipped {entry.name}: {exc}")
+            sources = read_tree_files(folder, chosen, [p.name for p in tree.files if p.parent == chosen],
+                                      MAX_FILE_BYTES, skipped)
+        except OSError as exc:  # the folder was replaced (by a link) after the walk
+            raise CannotGrade(f"{folder.name}: {chosen} could not be read ({exc.strerror})") from None
+
+    def describe(f):
+        return _count(sum(_is_module(p.name) for p in tree.files if p.parent == f), "module")
+    notes += _choice_note(chosen, others, describe) + skipped.lines()
     return sources
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' * (n != 1)}"
 
 
 def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
@@ -131,33 +180,62 @@ def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
 
 
 def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
+    """The ``.py`` members of the chosen module folder in the archive; members stored as links are skipped.
+
+    The archive's own end record is read first: its entry count and central-directory size are
+    bounded before ``ZipFile`` builds an object per entry.
+    """
+    from autograder.files import SkipNotes, choose_module_folder, zip_directory
+
     try:
-        with open(path, "rb") as handle:  # the entry count ZipFile would read, checked before it parses them
-            end_record = zipfile._EndRecData(handle)
-        if end_record is None:
-            raise zipfile.BadZipFile("no end of central directory record")
-        if end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES:
-            raise CannotGrade(f"{path}: {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} entries, more than the "
-                              f"{MAX_ZIP_ENTRIES:,} allowed in a submission archive")
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if m.filename.endswith(".py") and not m.is_dir()]
-            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise CannotGrade(f"{path}: the .py files add up to more than {MAX_ZIP_BYTES // 2**20} MB")
-            folders = {str(Path(m.filename).parent) for m in members}
-            top = min(folders, key=lambda f: len(Path(f).parts), default=".")
-            sources = {}
-            for member in members:
-                name = Path(member.filename).name
-                if str(Path(member.filename).parent) != top or name.startswith("."):
-                    continue
-                if member.file_size > MAX_FILE_BYTES:
-                    notes.append(f"skipped {member.filename}: {member.file_size:,} bytes, more than the "
-                                 f"{MAX_FILE_BYTES:,} allowed for one module")
-                    continue
-                sources[name] = archive.read(member)
-            return sources
+        with open(path, "rb", opener=_no_follow) as handle:
+            try:
+                directory = zip_directory(handle)
+            except ValueError as exc:
+                raise zipfile.BadZipFile(str(exc)) from None
+            if directory.entries > MAX_ZIP_ENTRIES:
+                raise CannotGrade(f"{path.name}: {directory.entries:,} entries, more than the {MAX_ZIP_ENTRIES:,} "
+                                  "allowed in a submission archive")
+            if directory.size > MAX_ZIP_DIRECTORY_BYTES:  # an end record that understates its entries
+                raise CannotGrade(f"{path.name}: a list of entries of {directory.size:,} bytes, more than the "
+                                  f"{MAX_ZIP_DIRECTORY_BYTES:,} bytes that {MAX_ZIP_ENTRIES:,} entries take")
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                skipped = SkipNotes()
+                members = {}
+                for member in archive.infolist():
+                    if member.is_dir() or not member.filename.endswith(".py"):
+                        continue
+                    relative = PurePosixPath(member.filename)
+                    if any(part.startswith(".") or part == "__MACOSX" for part in relative.parts):
+                        continue
+                    if stat.S_ISLNK(member.external_attr >> 16):
+                        skipped.add(member.filename, "a symbolic link (only regular files are graded)",
+                                    "symbolic link")
+                        continue
+                    members[relative] = member
+                if sum(m.file_size for m in members.values()) > MAX_ZIP_BYTES:
+                    raise CannotGrade(f"{path}: the .py files add up to more than {MAX_ZIP_BYTES // 2**20} MB")
+                chosen, others = choose_module_folder(members, _is_module)
+                sources = {}
+                for relative in sorted(p for p in members if p.parent == chosen):
+                    member = members[relative]
+                    if member.file_size > MAX_FILE_BYTES:
+                        skipped.add(member.filename, f"{member.file_size:,} bytes, more than the "
+                                                     f"{MAX_FILE_BYTES:,} allowed for one module", "file too large")
+                        continue
+                    sources[relative.name] = archive.read(member)
+
+                def describe(f):
+                    return _count(sum(_is_module(p.name) for p in members if p.parent == f), "module")
+                notes += _choice_note(chosen, others, describe) + skipped.lines()
+                return sources
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise CannotGrade(f"{path} is not a readable .zip archive: {exc}") from exc
+
+
+def _no_follow(path, flags):
+    return os.open(path, flags | os.O_NOFOLLOW)
 
 
 # -------------------------------------------------------------------- stage 2: run

@@ -173,12 +173,16 @@ def build_class(out: Path, layout: str = "folder", count: int = 22) -> list[Stud
     return people
 
 
+#: The assignment's column in the roster, as Canvas names it: "<title> (<assignment id>)".
+ROSTER_ASSIGNMENT = "Chapter 3 Classification (4242)"
+
+
 def write_roster(path: Path, people: list[Student]) -> Path:
-    """A roster in the shape of Canvas's gradebook export."""
-    lines = ["Student,ID,SIS User ID,SIS Login ID,Section", "    Points Possible,,,,"]
+    """A roster in the shape of Canvas's gradebook export (identity columns, the assignment, Points Possible)."""
+    lines = [f"Student,ID,SIS User ID,SIS Login ID,Section,{ROSTER_ASSIGNMENT}", "    Points Possible,,,,,126.00"]
     for s in people:
         last, first = s.name.split(" ", 1)[1], s.name.split(" ", 1)[0]
-        lines.append(f'"{last}, {first}",{s.canvas_id},{s.sid},{s.key}@example.edu,Section 1')
+        lines.append(f'"{last}, {first}",{s.canvas_id},{s.sid},{s.key}@example.edu,Section 1,')
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 

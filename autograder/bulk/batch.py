@@ -30,7 +30,8 @@ MANIFEST_VERSION = 1
 #: The longest a finished result waits before batch.json lists it (each student's folder is written at once).
 MANIFEST_EVERY_S = 1.0
 #: Options recorded in batch.json so that ``--resume`` finishes the batch the way it was started.
-RECORDED = ("source", "profile", "questions", "timeout", "data_dir", "roster", "layout")
+RECORDED = ("source", "profile", "questions", "timeout", "data_dir", "roster", "layout", "assignment",
+            "partial_export", "moodle_worksheet")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class BatchOutcome:
     out: Path
     manifest: dict
     results: dict[str, GradingResult] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)  # the class-level files: grades.csv, the LMS imports, ...
 
     @property
     def entries(self) -> list[dict]:
@@ -58,6 +60,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
               roster: Path | None = None, resume: bool = False, scheduler: str | None = None,
               shared_dir: Path | None = None, client=None, layout: str | None = None,
               retry_failed: bool = False,
+              assignment: str | None = None, partial_export: bool = False, moodle_worksheet: Path | None = None,
               on_start: Callable[[int, int], None] | None = None,
               on_event: Callable[[BatchEvent], None] | None = None) -> BatchOutcome:
     """Grade every submission under ``source`` into ``out``; see the README, "Grading a whole class".
@@ -79,6 +82,12 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         A Dask scheduler address (or a ``distributed.Client``): run the jobs on that cluster.
     shared_dir : Path, optional
         With a cluster: pass submissions through this shared folder rather than the scheduler.
+    assignment : str, optional
+        The roster's column for the Canvas import (its name or Canvas id); default: matched by title.
+    partial_export : bool
+        Allow a gradebook export (Canvas, Moodle) of a ``questions`` subset, out of the subset's points.
+    moodle_worksheet : Path, optional
+        Moodle's downloaded grading worksheet, to fill in (``moodle_grading_worksheet.csv``).
     on_start(total, to_run), on_event(BatchEvent)
         Progress callbacks.
 
@@ -90,12 +99,15 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
     settings = {"source": str(Path(source).resolve()) if source else None, "profile": profile,
                 "questions": sorted(questions), "timeout": timeout,
                 "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-                "roster": str(Path(roster).resolve()) if roster else None, "layout": layout}
+                "roster": str(Path(roster).resolve()) if roster else None, "layout": layout,
+                "assignment": assignment, "partial_export": partial_export,
+                "moodle_worksheet": str(Path(moodle_worksheet).resolve()) if moodle_worksheet else None}
     if resume or retry_failed:
         settings = _resumed_settings(store, settings)
     if settings["source"] is None:
         raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
     _check_selection(settings["profile"], settings["questions"])
+    _check_gradebooks(settings)
     workers = workers or available_cores()
     if workers < 1:
         raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
@@ -119,6 +131,19 @@ def _check_selection(profile: str, questions) -> None:
     unknown = set(questions) - set(spec) - {q.module for q in spec.values()}
     if unknown:
         raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+
+
+def _check_gradebooks(settings: dict) -> None:
+    """Fail before grading anyone: a roster without the assignment, or a -q subset for a gradebook."""
+    if settings.get("roster") or settings.get("moodle_worksheet"):
+        exports.check_gradebook_selection(settings["questions"], partial_export=settings.get("partial_export"))
+    if settings.get("roster"):
+        roster = Path(settings["roster"])
+        read_roster(roster)
+        header, _ = exports.roster_table(roster)
+        exports.canvas_assignment_column(header, settings.get("assignment"))
+    if settings.get("moodle_worksheet"):
+        exports.read_moodle_worksheet(Path(settings["moodle_worksheet"]))
 
 
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
@@ -189,8 +214,8 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
         manifest["complete"] = all(r["status"] != "pending" for r in records.values())
     finally:
         store.write_manifest(manifest)  # also on Ctrl-C / SIGTERM: every finished result is listed
-    write_outputs(store, manifest, results)
-    return BatchOutcome(store.out, manifest, results)
+    written = write_outputs(store, manifest, results)
+    return BatchOutcome(store.out, manifest, results, written)
 
 
 def cacheable(reply: dict) -> bool:
@@ -354,13 +379,25 @@ def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingR
             loaded = store.load_result(record)
             if loaded is not None:
                 results[record["id"]] = loaded
+    settings = manifest["settings"]
     written = [exports.write_grades_csv(store.out / "grades.csv", manifest["entries"], results)]
-    if manifest["settings"].get("roster"):
+    if settings.get("roster"):
         written.append(exports.write_canvas_csv(store.out / "canvas_import.csv", manifest["entries"], results,
-                                                Path(manifest["settings"]["roster"])))
+                                                Path(settings["roster"]), settings.get("assignment"),
+                                                partial_export=bool(settings.get("partial_export"))))
+    if settings.get("moodle_worksheet") or any(e.get("moodle_participant") for e in manifest["entries"]):
+        try:
+            exports.check_gradebook_selection(settings.get("questions"),
+                                              partial_export=bool(settings.get("partial_export")))
+        except ValueError:
+            pass  # a Moodle download graded on a -q subset: no worksheet unless --partial-export
+        else:
+            worksheet = settings.get("moodle_worksheet")
+            written.append(exports.write_moodle_worksheet(
+                store.out / "moodle_grading_worksheet.csv", manifest["entries"], results,
+                Path(worksheet) if worksheet else None, partial_export=bool(settings.get("partial_export"))))
     if importlib.util.find_spec("autograder.reporters.summary") is not None:
         from autograder.reporters.summary import write_summary
 
-        write_summary(store.out)
+        written += [Path(p) for p in write_summary(store.out) or ()]
     return written
-

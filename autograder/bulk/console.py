@@ -10,6 +10,7 @@ from collections import Counter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from autograder.bulk.batch import BatchEvent
 from autograder.reporters import _text
@@ -97,3 +98,27 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
             table.add_row(_text.console(e["id"]), _text.console(e.get("source", "")),
                           _text.console(e.get("error") or e["status"]))
         console.print(table)
+
+
+#: What each class-level file is for, in the final message.
+WRITTEN_PURPOSE = {"grades.csv": "every submission's points", "canvas_import.csv": "Canvas: Grades > Import",
+                   "moodle_grading_worksheet.csv": "Moodle: the assignment's Upload grading worksheet",
+                   "summary.html": "the class dashboard", "summary.csv": "per-question statistics",
+                   "batch.json": "the batch's record (--resume)"}
+
+
+def print_written(console: Console, outcome) -> None:
+    """The last lines of grade-all: how many were graded, and every file it wrote, with what each is for."""
+    entries = outcome.entries
+    graded = sum(e["status"] == "graded" for e in entries)
+    console.print(f"{graded}/{len(entries)} graded. Wrote:", highlight=False)
+    for path in [*outcome.written, outcome.out / "batch.json"]:
+        purpose = WRITTEN_PURPOSE.get(path.name, "")
+        line = Text("  ").append_text(_text.console(str(path))).append(f"  ({purpose})" if purpose else "")
+        console.print(line, highlight=False, soft_wrap=True)
+    if any(e.get("moodle_participant") for e in entries) and not any(
+            p.name == "moodle_grading_worksheet.csv" for p in outcome.written):
+        console.print("  (no moodle_grading_worksheet.csv: -q graded part of the assignment; "
+                      "--partial-export writes it out of the graded questions' points)", highlight=False)
+    console.print(Text("  ").append_text(_text.console(f"{outcome.out / 'students'}/<id>/"))
+                  .append(f"  (each student's reports: {len(entries)} folders)"), highlight=False, soft_wrap=True)

@@ -1,25 +1,86 @@
-"""The class's grade files: ``grades.csv`` for people, ``canvas_import.csv`` for Canvas's gradebook.
+"""The class's grade files: ``grades.csv`` for people, and the LMS gradebook imports.
+
+    grades.csv                    one row per submission: each question's points, status, error
+    canvas_import.csv             Canvas's Gradebook "Import": the roster's rows, one assignment column
+    moodle_grading_worksheet.csv  Moodle's assignment "Upload grading worksheet"
+
+Every CSV the project writes goes through :func:`write_csv`: a cell a spreadsheet would run as
+a formula (it starts with ``= + - @``, a tab or a carriage return, as OWASP's "CSV Injection"
+page lists) gets a leading ``'``, so Excel, LibreOffice and Google Sheets show it as text;
+plain numbers (``-1.5``), a lone ``-`` and ordinary names are written as they are and read back unchanged.
 
 ``grades.csv`` is UTF-8 *with* a byte-order mark: Excel reads a CSV without one in the
 system's legacy code page and mangles accented names; pandas, Python's csv module with
 ``encoding="utf-8-sig"``, LibreOffice and Google Sheets all read the mark correctly.
-The Canvas import follows Canvas's own gradebook export: Student, ID, SIS User ID,
-SIS Login ID, Section, then one column for the assignment, and a "Points Possible" row.
+
+Canvas's import (its Gradebook export's layout): the identity columns ``Student, ID,
+SIS User ID, SIS Login ID, Section`` as the roster has them, then the assignment's own column,
+named as in the roster (``Title (assignment id)``; a column Canvas does not know creates a
+new assignment), and a ``Points Possible`` row. Moodle's worksheet: ``Identifier`` is
+``Participant <id>``; the upload reads ``Identifier``, ``Grade`` and ``Last modified (grade)``
+and skips an empty grade or one above the assignment's maximum.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
-from autograder.bulk.inputs import ROSTER_COLUMNS, read_roster
+from autograder.bulk.inputs import LayoutError, read_roster
 from autograder.bulk.store import atomic_write
 from autograder.results import GradingResult
 
-ASSIGNMENT_COLUMN = "Chapter 3: Classification"
+#: The assignment's name, matched (case, punctuation and the "(id)" suffix aside) against the roster's columns.
+ASSIGNMENT_TITLE = "Chapter 3: Classification"
 GRADES_ENCODING = "utf-8-sig"
+#: Canvas's identity columns, in the order of its export; the import writes those the roster has.
+CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section")
+#: Columns Canvas computes (read only on import): never an assignment to write into.
+CANVAS_COMPUTED = re.compile(r"(Current|Final|Unposted) (Points|Score|Grade)$|^Override (Score|Grade)$")
+CANVAS_ASSIGNMENT_ID = re.compile(r"^(?P<title>.*?)\s*\((?P<id>\d+)\)\s*$")
+#: Moodle's worksheet columns (English strings of mod/assign: recordid, grade, maxgrade, lastmodifiedgrade, ...).
+MOODLE_IDENTIFIER, MOODLE_GRADE, MOODLE_MAX, MOODLE_MODIFIED = (
+    "Identifier", "Grade", "Maximum Grade", "Last modified (grade)")
+MOODLE_PARTICIPANT = "Participant "
+MOODLE_COLUMNS = (MOODLE_IDENTIFIER, "Full name", "Email address", "Status", MOODLE_GRADE, MOODLE_MAX,
+                  "Grade can be changed", "Last modified (submission)", MOODLE_MODIFIED)
+#: What a spreadsheet treats as the start of a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
+
+# --------------------------------------------------------------------- writing CSV
+
+def spreadsheet_safe(cell) -> str:
+    """``cell`` as text a spreadsheet shows and never evaluates: ``'`` before a formula start."""
+    text = "" if cell is None else str(cell)
+    if len(text) > 1 and text.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """RFC 4180 text (CRLF line ends, as spreadsheets write them), every cell through :func:`spreadsheet_safe`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in [header, *rows]:
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], *, bom: bool = False) -> Path:
+    """Write a CSV atomically (see :func:`csv_text`); ``bom``: UTF-8 with a byte-order mark, for Excel."""
+    atomic_write(path, ("\ufeff" if bom else "") + csv_text(header, rows))
+    return Path(path)
+
+
+def _points(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+# ---------------------------------------------------------------------- grades.csv
 
 def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tuple[list[str], list[list]]:
     """The rows of grades.csv: one per submission, each question's points, status and grading seconds."""
@@ -49,32 +110,205 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tupl
 
 def write_grades_csv(path: Path, entries: list[dict], results: dict[str, GradingResult]) -> Path:
     header, rows = grades_table(entries, results)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180 line ends, as spreadsheets write them
-    writer.writerow(header)
-    writer.writerows(rows)
-    atomic_write(path, "\ufeff" + buffer.getvalue())
-    return Path(path)
+    return write_csv(path, header, rows, bom=True)
+
+
+# -------------------------------------------------------------------- the total
+
+def assignment_total() -> float:
+    """The whole assignment's points (every question of questions.toml)."""
+    from autograder.spec import load_spec
+
+    return float(sum(q.points for q in load_spec().values()))
+
+
+def check_gradebook_selection(questions, *, partial_export: bool) -> None:
+    """A gradebook export records the whole assignment: a ``-q`` subset is refused unless asked for.
+
+    Raises
+    ------
+    ValueError
+        ``questions`` selects part of the assignment and ``partial_export`` is False.
+    """
+    if not questions or partial_export:
+        return
+    from autograder.spec import load_spec, select
+
+    chosen = sum(q.points for q in select(load_spec(), chosen=questions))
+    total = assignment_total()
+    if chosen < total:
+        raise ValueError(f"-q grades {chosen:g} of the assignment's {total:g} points: a gradebook export would "
+                         f"record every student out of {chosen:g}. Grade the whole assignment, or pass "
+                         "--partial-export to export the subset's points (Points Possible then says so).")
+
+
+def _scaled(score: float, maximum: float, target: float | None) -> float:
+    """``score`` out of ``maximum``, as points of an LMS assignment worth ``target`` (None: unchanged)."""
+    if not target or not maximum or abs(target - maximum) < 1e-9:
+        return score
+    return score * target / maximum
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float((text or "").replace(",", ".").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+# ------------------------------------------------------------------------ Canvas
+
+def _normalised(name: str) -> str:
+    match = CANVAS_ASSIGNMENT_ID.match(name)
+    title = match["title"] if match else name
+    return re.sub(r"[^0-9a-z]+", "", title.casefold())
+
+
+def canvas_assignment_column(header: list[str], assignment: str | None = None) -> str:
+    """The roster's column for the assignment, by ``assignment`` (its name, its Canvas id, or the column
+    exactly) or, when None, by the project's title; names compare without case, punctuation or "(id)".
+
+    Raises
+    ------
+    LayoutError
+        No column or several columns match: the message lists the roster's assignment columns.
+    """
+    columns = [c for c in header if c not in CANVAS_IDENTITY and c.strip() and not CANVAS_COMPUTED.search(c)]
+    wanted = (assignment or ASSIGNMENT_TITLE).strip()
+    if wanted in columns:
+        return wanted
+    matches = [c for c in columns if _normalised(c) == _normalised(wanted)
+               or ((m := CANVAS_ASSIGNMENT_ID.match(c)) and m["id"] == wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    offered = "; ".join(columns) or "none"
+    if not columns:
+        raise LayoutError("The roster has no assignment column: create the assignment in Canvas, then export the "
+                          "Gradebook again and pass that file with --roster (a column Canvas does not know would "
+                          "create a new assignment on import).")
+    how = "several columns match" if matches else "no column matches"
+    raise LayoutError(f"The roster's assignment for this grade: {how} {wanted!r}. Pass --assignment with one of "
+                      f"the roster's assignment columns: {offered}")
+
+
+def roster_table(roster: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with open(roster, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LayoutError(f"The roster {roster} is not a readable CSV file: {exc}") from exc
+    if not rows:
+        raise LayoutError(f"The roster {roster} is empty.")
+    return rows[0], rows[1:]
 
 
 def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, GradingResult], roster: Path,
-                     assignment: str = ASSIGNMENT_COLUMN) -> Path:
+                     assignment: str | None = None, *, partial_export: bool = False) -> Path:
     """Canvas's gradebook import: every roster student, the score of the submission matched to them.
 
+    The assignment column is the roster's own (see :func:`canvas_assignment_column`). Points
+    Possible is the assignment's total; when the roster's Points Possible row gives the Canvas
+    assignment other points, scores are scaled to them. ``partial_export``: the graded questions'
+    total and their raw points, never scaled.
     Students without a gradable submission get an empty cell (Canvas leaves the grade as it is).
     """
+    read_roster(roster)  # the roster's own checks (Student and ID columns)
+    header, rows = roster_table(Path(roster))
+    column = canvas_assignment_column(header, assignment)
+    at = header.index(column)
+    identity = [c for c in CANVAS_IDENTITY if c in header]
+    maxima = [r.max_score for r in results.values()]
+    total = max(maxima) if partial_export and maxima else assignment_total()
+    possible_row = next((r for r in rows if r and r[0].strip() == "Points Possible"), None)
+    canvas_points = _number(possible_row[at]) if possible_row and at < len(possible_row) else None
+    if partial_export:  # the subset's own points, as asked: never stretched over the whole assignment
+        canvas_points = None
+    points_possible = canvas_points or total
     by_roster_id = {e["roster"]["ID"]: e for e in entries if e.get("roster")}
-    max_score = next((r.max_score for r in results.values()), None)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*ROSTER_COLUMNS, assignment])
-    writer.writerow(["    Points Possible", "", "", "", "", f"{max_score:g}" if max_score is not None else ""])
+    out_rows = [["    Points Possible", *[""] * (len(identity) - 1), _points(points_possible)]]
     for row in read_roster(roster):
         entry = by_roster_id.get(row.get("ID", ""))
         result = results.get(entry["id"]) if entry else None
-        writer.writerow([*(row.get(c, "") for c in ROSTER_COLUMNS), f"{result.score:g}" if result else ""])
-    atomic_write(path, buffer.getvalue())
-    return Path(path)
+        score = _points(_scaled(result.score, total, canvas_points)) if result else ""
+        out_rows.append([*(row.get(c, "") for c in identity), score])
+    return write_csv(path, [*identity, column], out_rows, bom=True)
+
+
+# ------------------------------------------------------------------------ Moodle
+
+def _moodle_grade(value: float) -> str:
+    return f"{value:.2f}"  # Moodle's own worksheet writes two decimals; its upload reads a point or a comma
+
+
+def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of Moodle's downloaded grading worksheet.
+
+    Raises
+    ------
+    LayoutError
+        Unreadable, or without Moodle's Identifier, Grade or Last modified (grade) column.
+    """
+    try:
+        with open(worksheet, newline="", encoding="utf-8-sig") as fh:
+            table = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LayoutError(f"The Moodle worksheet {worksheet} is not a readable CSV file: {exc}") from exc
+    header = table[0] if table else []
+    missing = [c for c in (MOODLE_IDENTIFIER, MOODLE_GRADE, MOODLE_MODIFIED) if c not in header]
+    if missing:
+        raise LayoutError(f"{worksheet} is not a Moodle grading worksheet: it lacks {', '.join(missing)} "
+                          f"(download it from the assignment: View all submissions > Download grading worksheet; "
+                          f"columns found: {', '.join(header) or 'none'}).")
+    return header, table[1:]
+
+
+def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, GradingResult],
+                           worksheet: Path | None = None, *, partial_export: bool = False) -> Path:
+    """Moodle's grading worksheet for "Upload grading worksheet".
+
+    With ``worksheet`` (the one downloaded from the assignment's "Download grading worksheet"),
+    that file comes back with its Grade column filled and every other cell as it was (feedback
+    comments and the last-modified dates Moodle compares stay as downloaded); grades are scaled to
+    its Maximum Grade. Without it, the worksheet lists the graded participants of a Moodle download
+    with the columns the upload needs, and the assignment's total as Maximum Grade.
+    Participants are matched by the id in ``Participant <id>`` (the download's folder names).
+
+    Raises
+    ------
+    LayoutError
+        ``worksheet`` lacks Moodle's Identifier, Grade or Last modified (grade) column.
+    """
+    maxima = [r.max_score for r in results.values()]
+    total = max(maxima) if partial_export and maxima else assignment_total()
+    by_participant = {str(e.get("moodle_participant")): e for e in entries if e.get("moodle_participant")}
+
+    def grade_for(participant: str, target: float | None) -> str:
+        entry = by_participant.get(participant)
+        result = results.get(entry["id"]) if entry else None
+        return _moodle_grade(_scaled(result.score, total, target)) if result else ""
+
+    if worksheet is None:
+        rows = []
+        for participant, entry in sorted(by_participant.items()):
+            rows.append([f"{MOODLE_PARTICIPANT}{participant}", entry.get("name", ""), entry.get("email", ""),
+                         "graded by the ch3 autograder" if entry["id"] in results else entry.get("status", ""),
+                         grade_for(participant, None), _moodle_grade(total), "Yes", "-", "-"])
+        return write_csv(path, list(MOODLE_COLUMNS), rows)
+
+    header, body = read_moodle_worksheet(Path(worksheet))
+    ident, grade = header.index(MOODLE_IDENTIFIER), header.index(MOODLE_GRADE)
+    maximum = header.index(MOODLE_MAX) if MOODLE_MAX in header else None
+    rows = []
+    for row in body:
+        row = row + [""] * (len(header) - len(row))
+        participant = row[ident].removeprefix(MOODLE_PARTICIPANT).strip()
+        target = _number(row[maximum]) if maximum is not None and not partial_export else None
+        filled = grade_for(participant, target)
+        if filled:
+            row[grade] = filled
+        rows.append(row)
+    return write_csv(path, header, rows)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -3,30 +3,44 @@
     folder      one entry per student: a sub-folder of .py files, a .zip or an .ipynb
     gradescope  Gradescope's "Export Submissions": submission_metadata.yml + submission_<id>/ folders
     canvas      Canvas's bulk download: <name>[_LATE]_<userid>_<submissionid>_<filename>, many files a student
+    moodle      Moodle's "Download all submissions": <Full name>_<participant id>_assignsubmission_file_/<files>
+                (Moodle 3.1+), or the same prefix on each file without folders
 
 Each layout yields :class:`Entry` objects; :func:`prepare` turns one into the flat module files
 that ``grading.prepare_submission`` makes (notebooks included, once that stage reads them).
 Nothing here raises for one bad entry: the entry carries the reason instead, so a batch never stops.
+Nothing here follows a link: entries are checked with ``lstat`` and a link is an entry that
+cannot be graded, with the reason; below an entry, ``grading.prepare_submission`` walks
+folders without following links.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.contract import CONTRACT
+from autograder.files import NotARegularFile, read_regular_file
 
-LAYOUTS = ("folder", "gradescope", "canvas")
+LAYOUTS = ("folder", "gradescope", "canvas", "moodle")
 GRADESCOPE_METADATA = "submission_metadata.yml"
 #: Canvas's bulk-download file names; "LATE" is inserted after the name for late submissions.
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+?)_(?:(?P<late>LATE)_)?(?P<userid>\d+)_(?P<subid>\d+)_(?P<filename>.+)$")
-#: Canvas appends "-1", "-2" to a resubmitted file's name: confusion-1.py is confusion.py.
-CANVAS_RESUBMITTED = re.compile(r"^(?P<stem>.+?)-\d+(?P<suffix>\.[A-Za-z0-9]+)$")
+#: Canvas appends "-1", "-2" to a resubmitted file's name: confusion-1.py is confusion.py, attempt 1.
+CANVAS_RESUBMITTED = re.compile(r"^(?P<stem>.+?)-(?P<attempt>\d+)(?P<suffix>\.[A-Za-z0-9]+)$")
+#: Moodle's download names: "<full name>_<participant id>_assignsubmission_<plugin>_" then the file name
+#: (flat) or a folder of the files (Moodle 3.1+, "Download submissions in folders"). Moodle turns "_"
+#: in names into spaces, so the first "_<digits>_assignsubmission_" ends the name.
+MOODLE_NAME = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_(?P<filename>.*)$")
+#: Moodle's submission plugin whose files are the student's upload (onlinetext and others are not graded).
+MOODLE_FILE_PLUGIN = "file"
 #: Files and folders operating systems leave behind; never a student's entry.
 JUNK = {".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini"}
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -57,14 +71,36 @@ class LayoutError(ValueError):
 
 # -------------------------------------------------------------------- discovery
 
+def _mode(path: Path) -> int:
+    """The entry's own type (a link is a link, never its target); 0 if it vanished."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _is_dir(path: Path) -> bool:
+    return stat.S_ISDIR(_mode(path))
+
+
+def _is_file(path: Path) -> bool:
+    return stat.S_ISREG(_mode(path))
+
+
+def _listing(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.name not in JUNK and not p.name.startswith("."))
+
+
 def detect_layout(root: Path) -> str:
-    """``gradescope`` when the metadata file is there, ``canvas`` when the files carry Canvas's names."""
+    """``gradescope`` when the metadata file is there, ``canvas`` or ``moodle`` when every entry carries
+    that LMS's download names, ``folder`` otherwise."""
     root = Path(root)
-    if (root / GRADESCOPE_METADATA).is_file():
+    if _is_file(root / GRADESCOPE_METADATA):
         return "gradescope"
-    files = [p for p in root.iterdir() if p.is_file() and p.name not in JUNK]
-    if files and all(CANVAS_NAME.match(p.name) for p in files) and not any(p.is_dir() for p in root.iterdir()
-                                                                           if p.name not in JUNK):
+    children = _listing(root)
+    if children and all(MOODLE_NAME.match(p.name) for p in children):
+        return "moodle"
+    if children and all(_is_file(p) and CANVAS_NAME.match(p.name) for p in children):
         return "canvas"
     return "folder"
 
@@ -76,7 +112,7 @@ def discover(root: Path, layout: str | None = None) -> list[Entry]:
     ----------
     root : Path
         The class folder (an LMS export unzipped, or one entry per student).
-    layout : {"folder", "gradescope", "canvas"} or None
+    layout : {"folder", "gradescope", "canvas", "moodle"} or None
         None detects it (see :func:`detect_layout`).
 
     Returns
@@ -90,22 +126,26 @@ def discover(root: Path, layout: str | None = None) -> list[Entry]:
     layout = layout or detect_layout(root)
     if layout not in LAYOUTS:
         raise LayoutError(f"The 'layout' parameter must be one of {LAYOUTS}. Got {layout!r} instead.")
-    entries = {"folder": _folder_entries, "gradescope": _gradescope_entries, "canvas": _canvas_entries}[layout](root)
+    entries = {"folder": _folder_entries, "gradescope": _gradescope_entries, "canvas": _canvas_entries,
+               "moodle": _moodle_entries}[layout](root)
     if not entries:
         raise LayoutError(f"{root} holds no submissions (expected one sub-folder, .zip or .ipynb per student, "
-                          "a Gradescope export or a Canvas bulk download).")
+                          "a Gradescope export, a Canvas bulk download or a Moodle download).")
     return _unique_ids(entries)
 
 
 def _folder_entries(root: Path) -> list[Entry]:
-    children = sorted(p for p in root.iterdir() if p.name not in JUNK and not p.name.startswith("."))
-    if any(p.suffix == ".py" and p.is_file() for p in children) and not any(p.is_dir() for p in children):
+    children = _listing(root)
+    if any(p.suffix == ".py" and _is_file(p) for p in children) and not any(_is_dir(p) for p in children):
         raise LayoutError(f"{root} holds .py files directly: it looks like one submission; "
                           "grade it with `python -m autograder grade`, or put each student's files in a sub-folder.")
     entries = []
     for path in children:
-        entry = Entry(id=path.stem if path.is_file() else path.name, source=path.name, paths=[path])
-        if not (path.is_dir() or path.suffix.lower() in (".zip", ".ipynb")):
+        mode = _mode(path)
+        entry = Entry(id=path.name if stat.S_ISDIR(mode) else path.stem, source=path.name, paths=[path])
+        if stat.S_ISLNK(mode):
+            entry.error = f"{path.name} is a symbolic link: skipped (links are never followed)"
+        elif not (stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and path.suffix.lower() in (".zip", ".ipynb"))):
             entry.error = f"unrecognised entry {path.name!r}: expected a folder of .py files, a .zip or an .ipynb"
         entries.append(entry)
     return entries
@@ -134,11 +174,14 @@ def _gradescope_entries(root: Path) -> list[Entry]:
                       email="; ".join(str(_field(p, "email")) for p in people if _field(p, "email")),
                       paths=[root / folder_name],
                       lms={"submission_id": folder_name.removeprefix("submission_"), "sid": sid})
-        if not (root / folder_name).is_dir():
+        mode = _mode(root / folder_name)
+        if stat.S_ISLNK(mode):
+            entry.error = f"{folder_name} is a symbolic link: skipped (links are never followed)"
+        elif not stat.S_ISDIR(mode):
             entry.error = f"{folder_name} is listed in {GRADESCOPE_METADATA} but its folder is missing"
         entries.append(entry)
     for path in sorted(root.iterdir()):  # folders the metadata does not list: graded, without a name
-        if path.is_dir() and path.name not in seen and path.name not in JUNK:
+        if _is_dir(path) and path.name not in seen and path.name not in JUNK:
             entries.append(Entry(id=path.name, source=path.name, paths=[path]))
     return entries
 
@@ -152,13 +195,17 @@ def _field(info, name: str):
 
 def _canvas_entries(root: Path) -> list[Entry]:
     by_student: dict[str, Entry] = {}
-    for path in sorted(p for p in root.iterdir() if p.is_file() and p.name not in JUNK):
+    for path in _listing(root):
         match = CANVAS_NAME.match(path.name)
+        if not match:
+            continue
         userid = match["userid"]
         entry = by_student.setdefault(userid, Entry(
             id=userid, source="", name=match["name"], paths=[],
             lms={"canvas_user_id": userid, "submission_id": match["subid"], "late": bool(match["late"])}))
         entry.paths.append(path)
+        if int(match["subid"]) > int(entry.lms["submission_id"]):  # the newest submission's number
+            entry.lms.update(submission_id=match["subid"], late=bool(match["late"]))
     for entry in by_student.values():
         first = entry.paths[0].name
         prefix = first[: len(first) - len(CANVAS_NAME.match(first)["filename"])]
@@ -166,12 +213,41 @@ def _canvas_entries(root: Path) -> list[Entry]:
     return list(by_student.values())
 
 
+def _moodle_entries(root: Path) -> list[Entry]:
+    """One entry per participant id: the "file" plugin's folder, or its prefixed files (flat download)."""
+    by_participant: dict[str, Entry] = {}
+    for path in _listing(root):
+        match = MOODLE_NAME.match(path.name)
+        if not match:
+            continue
+        participant = match["participant"]
+        entry = by_participant.setdefault(participant, Entry(
+            id=f"participant_{participant}", source=f"{match['name']}_{participant}_*", name=match["name"],
+            lms={"moodle_participant": participant}))
+        if match["plugin"] == MOODLE_FILE_PLUGIN:
+            entry.paths.append(path)
+    for entry in by_participant.values():
+        if not entry.paths:
+            entry.error = f"{entry.source} has no uploaded files (only {MOODLE_FILE_PLUGIN!r}-plugin files are graded)"
+    return list(by_participant.values())
+
+
 def _unique_ids(entries: list[Entry]) -> list[Entry]:
-    seen: dict[str, int] = {}
-    for entry in entries:
-        safe = re.sub(r"[^A-Za-z0-9._@-]+", "_", entry.id).strip("._") or "submission"
-        seen[safe] = seen.get(safe, 0) + 1
-        entry.id = safe if seen[safe] == 1 else f"{safe}-{seen[safe]}"
+    """Folder-safe ids, unique by construction (also without regard to case, as macOS and Windows compare).
+
+    An id already taken gets the first free ``-2``, ``-3``, ... that is neither taken nor another
+    entry's own id: ``x, x, x-2`` become ``x, x-3, x-2``.
+    """
+    safe = [re.sub(r"[^A-Za-z0-9._@-]+", "_", entry.id).strip("._") or "submission" for entry in entries]
+    own = {s.casefold() for s in safe}
+    taken: set[str] = set()
+    for entry, wanted in zip(entries, safe):
+        candidate, n = wanted, 1
+        while candidate.casefold() in taken or (n > 1 and candidate.casefold() in own):
+            n += 1
+            candidate = f"{wanted}-{n}"
+        taken.add(candidate.casefold())
+        entry.id = candidate
     return entries
 
 
@@ -234,12 +310,14 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         raise CannotGrade(entry.error)
     workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-prepare-"))
     try:
-        source = entry.paths[0]
-        if len(entry.paths) > 1 or "canvas_user_id" in entry.lms:
-            source = _gather_canvas_files(entry.paths, workdir / "gathered")
-        if source.is_dir():
-            source = _submission_in_folder(source, entry)
         notes: list[str] = []
+        source = entry.paths[0]
+        if "canvas_user_id" in entry.lms:
+            source = _gather_canvas_files(entry.paths, workdir / "gathered", notes)
+        elif "moodle_participant" in entry.lms:
+            source = _gather_moodle_files(entry, workdir / "gathered", notes)
+        if _is_dir(source):
+            source = _submission_in_folder(source, entry)
         try:
             prepared = prepare_submission(source, workdir / "prepared", notes)
         except CannotGrade as exc:  # name the entry, not our scratch copy of it
@@ -260,30 +338,88 @@ def prepare(entry: Entry) -> dict[str, bytes]:
 
 
 def _submission_in_folder(folder: Path, entry: Entry) -> Path:
-    """The folder itself, or what an upload wrapped: a single sub-folder, a single .zip or .ipynb."""
+    """The folder itself, or what an upload wrapped: a single sub-folder, a single .zip or .ipynb.
+
+    Entries are checked with ``lstat``: a link is never unwrapped; the folder itself is graded, and
+    ``prepare_submission`` skips the link with a note (only links: the entry cannot be graded).
+    """
     from autograder.grading import CannotGrade
 
-    children = [p for p in folder.iterdir() if p.name not in JUNK and not p.name.startswith(".")]
+    children = _listing(folder)
     if not children:
         raise CannotGrade(f"{entry.source} is empty")
-    if any(p.suffix == ".py" for p in children):
+    links = [p for p in children if stat.S_ISLNK(_mode(p))]
+    real = [p for p in children if p not in links]
+    if any(p.suffix == ".py" and _is_file(p) for p in real):
         return folder
-    wrapped = [p for p in children if p.is_dir() or p.suffix.lower() in (".zip", ".ipynb")]
-    return wrapped[0] if len(wrapped) == 1 else folder
+    wrapped = [p for p in real if _is_dir(p) or (_is_file(p) and p.suffix.lower() in (".zip", ".ipynb"))]
+    if len(wrapped) == 1 and not links:
+        return wrapped[0]
+    if links and not wrapped:
+        names = ", ".join(p.name for p in links[:5])
+        raise CannotGrade(f"{entry.source} holds only symbolic links ({names}): links are never followed")
+    return folder
 
 
-def _gather_canvas_files(paths: list[Path], folder: Path) -> Path:
-    """One Canvas student's files under their own names; a single .zip or .ipynb is passed on whole."""
-    originals = [CANVAS_NAME.match(p.name)["filename"] for p in paths]
-    if len(paths) == 1 and originals[0].lower().endswith((".zip", ".ipynb")):
-        target = folder / originals[0]
-        folder.mkdir(parents=True)
-        shutil.copyfile(paths[0], target)
-        return target
-    folder.mkdir(parents=True)
-    for path, original in zip(paths, originals):
+def _newest_first(paths: list[Path]) -> list[tuple[Path, str, tuple[int, int]]]:
+    """Canvas files with their original names, newest first: by submission (or attachment) number, then by the
+    re-upload number Canvas appends ("-1", "-2"), as numbers ("100" is newer than "99")."""
+    found = []
+    for path in paths:
+        match = CANVAS_NAME.match(path.name)
+        original, attempt = match["filename"], 0
         resubmitted = CANVAS_RESUBMITTED.match(original)
         if resubmitted and resubmitted["stem"] in CONTRACT:
-            original = resubmitted["stem"] + resubmitted["suffix"]
-        shutil.copyfile(path, folder / original)
+            original, attempt = resubmitted["stem"] + resubmitted["suffix"], int(resubmitted["attempt"])
+        found.append((path, original, (int(match["subid"]), attempt)))
+    return sorted(found, key=lambda item: item[2], reverse=True)
+
+
+def _gather_canvas_files(paths: list[Path], folder: Path, notes: list[str]) -> Path:
+    """One Canvas student's files under their own names, the newest copy of each; a single .zip or .ipynb
+    (the newest, if re-uploaded) is passed on whole. Older copies are named in a note."""
+    from autograder.grading import MAX_FILE_BYTES, MAX_ZIP_BYTES, CannotGrade
+
+    folder.mkdir(parents=True)
+    chosen: dict[str, Path] = {}
+    for path, original, _ in _newest_first(paths):
+        if original in chosen:
+            notes.append(f"{original}: graded {chosen[original].name}, the newest upload; "
+                         f"not graded: {path.name} (older)")
+            continue
+        chosen[original] = path
+    wrapped = [name for name in chosen if name.lower().endswith((".zip", ".ipynb"))]
+    if len(wrapped) == 1 and not any(name.endswith(".py") for name in chosen):
+        chosen = {wrapped[0]: chosen[wrapped[0]]}
+    for original, path in chosen.items():
+        limit = MAX_ZIP_BYTES if original.lower().endswith(".zip") else MAX_FILE_BYTES
+        try:
+            content = read_regular_file(path, limit)
+        except NotARegularFile as exc:
+            notes.append(f"skipped {path.name}: {exc}")
+            continue
+        (folder / original).write_bytes(content)
+    if len(chosen) == 1 and next(iter(chosen)).lower().endswith((".zip", ".ipynb")):
+        target = folder / next(iter(chosen))
+        if not target.exists():
+            raise CannotGrade(f"{next(iter(chosen.values())).name} could not be read")
+        return target
+    return folder
+
+
+def _gather_moodle_files(entry: Entry, folder: Path, notes: list[str]) -> Path:
+    """A Moodle participant's upload: the "file" plugin's folder (3.1+), or the flat files under their own names."""
+    from autograder.grading import MAX_FILE_BYTES, MAX_ZIP_BYTES
+
+    folders = [p for p in entry.paths if MOODLE_NAME.match(p.name)["filename"] == "" or _is_dir(p)]
+    if len(entry.paths) == 1 and folders:
+        return folders[0]  # the walk below it never follows a link (a link here is refused by prepare)
+    folder.mkdir(parents=True)
+    for path in entry.paths:
+        original = MOODLE_NAME.match(path.name)["filename"] or path.name
+        limit = MAX_ZIP_BYTES if original.lower().endswith(".zip") else MAX_FILE_BYTES
+        try:
+            (folder / original).write_bytes(read_regular_file(path, limit))
+        except NotARegularFile as exc:
+            notes.append(f"skipped {path.name}: {exc}")
     return folder

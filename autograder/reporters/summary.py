@@ -13,7 +13,6 @@ with a few lines of inline script) and ``DIR/summary.csv`` (one row per question
 from __future__ import annotations
 
 import collections
-import csv
 import json
 import statistics
 from pathlib import Path
@@ -207,13 +206,12 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
     entries, results = load_batch(batch_dir)
     rows = question_stats(results)
     csv_path = batch_dir / "summary.csv"
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for r in rows:
-            writer.writerow([r["id"], r["name"], r["visibility"], r["max_points"], r["n"], r["mean_points"],
-                             r["pass_rate"], r["zero_rate"], r["mean_seconds"], r["max_seconds"],
-                             "; ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items()))])
+    from autograder.bulk.exports import write_csv  # every CSV goes through the formula neutraliser
+
+    write_csv(csv_path, list(CSV_COLUMNS), [
+        [r["id"], r["name"], r["visibility"], r["max_points"], r["n"], r["mean_points"], r["pass_rate"],
+         r["zero_rate"], r["mean_seconds"], r["max_seconds"],
+         "; ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items()))] for r in rows])
     pairs = []
     if similarity:
         from autograder.integrity import similar_pairs
