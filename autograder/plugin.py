@@ -32,6 +32,7 @@ import pytest
 
 from autograder.judge.client import StudentCodeError, Submission
 from autograder.judge.datasets import GradingData
+from autograder.judge.limits import call_timeout
 from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
@@ -68,6 +69,7 @@ class GradingPlugin:
         self.on_result = on_result
         self.results: dict[str, QuestionResult] = {}
         self.grader_errors: list[str] = []
+        self.time_limits: dict[str, dict] = {}  # question -> the call limit it ran under, its slowest call
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------ collection
@@ -105,7 +107,9 @@ class GradingPlugin:
     @pytest.fixture
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
-        self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        self.student.limits = dataclasses.replace(limits, timeout=call_timeout(q.id, self.profile_name, limits))
+        self.student.slowest_call = 0.0
         try:
             check_memory(self.student.limits)
         except LimitUnavailable as exc:  # a configuration problem, not the student's nor a grader bug
@@ -155,6 +159,9 @@ class GradingPlugin:
             return report
         if report.when == "call" or (report.when == "setup" and not report.passed):
             result = self._result(qid, item, call, report)
+            if self.student.limits is not None:
+                self.time_limits[qid] = {"limit_s": round(self.student.limits.timeout, 3),
+                                         "slowest_call_s": round(self.student.slowest_call, 4)}
             self.results[qid] = result
             if self.on_result:
                 self.on_result(result)
@@ -212,7 +219,7 @@ class GradingPlugin:
         return GradingResult(submission=submission_name, profile=self.profile_name,
                              isolation=self.student.isolation_note, questions=questions,
                              seconds=round(time.perf_counter() - self.started, 2),
-                             grader_errors=list(self.grader_errors))
+                             grader_errors=list(self.grader_errors), time_limits=dict(self.time_limits))
 
 
 _QID = pytest.StashKey[str]()

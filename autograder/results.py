@@ -44,6 +44,8 @@ class GradingResult:
     grader_errors: list[str] = field(default_factory=list)   # staff only: may hold hidden graders' tracebacks
     #: What the grader noticed about the submission itself, e.g. files it skipped (shown to everyone).
     notes: list[str] = field(default_factory=list)
+    #: Question -> {"limit_s": the per-call time limit it ran under, "slowest_call_s": its slowest call}.
+    time_limits: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float:

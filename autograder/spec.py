@@ -37,6 +37,11 @@ class Limits:
     processes: int      # RLIMIT_NPROC for the sandbox user
     file_mb: int        # largest file the worker may write (RLIMIT_FSIZE)
     output_kb: int      # stdout/stderr kept for the report; the rest is counted and dropped
+    # A call's limit follows the reference's measured cost (autograder/judge/limits.py):
+    # min(timeout, max(timeout_floor, timeout_multiple x the reference's slowest call)).
+    timeout_floor: float = 10.0
+    timeout_multiple: float = 20.0
+    hung_timeout: float = 2.0    # a function that already ran out of time in this submission
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,8 @@ def _parse_weights(qid, table) -> dict[str, float]:
 
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
-                "file_mb": True, "output_kb": True}
+                "file_mb": True, "output_kb": True, "timeout_floor": False, "timeout_multiple": False,
+                "hung_timeout": False}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
                    "perturbed_drop_limit", "cross_validation", "weights", *LIMIT_FIELDS}
 
@@ -194,7 +200,10 @@ def parse_spec(document: dict) -> dict[str, Question]:
             _fail(qid, "title", "a non-empty string", merged.get("title"))
         if merged.get("visibility") not in VISIBILITIES:
             _fail(qid, "visibility", f"one of {VISIBILITIES}", merged.get("visibility"))
-        limits = Limits(**{k: _number(qid, k, merged.get(k), integer=i) for k, i in LIMIT_FIELDS.items()})
+        limits = Limits(**{k: _number(qid, k, merged.get(k, getattr(Limits, k, None)), integer=i)
+                           for k, i in LIMIT_FIELDS.items()})
+        if limits.hung_timeout > limits.timeout or limits.timeout_floor > limits.timeout:
+            _fail(qid, "timeout", "at least timeout_floor and hung_timeout", limits.timeout)
         bands = {}
         for profile, band in merged.get("tolerance", {}).items():
             if profile not in PROFILES:

@@ -15,6 +15,7 @@ features and keep labels here.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +132,8 @@ class Submission:
         self._generation: dict[str, int] = {}
         self._import_errors: dict[str, tuple[StudentCodeError, float]] = {}  # error, the timeout it had
         self._pending_output: dict[str, str] = {}
+        self._hung: set[tuple[str, str]] = set()  # (module, what) that ran out of time: short limits after
+        self.slowest_call = 0.0                 # seconds; the plugin reads and resets it per question
 
     @property
     def isolation_note(self) -> str:
@@ -160,7 +163,7 @@ class Submission:
     # ------------------------------------------------------------- workers
     def _same_process_limits(self, worker) -> bool:
         """The timeout is the grader's to enforce; memory, processes, files and threads are the process's."""
-        same = {"timeout": 0, "output_kb": 0}
+        same = {"timeout": 0, "output_kb": 0, "timeout_floor": 0, "timeout_multiple": 0, "hung_timeout": 0}
         return dataclasses.replace(worker.limits, **same) == dataclasses.replace(self.limits, **same)
 
     def _start(self):
@@ -229,10 +232,19 @@ class Submission:
             self.restart(module)
 
     def _send(self, worker, module, message, what):
+        timeout, hung_before = self.limits.timeout, (module, what) in self._hung
+        if hung_before:  # it ran out of time once in this submission: it would again, at full cost
+            timeout = min(timeout, self.limits.hung_timeout)
+        started = time.perf_counter()
         try:
-            return worker.request(message, timeout=self.limits.timeout)
+            return worker.request(message, timeout=timeout)
         except WorkerTimeout:
-            raise TimedOut(f"{what} did not finish within {self.limits.timeout:g} s (the time limit for "
+            self._hung.add((module, what))
+            if hung_before:
+                raise TimedOut(f"{what} did not finish within {timeout:g} s: it had already run out of time "
+                               f"earlier in this submission, so this call got {timeout:g} s instead of the "
+                               f"question's {self.limits.timeout:g} s; the worker was stopped and restarted")
+            raise TimedOut(f"{what} did not finish within {timeout:g} s (the time limit for "
                            "this question); the worker was stopped and restarted for the next question")
         except ReplyTooLarge as exc:
             raise SandboxStopped(f"{what} returned too much data: {exc}")
@@ -243,6 +255,8 @@ class Submission:
             if isinstance(exc.__cause__, ReplyOverBudget):
                 raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
             raise SandboxStopped(f"{what}: {exc}")
+        finally:
+            self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
 
     def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
         worker = self._worker(module)
