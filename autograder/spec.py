@@ -202,8 +202,6 @@ def parse_spec(document: dict) -> dict[str, Question]:
             _fail(qid, "visibility", f"one of {VISIBILITIES}", merged.get("visibility"))
         limits = Limits(**{k: _number(qid, k, merged.get(k, getattr(Limits, k, None)), integer=i)
                            for k, i in LIMIT_FIELDS.items()})
-        if limits.hung_timeout > limits.timeout or limits.timeout_floor > limits.timeout:
-            _fail(qid, "timeout", "at least timeout_floor and hung_timeout", limits.timeout)
         bands = {}
         for profile, band in merged.get("tolerance", {}).items():
             if profile not in PROFILES:

@@ -25,7 +25,7 @@ def precision(y_true, y_pred):  # a threshold search that never ends
 
 def test_every_question_declares_how_its_limit_follows_the_work():
     for q in SPEC.values():
-        assert 0 < q.limits.hung_timeout <= q.limits.timeout_floor <= q.limits.timeout, q.id
+        assert 0 < q.limits.hung_timeout <= q.limits.timeout_floor <= q.limits.timeout, q.id  # the shipped ones
         assert q.limits.timeout_multiple >= 1, q.id
 
 
@@ -49,17 +49,18 @@ def test_a_millisecond_question_is_not_given_a_minute():
 def test_the_limit_fields_are_validated_like_the_others():
     document = {"questions": {"m.q": {"title": "t", "points": 1, "visibility": "public", "timeout": 5,
                                       "memory_mb": 1, "threads": 1, "processes": 1, "file_mb": 1, "output_kb": 1,
-                                      "hung_timeout": 9}}}
-    with pytest.raises(SpecError, match="'timeout' field of question 'm.q'"):
-        parse_spec(document)
-    document["questions"]["m.q"].update(hung_timeout=1, timeout_multiple=-2)
+                                      "timeout_multiple": -2}}}
     with pytest.raises(SpecError, match="'timeout_multiple' field of question 'm.q' must be a number > 0"):
         parse_spec(document)
+    document["questions"]["m.q"].update(timeout_multiple=3, hung_timeout="short")
+    with pytest.raises(SpecError, match="'hung_timeout' field of question 'm.q' must be a number > 0"):
+        parse_spec(document)
+    assert parse_spec({"questions": {"m.q": {**document["questions"]["m.q"], "hung_timeout": 1}}})
 
 
 def test_a_function_that_hung_gets_a_short_limit_on_its_next_calls_with_a_note(tmp_path):
     folder = write_submission(tmp_path / "s", files={"confusion.py": HANGING_PRECISION})
-    result = grade(folder, questions=("confusion",), limits={"timeout_floor": 3, "hung_timeout": 1})
+    result = grade(folder, questions=("confusion",), limits={"timeout_floor": 3, "timeout_multiple": 1, "hung_timeout": 1})
     by_id = {q.id: q for q in result.questions}
     assert [q.status for q in result.questions] == ["timeout"] * 3
     first, later = by_id["confusion.public_example"], [by_id["confusion.hidden_inputs"], by_id["confusion.validation"]]

@@ -91,20 +91,23 @@ def merge(replies: list[dict]) -> dict:
     results = [r["result"] for r in replies]
     order = {qid: n for n, qid in enumerate(load_spec())}
     questions = sorted((q for r in results for q in r["questions"]), key=lambda q: order.get(q["id"], len(order)))
-    notes: list[str] = []
-    for r in results:
-        notes += [note for note in r.get("notes", []) if note not in notes]
+    notes = _unique(note for r in results for note in r.get("notes", []))  # each part carries them all
     time_limits: dict = {}
     for r in results:
         time_limits.update(r.get("time_limits") or {})
     merged = {**results[0], "questions": questions, "notes": notes,
               "seconds": round(sum(r.get("seconds", 0.0) for r in results), 2),
-              "grader_errors": [e for r in results for e in r.get("grader_errors", [])]}
+              "grader_errors": _unique(e for r in results for e in r.get("grader_errors", []))}
     if "time_limits" in results[0]:
         merged["time_limits"] = time_limits
     merged.pop("score", None)
     merged.pop("max_score", None)
     return {"result": merged, "error": None, "log": log, "host": ", ".join(hosts), "reports": None}
+
+
+def _unique(items) -> list:
+    """In order, each once (every part reports the preparation's notes and the collection's errors)."""
+    return list(dict.fromkeys(items))
 
 
 # ------------------------------------------------------------------ cost history
