@@ -169,7 +169,7 @@ def native_otter_assignment(folder: Path) -> tuple[Path, Path]:
     subprocess.run([sys.executable, "-m", "otter", "assign", str(master), str(folder / "dist")], check=True,
                    capture_output=True)
     autograder = folder / "dist" / "autograder"
-    return next(autograder.glob("*.zip")), autograder / "chapter3.ipynb"
+    return next(autograder.glob("*.zip")), autograder / master.name
 
 
 def best_of(command, repeat) -> float:
