@@ -9,8 +9,10 @@ and small work (``grade -q confusion``) against Otter's floor, each against its 
 Class figures: a class of eight (the reference, untouched stubs, five real or partial solutions,
 and one whose ``precision`` loops forever, or in the class without a hang another complete one),
 ``grade-all -q confusion -q roc -q ex3_titanic`` through the CLI into empty output folders.
-Printed per run: wall time, the speed-up against 1 process, and what the hanging submission
-cost against the mean complete one (each submission's summed question seconds, batch.json).
+Printed per run: wall time, the speed-up against 1 process, how busy the grader processes were
+(the submissions' summed question seconds over wall time x processes: below 100% is process
+start, rendering and idle cores), and what the hanging submission cost against the mean
+complete one (each submission's summed question seconds, batch.json).
 ``--baseline PATH`` runs the same commands with PATH's ``autograder`` package first on the
 Python path (a ``git worktree`` of an older commit), in the same run, for the before/after.
 
@@ -106,8 +108,9 @@ def class_figures(args, scratch: Path) -> None:
                 scores = {e["id"]: e["score"] for e in manifest["entries"]}
                 cost = {e["id"]: e["seconds"] or 0.0 for e in manifest["entries"]}
                 complete = [cost[k] for k, kind in kinds.items() if kind == "complete"]
+                busy = sum(cost.values()) / (seconds * min(workers, 3 * len(kinds)))
                 line = (f"{tree:<10} class of 8 {label:<29} {workers} process{'es' if workers > 1 else '  '} "
-                        f"{seconds:7.1f} s   speed-up vs 1: {one / seconds:4.2f}x")
+                        f"{seconds:7.1f} s   speed-up vs 1: {one / seconds:4.2f}x   processes busy {busy:4.0%}")
                 if hanging:
                     mean = sum(complete) / len(complete)
                     line += f"   hanging/complete: {cost['hanging'] / mean:4.2f}x ({cost['hanging']:.1f} / {mean:.1f} s)"
