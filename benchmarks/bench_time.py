@@ -108,7 +108,7 @@ def class_figures(args, scratch: Path) -> None:
                 scores = {e["id"]: e["score"] for e in manifest["entries"]}
                 cost = {e["id"]: e["seconds"] or 0.0 for e in manifest["entries"]}
                 complete = [cost[k] for k, kind in kinds.items() if kind == "complete"]
-                busy = sum(cost.values()) / (seconds * min(workers, 3 * len(kinds)))
+                busy = sum(cost.values()) / (seconds * workers)
                 line = (f"{tree:<10} class of 8 {label:<29} {workers} process{'es' if workers > 1 else '  '} "
                         f"{seconds:7.1f} s   speed-up vs 1: {one / seconds:4.2f}x   processes busy {busy:4.0%}")
                 if hanging:
