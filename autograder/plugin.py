@@ -108,7 +108,7 @@ class GradingPlugin:
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
         limits = dataclasses.replace(q.limits, **self.limit_overrides)
-        self.student.limits = dataclasses.replace(limits, timeout=call_timeout(q.id, self.profile_name, limits))
+        self.student.limits = dataclasses.replace(limits, call_timeout=call_timeout(q.id, self.profile_name, limits))
         self.student.slowest_call = 0.0
         try:
             check_memory(self.student.limits)
@@ -160,7 +160,7 @@ class GradingPlugin:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             result = self._result(qid, item, call, report)
             if self.student.limits is not None:
-                self.time_limits[qid] = {"limit_s": round(self.student.limits.timeout, 3),
+                self.time_limits[qid] = {"limit_s": round(self.student.limits.call_timeout, 3),
                                          "slowest_call_s": round(self.student.slowest_call, 4)}
             self.results[qid] = result
             if self.on_result:

@@ -42,6 +42,9 @@ class Limits:
     timeout_floor: float = 10.0
     timeout_multiple: float = 20.0
     hung_timeout: float = 2.0    # a function that already ran out of time in this submission
+    #: The per-call limit derived for the question being graded (set by the plugin; None: ``timeout``).
+    #: Importing a module is not a call: it keeps ``timeout`` (it includes the worker's start).
+    call_timeout: float | None = None
 
 
 @dataclass(frozen=True)

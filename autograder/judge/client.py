@@ -163,7 +163,8 @@ class Submission:
     # ------------------------------------------------------------- workers
     def _same_process_limits(self, worker) -> bool:
         """The timeout is the grader's to enforce; memory, processes, files and threads are the process's."""
-        same = {"timeout": 0, "output_kb": 0, "timeout_floor": 0, "timeout_multiple": 0, "hung_timeout": 0}
+        same = {"timeout": 0, "output_kb": 0, "timeout_floor": 0, "timeout_multiple": 0, "hung_timeout": 0,
+                "call_timeout": 0}
         return dataclasses.replace(worker.limits, **same) == dataclasses.replace(self.limits, **same)
 
     def _start(self):
@@ -232,7 +233,8 @@ class Submission:
             self.restart(module)
 
     def _send(self, worker, module, message, what):
-        timeout, hung_before = self.limits.timeout, (module, what) in self._hung
+        limit = self.limits.timeout if message.get("op") == "import" else self.limits.call_timeout or self.limits.timeout
+        timeout, hung_before = limit, (module, what) in self._hung
         if hung_before:  # it ran out of time once in this submission: it would again, at full cost
             timeout = min(timeout, self.limits.hung_timeout)
         started = time.perf_counter()
@@ -243,7 +245,7 @@ class Submission:
             if hung_before:
                 raise TimedOut(f"{what} did not finish within {timeout:g} s: it had already run out of time "
                                f"earlier in this submission, so this call got {timeout:g} s instead of the "
-                               f"question's {self.limits.timeout:g} s; the worker was stopped and restarted")
+                               f"question's {limit:g} s; the worker was stopped and restarted")
             raise TimedOut(f"{what} did not finish within {timeout:g} s (the time limit for "
                            "this question); the worker was stopped and restarted for the next question")
         except ReplyTooLarge as exc:

@@ -9,6 +9,10 @@ reference cost was never measured gets the ceiling.
 Within one submission, a function that has already run out of time gets at most
 ``hung_timeout`` on its next calls (see ``Submission``): a ``while`` loop that never ends
 costs one full limit, not one per question.
+
+Importing a student module keeps the question's ``timeout``: it includes starting the worker,
+which no reference cost measures, and a module that hangs on import is tried once per
+submission anyway (``Submission``).
 """
 
 from __future__ import annotations
