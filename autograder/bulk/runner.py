@@ -208,9 +208,11 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                 except BrokenProcessPool as exc:  # the grader process died (killed, out of memory)
                     processes[processes.index(process)] = fresh = GraderProcess(threads)
                     process.stop()
-                    if isinstance(task, tuple) or task.attempts == 0:
-                        if not isinstance(task, tuple):
-                            task.attempts += 1
+                    if isinstance(task, tuple):  # rendering: the batch renders the reports itself
+                        yield task[0], {**task[1], "reports": None}
+                        continue
+                    if task.attempts == 0:
+                        task.attempts += 1
                         running[fresh.submit(*_call(task, job, options))] = (fresh, task)  # alone, at once
                         continue
                     reply = {"result": None, "log": "", "host": "", "reports": None,

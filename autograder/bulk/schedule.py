@@ -64,6 +64,8 @@ def plan(jobs, options: dict, history: dict | None = None, profile_costs: dict |
     history = history or {}
     profile_costs = profile_costs or {}
     grouped = modules_in_scope(options.get("questions"))
+    if not grouped:  # nothing to split: whole submissions, as they come
+        return [Part(job_id, payload, label, (), "", 0.0) for job_id, payload, label in jobs]
     parts = []
     for job_id, payload, label in jobs:
         known = history.get(label, {})
