@@ -233,7 +233,8 @@ class Submission:
             self.restart(module)
 
     def _send(self, worker, module, message, what):
-        limit = self.limits.timeout if message.get("op") == "import" else self.limits.call_timeout or self.limits.timeout
+        importing = message.get("op") == "import"
+        limit = self.limits.timeout if importing else self.limits.call_timeout or self.limits.timeout
         timeout, hung_before = limit, (module, what) in self._hung
         if hung_before:  # it ran out of time once in this submission: it would again, at full cost
             timeout = min(timeout, self.limits.hung_timeout)
@@ -258,7 +259,8 @@ class Submission:
                 raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
             raise SandboxStopped(f"{what}: {exc}")
         finally:
-            self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
+            if not importing:  # what the call limit applies to
+                self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
 
     def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
         worker = self._worker(module)
