@@ -181,7 +181,7 @@ def grade_all(
         None, help="class folder (one sub-folder, .zip or .ipynb per student), a Gradescope export or a Canvas "
                    "bulk download (or a .zip of one); optional with --resume"),
     out: Path = typer.Option(..., "--out", "-o", help="the batch's output folder"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="submissions at once (default: cores)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="grader processes (default: cores)"),
     data: str = typer.Option("quick", "--data", help="data profile: quick (embedded sample) or full"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="full-data folder (default: $CH3_DATA_DIR)"),
     roster: Optional[Path] = typer.Option(None, "--roster", help="Canvas gradebook export CSV: names, ids, import file"),

@@ -33,6 +33,7 @@ import pytest
 from autograder import policy
 from autograder.judge.client import InfrastructureFailure, LimitRefused, StudentCodeError, Submission
 from autograder.judge.datasets import GradingData
+from autograder.judge.limits import call_timeout
 from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
@@ -69,6 +70,7 @@ class GradingPlugin:
         self.on_result = on_result
         self.results: dict[str, QuestionResult] = {}
         self.grader_errors: list[str] = []
+        self.time_limits: dict[str, dict] = {}  # question -> the call limit it ran under, its slowest call
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------ collection
@@ -106,7 +108,9 @@ class GradingPlugin:
     @pytest.fixture
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
-        self.student.limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        limits = dataclasses.replace(q.limits, **self.limit_overrides)
+        self.student.limits = dataclasses.replace(limits, call_timeout=call_timeout(q.id, self.profile_name, limits))
+        self.student.slowest_call = 0.0
         try:
             check_memory(self.student.limits)
         except LimitUnavailable as exc:  # the machine's limit, not the student's: regraded, never scored
@@ -156,6 +160,9 @@ class GradingPlugin:
             return report
         if report.when == "call" or (report.when == "setup" and not report.passed):
             result = self._result(qid, item, call, report)
+            if self.student.limits is not None:
+                self.time_limits[qid] = {"limit_s": round(self.student.limits.call_timeout, 3),
+                                         "slowest_call_s": round(self.student.slowest_call, 4)}
             self.results[qid] = result
             if self.on_result:
                 self.on_result(result)
@@ -229,7 +236,7 @@ class GradingPlugin:
         return GradingResult(submission=submission_name, profile=self.profile_name,
                              isolation=self.student.isolation_note, questions=questions,
                              seconds=round(time.perf_counter() - self.started, 2),
-                             grader_errors=list(self.grader_errors))
+                             grader_errors=list(self.grader_errors), time_limits=dict(self.time_limits))
 
 
 _QID = pytest.StashKey[str]()

@@ -52,6 +52,8 @@ class GradingResult:
     #: Staff only: places in the code that look like carried data (``autograder.embedded_data``),
     #: each ``{"file", "line", "kind", "evidence"}``. Evidence for a person; never changes a score.
     data_flags: list[dict] = field(default_factory=list)
+    #: Question -> {"limit_s": the per-call time limit it ran under, "slowest_call_s": its slowest call}.
+    time_limits: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float:

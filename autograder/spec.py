@@ -37,6 +37,14 @@ class Limits:
     processes: int      # RLIMIT_NPROC for the sandbox user
     file_mb: int        # largest file the worker may write (RLIMIT_FSIZE)
     output_kb: int      # stdout/stderr kept for the report; the rest is counted and dropped
+    # A call's limit follows the reference's measured cost (autograder/judge/limits.py):
+    # min(timeout, max(timeout_floor, timeout_multiple x the reference's slowest call)).
+    timeout_floor: float = 10.0
+    timeout_multiple: float = 20.0
+    hung_timeout: float = 2.0    # a function that already ran out of time in this submission
+    #: The per-call limit derived for the question being graded (set by the plugin; None: ``timeout``).
+    #: Importing a module is not a call: it keeps ``timeout`` (it includes the worker's start).
+    call_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,8 @@ def _parse_weights(qid, table) -> dict[str, float]:
 
 
 LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes": True,
-                "file_mb": True, "output_kb": True}
+                "file_mb": True, "output_kb": True, "timeout_floor": False, "timeout_multiple": False,
+                "hung_timeout": False}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
                    "perturbed_drop_limit", "cross_validation", "weights", *LIMIT_FIELDS}
 
@@ -194,7 +203,8 @@ def parse_spec(document: dict) -> dict[str, Question]:
             _fail(qid, "title", "a non-empty string", merged.get("title"))
         if merged.get("visibility") not in VISIBILITIES:
             _fail(qid, "visibility", f"one of {VISIBILITIES}", merged.get("visibility"))
-        limits = Limits(**{k: _number(qid, k, merged.get(k), integer=i) for k, i in LIMIT_FIELDS.items()})
+        limits = Limits(**{k: _number(qid, k, merged.get(k, getattr(Limits, k, None)), integer=i)
+                           for k, i in LIMIT_FIELDS.items()})
         bands = {}
         for profile, band in merged.get("tolerance", {}).items():
             if profile not in PROFILES:

@@ -138,49 +138,130 @@ def start_local_pool(workers: int, threads: int) -> ProcessPoolExecutor:
                                initializer=_start_grader_process, initargs=(threads,))
 
 
-def _stop_local_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and stop the grader processes (each closes its sandbox on SIGTERM)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+def render_job(result: dict) -> dict:
+    """A merged submission's report files, rendered in a grader process (the plots are most of the cost)."""
+    from autograder.grading import render_reports
+    from autograder.results import GradingResult
+
+    return render_reports(GradingResult.from_dict(result))
 
 
-def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: int, threads: int
-              ) -> Iterator[tuple[str, dict]]:
-    """Yield ``(job id, reply)`` as local grader processes finish them; a dead process fails its job only."""
-    remaining = list(jobs)
-    for attempt in range(2):  # a grader process killed mid-job breaks the pool: one fresh pool retries the rest
-        if not remaining:
-            return
-        pool = start_local_pool(min(workers, len(remaining)), threads)
-        futures: dict[Future, tuple[str, object, str]] = {}
-        broken = []
-        try:
-            for job in remaining:
-                futures[pool.submit(grade_job, job[1], options, job[2])] = job
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job_id = futures[future][0]
-                    try:
-                        yield job_id, future.result()
-                    except BrokenProcessPool as exc:  # a grader process died (killed, out of memory)
-                        if attempt == 0:
-                            broken.append(futures[future])
-                        else:
-                            yield job_id, {"result": None, "log": "", "host": "",
-                                           "error": f"the grader process died: {exc}"}
-                    except Exception as exc:  # the grader failed on this submission: its row says how
-                        yield job_id, {"result": None, "log": "", "host": "",
-                                       "error": f"the grader failed: {type(exc).__name__}: {exc}"}
-        finally:
-            _stop_local_pool(pool)
-        remaining = broken
+class GraderProcess:
+    """One spawned grader process that runs one task at a time, so that a crash names its task.
+
+    Its pid comes from a first ``os.getpid`` task (ProcessPoolExecutor has no public handle on
+    its processes): :meth:`stop` sends SIGTERM to that pid, and the grader process closes its
+    sandbox on it."""
+
+    def __init__(self, threads: int):
+        self.pool = start_local_pool(1, threads)
+        self._pid = self.pool.submit(os.getpid)
+
+    def submit(self, function, *args) -> Future:
+        return self.pool.submit(function, *args)
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._pid.done() and not self._pid.cancelled() and self._pid.exception() is None:
+            try:
+                os.kill(self._pid.result(), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self.pool.shutdown(wait=True)
+
+
+def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: int, threads: int,
+              job=None, split: bool = True) -> Iterator[tuple[str, dict]]:
+    """Yield ``(job id, reply)`` as local grader processes finish them.
+
+    Each submission is split into one task per module (``split``), and tasks run longest
+    expected first on whichever grader process is free (:mod:`autograder.bulk.schedule`).
+    A grader process that dies (killed, out of memory) takes only its own task with it: the
+    task is retried alone in a fresh process, and only a task that kills that one too is
+    reported as having killed the grader process. ``job``: the task function (default :func:`grade_job`)."""
+    from autograder.bulk import schedule
+
+    job = job or grade_job
+    history = schedule.read_history(options.get("out_dir"))
+    if split:
+        parts = schedule.plan(jobs, options, history, _reference_costs(options.get("profile")))
+    else:
+        parts = [schedule.Part(job_id, payload, label, (), "", 0.0) for job_id, payload, label in jobs]
+    pending = {job_id: schedule.Pending(sum(p.job_id == job_id for p in parts)) for job_id, _, _ in jobs}
+    queue: list[schedule.Part | tuple[str, dict]] = list(parts)   # a tuple: (job id, merged reply) to render
+    processes = [GraderProcess(threads) for _ in range(max(1, min(workers, len(parts))))] if parts else []
+    running: dict[Future, tuple[GraderProcess, object]] = {}
+    try:
+        while queue or running:
+            for process in processes:
+                if not queue:
+                    break
+                if any(owner is process for owner, _ in running.values()):
+                    continue
+                task = queue.pop(0)
+                running[process.submit(*_call(task, job, options))] = (process, task)
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                process, task = running.pop(future)
+                try:
+                    reply = future.result()
+                except BrokenProcessPool as exc:  # the grader process died (killed, out of memory)
+                    processes[processes.index(process)] = fresh = GraderProcess(threads)
+                    process.stop()
+                    if isinstance(task, tuple):  # rendering: the batch renders the reports itself
+                        yield task[0], {**task[1], "reports": None}
+                        continue
+                    if task.attempts == 0:
+                        task.attempts += 1
+                        running[fresh.submit(*_call(task, job, options))] = (fresh, task)  # alone, at once
+                        continue
+                    reply = {"result": None, "log": "", "host": "", "reports": None,
+                             "error": f"the grader process died while grading this submission, twice, the "
+                                      f"second time alone in a fresh process: {exc}"}
+                except Exception as exc:  # the grader failed on this submission: its row says how
+                    if isinstance(task, tuple):
+                        yield task[0], {**task[1], "reports": None,
+                                        "log": task[1]["log"] + f"\nthe reports could not be rendered: {exc}\n"}
+                        continue
+                    reply = {"result": None, "log": "", "host": "", "reports": None,
+                             "error": f"the grader failed: {type(exc).__name__}: {exc}"}
+                if isinstance(task, tuple):
+                    yield task[0], {**task[1], "reports": reply}
+                    continue
+                if not task.module:
+                    yield task.job_id, reply
+                    continue
+                schedule.record(history, task, reply)
+                waiting = pending[task.job_id]
+                waiting.replies.append(reply)
+                if len(waiting.replies) < waiting.parts:
+                    continue
+                if waiting.parts == 1:
+                    yield task.job_id, reply
+                    continue
+                merged = schedule.merge(waiting.replies)
+                if merged["result"] is None:
+                    yield task.job_id, merged
+                else:
+                    queue.insert(0, (task.job_id, merged))  # render next, on the first free process
+    finally:
+        for process in processes:
+            process.stop()
+        schedule.write_history(options.get("out_dir"), history)
+
+
+def _call(task, job, options) -> tuple:
+    if isinstance(task, tuple):
+        return render_job, task[1]["result"]
+    part_options = {**options, "questions": list(task.questions)} if task.questions else options
+    return job, task.payload, part_options, task.label
+
+
+def _reference_costs(profile: str | None) -> dict:
+    """Question id -> the reference solution's measured seconds on this profile (empty if unmeasured)."""
+    from autograder.judge.limits import reference_costs
+
+    return reference_costs().get(profile or "quick", {})
 
 
 # ------------------------------------------------------------------------------ Dask

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,8 @@ class Submission:
         self._generation: dict[str, int] = {}
         self._import_errors: dict[str, tuple[StudentCodeError, float]] = {}  # error, the timeout it had
         self._pending_output: dict[str, str] = {}
+        self._hung: set[tuple[str, str]] = set()  # (module, what) that ran out of time: short limits after
+        self.slowest_call = 0.0                 # seconds; the plugin reads and resets it per question
 
     @property
     def isolation_note(self) -> str:
@@ -183,7 +186,8 @@ class Submission:
     # ------------------------------------------------------------- workers
     def _same_process_limits(self, worker) -> bool:
         """The timeout is the grader's to enforce; memory, processes, files and threads are the process's."""
-        same = {"timeout": 0, "output_kb": 0}
+        same = {"timeout": 0, "output_kb": 0, "timeout_floor": 0, "timeout_multiple": 0, "hung_timeout": 0,
+                "call_timeout": 0}
         return dataclasses.replace(worker.limits, **same) == dataclasses.replace(self.limits, **same)
 
     def _start(self):
@@ -252,10 +256,21 @@ class Submission:
             self.restart(module)
 
     def _send(self, worker, module, message, what):
+        importing = message.get("op") == "import"
+        limit = self.limits.timeout if importing else self.limits.call_timeout or self.limits.timeout
+        timeout, hung_before = limit, (module, what) in self._hung
+        if hung_before:  # it ran out of time once in this submission: it would again, at full cost
+            timeout = min(timeout, self.limits.hung_timeout)
+        started = time.perf_counter()
         try:
-            return worker.request(message, timeout=self.limits.timeout)
+            return worker.request(message, timeout=timeout)
         except WorkerTimeout:
-            raise TimedOut(f"{what} did not finish within {self.limits.timeout:g} s (the time limit for "
+            self._hung.add((module, what))
+            if hung_before:
+                raise TimedOut(f"{what} did not finish within {timeout:g} s: it had already run out of time "
+                               f"earlier in this submission, so this call got {timeout:g} s instead of the "
+                               f"question's {limit:g} s; the worker was stopped and restarted")
+            raise TimedOut(f"{what} did not finish within {timeout:g} s (the time limit for "
                            "this question); the worker was stopped and restarted for the next question")
         except ReplyTooLarge as exc:
             raise SandboxStopped(f"{what} returned too much data: {exc}")
@@ -266,6 +281,9 @@ class Submission:
             if isinstance(exc.__cause__, ReplyOverBudget):
                 raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
             raise SandboxStopped(f"{what}: {exc}")
+        finally:
+            if not importing:  # what the call limit applies to
+                self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
 
     def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
         worker = self._worker(module)
