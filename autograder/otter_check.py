@@ -26,12 +26,15 @@ from pathlib import Path
 _graded: dict = {}
 
 
-def _notebook_path() -> Path:
+def _notebook_path(name: str | None) -> Path:
+    """The one notebook in the working directory, or the assignment's (``name``) among several."""
     notebooks = sorted(Path.cwd().glob("*.ipynb"))
-    if len(notebooks) != 1:
-        raise AssertionError(f"expected the one notebook being graded in {Path.cwd()}; found "
-                             f"{[p.name for p in notebooks] or 'none'}")
-    return notebooks[0]
+    if len(notebooks) == 1:
+        return notebooks[0]
+    if name is not None and (Path.cwd() / name).is_file():
+        return Path.cwd() / name
+    raise AssertionError(f"expected the notebook being graded ({name or 'one .ipynb'}) in {Path.cwd()}; found "
+                         f"{[p.name for p in notebooks] or 'none'}")
 
 
 def _visibilities() -> tuple[str, ...]:
@@ -54,7 +57,7 @@ def _otter_test_file():
     return None
 
 
-def otter_check(question: str, modules=()) -> None:
+def otter_check(question: str, modules=(), notebook: str | None = None) -> None:
     """An Otter test case: grade the saved notebook with the sandboxed grader, score ``question`` as ``grade`` does.
 
     Parameters
@@ -64,26 +67,29 @@ def otter_check(question: str, modules=()) -> None:
     modules : sequence of str
         The assignment's modules, graded together once per saved version of the notebook
         (default: the question's module).
+    notebook : str, optional
+        The assignment notebook's file name, graded when the working directory holds several.
 
     Raises
     ------
     AssertionError
         Otter's "failed": the question has less than full marks (the message says why), or the
-        folder does not hold exactly one notebook. The Otter test file's score is set to the sum
-        of the grader's points for its questions, partial credit included.
+        notebook to grade cannot be told (several notebooks, none named ``notebook``). The Otter
+        test file's score is set to the sum of the grader's points for its questions, partial
+        credit included.
     """
     from autograder.grading import grade
     from autograder.worker.sandbox import choose_isolation
 
-    notebook = _notebook_path()
+    path = _notebook_path(notebook)
     modules = tuple(modules) or (question.split(".", 1)[0],)
     visibilities = _visibilities()
-    stat = notebook.stat()
-    key = (str(notebook.resolve()), stat.st_mtime_ns, stat.st_size, modules, visibilities)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, modules, visibilities)
     if key not in _graded:
         # The sandbox where it starts; otherwise resource limits only, as `check` does: Otter has
         # already run the whole notebook unsandboxed in this kernel, so this exposes nothing more.
-        result = grade(notebook, None, questions=list(modules), visibilities=visibilities,
+        result = grade(path, None, questions=list(modules), visibilities=visibilities,
                        isolation=choose_isolation(allow_weak=True))
         _graded[key] = {q.id: q for q in result.questions}
     outcome = _graded[key].get(question)

@@ -118,6 +118,21 @@ def test_build_otter_without_otter_grader_names_the_extra(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_otter_check_grades_the_assignment_notebook_among_several(tmp_path, monkeypatch):
+    from autograder.otter_check import _notebook_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scratch.ipynb").write_text("{}")
+    assert _notebook_path("chapter3.ipynb") == tmp_path / "scratch.ipynb"  # the only one, whatever its name
+    (tmp_path / "notes.ipynb").write_text("{}")
+    with pytest.raises(AssertionError, match="chapter3.ipynb"):
+        _notebook_path("chapter3.ipynb")  # several, none of them the assignment's
+    (tmp_path / "chapter3.ipynb").write_text("{}")
+    assert _notebook_path("chapter3.ipynb") == tmp_path / "chapter3.ipynb"
+    with pytest.raises(AssertionError, match="scratch.ipynb"):
+        _notebook_path(None)
+
+
 @pytest.mark.slow
 def test_otter_assign_leaves_the_student_notebook_and_an_autograder_zip_that_installs_the_project(assignment):
     student = nbformat.read(assignment.student, 4)

@@ -37,7 +37,7 @@ from autograder.spec import load_spec, select
 
 NAME = "chapter3"
 WHEEL_DIR = "dist"  # beside the master notebook; Otter puts autograder_files under files/ in the zip
-INSTALL_OTTER = 'pip install -e ".[otter]"'
+INSTALL_OTTER = 'python -m pip install -e ".[otter]"'
 
 
 class OtterMissing(RuntimeError):
@@ -70,7 +70,7 @@ def _test_cell(question, modules) -> str:
     return (f'""" # BEGIN TEST CONFIG\n{yaml.safe_dump(config, sort_keys=False)}""" # END TEST CONFIG\n'
             f"def {function}(env):\n"
             f"    from autograder.otter_check import otter_check\n"
-            f"    otter_check({question.id!r}, {tuple(modules)!r})\n")
+            f"    otter_check({question.id!r}, {tuple(modules)!r}, notebook={NAME + '.ipynb'!r})\n")
 
 
 def master_notebook(modules, wheel: str) -> nbformat.NotebookNode:
