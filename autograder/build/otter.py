@@ -9,7 +9,9 @@ visibility) and this project's wheel beside it, and runs ``otter assign``, which
 The zip installs this project: the wheel is one of its ``autograder_files`` (Otter stores it
 as ``files/dist/<wheel>``) and a requirement of its grading environment (``environment.yml``'s
 pip list, next to otter-grader), written relative to the unpacked zip, which is where Otter's
-``setup.sh`` creates the environment. Its Python is the one that built it.
+``setup.sh`` creates the environment on Gradescope. Its Python is the one that built it.
+``otter grade``'s Docker image runs ``setup.sh`` before it copies ``files/``, so it cannot
+install the wheel (docs/guide/otter.md).
 
 Each test case calls :func:`autograder.otter_check.otter_check` (a module the student bundle
 ships), which grades the saved notebook with the sandboxed grader and sets the Otter test
