@@ -169,7 +169,7 @@ def test_otter_run_in_the_zips_own_environment_scores_what_grade_scores(assignme
 def test_one_line_monkeypatch_gets_full_marks_under_otter_but_not_under_grade(assignment, zip_python, tmp_path):
     nb = nbformat.read(assignment.student, 4)
     nb.cells.insert(1, nbformat.v4.new_code_cell(  # before the notebook's grader.check cells run the tests
-        "import autograder.otter_check as o; o.otter_check = lambda *args: None"))
+        "import autograder.otter_check as o; o.otter_check = lambda *args, **kwargs: None"))
     folder = tmp_path / "patched"
     folder.mkdir()
     nbformat.write(nb, folder / "chapter3.ipynb")
