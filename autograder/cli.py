@@ -338,7 +338,11 @@ def build_otter_command(
     question: list[str] = typer.Option([], "--question", "-q", help="only these modules (default: all)"),
 ):
     """An Otter Grader assignment whose tests call the toolkit's checks; runs `otter assign`."""
-    from autograder.build.otter import build_otter
+    from autograder.build.otter import OtterMissing, build_otter
 
-    built = build_otter(out, modules=question)
+    try:
+        built = build_otter(out, modules=question)
+    except OtterMissing as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
     console.print(f"Wrote {built.master} and ran otter assign: {built.student} and {built.autograder_zip}")

@@ -1,5 +1,6 @@
 """The student bundle: installable with `check` working, and free of solutions, hidden graders and labels."""
 
+import ast
 import io
 import os
 import shutil
@@ -59,6 +60,28 @@ def test_bundle_holds_the_stubs_notebooks_public_graders_and_no_secret(bundle):
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 assert "y_test" not in npz.files
                 assert not any(npz[k].shape == y_test.shape and np.array_equal(npz[k], y_test) for k in npz.files)
+
+
+def test_bundle_package_is_self_contained_and_ships_the_otter_checks(bundle):
+    """Every `autograder.*` module the bundle's package imports is in the bundle (it has no build/ folder).
+
+    Known exception: the CLI's `build` commands (instructor-only) import `autograder.build` when run."""
+    package = bundle / "package"
+    assert (package / "autograder" / "otter_check.py").is_file()  # the Otter notebook's grader.check calls it
+    assert not (package / "autograder" / "build").exists()
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            for name in names:
+                if name.split(".")[0] != "autograder" or (path.name == "cli.py" and name.startswith("autograder.build")):
+                    continue
+                target = package.joinpath(*name.split("."))
+                if not (target.with_suffix(".py").is_file() or (target / "__init__.py").is_file()):
+                    missing.append(f"{path.relative_to(package)}: {name}")
+    assert not missing, missing
+    assert "otter = [" in (package / "pyproject.toml").read_text()  # pip install "./package[otter]"
 
 
 @pytest.mark.slow

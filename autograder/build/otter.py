@@ -3,21 +3,25 @@
 ``build_otter(out)`` writes ``out/master/chapter3.ipynb`` in otter-assign's format (one Otter
 question per module: the stub, the reference solution in ``# BEGIN SOLUTION NO PROMPT``,
 one exception-based test case per question of ``questions.toml`` with its points and
-visibility) and runs ``otter assign``, which leaves ``out/dist/student/chapter3.ipynb``
-and ``out/dist/autograder/autograder.zip``.
+visibility) and this project's wheel beside it, and runs ``otter assign``, which leaves
+``out/dist/student/chapter3.ipynb`` and ``out/dist/autograder/autograder.zip``.
 
-Each test case calls :func:`otter_check`, which grades the notebook being graded (the one
-``.ipynb`` in the working directory, which is where ``otter run`` and Gradescope put the
-submission) with the sandboxed grader, the same conversion and graders as ``grade``, and
-sets the Otter test file's score to the grader's points, so partial credit is the same
-as ``grade``'s.  What this cannot fix: Otter first executes the whole notebook in the
-kernel that then runs the tests, so a notebook can replace the tests' functions before
-they run (see the README's "Otter users" section).
+The zip installs this project: the wheel is one of its ``autograder_files`` (Otter stores it
+as ``files/dist/<wheel>``) and a requirement of its grading environment (``environment.yml``'s
+pip list, next to otter-grader), written relative to the unpacked zip, which is where Otter's
+``setup.sh`` creates the environment on Gradescope. Its Python is the one that built it.
+``otter grade``'s Docker image runs ``setup.sh`` before it copies ``files/``, so it cannot
+install the wheel (docs/guide/otter.md).
+
+Each test case calls :func:`autograder.otter_check.otter_check` (a module the student bundle
+ships), which grades the saved notebook with the sandboxed grader and sets the Otter test
+file's score to the grader's points; see that module for what Otter's in-kernel model still
+allows.
 """
 
 from __future__ import annotations
 
-import inspect
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,12 +31,19 @@ import nbformat
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
+from autograder.build.gradescope import build_wheel
 from autograder.build.notebooks import KERNEL, reference_sources, split_docstring, stub_sources
 from autograder.contract import CONTRACT
 from autograder.notebooks import METADATA_KEY
 from autograder.spec import load_spec, select
 
 NAME = "chapter3"
+WHEEL_DIR = "dist"  # beside the master notebook; Otter puts autograder_files under files/ in the zip
+INSTALL_OTTER = 'python -m pip install -e ".[otter]"'
+
+
+class OtterMissing(RuntimeError):
+    """otter-grader is not installed in this environment."""
 
 
 @dataclass
@@ -43,8 +54,14 @@ class OtterAssignment:
     modules: tuple[str, ...]
 
 
-def _config() -> str:
+def _config(wheel: str) -> str:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
     config = {"name": NAME, "run_tests": False, "init_cell": True, "check_all_cell": False, "export_cell": False,
+              "python_version": python,
+              # The grading environment installs this project from the wheel inside the zip: a path
+              # relative to the unpacked zip, where Otter's setup.sh creates the environment.
+              "requirements": [f"./files/{WHEEL_DIR}/{wheel}"],
+              "autograder_files": [f"{WHEEL_DIR}/{wheel}"],
               "generate": True, "tests": {"ok_format": False, "files": False}}
     return "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
 
@@ -54,15 +71,15 @@ def _test_cell(question, modules) -> str:
     function = f"test_{question.id.replace('.', '__')}"
     return (f'""" # BEGIN TEST CONFIG\n{yaml.safe_dump(config, sort_keys=False)}""" # END TEST CONFIG\n'
             f"def {function}(env):\n"
-            f"    from autograder.build.otter import otter_check\n"
-            f"    otter_check({question.id!r}, {tuple(modules)!r})\n")
+            f"    from autograder.otter_check import otter_check\n"
+            f"    otter_check({question.id!r}, {tuple(modules)!r}, notebook={NAME + '.ipynb'!r})\n")
 
 
-def master_notebook(modules) -> nbformat.NotebookNode:
-    """The otter-assign master notebook for ``modules``."""
+def master_notebook(modules, wheel: str) -> nbformat.NotebookNode:
+    """The otter-assign master notebook for ``modules``, whose grading environment installs ``wheel``."""
     stubs, references = stub_sources(), reference_sources()
     nb = new_notebook(metadata=dict(KERNEL))
-    nb.cells = [new_raw_cell(_config()),
+    nb.cells = [new_raw_cell(_config(wheel)),
                 new_markdown_cell("# Chapter 3: Classification (Otter)\n\nFill in each section's code cell. Save "
                                   "the notebook before `grader.check(...)`: the checks grade the saved file, with "
                                   "the same sandboxed grader as `python -m autograder grade`.")]
@@ -88,14 +105,24 @@ def master_notebook(modules) -> nbformat.NotebookNode:
 
 
 def build_otter(out_dir: Path, modules=()) -> OtterAssignment:
-    """Write the master notebook and run ``otter assign``.
+    """Write the master notebook and this project's wheel, and run ``otter assign``.
 
     Parameters
     ----------
     out_dir : Path
     modules : sequence of str
         The modules (Otter questions) to include; default: all of them.
+
+    Raises
+    ------
+    OtterMissing
+        otter-grader is not installed (the ``otter`` extra).
     """
+    try:
+        import otter  # noqa: F401  (otter assign runs in this interpreter)
+    except ImportError:
+        raise OtterMissing(f"`build otter` runs otter-grader's `otter assign`, which is not installed here. "
+                           f"Install the otter extra from the project folder: {INSTALL_OTTER}") from None
     modules = tuple(modules) or tuple(CONTRACT)
     unknown = [m for m in modules if m not in CONTRACT]
     if unknown:
@@ -103,10 +130,13 @@ def build_otter(out_dir: Path, modules=()) -> OtterAssignment:
     out_dir = Path(out_dir).resolve()
     master = out_dir / "master" / f"{NAME}.ipynb"
     master.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(master_notebook(modules), master)
+    wheels = master.parent / WHEEL_DIR
+    shutil.rmtree(wheels, ignore_errors=True)
+    wheel = build_wheel(wheels)
+    nbformat.write(master_notebook(modules, wheel.name), master)
     dist = out_dir / "dist"
-    done = subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(master), str(dist)],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "otter", "assign", "-v", master.name, str(dist)],
+                          cwd=master.parent, capture_output=True, text=True)  # config paths: the master's folder
     if done.returncode != 0:
         raise RuntimeError(f"otter assign failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     zips = sorted((dist / "autograder").glob(f"{NAME}-autograder_*.zip"))  # otter stamps the name with the time
@@ -114,60 +144,3 @@ def build_otter(out_dir: Path, modules=()) -> OtterAssignment:
         raise RuntimeError(f"otter assign left {len(zips)} autograder zips in {dist / 'autograder'}")
     archive = zips[0].rename(dist / "autograder" / "autograder.zip")
     return OtterAssignment(master, dist / "student" / f"{NAME}.ipynb", archive, modules)
-
-
-# ------------------------------------------------------- in Otter's kernel
-
-_graded: dict = {}
-
-
-def _notebook_path() -> Path:
-    notebooks = sorted(Path.cwd().glob("*.ipynb"))
-    if len(notebooks) != 1:
-        raise AssertionError(f"expected the one notebook being graded in {Path.cwd()}; found "
-                             f"{[p.name for p in notebooks] or 'none'}")
-    return notebooks[0]
-
-
-def _otter_test_file():
-    """The Otter test file running this test case (its ``update_score`` sets the file's points)."""
-    from otter.test_files.abstract_test import TestFile
-
-    frame = inspect.currentframe()
-    while frame is not None:
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, TestFile):
-            return candidate
-        frame = frame.f_back
-    return None
-
-
-def otter_check(question: str, modules=()) -> None:
-    """An Otter test case: grade the saved notebook with the sandboxed grader, score ``question`` as ``grade`` does.
-
-    Every question of ``modules`` (the assignment's, default: the question's module) is graded
-    once per saved version of the notebook and cached.  Raises AssertionError (Otter's
-    "failed") unless the question has full marks; the Otter test file's score is set to the
-    sum of the grader's points for its questions, partial credit included.
-    """
-    from autograder.grading import grade
-
-    notebook = _notebook_path()
-    modules = tuple(modules) or (question.split(".", 1)[0],)
-    stat = notebook.stat()
-    key = (str(notebook.resolve()), stat.st_mtime_ns, stat.st_size, modules)
-    if key not in _graded:
-        result = grade(notebook, None, questions=list(modules), visibilities=("public", "hidden"))
-        _graded[key] = {q.id: q for q in result.questions}
-    outcome = _graded[key].get(question)
-    if outcome is None:
-        raise AssertionError(f"{question} was not graded")
-    test_file = _otter_test_file()
-    if test_file is not None:
-        scored = getattr(test_file, "_ch3_points", {})
-        scored[question] = outcome.points
-        test_file._ch3_points = scored
-        test_file.update_score(round(sum(scored.values()), 4))
-    if outcome.points < outcome.max_points:
-        raise AssertionError(f"{outcome.points:g}/{outcome.max_points:g} points ({outcome.status}): "
-                             f"{outcome.feedback}")

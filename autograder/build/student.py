@@ -6,12 +6,14 @@ Layout of ``OUT`` (and ``OUT.zip``)::
     assignments/             the stubs (one module per concept and exercise)
     notebooks/               the same as notebooks, with self-check cells
     package/                 the grader without its secrets: pip install ./package
+                             (with its ``otter`` extra, for the Otter notebook's grader.check)
 
 Left out, always: ``solutions/``, ``autograder/graders/hidden/`` (hidden inputs and seeds),
 the sample's test labels (Titanic's ``test_labels.csv``, MNIST's ``y_test``) which hidden
 questions score against, and ``autograder/build/`` (it reads the solutions).  With
 ``graders/hidden`` absent, ``check`` runs the public graders only, and the loaders return
-``None`` for the labels a student bundle does not have.
+``None`` for the labels a student bundle does not have.  ``autograder/otter_check.py`` ships:
+the Otter assignment's test cases (``grader.check`` in the Otter student notebook) call it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ README = """\
 
    In a notebook, run the self-check cell under each question (`notebook_check(...)`): it
    runs the same public tests on the code you have run so far.
+
+   If your course hands out an Otter notebook (cells with `grader.check("...")`), install the
+   checker with Otter instead, then save the notebook before each `grader.check`: it checks
+   the saved file with the same public tests.
+
+   ```bash
+   python -m pip install "./package[otter]"
+   ```
 
 The public tests are a subset: hidden tests with other inputs and the test labels run when
 your instructor grades. Only definitions (imports, functions, classes, constants) are kept
