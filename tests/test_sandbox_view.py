@@ -19,7 +19,7 @@ import pytest
 import autograder
 from autograder.data._locations import SAMPLE_DIR
 from autograder.grading import CannotGrade, grade, prepare_submission
-from autograder.judge.client import NotRunnable, Submission, TimedOut
+from autograder.judge.client import LimitRefused, Submission, TimedOut
 from autograder.spec import load_spec
 from autograder.worker import sandbox
 from autograder.worker.sandbox import SandboxUnavailable, UidSlot, choose_isolation
@@ -317,14 +317,15 @@ def test_a_memory_limit_the_grader_cannot_give_is_a_configuration_message(shared
     submission = submission_with(shared_tmp, STATEFUL.format(header=""))
     submission.limits = dataclasses.replace(LIMITS, memory_mb=12288)
     try:
-        with pytest.raises(NotRunnable, match="memory_mb = 12288.*at most 8192 MB"):
+        with pytest.raises(LimitRefused, match="memory_mb = 12288.*at most 8192 MB"):  # the machine's, not the student's
             submission.module("stateful").count()
     finally:
         submission.close()
 
 
 def test_a_real_memory_ceiling_on_the_grader_gives_the_configuration_message(tmp_path):
-    """The same, end to end: a grader started under ``ulimit -v`` (hard) below the question's memory_mb."""
+    """The same, end to end: a grader started under ``ulimit -v`` (hard) below the question's memory_mb.
+    It is an infrastructure failure: the student reads that the grader failed, the staff the message."""
     folder = write_submission(tmp_path / "s", honest=["confusion"])
     script = textwrap.dedent(f"""
         import resource
@@ -332,11 +333,12 @@ def test_a_real_memory_ceiling_on_the_grader_gives_the_configuration_message(tmp
         from autograder.grading import grade
         result = grade({str(folder)!r}, questions=["confusion.public_example"], limits={{"memory_mb": 20000}})
         (q,) = result.questions
-        print(q.status, "|", q.feedback)
+        print(q.status, q.outcome, result.needs_regrade, "|", " ".join(result.grader_errors))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.startswith("not_run |") and "memory_mb = 20000" in done.stdout, done.stdout
+    assert done.stdout.startswith("grader_error infrastructure True |") and "memory_mb = 20000" in done.stdout, \
+        done.stdout
 
 
 DAEMON = """

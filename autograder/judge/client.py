@@ -258,14 +258,17 @@ class Submission:
     def _send(self, worker, module, message, what):
         importing = message.get("op") == "import"
         limit = self.limits.timeout if importing else self.limits.call_timeout or self.limits.timeout
-        timeout, hung_before = limit, (module, what) in self._hung
-        if hung_before:  # it ran out of time once in this submission: it would again, at full cost
+        # An import that timed out is retried only with a larger limit (``_import_errors``); a call
+        # that ran out of time once in this submission would again, at full cost: a short limit.
+        timeout, hung_before = limit, not importing and (module, what) in self._hung
+        if hung_before:
             timeout = min(timeout, self.limits.hung_timeout)
         started = time.perf_counter()
         try:
             return worker.request(message, timeout=timeout)
         except WorkerTimeout:
-            self._hung.add((module, what))
+            if not importing:
+                self._hung.add((module, what))
             if hung_before:
                 raise TimedOut(f"{what} did not finish within {timeout:g} s: it had already run out of time "
                                f"earlier in this submission, so this call got {timeout:g} s instead of the "
