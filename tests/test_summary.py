@@ -58,7 +58,9 @@ def _vary(result, rng: random.Random, student: int):
 def batch(tmp_path_factory):
     """DIR/batch.json + DIR/students/<id>/{grading.json, reports, submission/*.py}, as bulk grading writes it."""
     root = tmp_path_factory.mktemp("class")
-    half = write_submission(root / "src-half", honest=["confusion"], files={"ex3_titanic.py": "import nope\n"})
+    blob = "QUJD" * 200   # an 800-character base64 literal: carried data, flagged for the staff
+    half = write_submission(root / "src-half", honest=["confusion"], files={"ex3_titanic.py": "import nope\n",
+                                                                          "helpers.py": f"BLOB = {blob!r}\n"})
     real = {"reference": PROJECT / "solutions", "stubs": PROJECT / "assignments", "half": half}
     out = root / "DIR"
     entries, results = [], {}
@@ -84,6 +86,18 @@ def batch(tmp_path_factory):
     (out / "batch.json").write_text(json.dumps({"entries": entries}))
     write_summary(out)
     return out, results
+
+
+def test_data_carried_in_code_is_listed_for_the_staff_only(batch):
+    out, results = batch
+    assert [flag["kind"] for flag in results["half"].data_flags] == ["encoded literal"]
+    section = (out / "summary.html").read_text().split('id="data-flags"', 1)[1].split("<h2", 1)[0]
+    assert "helpers.py, line 1" in section and "encoded literal" in section and ">half<" in section
+    assert "reference" not in section   # honest code has no flag
+    staff = (out / "students" / "half" / "feedback-staff.html").read_text()
+    assert 'id="data-flags"' in staff and "helpers.py, line 1" in staff
+    for name in ("feedback.html", "report.md", "results.json"):
+        assert "helpers.py, line 1" not in (out / "students" / "half" / name).read_text(), name
 
 
 @pytest.mark.slow

@@ -240,6 +240,7 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
         score_plot=plot_scores(results), questions=rows, hardest=hardest_checks(results),
         statuses=status_counts(entries, results), time_plot=plot_times(rows),
         metrics=metric_distributions(results), students=students, pairs=pairs, similarity=similarity,
+        data_flags=[{"student": sid, **flag} for sid, result in sorted(results.items()) for flag in result.data_flags],
         question_ids=[r["id"] for r in rows],
     )
     html_path = batch_dir / "summary.html"
