@@ -122,11 +122,10 @@ def test_regrading_an_unchanged_class_reuses_every_result(class_run):
     root, out, _, _ = class_run
     before = {k: (out / "students" / k / "grading.json").stat().st_mtime_ns
               for k, e in manifest_of(out).items() if e["status"] == "graded"}
-    started = time.perf_counter()
+    # How long a regrade of an unchanged class takes is a benchmark's figure (benchmarks/bench_bulk.py);
+    # here: nothing is graded again and no student's record is rewritten.
     done = grade_all_cli(root / "folder", "--out", out, "-q", "confusion", "--timeout", TIMEOUT, "--quiet")
-    seconds = time.perf_counter() - started
     assert f"{len(BY_KEY)} submissions: 0 to grade" in done.stderr
-    assert seconds / len(BY_KEY) < 1.0, seconds  # includes the interpreter's start
     after = manifest_of(out)
     assert all(after[k]["cached"] for k in before)
     assert {k: (out / "students" / k / "grading.json").stat().st_mtime_ns for k in before} == before
