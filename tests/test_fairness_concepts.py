@@ -1,4 +1,4 @@
-"""Fair scores and feedback a student can act on, for the ten concept modules (issue 11, issue 13 item 4).
+"""Fair scores and feedback a student can act on, for the ten concept modules.
 
 Each case grades a submission written in a student's spirit, kept in
 ``tests/fixtures/fairness/concepts_*``: legitimate other styles (loops, numpy

@@ -5,7 +5,7 @@ hidden splits), so figures are looked up, in order:
 
 1. ``reference_figures.json`` beside this file: precomputed by ``scripts/reference_figures.py``
    for one scikit-learn version and data version per profile, so that grading never recomputes
-   the reference on the critical path (issue 14: a cold cache doubled ex1's time, ex2's memory);
+   the reference on the critical path (a cold cache doubled ex1's time and ex2's memory);
 2. the local cache under the data cache (one file per scikit-learn version, profile, data);
 3. computing it in the grading process (the solutions are trusted code), then caching it.
 
