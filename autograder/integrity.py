@@ -14,7 +14,7 @@ similarity scores (the share of a file's fingerprinted tokens found in the other
 file) reaches ``threshold`` and the overlap is at least ``min_tokens`` filtered
 characters long (a short file left after removing the boilerplate says little).
 The thresholds and the scores measured on ``tests/fixtures/similarity`` are in the
-README ("Feedback and the class dashboard"). copydetect hashes k-grams with Python's
+feedback guide (docs/guide/feedback.md). copydetect hashes k-grams with Python's
 ``hash``, so scores move by a few hundredths with the interpreter's hash seed.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 KNOWN_SOURCES = (PACKAGE_DIR.parent / "assignments", PACKAGE_DIR.parent / "solutions")
 
-#: Flag a module pair at or above this similarity (see the README for the measured scores).
+#: Flag a module pair at or above this similarity (the measured scores are in docs/guide/feedback.md).
 THRESHOLD = 0.6
 #: k-gram length (copydetect's noise threshold) and the match length always caught (its guarantee).
 NOISE_T, GUARANTEE_T = 20, 30

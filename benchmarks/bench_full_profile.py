@@ -86,7 +86,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     if not os.environ.get("CH3_DATA_DIR"):
-        sys.exit("set CH3_DATA_DIR to the full data (see the README)")
+        sys.exit("set CH3_DATA_DIR to the full data (see docs/guide/data.md)")
     mnist = load_mnist("full")
     for question in args.question or QUESTIONS:
         raw = best_of(args.repeat, lambda: raw_work(question, mnist))

@@ -3,7 +3,7 @@
     CH3_DATA_DIR=/path/to/kit python scripts/titanic_fairness.py --profile full
 
 Prints, per submission, the out-of-fold, hidden-test and pooled accuracy, the credit under the
-declared band, and the pooled accuracy after training on shuffled labels (the README's table).
+declared band, and the pooled accuracy after training on shuffled labels (the table in docs/design/thresholds.md).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
               assignment: str | None = None, partial_export: bool = False, moodle_worksheet: Path | None = None,
               on_start: Callable[[int, int], None] | None = None,
               on_event: Callable[[BatchEvent], None] | None = None) -> BatchOutcome:
-    """Grade every submission under ``source`` into ``out``; see the README, "Grading a whole class".
+    """Grade every submission under ``source`` into ``out``; see docs/guide/grade-all.md.
 
     Parameters
     ----------
