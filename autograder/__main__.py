@@ -5,6 +5,9 @@ submission (``cd SUB && python -m autograder grade .`` with ``SUB/numpy.py``): `
 puts the current directory first on ``sys.path``, so it is dropped here, before any other
 import.  (A file named ``autograder.py`` in that folder would run *instead of* this package;
 against that only ``python -P -m autograder`` or the ``ch3-grader`` command help.)
+
+A ``grade`` or ``check`` goes to this installation's warm grader when one runs
+(:mod:`autograder.warm`), before the CLI's own imports.
 """
 
 import os
@@ -19,8 +22,18 @@ def _drop_working_directory() -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != here]
 
 
-_drop_working_directory()
+def run() -> None:
+    """The ``ch3-grader`` command."""
+    _drop_working_directory()
+    from autograder.warm import run_warm
 
-from autograder.cli import main  # noqa: E402  (after the path is safe)
+    code = run_warm(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from autograder.cli import main
 
-main()
+    main()
+
+
+if __name__ == "__main__":
+    run()

@@ -26,6 +26,12 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def refresh_consoles() -> None:
+    """New consoles for the streams a command writes to now (a warm grader's child has the caller's)."""
+    global console, errors
+    console, errors = Console(), Console(stderr=True)
+
+
 class ExitCode(enum.IntEnum):
     OK = 0                # grading completed (whatever the score)
     CANNOT_GRADE = 2      # no results: a missing submission, a broken archive, graders that did not run
@@ -271,6 +277,53 @@ def rescore(
 def main():
     os.environ.setdefault("MPLBACKEND", "Agg")
     app()
+
+
+# ------------------------------------------------------------------ warm (autograder/warm.py)
+
+warm_app = typer.Typer(no_args_is_help=True, help="A warm grader: `grade` and `check` without the start-up cost.")
+app.add_typer(warm_app, name="warm")
+
+
+def _warm_status_line(status: dict) -> str:
+    return (f"warm grader pid {status['pid']} for this installation: warmed up in {status['warm_up_seconds']:g} s, "
+            f"served {status['served']} command(s), {status['busy']} running; stops after "
+            f"{status['stops_in_s'] / 60:.0f} more idle minute(s)")
+
+
+@warm_app.command("start")
+def warm_start(idle: float = typer.Option(30.0, "--idle", help="stop after this many idle minutes")):
+    """Start a warm grader in the background: later `grade` and `check` commands run in its forked children."""
+    from autograder import warm
+
+    try:
+        status = warm.start(idle_minutes=idle)
+    except warm.WarmUnavailable as exc:
+        errors.print(f"No warm grader: {exc}", markup=False)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    console.print(_warm_status_line(status), markup=False)
+
+
+@warm_app.command("status")
+def warm_status():
+    """Whether a warm grader runs for this installation (exit 1 when none does)."""
+    from autograder import warm
+
+    status = warm.request("status")
+    if not status:
+        console.print("no warm grader runs for this installation; `grade` and `check` start cold")
+        raise typer.Exit(1)
+    console.print(_warm_status_line(status), markup=False)
+
+
+@warm_app.command("stop")
+def warm_stop():
+    """Stop this installation's warm grader (commands it is running finish first)."""
+    from autograder import warm
+
+    stopped = warm.request("stop")
+    console.print(f"stopped the warm grader (pid {stopped['stopped']})" if stopped
+                  else "no warm grader runs for this installation")
 
 
 # ------------------------------------------------------------------ report

@@ -255,6 +255,9 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
     log = io.StringIO()
     with contextlib.redirect_stdout(log), _no_plugin_autoload():
         code = pytest.main(args, plugins=[plugin])
+    if code == pytest.ExitCode.INTERRUPTED:
+        plugin.student.close()
+        raise CannotGrade("interrupted (Ctrl-C) before every question was graded; no report was written")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         plugin.student.close()
         raise CannotGrade(f"the graders could not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")

@@ -14,6 +14,7 @@ hidden figures can be drawn for it.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 import re
@@ -42,7 +43,10 @@ def clean_text(text, limit: int | None = None) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=None)
 def environment() -> jinja2.Environment:
+    """One environment per process: jinja2 keeps the compiled templates (reloading a template whose
+    file changed), so a grader process compiles each page once, not once per submission."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["clean"] = clean_text

@@ -1,0 +1,160 @@
+"""The warm grader: a command it serves gives what the same command gives cold, and it serves only
+its own installation, its own user, from a private folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import warm
+from submissions import write_submission
+
+pytestmark = pytest.mark.skipif(not warm.supported(), reason="the warm grader is Linux only")
+
+PARTIAL_CONFUSION = '''
+import numpy as np
+
+def binary_confusion_matrix(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return np.array([[np.sum((y_true == 0) & (y_pred == 0)), np.sum((y_true == 0) & (y_pred == 1))],
+                     [np.sum((y_true == 1) & (y_pred == 0)), np.sum((y_true == 1) & (y_pred == 1))]])
+
+def precision(y_true, y_pred):
+    print("computing precision")
+    m = binary_confusion_matrix(y_true, y_pred)
+    return m[1, 1] / (m[1, 1] + m[1, 0])   # recall's formula: the swapped-metric mistake
+
+def recall(y_true, y_pred):
+    raise NotImplementedError
+'''
+
+HANGING_CONFUSION = '''
+def binary_confusion_matrix(y_true, y_pred):
+    while True:
+        pass
+'''
+
+
+@pytest.fixture(scope="module")
+def warm_dir(tmp_path_factory):
+    """A warm grader of this installation, in a private socket folder of this test module's own."""
+    folder = tmp_path_factory.mktemp("warm")
+    os.environ[warm.SOCKET_DIR_ENV] = str(folder)
+    try:
+        status = warm.start(idle_minutes=5)
+        assert status["pid"] > 0
+        yield folder
+    finally:
+        warm.request("stop")
+        del os.environ[warm.SOCKET_DIR_ENV]
+
+
+def cli(args, cwd: Path, *, cold: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, warm.WARM_ENV: "0" if cold else "1"}
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def served() -> int:
+    return warm.request("status")["served"]
+
+
+#: What differs between two runs of the same grading: how long it took.
+TIMINGS = {"seconds", "execution_time", "time_limits", "slowest_call"}
+
+
+def without_timings(value):
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def comparable(results_dir: Path) -> dict:
+    """What a student and the staff read, minus the seconds each run took."""
+    report = [line for line in (results_dir / "report.md").read_text().splitlines() if not line.startswith("- Time:")]
+    return {"report.md": report, **{name: without_timings(json.loads((results_dir / name).read_text()))
+                                    for name in ("grading.json", "results.json")}}
+
+
+def test_a_warm_grade_is_the_cold_grade(warm_dir, tmp_path):
+    submission = write_submission(tmp_path / "sub", files={"confusion.py": PARTIAL_CONFUSION})
+    before = served()
+    hot = cli(["grade", submission, "-q", "confusion", "--out", "hot"], cwd=tmp_path)
+    assert served() == before + 1, "the command did not reach the warm grader"
+    cold = cli(["grade", submission, "-q", "confusion", "--out", "cold"], cwd=tmp_path, cold=True)
+    assert served() == before + 1
+    assert (hot.returncode, hot.stdout.replace("hot/", "cold/")) == (cold.returncode, cold.stdout)
+    assert comparable(tmp_path / "hot") == comparable(tmp_path / "cold")
+    report = (tmp_path / "hot" / "report.md").read_text()
+    assert "computing precision" in report and "0/" in report  # the student's output and a real mistake
+
+
+def test_the_caller_working_directory_environment_and_exit_status(warm_dir, tmp_path):
+    write_submission(tmp_path / "sub", honest=["confusion"])
+    done = cli(["check", "sub", "-q", "confusion", "--out", "mine"], cwd=tmp_path)  # relative to the caller's folder
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mine" / "report.md").is_file() and "public: 1/1 passed" in done.stdout
+    missing = cli(["grade", tmp_path / "nowhere"], cwd=tmp_path)
+    cold = cli(["grade", tmp_path / "nowhere"], cwd=tmp_path, cold=True)
+    assert missing.returncode == cold.returncode == 2
+    assert missing.stderr == cold.stderr and "nowhere" in missing.stderr
+
+
+def test_a_file_written_by_the_caller_keeps_the_caller_umask(warm_dir, tmp_path):
+    write_submission(tmp_path / "sub", honest=["confusion"])
+    done = subprocess.run(f"umask 077 && {sys.executable} -m autograder check sub -q confusion.public_example",
+                          shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "check-out" / "report.md").stat().st_mode & 0o077 == 0
+
+
+def test_ctrl_c_stops_the_served_command_and_the_warm_grader_goes_on(warm_dir, tmp_path):
+    write_submission(tmp_path / "sub", files={"confusion.py": HANGING_CONFUSION})
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "sub", "-q", "confusion"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while warm.request("status")["busy"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # inside the student's loop
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and "interrupted" in err, err
+    deadline = time.monotonic() + 10
+    while warm.request("status")["busy"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert warm.request("status")["busy"] == 0  # the served child is gone, the warm grader is not
+
+
+def test_an_edit_to_the_installation_changes_the_socket(tmp_path):
+    for package in ("autograder", "solutions", "assignments"):
+        write_submission(tmp_path / package, files={"a.py": "x = 1\n"})
+    before = warm.fingerprint(tmp_path)
+    assert warm.fingerprint(tmp_path) == before
+    (tmp_path / "solutions" / "a.py").write_text("x = 22\n")
+    assert warm.fingerprint(tmp_path) != before  # an edited grader never serves from a stale process
+
+
+def test_a_socket_folder_others_can_open_is_refused(tmp_path, monkeypatch):
+    shared = tmp_path / f"ch3-grader-{os.getuid()}"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv(warm.SOCKET_DIR_ENV, str(tmp_path))
+    with pytest.raises(warm.WarmUnavailable, match="mode 700"):
+        warm.socket_dir()
+    assert warm.run_warm(["grade", "x"]) is None  # the command runs cold
+
+
+def test_commands_it_does_not_serve_and_the_opt_out(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm.SOCKET_DIR_ENV, str(tmp_path))
+    assert warm.run_warm(["grade-all", "x"]) is None
+    monkeypatch.setenv(warm.WARM_ENV, "0")
+    assert warm.run_warm(["grade", "x"]) is None
