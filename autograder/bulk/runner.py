@@ -56,7 +56,8 @@ def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None 
     payload : dict of str to bytes, or str
         The prepared module files, or the folder holding them (``--shared-dir``).
     options : dict
-        ``profile``, ``questions``, ``limits``, ``data_dir``, ``out_dir``, ``source``.
+        ``profile``, ``questions``, ``limits``, ``data_dir``, ``out_dir``, ``source``; ``render``
+        (default True): False for one part of a split submission, whose merged result is rendered.
     label : str, optional
         What the reports call the submission (its place in the class folder).
 
@@ -96,7 +97,8 @@ def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None 
         if label is not None:
             result.submission = label
         reply["result"] = result.to_dict()
-        reply["reports"] = render_reports(result)
+        if options.get("render", True):  # a part of a split submission: rendered once merged
+            reply["reports"] = render_reports(result)
         reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
     except CannotGrade as exc:
         reply["error"] = str(exc)
@@ -124,12 +126,16 @@ def _log(result, host: str, seconds: float) -> str:
 # ------------------------------------------------------------------ local processes
 
 def _start_grader_process(threads: int) -> None:
-    """Pool initializer: pin BLAS threads, leave Ctrl-C to the parent, pay the grader's imports once."""
+    """Pool initializer: pin BLAS threads, leave Ctrl-C to the parent, pay the grader's imports once
+    (and the sandbox's: its zygote is kept from submission to submission)."""
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import autograder.grading  # noqa: F401  (pytest, the plugin, the judge)
     import sklearn.metrics  # noqa: F401  (what every grader uses)
+    from autograder.judge.client import keep_sandboxes
+
+    keep_sandboxes()  # the sandbox's own imports too: once per grader process, not per submission
 
 
 def start_local_pool(workers: int, threads: int) -> ProcessPoolExecutor:
@@ -199,7 +205,7 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                 if any(owner is process for owner, _ in running.values()):
                     continue
                 task = queue.pop(0)
-                running[process.submit(*_call(task, job, options))] = (process, task)
+                running[process.submit(*_call(task, job, options, pending))] = (process, task)
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 process, task = running.pop(future)
@@ -213,7 +219,7 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                         continue
                     if task.attempts == 0:
                         task.attempts += 1
-                        running[fresh.submit(*_call(task, job, options))] = (fresh, task)  # alone, at once
+                        running[fresh.submit(*_call(task, job, options, pending))] = (fresh, task)  # alone, at once
                         continue
                     reply = {"result": None, "log": "", "host": "", "reports": None,
                              "error": f"the grader process died while grading this submission, twice, the "
@@ -250,10 +256,12 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
         schedule.write_history(options.get("out_dir"), history)
 
 
-def _call(task, job, options) -> tuple:
+def _call(task, job, options, pending) -> tuple:
     if isinstance(task, tuple):
         return render_job, task[1]["result"]
-    part_options = {**options, "questions": list(task.questions)} if task.questions else options
+    part_options = {**options, "questions": list(task.questions)} if task.questions else dict(options)
+    if task.module and pending[task.job_id].parts > 1:
+        part_options["render"] = False  # the merged submission is rendered once, by render_job
     return job, task.payload, part_options, task.label
 
 

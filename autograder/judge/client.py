@@ -14,8 +14,11 @@ features and keep labels here.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,14 +196,19 @@ class Submission:
     def _start(self):
         """A fresh worker with this question's limits: a child of the zygote, or (weak mode) a new process."""
         check_memory(self.limits)
+        if self.isolation == "bwrap" and _kept is not None:
+            return self._spawn(lambda: _kept.acquire(self.directory, self.limits.threads, self.expose, self.modules))
         if self._uid is None and drops_privileges(self.isolation):
             self._uid = UidSlot()
         uid = self._uid.uid if self._uid else None
         if self.isolation != "bwrap":
             return WorkerProcess(self.directory, self.limits, uid, self.isolation)
+        return self._spawn(lambda: Sandbox(self.directory, self.limits.threads, uid, self.expose, self.modules))
+
+    def _spawn(self, new_sandbox):
         for attempt in range(2):
             if self._sandbox is None or self._sandbox.dead:
-                self._sandbox = Sandbox(self.directory, self.limits.threads, uid, self.expose, self.modules)
+                self._sandbox = new_sandbox()
             try:
                 return self._sandbox.spawn(self.limits)
             except WorkerDied:
@@ -315,6 +323,11 @@ class Submission:
 
     def close(self):
         """Stop every worker and the sandbox: when this returns, no process of this submission is left."""
+        if self._sandbox is not None and _kept is not None and _kept.holds(self._sandbox):
+            for module in list(self._workers):
+                self.restart(module)
+            _kept.release(self._sandbox)  # every process of this submission killed, or the sandbox destroyed
+            self._sandbox = None
         if self._sandbox is not None:  # its pid namespace goes with it: no worker needs the zygote's kill
             self._sandbox.destroy()
         for module in list(self._workers):
@@ -325,6 +338,88 @@ class Submission:
         if self._uid is not None:
             self._uid.release()
             self._uid = None
+
+
+class KeptSandbox:
+    """One sandbox a grader process keeps from submission to submission, so that its zygote's
+    imports (scikit-learn, pandas, ...) are paid once per process, not once per submission.
+
+    The sandbox sees an *inbox* folder where a fresh one sees the submission: each submission's
+    files are copied into it when the submission starts, and removed when it ends. Between two
+    submissions :meth:`Sandbox.reset` kills every process but the zygote and empties the scratch;
+    the zygote, which never runs student code and cannot be traced by it (``sealed``), stays.
+    A sandbox that cannot be reset so is destroyed, and the next submission gets a fresh one."""
+
+    def __init__(self):
+        self.sandbox: Sandbox | None = None
+        self.key: tuple | None = None
+        self.uid: UidSlot | None = None
+        self._home = Path(tempfile.mkdtemp(prefix="ch3-kept-"))  # 0700: nobody else on the machine reads it
+        self.inbox = self._home / "submission"
+        self.inbox.mkdir(mode=0o755)
+        self.inbox.chmod(0o755)  # the sandbox uid reads it through its bind mount
+        atexit.register(self.close)
+
+    def holds(self, sandbox) -> bool:
+        return sandbox is not None and sandbox is self.sandbox
+
+    def acquire(self, directory: Path, threads: int, expose=(), modules=()) -> Sandbox:
+        key = (threads, tuple(str(p) for p in expose))
+        if self.sandbox is not None and (self.sandbox.dead or self.key != key):
+            self.discard()
+        self._fill(Path(directory))
+        if self.sandbox is None:
+            if self.uid is None and drops_privileges("bwrap"):
+                self.uid = UidSlot()
+            self.sandbox = Sandbox(self.inbox, threads, self.uid.uid if self.uid else None, expose, modules)
+            self.key = key
+        else:
+            self.sandbox.preload(modules)
+        return self.sandbox
+
+    def release(self, sandbox: Sandbox) -> None:
+        if not self.sandbox.reset():
+            self.discard()
+        self._empty()
+
+    def discard(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+        self.sandbox = self.key = None
+
+    def close(self) -> None:
+        self.discard()
+        shutil.rmtree(self._home, ignore_errors=True)
+        if self.uid is not None:
+            self.uid.release()
+            self.uid = None
+
+    def _empty(self) -> None:
+        for entry in self.inbox.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def _fill(self, directory: Path) -> None:
+        """The submission's files (links copied as links, never followed), readable by the sandbox uid."""
+        self._empty()
+        shutil.copytree(directory, self.inbox, symlinks=True, dirs_exist_ok=True)
+        for path in [self.inbox, *self.inbox.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+#: This process's kept sandbox (:func:`keep_sandboxes`); None: a fresh sandbox per submission.
+_kept: KeptSandbox | None = None
+
+
+def keep_sandboxes() -> None:
+    """Keep one sandbox in this process from submission to submission (long-lived grader
+    processes: ``grade-all``). Only the strong (bubblewrap) mode keeps one."""
+    global _kept
+    if _kept is None:
+        _kept = KeptSandbox()
 
 
 def _is_class(mro: list[str], qualified_name: str, student_modules: set[str]) -> bool:

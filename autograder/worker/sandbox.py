@@ -696,8 +696,9 @@ class Sandbox:
         self._drain.start()
         self.children: dict[int, Child] = {}
         self.dead = False
-        zygote = self._ask({"op": "ready"}, timeout=60)["pid"]
-        self.zygote_host_pid = _find_host_pid(self.process.pid, zygote)
+        ready = self._ask({"op": "ready"}, timeout=60)
+        self.sealed = bool(ready.get("sealed"))  # no worker can trace it: it may serve another submission
+        self.zygote_host_pid = _find_host_pid(self.process.pid, ready["pid"])
 
     def _drain_zygote(self):
         while chunk := self._zygote_output.read(1 << 16):
@@ -724,6 +725,37 @@ class Sandbox:
 
     def spawn(self, limits) -> "Child":
         return Child(self, limits)
+
+    def preload(self, modules) -> None:
+        """Ask the zygote to preload what ``modules`` of the (new) submission import; best effort."""
+        try:
+            self._ask({"op": "preload", "modules": list(modules)})
+        except WorkerDied:
+            pass
+
+    def reset(self) -> bool:
+        """Make the sandbox ready for another submission: its workers and every process they left
+        killed, the scratch emptied, the zygote answering and sealed. False when that did not hold
+        (the sandbox is then destroyed)."""
+        for child in list(self.children.values()):
+            child._killed = True  # the reset below kills it with everything else
+            child.close()
+        if self.dead or not self.sealed:
+            self.destroy()
+            return False
+        if self.zygote_host_pid:
+            try:
+                os.kill(self.zygote_host_pid, signal.SIGCONT)  # a worker may have stopped it
+            except ProcessLookupError:
+                pass
+        try:
+            answer = self._ask({"op": "reset"})
+        except WorkerDied:
+            return False
+        if not (answer.get("ok") and answer.get("sealed")):
+            self.destroy()
+            return False
+        return True
 
     def destroy(self):
         """Kill everything in the sandbox: the pid namespace dies with its first process."""

@@ -16,6 +16,13 @@ request, file descriptors passed alongside (``socket.send_fds``):
             (request, response, output); answers its pid
 ``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
 ``wait``    the worker's exit status (negative: the signal that killed it)
+``preload`` also preload what ``modules`` import (a kept sandbox given another submission)
+``reset``   kill every process but the zygote and empty the scratch: ready for another submission
+
+The zygote makes itself non-dumpable (``PR_SET_DUMPABLE`` 0), so that no worker, though it runs
+as the same uid, can trace it or write its memory; ``ready`` and ``reset`` say whether that held
+(``sealed``), and only a sealed zygote is kept for another submission. Workers are made dumpable
+again: between themselves, nothing changes.
 """
 
 from __future__ import annotations
@@ -114,6 +121,21 @@ def _sessions() -> dict[int, int]:
     return found
 
 
+#: prctl(2) option: whether a process may be traced, or its memory read and written, by its uid.
+PR_SET_DUMPABLE = 4
+#: Seconds ``reset`` waits for the killed processes to be gone.
+RESET_WAIT = 3.0
+
+
+def set_dumpable(value: int) -> bool:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 class Zygote:
     def __init__(self, control: socket.socket, submission_dir: str, modules=()):
         self.control = control
@@ -121,6 +143,8 @@ class Zygote:
         self.modules = list(modules)
         self.live: set[int] = set()          # workers (= their session ids) not killed
         self.statuses: dict[int, int] = {}   # reaped worker -> exit code (negative: signal)
+        self.pending: list[str] = []         # libraries still to preload
+        self.sealed = False
 
     def reap(self):
         while True:
@@ -147,9 +171,15 @@ class Zygote:
     def handle(self, request: dict, fds: list[int]) -> dict:
         op = request["op"]
         if op == "ready":
-            return {"pid": os.getpid()}
+            return {"pid": os.getpid(), "sealed": self.sealed}
         if op == "spawn":
             return {"pid": self.spawn(request, fds)}
+        if op == "preload":
+            self.pending += [name for name in preload_list(self.submission_dir, request.get("modules") or ())
+                             if name not in sys.modules and name not in self.pending]
+            return {"ok": True}
+        if op == "reset":
+            return {"ok": self.reset(), "sealed": self.sealed}
         pid = int(request.get("pid", 0))
         if op == "kill":
             self.live.discard(pid)
@@ -163,6 +193,27 @@ class Zygote:
         else:
             return {"error": f"unknown op {op!r}"}
         return {"ok": True}
+
+    def reset(self) -> bool:
+        """Every process but this one killed and gone, the scratch emptied: True when that held."""
+        self.live.clear()
+        deadline = time.monotonic() + RESET_WAIT
+        while True:
+            self.signal_all(signal.SIGKILL)
+            self.reap()
+            mine = os.getsid(0)  # the zygote's session holds the sandbox's own launchers, never a worker
+            if all(session == mine for session in _sessions().values()):
+                break
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        self.statuses.clear()
+        try:
+            for folder in SCRATCH:
+                empty(folder)
+        except (OSError, RecursionError):
+            return False
+        return True
 
     def spawn(self, request: dict, fds: list[int]) -> int:
         """A fresh worker finds the scratch empty: nothing an earlier worker wrote (a memo of the
@@ -191,6 +242,7 @@ class Zygote:
     def become_worker(self, request, request_fd, response_fd, output_fd):
         """In the child: own session, limits and output, then serve requests (student code runs here)."""
         self.control.close()
+        set_dumpable(1)
         os.setsid()
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
@@ -215,13 +267,14 @@ class Zygote:
         os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
 
     def run(self):
+        self.sealed = set_dumpable(0)
         try:
-            pending = preload_list(self.submission_dir, self.modules)
+            self.pending = preload_list(self.submission_dir, self.modules)
         except Exception:  # an odd submission folder: preload everything rather than nothing
-            pending = list(PRELOAD)
+            self.pending = list(PRELOAD)
         while True:
-            if pending and not select.select([self.control], [], [], 0)[0]:
-                preload_one(pending.pop(0))
+            if self.pending and not select.select([self.control], [], [], 0)[0]:
+                preload_one(self.pending.pop(0))
                 continue
             try:
                 message, fds, _, _ = socket.recv_fds(self.control, 65536, 3)
