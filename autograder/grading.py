@@ -280,26 +280,31 @@ def _no_plugin_autoload():
 
 # ----------------------------------------------------------------- stage 3: report
 
-def render_reports(result: GradingResult) -> dict[str, str]:
+def render_reports(result: GradingResult, *, staff_page: bool = False) -> dict[str, str]:
     """The report files, name -> text. Student files show what each question's ``disclosure``
-    allows; grading.json keeps everything (staff).
+    allows; grading.json keeps everything (staff), and so does the staff feedback page
+    (``staff_page``: a bulk student's folder, which only the staff reads).
 
     Plain strings, so that ``grade-all`` renders them in the grader process that graded the
-    submission (the feedback page's plots are most of the cost) and the batch only writes them."""
+    submission (the feedback pages' plots are most of the cost) and the batch only writes them."""
     from autograder.disclosure import for_students
-    from autograder.reporters.html import to_html
+    from autograder.reporters.html import STAFF_PAGE, to_html
 
     students = for_students(result)
-    return {"results.json": json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2),
-            "report.md": to_markdown(students),
-            "feedback.html": to_html(students),
-            "grading.json": json.dumps(result.to_dict(), indent=2)}
+    reports = {"results.json": json.dumps(to_gradescope(for_students(result, keep_points=True)), indent=2),
+               "report.md": to_markdown(students),
+               "feedback.html": to_html(students),
+               "grading.json": json.dumps(result.to_dict(), indent=2)}
+    if staff_page:
+        reports[STAFF_PAGE] = to_html(result, staff=True)
+    return reports
 
 
-def write_reports(result: GradingResult, out_dir: Path, rendered: dict[str, str] | None = None) -> None:
+def write_reports(result: GradingResult, out_dir: Path, rendered: dict[str, str] | None = None, *,
+                  staff_page: bool = False) -> None:
     """Write :func:`render_reports`' files into ``out_dir`` (``rendered``: already rendered ones)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in (rendered or render_reports(result)).items():
+    for name, text in (rendered or render_reports(result, staff_page=staff_page)).items():
         (out_dir / name).write_text(text, encoding="utf-8")
 
 

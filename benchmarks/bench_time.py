@@ -16,10 +16,13 @@ complete one (each submission's summed question seconds, batch.json).
 ``--baseline PATH`` runs the same commands with PATH's ``autograder`` package first on the
 Python path (a ``git worktree`` of an older commit), in the same run, for the before/after.
 
-Small work: ``grade -q confusion`` (three questions) against ``otter run`` on an assignment
-with one trivial test (Otter's floor: kernel start and notebook execution) and on a native
-Otter assignment whose three tests do the same checks in the notebook's kernel, without our
-grader (best of ``--repeat``; cold processes, nothing kept warm between commands).
+Small work: ``grade -q confusion`` (three questions) cold (``CH3_WARM=0``: a new process that
+imports everything) and on a warm grader (``warm start``), ``check -q confusion`` on the warm
+grader, and ``notebook_check("confusion")`` in one Python process (as in a kernel: the first call
+pays the imports, later ones do not), each against ``otter run`` on an assignment with one
+trivial test (Otter's floor: kernel start and notebook execution) and on a native Otter
+assignment whose three tests do the same checks in the notebook's kernel, without our grader
+(best of ``--repeat``).
 Timings are wall-clock under whatever else runs on the machine: compare ratios from one run.
 """
 
@@ -194,6 +197,29 @@ def otter_score(results_dir: Path) -> str:
     return f"{data.get('score', sum(t.get('score', 0) for t in data.get('tests', [])))}"
 
 
+NOTEBOOK_CHECKS = """
+import json, sys, time
+from autograder.notebooks import notebook_check
+cells = [open(sys.argv[1]).read()]
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    result = notebook_check("confusion", cells=cells, quiet=True)
+    times.append(time.perf_counter() - started)
+    assert result.score == result.max_score, result.score
+print(json.dumps(times))
+"""
+
+
+def notebook_check_times(source: Path, calls: int) -> list[float]:
+    """``notebook_check("confusion")`` called ``calls`` times in one Python process (as in one kernel)."""
+    done = subprocess.run([sys.executable, "-c", NOTEBOOK_CHECKS, str(source), str(calls)], capture_output=True,
+                          text=True, cwd=PROJECT)
+    if done.returncode != 0:
+        raise SystemExit(f"notebook_check failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def small_work_figures(args, scratch: Path) -> None:
     from bench_otter import empty_assignment
     from submissions import write_submission
@@ -201,18 +227,37 @@ def small_work_figures(args, scratch: Path) -> None:
     folder = write_submission(scratch / "py", honest=["confusion"])
     native_zip, native_nb = native_otter_assignment(scratch / "native")
     floor_zip = empty_assignment(scratch / "floor")
-    ours = best_of([sys.executable, "-m", "autograder", "grade", str(folder), "-q", "confusion",
-                    "--out", str(scratch / "grade-out")], args.repeat)
+    grade_confusion = [sys.executable, "-m", "autograder", "grade", str(folder), "-q", "confusion",
+                       "--out", str(scratch / "grade-out")]
+    check_confusion = [sys.executable, "-m", "autograder", "check", str(folder), "-q", "confusion",
+                       "--out", str(scratch / "check-out")]
+    os.environ["CH3_WARM"] = "0"
+    cold = best_of(grade_confusion, args.repeat)
+    os.environ["CH3_WARM"], os.environ["CH3_WARM_DIR"] = "1", str(scratch / "warm-sockets")
+    subprocess.run([sys.executable, "-m", "autograder", "warm", "start", "--idle", "5"], check=True,
+                   capture_output=True)
+    try:
+        warm = best_of(grade_confusion, args.repeat)
+        warm_check = best_of(check_confusion, args.repeat)
+    finally:
+        subprocess.run([sys.executable, "-m", "autograder", "warm", "stop"], capture_output=True)
+    in_kernel = notebook_check_times(folder / "confusion.py", 1 + args.repeat)
     (scratch / "native-out").mkdir()
     native = best_of([sys.executable, "-m", "otter", "run", "-a", str(native_zip), "-o", str(scratch / "native-out"),
                       str(native_nb)], args.repeat)
     floor = best_of([sys.executable, "-m", "otter", "run", "-a", str(floor_zip), "-o", str(scratch),
                      str(native_nb)], args.repeat)
-    print(f"grade -q confusion, cold (sandboxed, 3 questions)       {ours:6.2f} s", flush=True)
-    print(f"otter run, native Otter tests (same 3 checks, score {otter_score(scratch / 'native-out')}) "
-          f"{native:6.2f} s   otter / grade = {native / ours:4.2f}x", flush=True)
-    print(f"otter run, one trivial test (Otter's floor)             {floor:6.2f} s   floor / grade = "
-          f"{floor / ours:4.2f}x", flush=True)
+    rows = [("grade -q confusion, cold (sandboxed, 3 questions)", cold),
+            ("grade -q confusion, on a warm grader", warm),
+            ("check -q confusion, on a warm grader (1 public question)", warm_check),
+            ("notebook_check('confusion'), first call in a kernel", in_kernel[0]),
+            ("notebook_check('confusion'), later calls (best)", min(in_kernel[1:]))]
+    for label, seconds in rows:
+        print(f"{label:<58} {seconds:6.2f} s   Otter's floor / this = {floor / seconds:5.2f}x   "
+              f"native Otter / this = {native / seconds:5.2f}x", flush=True)
+    print(f"{'otter run, native Otter tests (same 3 checks, score ' + otter_score(scratch / 'native-out') + ')':<58} "
+          f"{native:6.2f} s", flush=True)
+    print(f"{'otter run, one trivial test (Otter floor)':<58} {floor:6.2f} s", flush=True)
 
 
 def main():

@@ -111,11 +111,12 @@ def test_outputs_end_with_the_class_summary_when_that_reporter_exists(tmp_path, 
     calls = []
     summary = types.ModuleType("autograder.reporters.summary")
     summary.__spec__ = importlib.machinery.ModuleSpec(summary.__name__, None)
-    summary.write_summary = calls.append
+    summary.write_summary = lambda batch_dir, **options: calls.append((batch_dir, options))
     monkeypatch.setitem(sys.modules, summary.__name__, summary)
     store = BatchStore(tmp_path)
     write_outputs(store, {"settings": {}, "entries": []})
-    assert calls == [store.out] and (tmp_path / "grades.csv").is_file()
+    # the staff pages come with each student's folder, rendered by the grader processes
+    assert calls == [(store.out, {"staff_pages": False})] and (tmp_path / "grades.csv").is_file()
 
 
 def test_rescore_applies_the_graders_integrity_rules():

@@ -399,5 +399,5 @@ def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingR
     if importlib.util.find_spec("autograder.reporters.summary") is not None:
         from autograder.reporters.summary import write_summary
 
-        written += [Path(p) for p in write_summary(store.out) or ()]
+        written += [Path(p) for p in write_summary(store.out, staff_pages=False) or ()]
     return written

@@ -98,7 +98,7 @@ def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None 
             result.submission = label
         reply["result"] = result.to_dict()
         if options.get("render", True):  # a part of a split submission: rendered once merged
-            reply["reports"] = render_reports(result)
+            reply["reports"] = render_reports(result, staff_page=True)
         reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
     except CannotGrade as exc:
         reply["error"] = str(exc)
@@ -149,7 +149,7 @@ def render_job(result: dict) -> dict:
     from autograder.grading import render_reports
     from autograder.results import GradingResult
 
-    return render_reports(GradingResult.from_dict(result))
+    return render_reports(GradingResult.from_dict(result), staff_page=True)
 
 
 class GraderProcess:

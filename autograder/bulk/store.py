@@ -194,7 +194,7 @@ class BatchStore:
         staging = Path(tempfile.mkdtemp(dir=self.students, prefix=f".{entry['id']}.", suffix=".tmp"))
         try:
             if result is not None:
-                write_reports(result, staging, reports)
+                write_reports(result, staging, reports, staff_page=True)
                 entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "log.txt").write_text(log, encoding="utf-8")
             if files:
@@ -219,7 +219,7 @@ class BatchStore:
                     shutil.copy2(folder / kept, staging / kept)
             from autograder.grading import write_reports
 
-            write_reports(result, staging)
+            write_reports(result, staging, staff_page=True)
             entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "entry.json").write_text(json.dumps(entry, indent=2))
             self._swap_in(staging, folder)

@@ -26,6 +26,8 @@ import numpy as np
 from autograder.results import STATUSES, GradingResult, QuestionResult
 
 TEMPLATES = Path(__file__).with_name("templates")
+#: The staff view of a bulk student's feedback (every figure shown): never handed to the student.
+STAFF_PAGE = "feedback-staff.html"
 MAX_OUTPUT_CHARS = 4000
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.reporters.html import _figure, _png, clean_text, environment, write_feedback
+from autograder.reporters.html import STAFF_PAGE, _figure, _png, clean_text, environment, write_feedback
 from autograder.results import GradingResult
 
 #: Statuses that mean the student's code did not run to the end, as the dashboard names them.
@@ -185,7 +185,7 @@ CSV_COLUMNS = ["question", "name", "visibility", "max_points", "graded", "mean_p
                "mean_seconds", "max_seconds", "statuses"]
 
 
-def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Path]:
+def write_summary(batch_dir: Path, *, similarity: bool = True, staff_pages: bool = True) -> tuple[Path, Path]:
     """Write ``summary.html`` and ``summary.csv`` into ``batch_dir`` from its stored results.
 
     Parameters
@@ -194,6 +194,9 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
         A bulk output folder (``batch.json``, ``students/<id>/grading.json``).
     similarity : bool
         Also compare the students' submitted code (``students/<id>/submission/*.py``).
+    staff_pages : bool
+        Render every student's staff feedback page; False: only those missing (``grade-all``
+        writes them with each student's folder).
 
     Returns
     -------
@@ -223,7 +226,8 @@ def write_summary(batch_dir: Path, *, similarity: bool = True) -> tuple[Path, Pa
     for sid, result in sorted(results.items()):
         entry = by_id.get(sid, {})
         folder = batch_dir / "students" / sid
-        write_feedback(result, folder / "feedback-staff.html", staff=True)  # staff folder: every figure shown
+        if staff_pages or not (folder / STAFF_PAGE).is_file():
+            write_feedback(result, folder / STAFF_PAGE, staff=True)  # staff folder: every figure shown
         lost = lost_points(result)
         crashed = [q.id for q in result.questions if q.status in RUN_FAILURES]
         students.append({"id": sid, "name": entry.get("name") or "", "score": result.score,
