@@ -224,16 +224,19 @@ def _tail(path: Path, size: int = 2000) -> str:
 def warm_up() -> None:
     """Everything a command would import or build once: the CLI, pytest, scikit-learn, the
     graders (pytest's collection), the report templates, by grading the reference solutions'
-    ``confusion`` module once (its reports are rendered and dropped)."""
+    ``confusion`` module once (its reports are rendered and dropped), and one plot drawn."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import autograder.cli  # noqa: F401
     import autograder.notebooks  # noqa: F401
     from autograder.grading import SOLUTIONS_DIR, grade, render_reports
     from autograder.worker.sandbox import OWN_CODE, choose_isolation
 
+    from autograder.reporters.html import plot_digits
+
     result = grade(SOLUTIONS_DIR, None, profile="quick", questions=["confusion"],
                    isolation=choose_isolation(fallback=OWN_CODE))
     render_reports(result)
+    plot_digits({"images_hex": [bytes(28 * 28).hex()], "true": [0], "predicted": [1]})  # fonts, the Agg renderer
 
 
 def serve(path: Path, idle_minutes: float = DEFAULT_IDLE_MINUTES) -> None:
