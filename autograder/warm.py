@@ -62,12 +62,12 @@ def supported() -> bool:
 # ------------------------------------------------------------------ which warm grader
 
 def fingerprint(root: Path | None = None) -> str:
-    """A digest of what a command would run: the interpreter, every file of the grader, the
-    reference solutions and the stubs under ``root`` (default: where this package is installed;
+    """A digest of what a command would run: the interpreter and ``PYTHONPATH``, every file of
+    the grader, the reference solutions and the stubs under ``root`` (default: where this package is installed;
     size and modification time), and the installed distributions (their ``.dist-info`` names
     carry the versions). A few milliseconds."""
     h = hashlib.sha256()
-    h.update(f"{sys.executable}\0{sys.version}\0{sys.prefix}\0".encode())
+    h.update(f"{sys.executable}\0{sys.version}\0{sys.prefix}\0{os.environ.get('PYTHONPATH', '')}\0".encode())
     root = Path(__file__).resolve().parent.parent if root is None else Path(root)
     for package in _PACKAGES:
         for path, info in sorted(_files(root / package)):

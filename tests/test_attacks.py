@@ -98,8 +98,9 @@ def test_100_mb_of_output_is_capped_and_the_answer_still_counts(tmp_path):
 
 
 def test_huge_reply_is_refused(tmp_path):
+    # a minute per call (the floor too): encoding 1.6 GB takes seconds, and this test is about its size
     question = attack(tmp_path, targets_module("return np.zeros(200_000_000)"), ["multilabel.targets"],
-                      limits={"timeout": 60, "memory_mb": 12288})["multilabel.targets"]
+                      limits={"timeout": 60, "timeout_floor": 60, "memory_mb": 12288})["multilabel.targets"]
     assert question.points == 0 and question.status == "crashed" and "returned too much data" in question.feedback
 
 
