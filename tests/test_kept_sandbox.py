@@ -3,6 +3,8 @@ once): the next submission must find nothing of the last one, and grade as in a 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from autograder.grading import grade
@@ -95,6 +97,27 @@ def test_a_submission_that_stops_or_kills_the_zygote_costs_the_next_one_nothing(
     graded(write_submission(tmp_path / "attack", files={"confusion.py": attack + reference_source("confusion")}))
     _, after = graded(honest)
     assert after == fresh
+    kept_again = kept.sandbox
+    graded(honest)
+    assert kept.sandbox is kept_again is not None and not kept.busy  # keeping resumed after the attack
+
+
+def test_a_second_submission_while_the_first_holds_the_kept_sandbox_gets_its_own(kept, tmp_path):
+    from autograder.spec import load_spec
+
+    first = client.Submission(write_submission(tmp_path / "first", honest=["confusion"],
+                                               files={"notes_of_first.py": "SECRET = 1\n"}))
+    second = client.Submission(write_submission(tmp_path / "second", files={"confusion.py": LOOK_AROUND}))
+    first.limits = second.limits = load_spec()["confusion.public_example"].limits
+    try:
+        assert first.module("confusion").precision([0, 1, 1], [0, 1, 0]) == 1.0
+        second._worker("confusion")  # its worker imports the module, which prints what it sees
+        assert "submission files: ['confusion.py']" in second.take_output("confusion")
+        assert first._sandbox is kept.sandbox and second._sandbox is not kept.sandbox
+    finally:
+        second.close()
+        first.close()
+    assert not kept.busy
 
 
 def test_a_kept_sandbox_grades_as_a_fresh_one(kept, tmp_path, monkeypatch):
@@ -105,3 +128,23 @@ def test_a_kept_sandbox_grades_as_a_fresh_one(kept, tmp_path, monkeypatch):
     monkeypatch.setattr(client, "_kept", None)
     fresh_scores = [graded(folder)[1] for folder in folders]
     assert kept_scores == fresh_scores + fresh_scores
+
+
+def test_the_folder_of_a_grader_process_killed_outright_is_removed_by_the_next(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{client.KEPT_PREFIX}{int(gone.stdout)}-x1y2"
+    (stale / "submission").mkdir(parents=True)
+    (stale / "submission" / "confusion.py").write_text("SECRET = 1\n")
+    alive = tmp_path / f"{client.KEPT_PREFIX}{os.getpid()}-a1b2"
+    alive.mkdir()
+    keeper = client.KeptSandbox()
+    try:
+        assert not stale.exists() and alive.is_dir() and keeper._home.is_dir()
+    finally:
+        keeper.close()
+    assert not keeper._home.exists()

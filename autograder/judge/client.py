@@ -17,7 +17,10 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import functools
+import os
 import shutil
+import signal
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -354,7 +357,10 @@ class KeptSandbox:
         self.sandbox: Sandbox | None = None
         self.key: tuple | None = None
         self.uid: UidSlot | None = None
-        self._home = Path(tempfile.mkdtemp(prefix="ch3-kept-"))  # 0700: nobody else on the machine reads it
+        self.busy = False                        # a submission holds the kept sandbox
+        _remove_stale_homes()
+        # 0700: nobody else on the machine reads it; named after this process, for the next one's cleanup
+        self._home = Path(tempfile.mkdtemp(prefix=f"{KEPT_PREFIX}{os.getpid()}-"))
         self.inbox = self._home / "submission"
         self.inbox.mkdir(mode=0o755)
         self.inbox.chmod(0o755)  # the sandbox uid reads it through its bind mount
@@ -364,6 +370,14 @@ class KeptSandbox:
         return sandbox is not None and sandbox is self.sandbox
 
     def acquire(self, directory: Path, threads: int, expose=(), modules=()) -> Sandbox:
+        """The kept sandbox, showing ``directory``'s files; a fresh one of its own (not kept) while
+        another submission of this process still holds the kept one."""
+        if self.busy and self.sandbox is not None and self.sandbox.dead:
+            self.discard()  # killed while its submission ran: that submission goes on in a new kept one
+        if self.busy:
+            if self.uid is None and drops_privileges("bwrap"):
+                self.uid = UidSlot()
+            return Sandbox(Path(directory), threads, self.uid.uid if self.uid else None, expose, modules)
         key = (threads, tuple(str(p) for p in expose))
         if self.sandbox is not None and (self.sandbox.dead or self.key != key):
             self.discard()
@@ -375,17 +389,20 @@ class KeptSandbox:
             self.key = key
         else:
             self.sandbox.preload(modules)
+        self.busy = True
         return self.sandbox
 
     def release(self, sandbox: Sandbox) -> None:
         if not self.sandbox.reset():
             self.discard()
         self._empty()
+        self.busy = False
 
     def discard(self) -> None:
         if self.sandbox is not None:
             self.sandbox.close()
         self.sandbox = self.key = None
+        self.busy = False
 
     def close(self) -> None:
         self.discard()
@@ -410,16 +427,41 @@ class KeptSandbox:
                 path.chmod(0o755 if path.is_dir() else 0o644)
 
 
+#: The kept sandbox's folder in the temporary folder: ``ch3-kept-PID-RANDOM``.
+KEPT_PREFIX = "ch3-kept-"
 #: This process's kept sandbox (:func:`keep_sandboxes`); None: a fresh sandbox per submission.
 _kept: KeptSandbox | None = None
 
 
 def keep_sandboxes() -> None:
     """Keep one sandbox in this process from submission to submission (long-lived grader
-    processes: ``grade-all``). Only the strong (bubblewrap) mode keeps one."""
+    processes: ``grade-all``). Only the strong (bubblewrap) mode keeps one. A SIGTERM (how
+    ``grade-all`` stops its grader processes) removes its folder and ends the process; the
+    sandbox dies with it (``--die-with-parent``)."""
     global _kept
     if _kept is None:
         _kept = KeptSandbox()
+        signal.signal(signal.SIGTERM, _end_keeping)
+
+
+def _end_keeping(signum, frame):
+    shutil.rmtree(_kept._home, ignore_errors=True)
+    os._exit(0)
+
+
+def _remove_stale_homes() -> None:
+    """The folders of kept sandboxes whose process is gone (killed outright): this uid's only."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{KEPT_PREFIX}*"):
+        pid = folder.name[len(KEPT_PREFIX):].split("-", 1)[0]
+        try:
+            info = os.lstat(folder)
+            if not pid.isdigit() or info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # alive (another uid's process), or gone meanwhile
 
 
 def _is_class(mro: list[str], qualified_name: str, student_modules: set[str]) -> bool:
