@@ -229,9 +229,8 @@ def warm_up() -> None:
     import autograder.cli  # noqa: F401
     import autograder.notebooks  # noqa: F401
     from autograder.grading import SOLUTIONS_DIR, grade, render_reports
-    from autograder.worker.sandbox import OWN_CODE, choose_isolation
-
     from autograder.reporters.html import plot_digits
+    from autograder.worker.sandbox import OWN_CODE, choose_isolation
 
     result = grade(SOLUTIONS_DIR, None, profile="quick", questions=["confusion"],
                    isolation=choose_isolation(fallback=OWN_CODE))
