@@ -114,6 +114,8 @@ def test_a_second_submission_while_the_first_holds_the_kept_sandbox_gets_its_own
         second._worker("confusion")  # its worker imports the module, which prints what it sees
         assert "submission files: ['confusion.py']" in second.take_output("confusion")
         assert first._sandbox is kept.sandbox and second._sandbox is not kept.sandbox
+        if kept.uid is not None:  # a uid of its own: neither student's processes can signal the other's
+            assert second._uid is not None and second._uid.uid != kept.uid.uid
     finally:
         second.close()
         first.close()

@@ -199,25 +199,28 @@ class Submission:
     def _start(self):
         """A fresh worker with this question's limits: a child of the zygote, or (weak mode) a new process."""
         check_memory(self.limits)
-        if self.isolation == "bwrap" and _kept is not None:
-            return self._spawn(lambda: _kept.acquire(self.directory, self.limits.threads, self.expose, self.modules))
-        if self._uid is None and drops_privileges(self.isolation):
-            self._uid = UidSlot()
-        uid = self._uid.uid if self._uid else None
         if self.isolation != "bwrap":
-            return WorkerProcess(self.directory, self.limits, uid, self.isolation)
-        return self._spawn(lambda: Sandbox(self.directory, self.limits.threads, uid, self.expose, self.modules))
-
-    def _spawn(self, new_sandbox):
+            return WorkerProcess(self.directory, self.limits, self._own_uid(), self.isolation)
         for attempt in range(2):
             if self._sandbox is None or self._sandbox.dead:
-                self._sandbox = new_sandbox()
+                self._sandbox = self._new_sandbox()
             try:
                 return self._sandbox.spawn(self.limits)
             except WorkerDied:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def _new_sandbox(self) -> Sandbox:
+        """This process's kept sandbox when it is free, else one of this submission's own (own uid)."""
+        kept = _kept.acquire(self.directory, self.limits.threads, self.expose, self.modules) if _kept else None
+        return kept or Sandbox(self.directory, self.limits.threads, self._own_uid(), self.expose, self.modules)
+
+    def _own_uid(self) -> int | None:
+        """This submission's sandbox uid (a slot of its own), where the grader drops privileges."""
+        if self._uid is None and drops_privileges(self.isolation):
+            self._uid = UidSlot()
+        return self._uid.uid if self._uid else None
 
     def _worker(self, module: str):
         failed = self._import_errors.get(module)
@@ -369,15 +372,13 @@ class KeptSandbox:
     def holds(self, sandbox) -> bool:
         return sandbox is not None and sandbox is self.sandbox
 
-    def acquire(self, directory: Path, threads: int, expose=(), modules=()) -> Sandbox:
-        """The kept sandbox, showing ``directory``'s files; a fresh one of its own (not kept) while
-        another submission of this process still holds the kept one."""
+    def acquire(self, directory: Path, threads: int, expose=(), modules=()) -> Sandbox | None:
+        """The kept sandbox, showing ``directory``'s files; None while another submission of this
+        process holds it (that one then gets a sandbox and a uid of its own)."""
         if self.busy and self.sandbox is not None and self.sandbox.dead:
             self.discard()  # killed while its submission ran: that submission goes on in a new kept one
         if self.busy:
-            if self.uid is None and drops_privileges("bwrap"):
-                self.uid = UidSlot()
-            return Sandbox(Path(directory), threads, self.uid.uid if self.uid else None, expose, modules)
+            return None
         key = (threads, tuple(str(p) for p in expose))
         if self.sandbox is not None and (self.sandbox.dead or self.key != key):
             self.discard()

@@ -209,9 +209,8 @@ class Zygote:
             time.sleep(0.01)
         self.statuses.clear()
         try:
-            for folder in SCRATCH:
-                empty(folder)
-        except (OSError, RecursionError):
+            empty_scratch()
+        except RuntimeError:
             return False
         return True
 
@@ -219,13 +218,12 @@ class Zygote:
         """A fresh worker finds the scratch empty: nothing an earlier worker wrote (a memo of the
         test data seen split by split) reaches it.  Live workers are stopped between their calls."""
         request_fd, response_fd, output_fd = fds
-        for folder in SCRATCH:
-            try:
-                empty(folder)
-            except (OSError, RecursionError) as exc:
-                for fd in fds:
-                    os.close(fd)
-                raise RuntimeError(f"the scratch space {folder} could not be emptied for a fresh worker ({exc})")
+        try:
+            empty_scratch()
+        except RuntimeError:
+            for fd in fds:
+                os.close(fd)
+            raise
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -292,6 +290,15 @@ class Zygote:
 
 #: The sandbox's writable places (its own tmpfs mounts): emptied before each worker starts.
 SCRATCH = ("/tmp", "/dev/shm")
+
+
+def empty_scratch() -> None:
+    """Empty every scratch folder (before a fresh worker, and between two submissions)."""
+    for folder in SCRATCH:
+        try:
+            empty(folder)
+        except (OSError, RecursionError) as exc:
+            raise RuntimeError(f"the scratch space {folder} could not be emptied ({exc})") from None
 
 
 def empty(folder: str) -> None:
