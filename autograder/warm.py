@@ -364,7 +364,7 @@ def _run_child(conn: socket.socket, order: dict, fds: list[int]) -> None:
         os.chdir(order["cwd"])
         sys.argv = ["ch3-grader", *order["argv"]]
         code = _run_cli(order["argv"])
-    except BaseException as exc:  # noqa: BLE001: the caller must get a status, whatever happened
+    except BaseException as exc:  # noqa: BLE001 (the caller must get a status, whatever happened)
         try:
             print(f"ch3-grader: the warm grader could not run the command: {type(exc).__name__}: {exc}",
                   file=sys.stderr)

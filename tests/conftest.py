@@ -11,7 +11,11 @@ matplotlib.use("Agg")
 from autograder.data import DATA_DIR_ENV  # noqa: E402
 from autograder.worker import sandbox  # noqa: E402
 
-if not sandbox._bwrap_works():  # the suite on a machine without bubblewrap: the opt-in weak mode
+#: Set (CI sets it) to fail the run where bubblewrap cannot start, instead of skipping its tests.
+REQUIRE_SANDBOX_ENV = "CH3_REQUIRE_SANDBOX"
+SANDBOX_WORKS = sandbox._bwrap_works()
+
+if not SANDBOX_WORKS:  # the suite on a machine without bubblewrap: the opt-in weak mode
     os.environ.setdefault(sandbox.ISOLATION_ENV, "rlimits")
 
 pytest_plugins = ["pytester"]
@@ -24,6 +28,19 @@ def full_data_dir() -> Path | None:
     if value and (Path(value) / "mnist" / "mnist.npz").is_file():
         return Path(value).resolve()
     return None
+
+
+def pytest_configure(config):
+    if not SANDBOX_WORKS and os.environ.get(REQUIRE_SANDBOX_ENV, "") not in ("", "0"):
+        raise pytest.UsageError(f"{REQUIRE_SANDBOX_ENV} is set but the bubblewrap sandbox cannot start here, so its "
+                                f"tests would be skipped: {sandbox.why_no_sandbox()}")
+
+
+def pytest_report_header(config):
+    if SANDBOX_WORKS:
+        return "sandbox: bubblewrap starts; its tests run"
+    return (f"sandbox: bubblewrap cannot start here; its tests are SKIPPED and the rest run in the weak mode "
+            f"(set {REQUIRE_SANDBOX_ENV}=1 to fail instead, as CI does)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -140,11 +140,11 @@ def test_check_without_a_sandbox_says_how_the_code_ran_and_nobody_opted_in(fresh
 # ------------------------------------------------------------ the weak mode as root
 
 SECRET = "hidden-labels: 0 1 1 0"
-READER = f"""
+READER = """
 import os
 
 def steal(paths):
-    found = {{}}
+    found = {}
     for path in paths:
         try:
             with open(path) as fh:

@@ -103,7 +103,7 @@ def test_gauge_labels_do_not_overlap():
         for spans in rows.values():
             spans.sort()
             assert all(a[1] <= b[0] + 1 for a, b in zip(spans, spans[1:])), spans
-        assert g["width"] >= 600 and all(0 <= l["x"] <= g["width"] for l in g["labels"])
+        assert g["width"] >= 600 and all(0 <= label["x"] <= g["width"] for label in g["labels"])
 
 
 def test_staff_view_is_marked_and_the_student_view_is_not(graded):

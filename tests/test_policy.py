@@ -9,9 +9,7 @@ tighten, student-visible text carries no grader frames, stored results are check
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import math
 import re
 
 import pytest
@@ -208,7 +206,6 @@ def test_the_reference_cache_follows_the_reference_solutions(tmp_path, monkeypat
 # -------------------------------------------------------- disclosure works on typed measurements
 
 def test_band_disclosure_withholds_points_that_would_reveal_a_banded_checks_figure():
-    from autograder.spec import load_spec
 
     spec_band = Band(full_at=0.9, zero_at=0.5)
     q = question("ex.multilabel", band=None, disclosure="band")
@@ -290,7 +287,7 @@ def _batch(tmp_path, points=1.5):
 def test_rescore_refuses_a_hand_edited_grading_json(tmp_path):
     from autograder.bulk.rescore import rescore_batch
 
-    store = _batch(tmp_path)
+    _batch(tmp_path)
     path = tmp_path / "students/alice/grading.json"
     data = json.loads(path.read_text())
     data["questions"][0]["points"] = 80.0
