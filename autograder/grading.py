@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from autograder.files import NotARegularFile
+from autograder.lock import lock_record
 from autograder.notebooks import line_map, translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
@@ -261,7 +262,9 @@ def run_graders(submission_dir: Path, *, source: Path, profile: str = "quick", v
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         plugin.student.close()
         raise CannotGrade(f"the graders could not run (pytest exit code {int(code)}):\n{log.getvalue()[-3000:]}")
-    return plugin.result(str(source))
+    result = plugin.result(str(source))
+    result.environment = lock_record()
+    return result
 
 
 @contextlib.contextmanager

@@ -54,6 +54,9 @@ class GradingResult:
     data_flags: list[dict] = field(default_factory=list)
     #: Question -> {"limit_s": the per-call time limit it ran under, "slowest_call_s": its slowest call}.
     time_limits: dict = field(default_factory=dict)
+    #: The grading environment against the lock (``autograder.lock.lock_record``): its digest and the
+    #: measuring libraries whose installed version is not the locked one.
+    environment: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float:

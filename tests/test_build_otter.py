@@ -64,7 +64,10 @@ def zip_python(assignment, tmp_path_factory):
     requirements = next(d["pip"] for d in dependencies if isinstance(d, dict) and "pip" in d)
     venv.create(root / "venv", with_pip=True)
     python = root / "venv" / "bin" / "python"
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", *requirements], cwd=source,
+    # conda writes the pip list to a requirements file beside environment.yml and runs pip -r on it
+    (source / "requirements-from-environment.txt").write_text("\n".join(requirements) + "\n")
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-compile", "-r",
+                           "requirements-from-environment.txt"], cwd=source,
                           env=clean_env(), capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"], cwd=root,
@@ -146,6 +149,7 @@ def test_otter_assign_leaves_the_student_notebook_and_an_autograder_zip_that_ins
     assert len(wheels) == 1 and wheels[0].startswith("files/"), names
     pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert f"./{wheels[0]}" in pip and any(r.startswith("otter-grader") for r in pip), pip
+    assert "-c ./files/dist/constraints.txt" in pip and "files/dist/constraints.txt" in names, pip  # the lock
     student_files = [p.relative_to(assignment.student.parent).as_posix()
                      for p in assignment.student.parent.rglob("*") if p.is_file()]
     assert not [n for n in student_files if n.endswith(".whl")], student_files  # the wheel holds the hidden graders

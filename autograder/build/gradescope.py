@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.build.notebooks import PROJECT_DIR
+from autograder.lock import LOCK_NAME, LOCK_PATH
 from autograder.spec import PROFILES, load_spec
 
 CONFIG_NAME = "ch3-autograder.json"
@@ -55,7 +57,7 @@ if [ -z "${CH3_OFFLINE:-}" ] && ! "$PYTHON" -c 'import venv, ensurepip' >/dev/nu
 fi
 "$PYTHON" -m venv ${CH3_VENV_OPTIONS:-} "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --progress-bar off \
-    ${CH3_PIP_OPTIONS:-} "$ROOT"/source/dist/*.whl
+    ${CH3_PIP_OPTIONS:-} -c "$ROOT"/source/dist/constraints.txt "$ROOT"/source/dist/*.whl
 rm -rf "$ROOT/source/dist"   # the wheel holds the hidden graders: not left where submissions run
 # where bubblewrap cannot start, student code runs as another uid: it must read none of this
 "$VENV/bin/python" -I -m autograder.build.gradescope --close-grader-files "$ROOT"   # -I: the installed one
@@ -72,9 +74,11 @@ exec "$VENV/bin/python" -m autograder.build.gradescope "$ROOT"
 
 
 def build_wheel(out_dir: Path) -> Path:
-    """This project as a wheel (pip wheel, no dependencies)."""
+    """This project as a wheel (pip wheel, no dependencies), with the lock beside it as
+    ``constraints.txt``: every grading environment installs the wheel under those constraints."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out_dir), str(PROJECT_DIR)],
                    check=True)
+    shutil.copyfile(LOCK_PATH, Path(out_dir) / LOCK_NAME)
     return next(Path(out_dir).glob("ch3_autograder-*.whl"))
 
 
@@ -112,6 +116,7 @@ def build_gradescope(out_dir: Path, *, profile: str = "quick", data_dir=None, qu
                 zf.writestr(info, text)
             zf.writestr(CONFIG_NAME, json.dumps(config, indent=2))
             zf.write(wheel, f"dist/{wheel.name}")
+            zf.write(wheel.with_name(LOCK_NAME), f"dist/{LOCK_NAME}")
             if profile == "full":
                 for relative in DATA_KIT:
                     zf.write(Path(data_dir) / relative, f"data/{relative}")

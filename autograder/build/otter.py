@@ -34,12 +34,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 from autograder.build.gradescope import build_wheel
 from autograder.build.notebooks import KERNEL, reference_sources, split_docstring, stub_sources
 from autograder.contract import CONTRACT
+from autograder.lock import LOCK_NAME
 from autograder.notebooks import METADATA_KEY
 from autograder.spec import load_spec, select
 
 NAME = "chapter3"
 WHEEL_DIR = "dist"  # beside the master notebook; Otter puts autograder_files under files/ in the zip
-INSTALL_OTTER = 'python -m pip install -e ".[otter]"'
+INSTALL_OTTER = 'python -m pip install -c autograder/constraints.txt -e ".[otter]"'
 
 
 class OtterMissing(RuntimeError):
@@ -60,8 +61,9 @@ def _config(wheel: str) -> str:
               "python_version": python,
               # The grading environment installs this project from the wheel inside the zip: a path
               # relative to the unpacked zip, where Otter's setup.sh creates the environment.
-              "requirements": [f"./files/{WHEEL_DIR}/{wheel}"],
-              "autograder_files": [f"{WHEEL_DIR}/{wheel}"],
+              # pip reads the constraints line relative to the requirements file, beside files/.
+              "requirements": [f"-c ./files/{WHEEL_DIR}/{LOCK_NAME}", f"./files/{WHEEL_DIR}/{wheel}"],
+              "autograder_files": [f"{WHEEL_DIR}/{wheel}", f"{WHEEL_DIR}/{LOCK_NAME}"],
               "generate": True, "tests": {"ok_format": False, "files": False}}
     return "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
 

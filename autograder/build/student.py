@@ -36,10 +36,11 @@ HIDDEN_MNIST_KEYS = ("y_test",)
 README = """\
 # Chapter 3 (Classification): exercises and self-check
 
-1. Install the checker (Python >= 3.11), from this folder:
+1. Install the checker (Python >= 3.11), from this folder, with the versions your grade is
+   computed with (`constraints.txt`):
 
    ```bash
-   python -m pip install ./package
+   python -m pip install -c package/autograder/constraints.txt ./package
    ```
 
 2. Fill in the stubs in `assignments/` (or the notebooks in `notebooks/`; each module has
@@ -59,7 +60,7 @@ README = """\
    the saved file with the same public tests.
 
    ```bash
-   python -m pip install "./package[otter]"
+   python -m pip install -c package/autograder/constraints.txt "./package[otter]"
    ```
 
 The public tests are a subset: hidden tests with other inputs and the test labels run when

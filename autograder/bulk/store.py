@@ -21,6 +21,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from autograder.lock import library_versions
 from autograder.results import GradingResult
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -31,8 +32,6 @@ MANIFEST = "batch.json"
 GRADER_PARTS = ("*.py", "judge/**/*.py", "judge/reference_figures.json", "worker/**/*.py", "graders/**/*.py",
                 "graders/pytest.ini", "data/**/*.py")
 NOT_GRADER = {"cli.py", "__main__.py", "disclosure.py"}
-#: Libraries that compute figures in the grader or the student's worker (a new version can move them).
-MEASURING_LIBRARIES = ("numpy", "scipy", "pandas", "scikit-learn", "nltk", "joblib", "threadpoolctl")
 #: Fields of a question in questions.toml that only decide how measurements are scored (the policy):
 #: editing them rescores the stored measurements instead of regrading the class.
 POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit"}
@@ -52,19 +51,6 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def library_versions() -> dict[str, str]:
-    """The installed version of each of :data:`MEASURING_LIBRARIES` ("absent" when not installed)."""
-    from importlib import metadata
-
-    versions = {}
-    for name in MEASURING_LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
 
 
 def _measurement_spec(spec_path: Path) -> list:
