@@ -89,8 +89,13 @@ def _points(value: float) -> str:
 
 # ---------------------------------------------------------------------- grades.csv
 
-def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tuple[list[str], list[list]]:
-    """The rows of grades.csv: one per submission, each question's points, status and grading seconds."""
+def grades_table(entries: list[dict], results: dict[str, GradingResult],
+                 not_final: dict[str, str] | None = None) -> tuple[list[str], list[list]]:
+    """The rows of grades.csv: one per submission, each question's points, status and grading seconds.
+
+    ``results`` holds the final results only; an entry in ``not_final`` (id -> reason) gets blank
+    points, the status ``not_final`` and its reason as the error."""
+    not_final = not_final or {}
     question_ids: list[str] = []
     for result in results.values():
         for q in result.questions:
@@ -101,6 +106,11 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tupl
     rows = []
     for entry in entries:
         result = results.get(entry["id"])
+        if entry["id"] in not_final:
+            rows.append([entry["id"], entry.get("name", ""), entry.get("email", ""), "", "", "",
+                         *[""] * len(question_ids), "not_final", _one_line(not_final[entry["id"]]), "",
+                         entry.get("source", "")])
+            continue
         points = {q.id: q.points for q in result.questions} if result else {}
         total = result.score if result else 0.0
         maximum = result.max_score if result else None
@@ -115,8 +125,9 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tupl
     return header, rows
 
 
-def write_grades_csv(path: Path, entries: list[dict], results: dict[str, GradingResult]) -> Path:
-    header, rows = grades_table(entries, results)
+def write_grades_csv(path: Path, entries: list[dict], results: dict[str, GradingResult],
+                     not_final: dict[str, str] | None = None) -> Path:
+    header, rows = grades_table(entries, results, not_final)
     return write_csv(path, header, rows, bom=True)
 
 
@@ -235,7 +246,8 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     Possible is the assignment's total; when the roster's Points Possible row gives the Canvas
     assignment other points, scores are scaled to them. ``partial_export``: the graded questions'
     total and their raw points, never scaled.
-    Students without a gradable submission get an empty cell (Canvas leaves the grade as it is).
+    ``results`` holds final results only: students without one (nothing gradable, or a result that
+    is not final) get an empty cell (Canvas leaves the grade as it is).
     """
     read_roster(roster)  # the roster's own checks (Student and ID columns)
     header, rows = roster_table(Path(roster))
@@ -287,7 +299,8 @@ def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, GradingResult],
-                           worksheet: Path | None = None, *, partial_export: bool = False) -> Path:
+                           worksheet: Path | None = None, *, partial_export: bool = False,
+                           not_final: dict[str, str] | None = None) -> Path:
     """Moodle's grading worksheet for "Upload grading worksheet".
 
     With ``worksheet`` (the one downloaded from the assignment's "Download grading worksheet"),
@@ -296,6 +309,8 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
     its Maximum Grade. Without it, the worksheet lists the graded participants of a Moodle download
     with the columns the upload needs, and the assignment's total as Maximum Grade.
     Participants are matched by the id in ``Participant <id>`` (the download's folder names).
+    ``results`` holds final results only: any other participant's Grade is left empty (Moodle skips
+    it); ``not_final`` (id -> reason) gives the Status of the worksheet written without a download.
 
     Raises
     ------
@@ -315,7 +330,9 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
         rows = []
         for participant, entry in sorted(by_participant.items()):
             rows.append([f"{MOODLE_PARTICIPANT}{participant}", entry.get("name", ""), entry.get("email", ""),
-                         "graded by the ch3 autograder" if entry["id"] in results else entry.get("status", ""),
+                         "graded by the ch3 autograder" if entry["id"] in results else
+                         f"not final: {not_final[entry['id']]}" if entry["id"] in (not_final or {})
+                         else entry.get("status", ""),
                          grade_for(participant, None), _moodle_grade(total), "Yes", "-", "-"])
         return write_csv(path, list(MOODLE_COLUMNS), rows)
 
@@ -328,8 +345,9 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
         participant = row[ident].removeprefix(MOODLE_PARTICIPANT).strip()
         target = _number(row[maximum]) if maximum is not None and not partial_export else None
         filled = grade_for(participant, target)
-        if filled:
-            row[grade] = filled
+        entry = by_participant.get(participant)
+        if filled or (entry and entry["id"] in (not_final or {})):
+            row[grade] = filled  # a result that is not final: empty (Moodle skips it), never the old number
         rows.append(row)
     # Moodle's own cells come back as downloaded: it imports its feedback columns as text.
     return write_csv(path, header, rows, verbatim=[c for c in header if c != MOODLE_GRADE])
