@@ -178,3 +178,106 @@ def test_an_intact_class_is_exported_whole_and_an_old_notes_file_goes(tmp_path):
     assert not (store.out / "not_final.csv").exists()
 
 
+
+
+# ------------------------------------------------ grade-all repairs what regrading can fix
+
+@pytest.fixture
+def fake_grader(monkeypatch, tmp_path):
+    """grade_all with its job runner replaced: each job's 'grading' is made_result(points in the file)."""
+    graded = []
+
+    def execute(jobs, options, **kwargs):
+        for entry_id, files, source in jobs:
+            graded.append(entry_id)
+            points = float(files["confusion.py"].decode().split("=")[1])
+            yield entry_id, {"result": made_result(points).to_dict(), "log": "fake"}
+    monkeypatch.setattr(batch, "execute", execute)
+    monkeypatch.setattr(batch, "_isolation_mode", lambda: "fake")
+    root = tmp_path / "class"
+    for sid, (points, _, _) in CLASS.items():
+        (root / sid).mkdir(parents=True)
+        (root / sid / "confusion.py").write_text(f"POINTS={points}\n")
+    return root, graded
+
+
+def grades(out: Path) -> dict[str, tuple[str, str]]:
+    return {r["id"]: (r["total"], r["status"]) for r in read_csv(out / "grades.csv")}
+
+
+GOOD = {"ann": ("2", "graded"), "bo": ("1", "graded"), "sean": ("0", "graded")}
+
+
+def test_retry_failed_repairs_a_flipped_digest_and_later_rescores_accept_the_file(fake_grader, tmp_path):
+    root, graded = fake_grader
+    out = tmp_path / "out"
+    batch.grade_all(root, out, workers=1)
+    _flip_entry_digest(BatchStore(out), "bo")
+    outcome = batch.grade_all(None, out, workers=1, resume=True)  # --resume copies nothing unverified
+    assert set(outcome.not_final) == set() and grades(out) == GOOD
+    _flip_manifest_digest(BatchStore(out), "bo")
+    rescore_batch(out)
+    assert grades(out)["bo"] == ("", "not_final")
+    outcome = batch.grade_all(None, out, workers=1, retry_failed=True)
+    assert not outcome.not_final and grades(out) == GOOD
+    rescore_batch(out)  # the genuine file is accepted again
+    assert grades(out) == GOOD and not (out / "not_final.csv").exists()
+    assert sorted(graded) == ["ann", "bo", "sean"]  # all of it from the verified cache: nobody ran twice
+
+
+def test_an_edited_cache_entry_is_regraded_not_used(fake_grader, tmp_path):
+    root, graded = fake_grader
+    out = tmp_path / "out"
+    batch.grade_all(root, out, workers=1)
+    record = next(e for e in BatchStore(out).read_manifest()["entries"] if e["id"] == "sean")
+    entry = out / "cache" / f"{record['cache_key']}.json"
+    cached = json.loads(entry.read_text())
+    cached["reply"]["result"]["questions"][0]["points"] = 2.0
+    entry.write_text(json.dumps(cached))
+    assert BatchStore(out).cached(record["cache_key"]) is None
+    (out / "students" / "sean" / "grading.json").unlink()  # so that the cache would be the only source
+    graded.clear()
+    batch.grade_all(None, out, workers=1, retry_failed=True)
+    assert graded == ["sean"] and grades(out) == GOOD
+
+
+def test_a_changed_grader_is_refused_by_rescore_and_regraded_by_retry_failed(fake_grader, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from autograder.cli import app
+
+    root, graded = fake_grader
+    out = tmp_path / "out"
+    batch.grade_all(root, out, workers=1)
+    old = store_module.grader_hash()
+    inputs = json.loads(store_module._installed_inputs())
+    monkeypatch.setattr(store_module, "_installed_inputs", lambda: json.dumps({**inputs, "code": "edited"}))
+    store_module.grader_hash.cache_clear()
+    try:
+        new = store_module.grader_hash()
+        run = CliRunner().invoke(app, ["rescore", str(out)])
+        assert run.exit_code == 4, run.output
+        said = " ".join(run.output.split())
+        assert f"graded by grader {old}; the installed grader is {new}" in said and "--retry-failed" in said
+        assert {sid: total for sid, (total, _) in grades(out).items()} == {"ann": "", "bo": "", "sean": ""}
+        graded.clear()
+        batch.grade_all(None, out, workers=1, retry_failed=True)
+        assert sorted(graded) == ["ann", "bo", "sean"] and grades(out) == GOOD
+        assert CliRunner().invoke(app, ["rescore", str(out)]).exit_code == 0
+    finally:
+        store_module.grader_hash.cache_clear()
+
+
+def test_report_renders_no_edited_result_and_says_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from autograder.cli import app
+
+    store = store_class(tmp_path / "out")
+    write_outputs(store, store.read_manifest())
+    _edit_grading(store, "bo")
+    page = (store.student_dir("bo") / "report.md").read_text()
+    run = CliRunner().invoke(app, ["report", str(store.out), "--no-similarity"])
+    assert run.exit_code == 4 and "bo: students/bo/grading.json is not the file" in " ".join(run.output.split())
+    assert (store.student_dir("bo") / "report.md").read_text() == page  # not rendered from the edit
+    assert rescore_batch(store.out)["entries"][0]["status"] == "graded"  # ann's report rewrite kept her digest
