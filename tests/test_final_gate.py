@@ -150,6 +150,7 @@ def test_each_corrupted_store_file_exports_an_honest_blank_and_no_wrong_number(t
     assert_honest(store.out, "bo", reason)
     summary = {r["question"]: r for r in read_csv(store.out / "summary.csv")}
     assert summary[QUESTION]["graded"] == "2"  # bo's result is not counted in the class figures
+    assert reason in (store.out / "summary.html").read_text()  # the dashboard names it, with why
 
 
 def test_an_infrastructure_failure_is_blank_never_zero(tmp_path):
@@ -190,7 +191,7 @@ def fake_grader(monkeypatch, tmp_path):
     def execute(jobs, options, **kwargs):
         for entry_id, files, source in jobs:
             graded.append(entry_id)
-            points = float(files["confusion.py"].decode().split("=")[1])
+            points = float(files["confusion.py"].decode().split("=")[1].split()[0])
             yield entry_id, {"result": made_result(points).to_dict(), "log": "fake"}
     monkeypatch.setattr(batch, "execute", execute)
     monkeypatch.setattr(batch, "_isolation_mode", lambda: "fake")
@@ -281,3 +282,29 @@ def test_report_renders_no_edited_result_and_says_so(tmp_path):
     assert run.exit_code == 4 and "bo: students/bo/grading.json is not the file" in " ".join(run.output.split())
     assert (store.student_dir("bo") / "report.md").read_text() == page  # not rendered from the edit
     assert rescore_batch(store.out)["entries"][0]["status"] == "graded"  # ann's report rewrite kept her digest
+
+
+def test_grade_all_names_a_failed_result_before_writing_and_exports_it_blank(fake_grader, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from autograder.cli import app
+
+    root, _ = fake_grader
+    out = tmp_path / "out"
+    (root / "bo" / "confusion.py").write_text("POINTS=1.0\n# the machine fails on this one\n")
+    real = batch.execute
+
+    def failing(jobs, options, **kwargs):
+        for entry_id, reply in real(jobs, options, **kwargs):
+            if entry_id == "bo":
+                reply = {"result": made_result(0.0, "infrastructure", "grader_error").to_dict(), "log": ""}
+            yield entry_id, reply
+    monkeypatch.setattr(batch, "execute", failing)
+    run = CliRunner().invoke(app, ["grade-all", str(root), "--out", str(out), "-j", "1", "--quiet"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 3, run.output
+    assert "1 result(s) are not final" in said and "bo: the grader or the machine failed" in said
+    assert grades(out) == {**GOOD, "bo": ("", "not_final")}
+    monkeypatch.setattr(batch, "execute", real)
+    assert CliRunner().invoke(app, ["grade-all", "--retry-failed", "--out", str(out), "-j", "1"]).exit_code == 0
+    assert grades(out) == GOOD and not (out / "not_final.csv").exists()
