@@ -36,6 +36,7 @@ class ExitCode(enum.IntEnum):
     OK = 0                # grading completed (whatever the score)
     CANNOT_GRADE = 2      # no results: a missing submission, a broken archive, graders that did not run
     GRADER_ERRORS = 3     # results written, but the grader itself failed on some questions
+    NOT_FINAL = 4         # outputs written, but some stored results are not final: exported blank, with the reason
 
 
 def _progress(total: int):
@@ -181,6 +182,18 @@ def data_clear_cache():
 
 # ------------------------------------------------------------- a whole class (grade-all, rescore)
 
+def _say_not_final(out: Path):
+    """A callback for the final gate: names each result that is not final, before any file is written."""
+    from autograder.bulk.final import describe
+
+    def say(held) -> None:
+        errors.print(f"[red]{len(held)} result(s) are not final[/]: they are exported blank (never 0), "
+                     f"with the reason in grades.csv and {Path(out) / 'not_final.csv'}:")
+        for line in describe(held, Path(out)):
+            errors.print(_text.console(f"  {line}"))
+    return say
+
+
 @app.command("grade-all")
 def grade_all(
     submissions: Optional[Path] = typer.Argument(
@@ -225,7 +238,8 @@ def grade_all(
                                 retry_failed=retry_failed, scheduler=scheduler, shared_dir=shared_dir,
                                 assignment=assignment, partial_export=partial_export,
                                 moodle_worksheet=moodle_worksheet,
-                                on_start=progress.start, on_event=progress.event)
+                                on_start=progress.start, on_event=progress.event,
+                                on_not_final=_say_not_final(out))
     except KeyboardInterrupt:
         errors.print(f"[yellow]Interrupted.[/] Finished results are in {out}; "
                      f"continue with: python -m autograder grade-all --resume --out {out}")
@@ -244,6 +258,8 @@ def grade_all(
                                        f"(details in students/{e['id']}/grading.json)"))
         errors.print(_text.console(f"Regrade them with: python -m autograder grade-all --retry-failed --out {out}"))
         raise typer.Exit(ExitCode.GRADER_ERRORS)
+    if outcome.not_final:
+        raise typer.Exit(ExitCode.NOT_FINAL)
 
 
 @app.command()
@@ -254,24 +270,26 @@ def rescore(
     from autograder.bulk import rescore_batch
     from autograder.bulk.console import print_class_table
 
-    changed = []
+    changed, held = [], {}
 
     def note(record, result):
         if result is not None:
             changed.append(record["id"])
+    say = _say_not_final(out)
+
+    def not_final(verdicts):
+        held.update(verdicts)
+        say(verdicts)
     try:
-        manifest = rescore_batch(out, on_event=note)
+        manifest = rescore_batch(out, on_event=note, on_not_final=not_final)
     except FileNotFoundError as exc:
         errors.print(Text("Cannot rescore: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, manifest["entries"])
-    console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and every report")
-    refused = [e for e in manifest["entries"] if e.get("status") == "cannot_grade" and e.get("error")
-               and "digest" in e["error"]]
-    if refused:
-        for e in refused:
-            errors.print(_text.console(f"  {e['id']}: {e['error']}"))
-        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and the reports of every "
+                  "final result")
+    if held:
+        raise typer.Exit(ExitCode.NOT_FINAL)
 
 
 def main():
@@ -336,14 +354,22 @@ def report(
     """Rebuild every report (results.json, report.md, feedback.html; summary.html/csv) from stored grading.json."""
     from autograder.reporters.summary import rebuild_reports
 
+    held = {}
+    say = _say_not_final(folder)
+
+    def not_final(verdicts):
+        held.update(verdicts)
+        say(verdicts)
     try:
-        rewritten = rebuild_reports(folder, similarity=similarity)
+        rewritten = rebuild_reports(folder, similarity=similarity, on_not_final=not_final)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(Text("Cannot rebuild: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
     if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():
         console.print(f"Class summary: {folder / 'summary.html'} and {folder / 'summary.csv'}")
+    if held:
+        raise typer.Exit(ExitCode.NOT_FINAL)
 
 
 # ------------------------------------------------------------------- build (autograder/build/)

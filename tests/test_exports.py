@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from autograder.bulk import exports
-from autograder.bulk.inputs import LayoutError, apply_roster, detect_layout, discover, prepare, read_roster
+from autograder.bulk.inputs import (LayoutError, apply_roster, detect_layout, discover, prepare, read_csv_rows,
+                                    read_roster)
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import load_spec
 from submissions import reference_source
@@ -150,8 +151,8 @@ def test_moodle_download_is_detected_and_read_one_entry_per_participant(tmp_path
 
 def moodle_reads(path: Path) -> dict[str, dict]:
     """What Moodle's worksheet upload reads: Identifier 'Participant N' -> Grade and Last modified (grade)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
+    header, *body = read_csv_rows(path)  # Moodle reads fields of any length
+    rows = [dict(zip(header, row)) for row in body]
     assert {"Identifier", "Grade", "Last modified (grade)"} <= set(rows[0])
     return {r["Identifier"].removeprefix("Participant "): r for r in rows}
 
@@ -213,7 +214,7 @@ def test_grade_all_names_every_file_it_wrote(tmp_path):
     manifest = {"settings": {"roster": str(CANVAS_EXPORT), "questions": [], "assignment": None,
                              "partial_export": False},
                 "entries": [{**e, "result": None, "source": e["id"]} for e in canvas_entries()]}
-    written = write_outputs(store, manifest, {"90001": result(3)})
+    written = write_outputs(store, manifest)
     names = {p.name for p in written}
     assert {"grades.csv", "canvas_import.csv"} <= names
     assert all(p.is_file() for p in written)
@@ -233,3 +234,107 @@ def test_a_moodle_download_is_graded_into_its_worksheet(tmp_path):
     read = moodle_reads(tmp_path / "out" / "moodle_grading_worksheet.csv")
     assert float(read["2345671"]["Grade"]) == float(read["2345672"]["Grade"]) == confusion
     assert read["2345672"]["Feedback comments"] == "Well done on roc"
+
+
+# ------------------------------------------------------- identities (roster, groups, long cells)
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+ROSTER_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", CANVAS_COLUMN]
+
+
+def collision_roster(tmp_path: Path) -> Path:
+    """Ann's SIS user id is Bo's Canvas user id."""
+    return write_rows(tmp_path / "roster.csv", [
+        ROSTER_HEADER, ["    Points Possible", "", "", "", "", "126.00"],
+        ["Lee, Ann", "1001", "1002", "ann@example.edu", "S1", ""],
+        ["Smith, Bo", "1002", "90002", "bo@example.edu", "S1", ""]])
+
+
+def test_a_canvas_user_id_matches_only_canvas_ids_column(tmp_path):
+    root = tmp_path / "canvas"
+    root.mkdir()
+    (root / "smithbo_1002_556_confusion.py").write_text(reference_source("confusion"))
+    entries = discover(root)
+    apply_roster(entries, read_roster(collision_roster(tmp_path)))
+    assert [(e.id, e.name) for e in entries] == [("90002", "Smith, Bo")]
+    records = [{**e.manifest(), "status": "graded"} for e in entries]
+    out = exports.write_canvas_csv(tmp_path / "c.csv", records, {"90002": result(50)}, tmp_path / "roster.csv")
+    assert canvas_reads(out)[2] == {"1001": "", "1002": "50"}
+
+
+def test_an_ambiguous_roster_match_is_refused_naming_the_rows_before_anything_is_written(tmp_path):
+    from autograder.bulk import grade_all
+
+    root = tmp_path / "class"
+    (root / "1002").mkdir(parents=True)  # a folder named 1002: Ann's SIS id and Bo's Canvas id
+    (root / "1002" / "confusion.py").write_text(reference_source("confusion"))
+    with pytest.raises(LayoutError, match=r"several roster rows.*Lee, Ann.*Smith, Bo"):
+        apply_roster(discover(root), read_roster(collision_roster(tmp_path)))
+    with pytest.raises(LayoutError, match="Lee, Ann"):
+        grade_all(root, tmp_path / "out", roster=tmp_path / "roster.csv")
+    assert not (tmp_path / "out").exists()
+
+
+def test_two_submissions_for_one_roster_row_are_refused(tmp_path):
+    root = tmp_path / "class"
+    for name in ("1001", "ann@example.edu"):
+        (root / name).mkdir(parents=True)
+        (root / name / "confusion.py").write_text(reference_source("confusion"))
+    with pytest.raises(LayoutError, match="matches several submissions: 1001, ann@example.edu"):
+        apply_roster(discover(root), read_roster(CANVAS_EXPORT))
+
+
+def test_every_member_of_a_gradescope_group_gets_the_groups_grade(tmp_path):
+    import yaml
+
+    root = tmp_path / "gradescope"
+    (root / "submission_77").mkdir(parents=True)
+    (root / "submission_77" / "confusion.py").write_text(reference_source("confusion"))
+    people = [{":name:": "Ann Lee", ":sid:": "90001", ":email:": "ann@example.edu"},
+              {":name:": "Seán O'Brien", ":sid:": "90003", ":email:": "sean@example.edu"}]
+    (root / "submission_metadata.yml").write_text(yaml.safe_dump({"submission_77": {":submitters:": people}}))
+    entries = discover(root)
+    apply_roster(entries, read_roster(CANVAS_EXPORT))
+    assert len(entries) == 1 and entries[0].name == "Lee, Ann; O'Brien, Seán"
+    records = [{**e.manifest(), "status": "graded"} for e in entries]
+    out = exports.write_canvas_csv(tmp_path / "c.csv", records, {entries[0].id: result(100)}, CANVAS_EXPORT)
+    assert canvas_reads(out)[2] == {"1001": "100", "1002": "", "1003": "100", "1004": "", "1099": ""}
+
+
+def test_long_cells_of_a_moodle_worksheet_and_a_roster_are_read_whole(tmp_path):
+    online = "<p>" + "x" * 200_000 + "</p>"  # longer than csv's default field limit
+    with open(MOODLE_WORKSHEET, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    rows[0].append("Online text")
+    for row in rows[1:]:
+        row.append(online)
+    worksheet = write_rows(tmp_path / "worksheet.csv", rows)
+    records = moodle_records(tmp_path)
+    out = exports.write_moodle_worksheet(tmp_path / "w.csv", records, {records[0]["id"]: result(63)}, worksheet)
+    read = moodle_reads(out)
+    assert read["2345671"]["Grade"] == "50.00" and read["2345672"]["Online text"] == online
+    roster = write_rows(tmp_path / "roster.csv", [ROSTER_HEADER + ["Notes"], ["Lee, Ann", "1001", "", "", "", "", online]])
+    assert read_roster(roster)[0]["Notes"] == online
+
+
+def test_moodle_cells_it_imports_as_text_come_back_as_the_teacher_wrote_them(tmp_path):
+    comments = ["=2+2 is right", "-0.5 for the ROC axis", "@Ann see me", "+1 nice"]
+    with open(MOODLE_WORKSHEET, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    for row, comment in zip(rows[1:], comments):
+        row[-1] = comment
+    worksheet = write_rows(tmp_path / "worksheet.csv", rows)
+    records = moodle_records(tmp_path)
+    out = exports.write_moodle_worksheet(tmp_path / "w.csv", records, {records[1]["id"]: result(126)}, worksheet)
+    read = moodle_reads(out)
+    assert [read[p]["Feedback comments"] for p in ("2345671", "2345672", "2345673")] == comments[:3]
+    assert read["2345672"]["Grade"] == "100.00"
+    # our own files keep the guard: grades.csv opens in spreadsheets
+    exports.write_grades_csv(tmp_path / "g.csv", [{"id": "s", "name": comments[0], "status": "graded"}],
+                             {"s": result(1)})
+    assert "'=2+2 is right" in (tmp_path / "g.csv").read_text(encoding="utf-8-sig")

@@ -1,7 +1,7 @@
 """``grade_all``: find a class's submissions, grade what the cache lacks, write every output.
 
     discover (inputs) -> prepare + cache key -> run the missing ones (runner) -> store each
-    as it finishes (store) -> exports (grades.csv, Canvas CSV) -> summary (if installed)
+    as it finishes (store) -> the final gate (final) -> exports (grades.csv, Canvas CSV) -> summary
 
 The per-student folder (``students/<id>/entry.json`` beside the reports) is the durable record;
 ``batch.json`` is rewritten from those records as results come in, and once more at the end.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 from autograder.bulk import exports
+from autograder.bulk.final import NOT_FINAL_FILE, Verdict, advice, final_results
 from autograder.bulk.inputs import Entry, LayoutError, apply_roster, discover, prepare, read_roster
 from autograder.bulk.runner import available_cores, execute, stage_in_shared_dir, threads_per_worker
-from autograder.bulk.store import BatchStore, cache_key, grader_version
+from autograder.bulk.store import BatchStore, cache_key, grader_hash, grader_version, text_digest
 from autograder.results import GradingResult
 
 MANIFEST_VERSION = 1
@@ -49,6 +51,8 @@ class BatchOutcome:
     manifest: dict
     results: dict[str, GradingResult] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)  # the class-level files: grades.csv, the LMS imports, ...
+    #: id -> why that stored result is not final (exported blank; see ``bulk.final``).
+    not_final: dict[str, Verdict] = field(default_factory=dict)
 
     @property
     def entries(self) -> list[dict]:
@@ -62,7 +66,8 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
               retry_failed: bool = False,
               assignment: str | None = None, partial_export: bool = False, moodle_worksheet: Path | None = None,
               on_start: Callable[[int, int], None] | None = None,
-              on_event: Callable[[BatchEvent], None] | None = None) -> BatchOutcome:
+              on_event: Callable[[BatchEvent], None] | None = None,
+              on_not_final: Callable[[dict[str, Verdict]], None] | None = None) -> BatchOutcome:
     """Grade every submission under ``source`` into ``out``; see docs/guide/grade-all.md.
 
     Parameters
@@ -76,8 +81,8 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
     resume : bool
         Finish the batch recorded in ``out/batch.json`` with its recorded options.
     retry_failed : bool
-        Like ``resume``, and regrade every submission the grader or the machine failed on (those
-        results are never cached, so they are the ones graded again).
+        Like ``resume``: every result that is not final and that regrading can fix (the grader or the
+        machine failed, a stored file edited, truncated or missing, another grader) is graded again.
     scheduler, client
         A Dask scheduler address (or a ``distributed.Client``): run the jobs on that cluster.
     shared_dir : Path, optional
@@ -90,6 +95,8 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         Moodle's downloaded grading worksheet, to fill in (``moodle_grading_worksheet.csv``).
     on_start(total, to_run), on_event(BatchEvent)
         Progress callbacks.
+    on_not_final(dict of id -> Verdict)
+        Called before any class-level file is written when some results are not final.
 
     Returns
     -------
@@ -118,7 +125,8 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         if settings["roster"]:
             apply_roster(entries, read_roster(Path(settings["roster"])))
         return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
-                          shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event)
+                          shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event,
+                          on_not_final=on_not_final)
 
 
 def _check_selection(profile: str, questions) -> None:
@@ -147,7 +155,7 @@ def _check_gradebooks(settings: dict) -> None:
 
 
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
-               on_start, on_event) -> BatchOutcome:
+               on_start, on_event, on_not_final=None) -> BatchOutcome:
     options = job_options(settings, store.out)
     isolation = _isolation_mode()
     local = not (scheduler or client is not None)
@@ -183,7 +191,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
             same_folder = bool(stored and stored.get("cache_key") == key and stored.get("status") == "graded"
                                and _same_person(stored, record))
             _settle(store, record, reply, files, results,
-                    rewrite=not (same_folder and _stored_result_is(store, entry.id, reply["result"], record)))
+                    rewrite=not (same_folder and _stored_result_is(store, entry.id, reply["result"], record, stored)))
         else:
             payload = stage_verified(shared_dir, key, files) if shared_dir else files
             jobs.append((entry.id, payload, record["source"]))
@@ -214,8 +222,14 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
         manifest["complete"] = all(r["status"] != "pending" for r in records.values())
     finally:
         store.write_manifest(manifest)  # also on Ctrl-C / SIGTERM: every finished result is listed
-    written = write_outputs(store, manifest, results)
-    return BatchOutcome(store.out, manifest, results, written)
+    held: dict[str, Verdict] = {}
+
+    def not_final(verdicts):
+        held.update(verdicts)
+        if on_not_final:
+            on_not_final(verdicts)
+    written = write_outputs(store, manifest, on_not_final=not_final)
+    return BatchOutcome(store.out, manifest, results, written, held)
 
 
 def cacheable(reply: dict) -> bool:
@@ -288,7 +302,7 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
         result = GradingResult.from_dict(reply["result"])
         result.submission = record["source"]
         results[record["id"]] = result
-        record.update(status="graded", error="", result=f"students/{record['id']}/grading.json",
+        record.update(status="graded", error="", result=f"students/{record['id']}/grading.json", grader=grader_hash(),
                       score=result.score, max_score=result.max_score,
                       percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0,
                       seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),
@@ -303,11 +317,17 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
         record["result_sha256"] = (store.stored_entry(record["id"]) or {}).get("result_sha256")
 
 
-def _stored_result_is(store: BatchStore, student_id: str, result: dict, record: dict) -> bool:
-    """Whether the student's stored grading.json already holds ``result`` (scored by today's policy)."""
+def _stored_result_is(store: BatchStore, student_id: str, result: dict, record: dict, stored_entry: dict) -> bool:
+    """Whether the student's stored folder already holds ``result`` (scored by today's policy) as the
+    grader wrote it: the file's digest is the one its entry.json records, with today's grader hash.
+    Anything else (a flipped digest, an edit, another grader) is rewritten from the reply."""
+    path = store.student_dir(student_id) / "grading.json"
     try:
-        stored = GradingResult.load(store.student_dir(student_id) / "grading.json")
-    except (OSError, ValueError, TypeError):
+        text = path.read_text(encoding="utf-8")
+        stored = GradingResult.from_dict(json.loads(text))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+    if stored_entry.get("result_sha256") != text_digest(text) or stored_entry.get("grader") != grader_hash():
         return False
     expected = GradingResult.from_dict(result)
     expected.submission = record["source"]
@@ -371,21 +391,35 @@ def _looks_like_container(folder: Path) -> bool:
 
 # ---------------------------------------------------------------------------- outputs
 
-def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingResult] | None = None) -> list[Path]:
-    """grades.csv, the Canvas import (with a roster), then summary.html/csv where that reporter exists."""
-    results = results if results is not None else {}
-    for record in manifest["entries"]:
-        if record["id"] not in results and record.get("result"):
-            loaded = store.load_result(record)
-            if loaded is not None:
-                results[record["id"]] = loaded
-    settings = manifest["settings"]
-    written = [exports.write_grades_csv(store.out / "grades.csv", manifest["entries"], results)]
+def write_outputs(store: BatchStore, manifest: dict, *,
+                  on_not_final: Callable[[dict[str, Verdict]], None] | None = None) -> list[Path]:
+    """grades.csv, the Canvas import (with a roster), the Moodle worksheet, then summary.html/csv where
+    that reporter exists; every stored result is read through the final gate (``bulk.final``).
+
+    A result that is not final is exported blank with its reason (grades.csv's status and error,
+    ``not_final.csv``); ``on_not_final`` hears of them before any of these files is written.
+    """
+    results, held = final_results(store, manifest)
+    if held and on_not_final:
+        on_not_final(held)
+    reasons = {sid: v.reason for sid, v in held.items()}
+    settings = manifest.get("settings") or {}
+    entries = manifest["entries"]
+    written = [exports.write_grades_csv(store.out / "grades.csv", entries, results, reasons)]
+    notes = store.out / NOT_FINAL_FILE
+    if held:
+        by_id = {str(e.get("id")): e for e in entries}
+        written.append(exports.write_csv(notes, ["id", "name", "email", "source", "reason", "what fixes it"], [
+            [sid, by_id.get(sid, {}).get("name", ""), by_id.get(sid, {}).get("email", ""),
+             by_id.get(sid, {}).get("source", ""), v.reason, advice(v, store.out)] for sid, v in sorted(held.items())],
+            bom=True))
+    else:
+        notes.unlink(missing_ok=True)  # a list from an earlier run would name results that are final now
     if settings.get("roster"):
-        written.append(exports.write_canvas_csv(store.out / "canvas_import.csv", manifest["entries"], results,
+        written.append(exports.write_canvas_csv(store.out / "canvas_import.csv", entries, results,
                                                 Path(settings["roster"]), settings.get("assignment"),
                                                 partial_export=bool(settings.get("partial_export"))))
-    if settings.get("moodle_worksheet") or any(e.get("moodle_participant") for e in manifest["entries"]):
+    if settings.get("moodle_worksheet") or any(e.get("moodle_participant") for e in entries):
         try:
             exports.check_gradebook_selection(settings.get("questions"),
                                               partial_export=bool(settings.get("partial_export")))
@@ -394,8 +428,9 @@ def write_outputs(store: BatchStore, manifest: dict, results: dict[str, GradingR
         else:
             worksheet = settings.get("moodle_worksheet")
             written.append(exports.write_moodle_worksheet(
-                store.out / "moodle_grading_worksheet.csv", manifest["entries"], results,
-                Path(worksheet) if worksheet else None, partial_export=bool(settings.get("partial_export"))))
+                store.out / "moodle_grading_worksheet.csv", entries, results,
+                Path(worksheet) if worksheet else None, partial_export=bool(settings.get("partial_export")),
+                not_final=reasons))
     if importlib.util.find_spec("autograder.reporters.summary") is not None:
         from autograder.reporters.summary import write_summary
 

@@ -104,6 +104,7 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
 WRITTEN_PURPOSE = {"grades.csv": "every submission's points", "canvas_import.csv": "Canvas: Grades > Import",
                    "moodle_grading_worksheet.csv": "Moodle: the assignment's Upload grading worksheet",
                    "summary.html": "the class dashboard", "summary.csv": "per-question statistics",
+                   "not_final.csv": "results that are not final (exported blank), why, and what fixes them",
                    "batch.json": "the batch's record (--resume)"}
 
 

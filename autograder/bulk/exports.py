@@ -4,10 +4,13 @@
     canvas_import.csv             Canvas's Gradebook "Import": the roster's rows, one assignment column
     moodle_grading_worksheet.csv  Moodle's assignment "Upload grading worksheet"
 
-Every CSV the project writes goes through :func:`write_csv`: a cell a spreadsheet would run as
-a formula (it starts with ``= + - @``, a tab or a carriage return, as OWASP's "CSV Injection"
+Every CSV the project writes goes through :func:`write_csv`: a cell of ours that a spreadsheet would
+run as a formula (it starts with ``= + - @``, a tab or a carriage return, as OWASP's "CSV Injection"
 page lists) gets a leading ``'``, so Excel, LibreOffice and Google Sheets show it as text;
 plain numbers (``-1.5``), a lone ``-`` and ordinary names are written as they are and read back unchanged.
+Columns an LMS imports as text and that come from the LMS's own file (the Moodle worksheet's
+feedback comments, its other downloaded cells) are ``verbatim``: written as the teacher wrote them,
+since a ``'`` would reach the gradebook.
 
 ``grades.csv`` is UTF-8 *with* a byte-order mark: Excel reads a CSV without one in the
 system's legacy code page and mangles accented names; pandas, Python's csv module with
@@ -28,7 +31,7 @@ import io
 import re
 from pathlib import Path
 
-from autograder.bulk.inputs import LayoutError, read_roster
+from autograder.bulk.inputs import LayoutError, read_csv_rows, read_roster
 from autograder.bulk.store import atomic_write
 from autograder.results import GradingResult
 
@@ -61,18 +64,22 @@ def spreadsheet_safe(cell) -> str:
     return text
 
 
-def csv_text(header: list[str], rows: list[list]) -> str:
-    """RFC 4180 text (CRLF line ends, as spreadsheets write them), every cell through :func:`spreadsheet_safe`."""
+def csv_text(header: list[str], rows: list[list], verbatim=()) -> str:
+    """RFC 4180 text (CRLF line ends, as spreadsheets write them), every cell through :func:`spreadsheet_safe`
+    but those of the ``verbatim`` columns (names in ``header``), written as they are."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in [header, *rows]:
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    raw = {n for n, name in enumerate(header) if name in set(verbatim)}
+    writer.writerow([spreadsheet_safe(cell) for cell in header])
+    for row in rows:
+        writer.writerow(["" if cell is None else str(cell) if n in raw else spreadsheet_safe(cell)
+                         for n, cell in enumerate(row)])
     return buffer.getvalue()
 
 
-def write_csv(path: Path, header: list[str], rows: list[list], *, bom: bool = False) -> Path:
+def write_csv(path: Path, header: list[str], rows: list[list], *, bom: bool = False, verbatim=()) -> Path:
     """Write a CSV atomically (see :func:`csv_text`); ``bom``: UTF-8 with a byte-order mark, for Excel."""
-    atomic_write(path, ("\ufeff" if bom else "") + csv_text(header, rows))
+    atomic_write(path, ("\ufeff" if bom else "") + csv_text(header, rows, verbatim))
     return Path(path)
 
 
@@ -82,8 +89,13 @@ def _points(value: float) -> str:
 
 # ---------------------------------------------------------------------- grades.csv
 
-def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tuple[list[str], list[list]]:
-    """The rows of grades.csv: one per submission, each question's points, status and grading seconds."""
+def grades_table(entries: list[dict], results: dict[str, GradingResult],
+                 not_final: dict[str, str] | None = None) -> tuple[list[str], list[list]]:
+    """The rows of grades.csv: one per submission, each question's points, status and grading seconds.
+
+    ``results`` holds the final results only; an entry in ``not_final`` (id -> reason) gets blank
+    points, the status ``not_final`` and its reason as the error."""
+    not_final = not_final or {}
     question_ids: list[str] = []
     for result in results.values():
         for q in result.questions:
@@ -94,6 +106,11 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tupl
     rows = []
     for entry in entries:
         result = results.get(entry["id"])
+        if entry["id"] in not_final:
+            rows.append([entry["id"], entry.get("name", ""), entry.get("email", ""), "", "", "",
+                         *[""] * len(question_ids), "not_final", _one_line(not_final[entry["id"]]), "",
+                         entry.get("source", "")])
+            continue
         points = {q.id: q.points for q in result.questions} if result else {}
         total = result.score if result else 0.0
         maximum = result.max_score if result else None
@@ -108,8 +125,9 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult]) -> tupl
     return header, rows
 
 
-def write_grades_csv(path: Path, entries: list[dict], results: dict[str, GradingResult]) -> Path:
-    header, rows = grades_table(entries, results)
+def write_grades_csv(path: Path, entries: list[dict], results: dict[str, GradingResult],
+                     not_final: dict[str, str] | None = None) -> Path:
+    header, rows = grades_table(entries, results, not_final)
     return write_csv(path, header, rows, bom=True)
 
 
@@ -194,13 +212,30 @@ def canvas_assignment_column(header: list[str], assignment: str | None = None) -
 
 def roster_table(roster: Path) -> tuple[list[str], list[list[str]]]:
     try:
-        with open(roster, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+        rows = read_csv_rows(roster)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayoutError(f"The roster {roster} is not a readable CSV file: {exc}") from exc
     if not rows:
         raise LayoutError(f"The roster {roster} is empty.")
     return rows[0], rows[1:]
+
+
+def roster_matches(entries: list[dict]) -> dict[str, dict]:
+    """Canvas ID -> the entry matched to that roster row; a group's entry under each member's ID.
+
+    Raises
+    ------
+    LayoutError
+        Two entries claim one roster row (``inputs.apply_roster`` refuses that before grading).
+    """
+    by_id: dict[str, dict] = {}
+    for entry in entries:
+        for row in entry.get("roster_rows") or ([entry["roster"]] if entry.get("roster") else []):
+            other = by_id.setdefault(row["ID"], entry)
+            if other is not entry:
+                raise LayoutError(f"The roster row with ID {row['ID']} matches both {other['id']} and {entry['id']}; "
+                                  "no gradebook file was written. Correct the roster, then run grade-all --resume.")
+    return by_id
 
 
 def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, GradingResult], roster: Path,
@@ -211,7 +246,8 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     Possible is the assignment's total; when the roster's Points Possible row gives the Canvas
     assignment other points, scores are scaled to them. ``partial_export``: the graded questions'
     total and their raw points, never scaled.
-    Students without a gradable submission get an empty cell (Canvas leaves the grade as it is).
+    ``results`` holds final results only: students without one (nothing gradable, or a result that
+    is not final) get an empty cell (Canvas leaves the grade as it is).
     """
     read_roster(roster)  # the roster's own checks (Student and ID columns)
     header, rows = roster_table(Path(roster))
@@ -225,7 +261,7 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     if partial_export:  # the subset's own points, as asked: never stretched over the whole assignment
         canvas_points = None
     points_possible = canvas_points or total
-    by_roster_id = {e["roster"]["ID"]: e for e in entries if e.get("roster")}
+    by_roster_id = roster_matches(entries)
     out_rows = [["    Points Possible", *[""] * (len(identity) - 1), _points(points_possible)]]
     for row in read_roster(roster):
         entry = by_roster_id.get(row.get("ID", ""))
@@ -250,8 +286,7 @@ def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
         Unreadable, or without Moodle's Identifier, Grade or Last modified (grade) column.
     """
     try:
-        with open(worksheet, newline="", encoding="utf-8-sig") as fh:
-            table = list(csv.reader(fh))
+        table = read_csv_rows(worksheet)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayoutError(f"The Moodle worksheet {worksheet} is not a readable CSV file: {exc}") from exc
     header = table[0] if table else []
@@ -264,7 +299,8 @@ def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, GradingResult],
-                           worksheet: Path | None = None, *, partial_export: bool = False) -> Path:
+                           worksheet: Path | None = None, *, partial_export: bool = False,
+                           not_final: dict[str, str] | None = None) -> Path:
     """Moodle's grading worksheet for "Upload grading worksheet".
 
     With ``worksheet`` (the one downloaded from the assignment's "Download grading worksheet"),
@@ -273,6 +309,8 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
     its Maximum Grade. Without it, the worksheet lists the graded participants of a Moodle download
     with the columns the upload needs, and the assignment's total as Maximum Grade.
     Participants are matched by the id in ``Participant <id>`` (the download's folder names).
+    ``results`` holds final results only: any other participant's Grade is left empty (Moodle skips
+    it); ``not_final`` (id -> reason) gives the Status of the worksheet written without a download.
 
     Raises
     ------
@@ -292,7 +330,9 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
         rows = []
         for participant, entry in sorted(by_participant.items()):
             rows.append([f"{MOODLE_PARTICIPANT}{participant}", entry.get("name", ""), entry.get("email", ""),
-                         "graded by the ch3 autograder" if entry["id"] in results else entry.get("status", ""),
+                         "graded by the ch3 autograder" if entry["id"] in results else
+                         f"not final: {not_final[entry['id']]}" if entry["id"] in (not_final or {})
+                         else entry.get("status", ""),
                          grade_for(participant, None), _moodle_grade(total), "Yes", "-", "-"])
         return write_csv(path, list(MOODLE_COLUMNS), rows)
 
@@ -305,10 +345,12 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
         participant = row[ident].removeprefix(MOODLE_PARTICIPANT).strip()
         target = _number(row[maximum]) if maximum is not None and not partial_export else None
         filled = grade_for(participant, target)
-        if filled:
-            row[grade] = filled
+        entry = by_participant.get(participant)
+        if filled or (entry and entry["id"] in (not_final or {})):
+            row[grade] = filled  # a result that is not final: empty (Moodle skips it), never the old number
         rows.append(row)
-    return write_csv(path, header, rows)
+    # Moodle's own cells come back as downloaded: it imports its feedback columns as text.
+    return write_csv(path, header, rows, verbatim=[c for c in header if c != MOODLE_GRADE])
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,14 @@ MOODLE_FILE_PLUGIN = "file"
 #: Files and folders operating systems leave behind; never a student's entry.
 JUNK = {".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini"}
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+#: The roster columns each kind of identity is looked up in: a Canvas user id is Canvas's ``ID`` and
+#: nothing else; an SIS id, an email or a folder's name may be any of the identity columns.
+ROSTER_KEYS = {"canvas_user_id": ("ID",),
+               "sid": ("SIS User ID", "ID", "SIS Login ID"),
+               "email": ("Email", "SIS Login ID"),
+               "id": ("ID", "SIS User ID", "SIS Login ID", "Email")}
+#: csv's default field limit (131,072 characters) stops on a long online text or comment: LMS files are read whole.
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 #: Travels with a prepared submission's files when preparation has something to say (skipped
 #: files, a notebook's line map); the grading job takes it out before the worker sees the files.
 PREPARATION_FILE = "_preparation.json"
@@ -169,11 +178,14 @@ def _gradescope_entries(root: Path) -> list[Entry]:
         first = people[0] if people else {}
         sid = str(_field(first, "sid") or "").strip()
         email = str(_field(first, "email") or "").strip()
+        members = [{"name": str(_field(p, "name") or "").strip(), "sid": str(_field(p, "sid") or "").strip(),
+                    "email": str(_field(p, "email") or "").strip()} for p in people]
         entry = Entry(id=sid or email.split("@")[0] or folder_name, source=folder_name,
-                      name="; ".join(str(_field(p, "name") or "") for p in people),
-                      email="; ".join(str(_field(p, "email")) for p in people if _field(p, "email")),
+                      name="; ".join(m["name"] for m in members),
+                      email="; ".join(m["email"] for m in members if m["email"]),
                       paths=[root / folder_name],
-                      lms={"submission_id": folder_name.removeprefix("submission_"), "sid": sid})
+                      lms={"submission_id": folder_name.removeprefix("submission_"), "sid": sid,
+                           "members": members})
         mode = _mode(root / folder_name)
         if stat.S_ISLNK(mode):
             entry.error = f"{folder_name} is a symbolic link: skipped (links are never followed)"
@@ -253,6 +265,20 @@ def _unique_ids(entries: list[Entry]) -> list[Entry]:
 
 # ----------------------------------------------------------------------- roster
 
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """Every row of a CSV file (UTF-8, a byte-order mark allowed), fields of any length.
+
+    Raises ``OSError``, ``UnicodeDecodeError`` or ``csv.Error`` as reading does.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return list(csv.reader(fh))
+    finally:
+        csv.field_size_limit(limit)
+
+
 def read_roster(path: Path) -> list[dict]:
     """A roster in the shape of Canvas's gradebook export (Student, ID, SIS User ID, SIS Login ID, Section).
 
@@ -260,38 +286,92 @@ def read_roster(path: Path) -> list[dict]:
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+        table = read_csv_rows(path)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayoutError(f"The roster {path} is not a readable CSV file: {exc}") from exc
-    columns = set(rows[0]) if rows else set()
+    header, body = (table[0], table[1:]) if table else ([], [])
+    rows = [dict(zip(header, row + [""] * (len(header) - len(row)))) for row in body if row]
+    columns = set(header) if rows else set()
     if not {"Student", "ID"} <= columns:
         raise LayoutError(f"The roster {path} must have Canvas's gradebook columns {list(ROSTER_COLUMNS)} "
                           f"(Student and ID at least). Got {sorted(columns)} instead.")
     return [r for r in rows if (r.get("Student") or "").strip() and "Points Possible" not in r["Student"]]
 
 
-def apply_roster(entries: list[Entry], roster: list[dict]) -> None:
-    """Fill in names and emails, and the student id, from the roster row that matches each entry.
+def _row_name(row: dict) -> str:
+    ids = ", ".join(f"{c} {row[c]}" for c in ("ID", "SIS User ID", "SIS Login ID", "Email") if (row.get(c) or "").strip())
+    return f"{row.get('Student', '')!r} ({ids})"
 
-    An entry matches a row by Canvas user id (``ID``), SIS user id, SIS login id or email.
+
+def _identities(entry: Entry) -> list[list[tuple[str, str]]]:
+    """The people an entry is, each as the (kind, value) pairs that identify them (see :data:`ROSTER_KEYS`).
+
+    A Canvas download names its student by Canvas user id only; a Gradescope group has one person
+    per member of ``submitters``; a folder or Moodle entry is one person known by its id and email.
     """
-    index: dict[str, dict] = {}
-    for row in roster:
+    if entry.lms.get("canvas_user_id"):
+        return [[("canvas_user_id", entry.lms["canvas_user_id"])]]
+    members = entry.lms.get("members")
+    if members:
+        return [[(kind, m[kind]) for kind in ("sid", "email") if m.get(kind)] for m in members]
+    return [[("id", entry.id), *(("email", e) for e in entry.email.split("; ") if e)]]
+
+
+def apply_roster(entries: list[Entry], roster: list[dict]) -> None:
+    """Fill in names and emails, and the student id, from the roster rows that match each entry.
+
+    Each person of an entry (every member of a Gradescope group) is matched to a roster row by
+    Canvas user id (the ``ID`` column only), SIS user id, SIS login id or email, compared without case.
+    A match must be unambiguous: a person whose ids match several rows (a Canvas user id that is
+    another student's SIS id, two rows with one id) or a row matched by two submissions is refused
+    with the conflicting rows named, before anything is graded or written.
+
+    Raises
+    ------
+    LayoutError
+        A person matches several roster rows, or a roster row matches several submissions.
+    """
+    index: dict[tuple[str, str], list[int]] = {}
+    for n, row in enumerate(roster):
         for column in ("ID", "SIS User ID", "SIS Login ID", "Email"):
-            value = (row.get(column) or "").strip().lower()
+            value = (row.get(column) or "").strip().casefold()
             if value:
-                index.setdefault(value, row)
-    for entry in entries:
-        keys = [entry.lms.get("canvas_user_id"), entry.lms.get("sid"), entry.id, *entry.email.split("; ")]
-        row = next((index[k.strip().lower()] for k in keys if k and k.strip().lower() in index), None)
-        if row is None:
+                index.setdefault((column, value), []).append(n)
+    conflicts: list[str] = []
+    matched: dict[int, list[Entry]] = {}
+    found: dict[int, list[int]] = {}
+    for k, entry in enumerate(entries):
+        rows: list[int] = []
+        for person in _identities(entry):
+            hits = sorted({n for kind, value in person for column in ROSTER_KEYS[kind]
+                           for n in index.get((column, value.strip().casefold()), [])})
+            if len(hits) > 1:
+                conflicts.append(f"{entry.source}: its ids ({', '.join(v for _, v in person)}) match several "
+                                 f"roster rows: {'; '.join(_row_name(roster[n]) for n in hits)}")
+            elif hits and hits[0] not in rows:
+                rows.append(hits[0])
+        found[k] = rows
+        for n in rows:
+            matched.setdefault(n, []).append(entry)
+    for n, claimants in matched.items():
+        if len(claimants) > 1:
+            conflicts.append(f"the roster row {_row_name(roster[n])} matches several submissions: "
+                             f"{', '.join(e.source for e in claimants)}")
+    if conflicts:
+        raise LayoutError("The roster does not identify every submission unambiguously; nothing was graded or "
+                          "written. Correct the roster (or the submissions' ids):\n  " + "\n  ".join(conflicts))
+    for k, entry in enumerate(entries):
+        rows = [roster[n] for n in found[k]]
+        if not rows:
             continue
-        entry.name = row.get("Student") or entry.name
-        login = (row.get("SIS Login ID") or "").strip()
-        entry.email = entry.email or (row.get("Email") or "").strip() or (login if "@" in login else "")
-        entry.lms["roster"] = {c: row.get(c, "") for c in ROSTER_COLUMNS}
-        entry.id = (row.get("SIS User ID") or "").strip() or (row.get("ID") or "").strip() or entry.id
+        first = rows[0]
+        entry.name = "; ".join(r.get("Student") or "" for r in rows) or entry.name
+        login = (first.get("SIS Login ID") or "").strip()
+        entry.email = entry.email or (first.get("Email") or "").strip() or (login if "@" in login else "")
+        entry.lms["roster"] = {c: first.get(c, "") for c in ROSTER_COLUMNS}
+        if len(rows) > 1:  # a group: every member's row gets the group's grade
+            entry.lms["roster_rows"] = [{c: r.get(c, "") for c in ROSTER_COLUMNS} for r in rows]
+        entry.id = (first.get("SIS User ID") or "").strip() or (first.get("ID") or "").strip() or entry.id
     _unique_ids(entries)
 
 

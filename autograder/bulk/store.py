@@ -98,6 +98,15 @@ def _installed_inputs() -> str:
     return json.dumps(measurement_inputs(), sort_keys=True)
 
 
+@lru_cache(maxsize=None)
+def grader_hash() -> str:
+    """A content hash of the installed grader: its code (the grading package, the graders, the judge and
+    its ``reference_figures.json``), the reference solutions and the measuring part of questions.toml.
+    Recorded with every result; a result graded by another grader is not final (see ``bulk.final``)."""
+    inputs = json.loads(_installed_inputs())
+    return hashlib.sha256(f"{inputs['code']}\0{inputs['spec']}".encode()).hexdigest()[:16]
+
+
 def grader_version() -> str:
     """A digest of :func:`measurement_inputs` for the installed grader (recorded in batch.json)."""
     return hashlib.sha256(_installed_inputs().encode()).hexdigest()[:16]
@@ -141,6 +150,10 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _reply_digest(reply: dict) -> str:
+    return text_digest(json.dumps(reply, sort_keys=True))
+
+
 class BatchStore:
     """Reads and writes one batch's output folder ``out``."""
 
@@ -151,14 +164,20 @@ class BatchStore:
 
     # ------------------------------------------------------------------ cache
     def cached(self, key: str) -> dict | None:
-        """The stored job reply for ``key`` (``{"result": ..., "log": ...}``), or None."""
+        """The stored job reply for ``key`` (``{"result": ..., "log": ...}``), or None: also when the
+        entry is unreadable or not what :meth:`remember` wrote (its digest differs), so it is regraded."""
         try:
-            return json.loads((self.cache / f"{key}.json").read_text())
+            stored = json.loads((self.cache / f"{key}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        reply = stored.get("reply") if isinstance(stored, dict) else None
+        if not isinstance(reply, dict) or stored.get("sha256") != _reply_digest(reply):
+            return None
+        return reply
 
     def remember(self, key: str, reply: dict) -> None:
-        atomic_write(self.cache / f"{key}.json", json.dumps(reply))
+        """Keep ``reply`` for ``key``, with a digest of its content (an edited entry is never used)."""
+        atomic_write(self.cache / f"{key}.json", json.dumps({"reply": reply, "sha256": _reply_digest(reply)}))
 
     # --------------------------------------------------------------- students
     def student_dir(self, student_id: str) -> Path:
@@ -235,10 +254,14 @@ class BatchStore:
 
     # --------------------------------------------------------------- manifest
     def read_manifest(self) -> dict | None:
+        """batch.json, or None when it is missing, unreadable or not a manifest."""
         try:
-            return json.loads((self.out / MANIFEST).read_text())
+            manifest = json.loads((self.out / MANIFEST).read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("entries"), list):
+            return None
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write(self.out / MANIFEST, json.dumps(manifest, indent=2))

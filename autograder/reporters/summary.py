@@ -29,18 +29,50 @@ FAILURE_STATUSES = {"timeout": "timeout", "crashed": "crash", "import_error": "i
 RUN_FAILURES = ("timeout", "crashed", "import_error", "error")
 
 
+def _graded_batch(batch_dir: Path):
+    """(store, manifest) when ``batch_dir`` was written by grade-all (its batch.json has a version), else None."""
+    from autograder.bulk.store import BatchStore
+
+    store = BatchStore(batch_dir)
+    manifest = store.read_manifest()
+    return (store, manifest) if manifest is not None and "version" in manifest else None
+
+
 def load_batch(batch_dir: Path) -> tuple[list[dict], dict[str, GradingResult]]:
-    """The batch's entries (from batch.json, or one per student folder) and each graded student's result."""
+    """The batch's entries (from batch.json, or one per student folder) and each graded student's result.
+
+    In a folder written by grade-all, results are read through the final gate (``bulk.final``):
+    a result that is not final is left out, and its entry says why (status ``not final``).
+    Elsewhere a ``grading.json`` that cannot be read is left out, its entry saying so.
+    """
     batch_dir = Path(batch_dir)
+    graded = _graded_batch(batch_dir)
+    if graded is not None:
+        from autograder.bulk.final import final_results
+
+        store, manifest = graded
+        results, held = final_results(store, manifest)
+        entries = [dict(e) for e in manifest["entries"] if isinstance(e, dict)]
+        for entry in entries:
+            if str(entry.get("id")) in held:
+                entry.update(status="not final", error=held[str(entry.get("id"))].reason)
+        return entries, results
     entries: list[dict] = []
     batch_file = batch_dir / "batch.json"
     if batch_file.is_file():
-        data = json.loads(batch_file.read_text())
+        try:
+            data = json.loads(batch_file.read_text())
+        except (OSError, ValueError):
+            data = {}
         entries = data.get("entries", []) if isinstance(data, dict) else list(data)
     results = {}
     students = batch_dir / "students"
     for path in sorted(students.glob("*/grading.json")) if students.is_dir() else []:
-        results[path.parent.name] = GradingResult.load(path)
+        try:
+            results[path.parent.name] = GradingResult.load(path)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            entries.append({"id": path.parent.name, "status": "unreadable",
+                            "error": f"{path.name} is not a readable result: {exc}"})
     known = {str(e.get("id")) for e in entries}
     entries += [{"id": sid, "status": "graded"} for sid in results if sid not in known]
     return entries, results
@@ -255,11 +287,13 @@ def write_summary(batch_dir: Path, *, similarity: bool = True, staff_pages: bool
 __all__ = ["write_summary", "load_batch", "question_stats", "hardest_checks", "status_counts", "clean_text"]
 
 
-def rebuild_reports(folder: Path, *, similarity: bool = True) -> list[Path]:
+def rebuild_reports(folder: Path, *, similarity: bool = True, on_not_final=None) -> list[Path]:
     """Rewrite every report in ``folder`` from its stored ``grading.json`` files; nothing is run.
 
     ``folder`` is a ``grade`` output folder (``grading.json`` at its top) or a bulk output
-    folder (``students/<id>/grading.json``, plus ``summary.html``/``summary.csv``).
+    folder (``students/<id>/grading.json``, plus ``summary.html``/``summary.csv``). In a folder
+    written by grade-all only final results are rendered (``bulk.final``); ``on_not_final``
+    (id -> Verdict) hears of the others, whose reports are left as they are.
     Returns the folders whose reports were rewritten.
     """
     from autograder.grading import write_reports
@@ -271,6 +305,21 @@ def rebuild_reports(folder: Path, *, similarity: bool = True) -> list[Path]:
         raise FileNotFoundError(f"{folder} holds no grading.json (neither a grade output folder nor a bulk one "
                                 "with students/<id>/grading.json)")
     rewritten = []
+    graded = _graded_batch(folder)
+    if graded is not None:
+        from autograder.bulk.final import final_results
+
+        store, manifest = graded
+        results, held = final_results(store, manifest)
+        if held and on_not_final:
+            on_not_final(held)
+        for record in manifest["entries"]:
+            if isinstance(record, dict) and str(record.get("id")) in results:
+                store.rewrite_reports(str(record["id"]), results[str(record["id"])], record)  # digest kept in step
+                rewritten.append(store.student_dir(str(record["id"])))
+        store.write_manifest(manifest)
+        write_summary(folder, similarity=similarity)
+        return rewritten
     for path in ([single] if single.is_file() else []) + students:
         write_reports(GradingResult.load(path), path.parent)
         rewritten.append(path.parent)
