@@ -352,7 +352,7 @@ def report(
     similarity: bool = typer.Option(True, "--similarity/--no-similarity", help="compare the class's code"),
 ):
     """Rebuild every report (results.json, report.md, feedback.html; summary.html/csv) from stored grading.json."""
-    from autograder.reporters.summary import rebuild_reports
+    from autograder.bulk.summary import rebuild_reports
 
     held = {}
     say = _say_not_final(folder)

@@ -100,7 +100,7 @@ def test_rescore_result_follows_the_spec_and_drops_undeclared_questions():
 
 
 def test_outputs_end_with_the_class_summary_when_that_reporter_exists(tmp_path, monkeypatch):
-    """grade-all and rescore call autograder.reporters.summary.write_summary(batch_dir) if it is installed."""
+    """grade-all and rescore call autograder.bulk.summary.write_summary(batch_dir) if it is installed."""
     import importlib.machinery
     import sys
     import types
@@ -109,7 +109,7 @@ def test_outputs_end_with_the_class_summary_when_that_reporter_exists(tmp_path, 
     from autograder.bulk.store import BatchStore
 
     calls = []
-    summary = types.ModuleType("autograder.reporters.summary")
+    summary = types.ModuleType("autograder.bulk.summary")
     summary.__spec__ = importlib.machinery.ModuleSpec(summary.__name__, None)
     summary.write_summary = lambda batch_dir, **options: calls.append((batch_dir, options))
     monkeypatch.setitem(sys.modules, summary.__name__, summary)

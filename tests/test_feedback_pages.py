@@ -17,7 +17,7 @@ import pytest
 
 from autograder.grading import grade, write_reports
 from autograder.reporters.html import band_sentence, fix_first, gauge, question_view, to_html
-from autograder.reporters.summary import hardest_checks, write_summary
+from autograder.bulk.summary import hardest_checks, write_summary
 from autograder.results import GradingResult, QuestionResult
 from browser import CHROMIUM, render
 from submissions import PROJECT, write_submission

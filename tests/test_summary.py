@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from autograder.grading import grade, write_reports
-from autograder.reporters.summary import load_batch, rebuild_reports, write_summary
+from autograder.bulk.summary import load_batch, rebuild_reports, write_summary
 from browser import CHROMIUM, render
 from submissions import PROJECT, write_submission
 

@@ -431,8 +431,8 @@ def write_outputs(store: BatchStore, manifest: dict, *,
                 store.out / "moodle_grading_worksheet.csv", entries, results,
                 Path(worksheet) if worksheet else None, partial_export=bool(settings.get("partial_export")),
                 not_final=reasons))
-    if importlib.util.find_spec("autograder.reporters.summary") is not None:
-        from autograder.reporters.summary import write_summary
+    if importlib.util.find_spec("autograder.bulk.summary") is not None:
+        from autograder.bulk.summary import write_summary
 
         written += [Path(p) for p in write_summary(store.out, staff_pages=False) or ()]
     return written

@@ -131,7 +131,7 @@ def band_sentence(band: dict) -> str:
 
 # ------------------------------------------------------------------ plots (matplotlib, PNG)
 
-def _figure(rows: int, columns: int, size: tuple[float, float], **margins):
+def new_figure(rows: int, columns: int, size: tuple[float, float], **margins):
     """A figure outside pyplot (no global state, no GUI backend): Agg draws it when saved.
 
     Margins are fixed (``subplots_adjust``): a "tight" bounding box or a layout engine draws
@@ -143,7 +143,7 @@ def _figure(rows: int, columns: int, size: tuple[float, float], **margins):
     return fig, fig.subplots(rows, columns, squeeze=False)
 
 
-def _png(fig, tight: bool = False) -> str:
+def png_data_url(fig, tight: bool = False) -> str:
     """The figure as a data URL; ``tight`` (drawn twice) for the class dashboard's few plots, whose
     labels vary in length."""
     buffer = io.BytesIO()
@@ -198,7 +198,7 @@ def confusion_tables(counts) -> dict:
 
 def plot_curves(curves: dict) -> str:
     """Precision and recall against the threshold, and the ROC curve: the student's against the reference's."""
-    fig, axes = _figure(1, 2, (9, 3.6), left=0.06, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
+    fig, axes = new_figure(1, 2, (9, 3.6), left=0.06, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
     left, right = axes[0]
     for who, style in (("student", "-"), ("reference", ":")):
         c = curves.get(who)
@@ -215,12 +215,12 @@ def plot_curves(curves: dict) -> str:
     right.set_ylabel("true positive rate (recall)")
     right.legend(fontsize=7)
     right.grid(alpha=0.3)
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def plot_roc_case(case: dict) -> str:
     """A wrong ``roc_points`` answer: the student's points against the expected curve, on the same inputs."""
-    fig, axes = _figure(1, 1, (4.6, 3.6), left=0.14, right=0.97, bottom=0.14, top=0.96)
+    fig, axes = new_figure(1, 1, (4.6, 3.6), left=0.14, right=0.97, bottom=0.14, top=0.96)
     ax = axes[0][0]
     ax.plot(case["reference"]["fpr"], case["reference"]["tpr"], "k:", lw=2, label="expected (roc_curve)")
     if case.get("student"):
@@ -230,12 +230,12 @@ def plot_roc_case(case: dict) -> str:
     ax.set_ylabel("true positive rate")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def plot_threshold_case(case: dict) -> str:
     """A wrong threshold: precision and recall against the threshold, the target, both thresholds."""
-    fig, axes = _figure(1, 1, (6.4, 3.2), left=0.09, right=0.98, bottom=0.15, top=0.96)
+    fig, axes = new_figure(1, 1, (6.4, 3.2), left=0.09, right=0.98, bottom=0.15, top=0.96)
     ax = axes[0][0]
     ax.plot(case["thresholds"], case["precision"], "b-", label="precision")
     ax.plot(case["thresholds"], case["recall"], "g-", label="recall")
@@ -246,7 +246,7 @@ def plot_threshold_case(case: dict) -> str:
     ax.set_xlabel("threshold")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def plot_digits(errors: dict, columns: int = 6) -> str:
@@ -256,7 +256,7 @@ def plot_digits(errors: dict, columns: int = 6) -> str:
     rows = math.ceil(len(images) / columns)
     cell_w, cell_h = 34, 44  # 28 pixels plus room for the label above
     mosaic = np.zeros((rows * cell_h, columns * cell_w), dtype=np.uint8)
-    fig, axes = _figure(1, 1, (1.25 * columns, 1.6 * rows), left=0.01, right=0.99, bottom=0.01, top=0.99)
+    fig, axes = new_figure(1, 1, (1.25 * columns, 1.6 * rows), left=0.01, right=0.99, bottom=0.01, top=0.99)
     ax = axes[0][0]
     for k, (image, true, predicted) in enumerate(zip(images, errors["true"], errors["predicted"])):
         top, left = (k // columns) * cell_h + 13, (k % columns) * cell_w + 3
@@ -264,7 +264,7 @@ def plot_digits(errors: dict, columns: int = 6) -> str:
         ax.text(left + 14, top - 2, f"true {true}, said {predicted}", ha="center", va="bottom", fontsize=7)
     ax.imshow(mosaic, cmap="binary", interpolation="nearest")
     ax.axis("off")
-    return _png(fig)
+    return png_data_url(fig)
 
 
 def plots_for(q: QuestionResult) -> list[dict]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.reporters.html import STAFF_PAGE, _figure, _png, clean_text, environment, write_feedback
+from autograder.reporters.html import STAFF_PAGE, clean_text, environment, new_figure, png_data_url, write_feedback
 from autograder.results import GradingResult
 
 #: Statuses that mean the student's code did not run to the end, as the dashboard names them.
@@ -155,20 +155,20 @@ def plot_scores(results: dict[str, GradingResult]) -> str | None:
     if not results:
         return None
     percent = [100 * r.score / r.max_score if r.max_score else 0 for r in results.values()]
-    fig, axes = _figure(1, 1, (6.5, 2.8))
+    fig, axes = new_figure(1, 1, (6.5, 2.8))
     ax = axes[0][0]
     ax.hist(percent, bins=np.linspace(0, 100, 21), color="#0969da", edgecolor="white")
     ax.axvline(statistics.median(percent), color="k", ls="--", lw=1, label=f"median {statistics.median(percent):.1f}%")
     ax.set_xlabel("total score (%)")
     ax.set_ylabel("students")
     ax.legend(fontsize=8)
-    return _png(fig, tight=True)
+    return png_data_url(fig, tight=True)
 
 
 def plot_times(rows: list[dict]) -> str | None:
     if not rows:
         return None
-    fig, axes = _figure(1, 1, (7.5, 0.22 * len(rows) + 1.2))
+    fig, axes = new_figure(1, 1, (7.5, 0.22 * len(rows) + 1.2))
     ax = axes[0][0]
     labels = [r["id"] for r in rows][::-1]
     ax.barh(labels, [r["mean_seconds"] for r in rows][::-1], color="#8c959f", label="mean")
@@ -176,7 +176,7 @@ def plot_times(rows: list[dict]) -> str | None:
     ax.set_xlabel("grading seconds per question")
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(fontsize=7)
-    return _png(fig, tight=True)
+    return png_data_url(fig, tight=True)
 
 
 def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
@@ -193,7 +193,7 @@ def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
         full_at = statistics.median(b["full_at"] for b in bands)
         zero_at = statistics.median(b["zero_at"] for b in bands)
         references = [b["reference"] for b in bands if b.get("reference") is not None]
-        fig, axes = _figure(1, 1, (5.2, 2.3))
+        fig, axes = new_figure(1, 1, (5.2, 2.3))
         ax = axes[0][0]
         low = min(figures + [zero_at])
         high = max(figures + [full_at])
@@ -206,7 +206,7 @@ def metric_distributions(results: dict[str, GradingResult]) -> list[dict]:
         ax.set_xlabel(bands[0].get("metric", "figure"))
         ax.set_ylabel("students")
         ax.legend(fontsize=7)
-        plots.append({"id": qid, "src": _png(fig, tight=True), "n": len(figures),
+        plots.append({"id": qid, "src": png_data_url(fig, tight=True), "n": len(figures),
                       "median": statistics.median(figures), "full_at": full_at, "zero_at": zero_at})
     return plots
 
