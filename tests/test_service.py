@@ -393,11 +393,16 @@ def test_the_class_page_is_for_staff(service):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from autograder.service.models import Student
+
     tokens = add_students(service, "s1")
+    Student.objects.update(name="<script>alert(1)</script>")
     post(reference(), tokens["s1"])
     assert client().get("/staff/").status_code == 302  # to the login
     staff = Client()
     staff.force_login(get_user_model().objects.get(username="staff"))
     page = staff.get("/staff/")
     assert page.status_code == 200 and b"s1" in page.content and b"1 grading(s)" in page.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content and b"<script>" not in page.content
+    assert "script-src 'none'" in page.headers["Content-Security-Policy"]
     assert staff.get("/admin/service/submission/").status_code == 200

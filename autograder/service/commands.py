@@ -64,9 +64,9 @@ def serve(ctx: typer.Context,
         writer.writerows(DEMO_ROSTER)
     typer.echo("demo students:")
     add_students(folder / "data", roster, reissue=False)
-    typer.echo("submit a solution with: python -m autograder submit "
-               f"http://127.0.0.1:{port}/ --token TOKEN solutions -q confusion")
-    serve_forever(folder / "data", "127.0.0.1", port, workers=1)
+    serve_forever(folder / "data", "127.0.0.1", port, workers=1,
+                  hint="submit the reference with: python -m autograder submit {url} --token TOKEN solutions "
+                       "-q confusion; or sign in at {url}")
 
 
 @serve_app.command("init")
@@ -192,7 +192,8 @@ def run_command(
     serve_forever(data_dir, host, port, workers=workers, lease=lease)
 
 
-def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: float = 60.0) -> None:
+def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: float = 60.0,
+                  hint: str = "") -> None:
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
@@ -217,6 +218,8 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     signal.signal(signal.SIGTERM, stop)
     typer.echo(f"serving http://{host}:{server.effective_port}/ with {workers} grader(s); data {settings.DATA_DIR}; "
                "Ctrl-C stops")
+    if hint:
+        typer.echo(hint.format(url=f"http://{host}:{server.effective_port}/"))
     sys.stdout.flush()
     try:
         server.run()
