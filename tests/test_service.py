@@ -367,6 +367,19 @@ def test_the_reference_is_graded_through_the_queue(service):
     assert b"confusion" in feedback.content
 
 
+def test_the_owner_reads_no_grader_traceback_or_staff_flag():
+    from autograder.results import GradingResult, QuestionResult
+    from autograder.service.dispatcher import student_result
+
+    full = GradingResult(submission="/srv/ch3/blobs/ab/abc.zip", profile="quick", isolation="bwrap",
+                         questions=[QuestionResult("confusion.public", "confusion", "public", 1, 2, "partial")],
+                         grader_errors=["Traceback: /srv/hidden/test_confusion.py line 3"],
+                         data_flags=[{"file": "confusion.py", "line": 1, "kind": "table", "evidence": "x"}])
+    shown = student_result(full, "mine.zip")
+    assert shown["grader_errors"] == [] and shown["data_flags"] == [] and shown["submission"] == "mine.zip"
+    assert shown["score"] == 1 and "/srv/" not in json.dumps(shown)
+
+
 # ------------------------------------------------------------------ staff
 
 def test_exports_list_submissions_and_every_roster_student(service, capsys):

@@ -3,6 +3,7 @@ process (:mod:`.gradejob`), renew the lease while it runs and store the result."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -63,8 +64,16 @@ def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS) -> str:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bool) -> str:
+def student_result(result, filename: str) -> dict:
+    """What the submission's owner may read: ``questions.toml``'s disclosure applied (as in their
+    feedback.html), without the grader's tracebacks or the staff's data flags."""
     from autograder.disclosure import for_students
+
+    view = dataclasses.replace(for_students(result), submission=filename, grader_errors=[], data_flags=[])
+    return view.to_dict()
+
+
+def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bool) -> str:
     from autograder.results import GradingResult
 
     result = GradingResult.load(reports / "grading.json")
@@ -74,12 +83,10 @@ def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bo
         if current.status == Job.Status.QUEUED:
             return "retry"
         return "failed"
-    student_view = for_students(result)
-    student_view.submission = submission.filename
     stored = jobs.complete(
         job, status=Submission.Status.GRADED, raw_score=result.score, max_score=result.max_score,
         score=penalised(result.score, submission.late_days, submission.assignment),
-        student_result=student_view.to_dict(),
+        student_result=student_result(result, submission.filename),
         feedback_html=(reports / "feedback.html").read_text(encoding="utf-8"),
         report_md=(reports / "report.md").read_text(encoding="utf-8"),
         grading_json=json.dumps(result.to_dict()))
