@@ -59,7 +59,7 @@ def serve(ctx: typer.Context,
     init_folder(folder / "data", database=None, url=f"http://127.0.0.1:{port}/")
     roster = folder / "roster.csv"
     with open(roster, "w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["id", "name", "email"])
         writer.writerows(DEMO_ROSTER)
     typer.echo("demo students:")
@@ -156,7 +156,7 @@ def add_students(data_dir: Path, roster: Path, *, reissue: bool) -> None:
     ids = [row["id"].strip() for row in rows]
     if any(not i for i in ids) or len(set(ids)) != len(ids):
         _refuse(f"{roster}: every row needs an id, and ids must be unique")
-    out = csv.writer(sys.stdout)
+    out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["id", "name", "email", "token"])
     User = get_user_model()
     with transaction.atomic():
@@ -242,5 +242,5 @@ def export_command(
     _setup(data_dir)
     from autograder.service.export import gradebook_rows, submission_rows
 
-    writer = csv.writer(sys.stdout)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerows(submission_rows() if format == "submissions" else gradebook_rows())
