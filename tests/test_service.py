@@ -390,6 +390,38 @@ def test_the_owner_reads_no_grader_traceback_or_staff_flag():
     assert shown["score"] == 1 and "/srv/" not in json.dumps(shown)
 
 
+def test_a_notebook_is_graded_as_its_module_and_loose_py_files_are_packed(service):
+    from autograder.service import jobs
+    from autograder.service.dispatcher import grade_job
+    from autograder.service.models import Submission
+    from tests.service_helpers import SOLUTIONS
+
+    tokens = add_students(service, "s1", "s2")
+    code = (SOLUTIONS / "confusion.py").read_text()
+    notebook = json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                      "source": code}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    receipt = post(notebook.encode(), tokens["s1"], name="confusion.ipynb").json()
+    assert Submission.objects.get(pk=receipt["id"]).filename == "confusion.ipynb"
+    loose = client().post("/api/submissions", {"file": [_named(code.encode(), "confusion.py"),
+                                                        _named(b"x = 1\n", "notes.py")], "q": "confusion"},
+                          headers={"Authorization": f"Bearer {tokens['s2']}"})
+    assert loose.status_code == 201, loose.content
+    assert Submission.objects.get(pk=loose.json()["id"]).filename == "submission.zip"
+    import zipfile
+
+    packed = zipfile.ZipFile(service / Submission.objects.get(pk=loose.json()["id"]).blob)
+    assert sorted(packed.namelist()) == ["confusion.py", "notes.py"]
+    assert grade_job(jobs.claim("test")) == "graded"  # the notebook (the older job)
+    notebook_graded = Submission.objects.get(pk=receipt["id"])
+    assert (notebook_graded.status, notebook_graded.score, notebook_graded.max_score) == ("graded", 10, 10)
+
+
+def _named(content: bytes, name: str):
+    upload = io.BytesIO(content)
+    upload.name = name
+    return upload
+
+
 # ------------------------------------------------------------------ staff
 
 def test_exports_list_submissions_and_every_roster_student(service, capsys):

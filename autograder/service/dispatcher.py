@@ -33,7 +33,7 @@ def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS) -> str:
     out = Path(tempfile.mkdtemp(prefix=f"ch3-service-job{job.pk}-"))
     try:
         command = [sys.executable, "-m", "autograder.service.gradejob", str(settings.DATA_DIR / submission.blob),
-                   str(out / "reports"), "--kind", submission.kind, "--profile", assignment.profile,
+                   str(out / "reports"), "--kind", submission.kind, "--name", submission.filename, "--profile", assignment.profile,
                    "--parent", str(os.getpid())]
         for q in submission.questions or assignment.questions:
             command += ["-q", q]

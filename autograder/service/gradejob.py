@@ -1,8 +1,8 @@
 """One grading, in a child process of the dispatcher: ``autograder.grading.grade`` with the options
 ``python -m autograder grade`` uses (hidden grading) or the public tests only (``--check``).
 
-    python -m autograder.service.gradejob UPLOAD OUT --kind grade|check [--profile quick] [-q Q ...]
-                                          [--timeout S] [--allow-weak-sandbox]
+    python -m autograder.service.gradejob UPLOAD OUT --kind grade|check [--name FILE] [--profile quick]
+                                          [-q Q ...] [--timeout S] [--allow-weak-sandbox]
 
 Writes OUT/results.json, report.md, feedback.html and grading.json; exits 0 when graded, 2 when
 the submission cannot be graded (the reason in OUT/error.txt), 3 when the grader itself failed.
@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("-q", "--question", action="append", default=[])
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--allow-weak-sandbox", action="store_true")
+    parser.add_argument("--name", help="the upload's file name (a notebook's name can name its module)")
     parser.add_argument("--parent", type=int)
     args = parser.parse_args(argv)
     if args.parent:
@@ -53,8 +54,10 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ch3-job-"))
     try:
-        # the upload under its own kind's name: prepare_submission reads notebooks by suffix
-        source = workdir / ("submission" + args.upload.suffix)
+        # the upload under its own name: prepare_submission reads notebooks by suffix, and a notebook
+        # named after a module is that module
+        name = Path(args.name or "").name
+        source = workdir / (name if name.endswith(args.upload.suffix) else "submission" + args.upload.suffix)
         shutil.copyfile(args.upload, source)
         try:
             isolation = choose_isolation(allow_weak=args.allow_weak_sandbox)

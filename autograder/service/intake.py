@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -38,11 +39,18 @@ def read_limited(stream, limit: int) -> bytes:
     return data
 
 
+def safe_name(name: str) -> str:
+    """The upload's own name, kept (a notebook named after a module grades as that module) but
+    reduced to letters, digits, ``._-`` and stripped of any folder."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", PurePosixPath(name.replace("\\", "/")).name).lstrip(".")
+    return name[-100:] or "upload"
+
+
 def pack(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:
     """One upload from the files sent: a zip or a notebook as is, ``.py`` files packed into a zip."""
     if not files:
         raise Refused("no file was uploaded: send a .zip, a .ipynb or .py files")
-    names = [Path(name).name for name, _ in files]
+    names = [safe_name(name) for name, _ in files]
     for name in names:
         if not name.endswith(SUFFIXES):
             raise Refused(f"{name}: only .zip, .ipynb and .py files are accepted")
@@ -97,7 +105,7 @@ def validate(filename: str, content: bytes, questions: list[str]) -> None:
             raise Refused(f"-q {chosen}: no such question or module")
     workdir = Path(tempfile.mkdtemp(prefix="ch3-intake-"))
     try:
-        upload = workdir / ("upload" + Path(filename).suffix)
+        upload = workdir / filename
         upload.write_bytes(content)
         if upload.suffix == ".zip":
             if not zipfile.is_zipfile(upload):
