@@ -28,6 +28,8 @@ from autograder.service import CONFIG, ServiceUnavailable, setup
 serve_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                         help="A self-hosted submission service (needs the serve extra).")
 QUESTIONS = Path(__file__).resolve().parents[1] / "questions.toml"
+#: The web server's own cap on a request; each assignment's upload limit is checked below it.
+MAX_BODY_BYTES = 256 * 2**20
 DEMO_ROSTER = [("s001", "Ada Lovelace", "ada@example.org"), ("s002", "Alan Turing", "alan@example.org"),
                ("s003", "Grace Hopper", "grace@example.org")]
 
@@ -207,8 +209,15 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     except BlockingIOError:
         _refuse(f"another `serve run` is using {settings.DATA_DIR}")
     call_command("migrate", verbosity=0, interactive=False)  # a newer version's tables, if any
+    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+
+    try:  # the graders' sandbox, checked before anything is accepted
+        choose_isolation(allow_weak=settings.ALLOW_WEAK_SANDBOX)
+    except SandboxUnavailable as exc:
+        _refuse(f"cannot grade on this machine: {exc}")
     try:
-        server = create_server(WSGIHandler(), host=host, port=port, threads=4, clear_untrusted_proxy_headers=True)
+        server = create_server(WSGIHandler(), host=host, port=port, threads=4, clear_untrusted_proxy_headers=True,
+                               max_request_body_size=MAX_BODY_BYTES)
     except OSError as exc:
         _refuse(f"cannot listen on {host}:{port}: {exc.strerror}")
     dispatcher = Dispatcher(threads=workers, lease_seconds=lease).start()

@@ -119,6 +119,7 @@ def submit_form(request):
         return redirect("index")
     assignment = _assignment()
     try:
+        _check_length(request, assignment.max_upload_bytes)
         files = [(f.name, read_limited(f, assignment.max_upload_bytes)) for f in request.FILES.getlist("file")]
         submission = accept(student, assignment, files, kind=request.POST.get("kind", "grade"),
                             questions=_questions(request.POST.get("questions", "")))
@@ -139,9 +140,7 @@ def submit_api(request):
     assignment = _assignment()
     limit = assignment.max_upload_bytes
     try:
-        length = int(request.headers.get("Content-Length") or 0)
-        if length > limit + 1024 * 1024:  # the body and the multipart framing
-            raise Refused(f"the upload is larger than the {limit / 2**20:g} MB allowed for this assignment", 413)
+        _check_length(request, limit)
         if request.content_type == "multipart/form-data":
             files = [(f.name, read_limited(f, limit)) for f in request.FILES.getlist("file")]
             kind, questions = request.POST.get("kind", "grade"), request.POST.getlist("q")
@@ -153,6 +152,16 @@ def submit_api(request):
     except Refused as exc:
         return _refusal(str(exc), exc.status)
     return JsonResponse(receipt(request, submission), status=201)
+
+
+def _check_length(request, limit: int) -> None:
+    """Refuse a body larger than the limit (and some room for the multipart framing) before reading it."""
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise Refused("a Content-Length that is not a number") from None
+    if length > limit + 1024 * 1024:
+        raise Refused(f"the upload is larger than the {limit / 2**20:g} MB allowed for this assignment", 413)
 
 
 def _owned(request, pk: int) -> Submission:
