@@ -422,6 +422,7 @@ def submit(
     from autograder.results import GradingResult
     from autograder.service.client import SubmitError, submit as upload, wait as wait_for
 
+    receipt = None
     try:
         receipt = upload(url, token, path, check=check, questions=question)
         console.print(f"submitted #{receipt['id']} at {receipt['time']} (sha256 {receipt['sha256'][:12]}): "
@@ -430,13 +431,16 @@ def submit(
             return
         state = wait_for(receipt["url"], token)
     except SubmitError as exc:
-        errors.print(f"Cannot submit: {exc}", markup=False)
+        errors.print(f"Cannot submit: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     except KeyboardInterrupt:
-        errors.print(f"Stopped waiting; the submission is still queued: {receipt['url']}", markup=False)
+        if receipt is not None:
+            errors.print(f"Stopped waiting; the submission is still queued: {receipt['url']}", markup=False,
+                         soft_wrap=True)
         raise typer.Exit(130)
     if state["status"] != "graded":
-        errors.print(f"Not graded ({state['status']}): {state.get('error') or 'no reason given'}", markup=False)
+        reason = (state.get("error") or "no reason given").strip().splitlines()[0]
+        errors.print(f"Not graded ({state['status']}): {reason} ({receipt['url']})", markup=False, soft_wrap=True)
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     result = GradingResult.from_dict(state["result"])
     print_table(result, console)
