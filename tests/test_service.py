@@ -97,6 +97,12 @@ def test_init_makes_a_private_config_a_wal_database_and_the_assignment(service):
     assert get_user_model().objects.get(username="staff").is_superuser
 
 
+def test_the_migrations_match_the_models(service):
+    from django.core.management import call_command
+
+    call_command("makemigrations", "service", check=True, dry_run=True, verbosity=0)  # exits 1 on a change
+
+
 def test_students_get_tokens_shown_once_and_stored_hashed(service):
     from autograder.service.models import Student, hash_token
 
