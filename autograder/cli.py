@@ -425,3 +425,52 @@ def build_otter_command(
         errors.print(str(exc), markup=False)
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     console.print(f"Wrote {built.master} and ran otter assign: {built.student} and {built.autograder_zip}")
+
+
+# ------------------------------------------------------------------ a course server (autograder/service/)
+
+from autograder.service.commands import serve_app  # noqa: E402  (Django is imported by its commands only)
+
+app.add_typer(serve_app, name="serve")
+
+
+@app.command()
+def submit(
+    url: str = typer.Argument(..., help="the course server, e.g. https://grader.example.edu/"),
+    path: Path = typer.Argument(..., help="a folder of module files, a .zip, a notebook or a .py file"),
+    token: str = typer.Option(..., "--token", envvar="CH3_TOKEN", help="your token (or $CH3_TOKEN)"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the grade and print it"),
+    check: bool = typer.Option(False, "--check", help="the public tests only (not counted, not rate-limited)"),
+    question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+):
+    """Upload to a course server (`serve run`): prints the receipt's URL, then the score table."""
+    from autograder.reporters import print_table
+    from autograder.results import GradingResult
+    from autograder.service.client import SubmitError, submit as upload, wait as wait_for
+
+    receipt = None
+    try:
+        receipt = upload(url, token, path, check=check, questions=question)
+        console.print(f"submitted #{receipt['id']} at {receipt['time']} (sha256 {receipt['sha256'][:12]}): "
+                      f"{receipt['url']}", markup=False, soft_wrap=True)
+        if not wait:
+            return
+        state = wait_for(receipt["url"], token)
+    except SubmitError as exc:
+        errors.print(f"Cannot submit: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    except KeyboardInterrupt:
+        if receipt is not None:
+            errors.print(f"Stopped waiting; the submission is still queued: {receipt['url']}", markup=False,
+                         soft_wrap=True)
+        raise typer.Exit(130)
+    if state["status"] != "graded":
+        reason = (state.get("error") or "no reason given").strip().splitlines()[0]
+        errors.print(f"Not graded ({state['status']}): {reason} ({receipt['url']})", markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
+    result = GradingResult.from_dict(state["result"])
+    print_table(result, console)
+    if state.get("late_days"):
+        console.print(f"{state['late_days']} day(s) late: {state['score']:g} / {state['max_score']:g} after the "
+                      f"penalty ({state['raw_score']:g} before)")
+    console.print(_text.console(f"Feedback: {receipt['url']}"))

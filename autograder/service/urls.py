@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path
+
+from autograder.service import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("login", views.login_view, name="login"),
+    path("logout", views.logout_view, name="logout"),
+    path("submit", views.submit_form, name="submit"),
+    path("api/submissions", views.submit_api, name="api-submit"),
+    path("submissions/<int:pk>/", views.submission_view, name="submission"),
+    path("submissions/<int:pk>/feedback.html", views.feedback_view, name="feedback"),
+    path("staff/", views.class_view, name="class"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,220 @@
+"""Pages and the submission API.
+
+    GET  /                              a student's upload page and submissions (token login first)
+    POST /login, /logout                a web session from a token (Django's session and CSRF)
+    POST /submit                        the upload form (session + CSRF); redirects to the page
+    POST /api/submissions               the API (``Authorization: Bearer TOKEN``): the upload as the
+                                        body (``X-Filename``) or multipart ``file`` fields; answers
+                                        the receipt as JSON (201), a refusal as ``{"error": ...}``
+    GET  /submissions/<id>/             status and feedback (HTML), or JSON with ``Accept:
+                                        application/json``: for the owner and staff only (404 else)
+    GET  /submissions/<id>/feedback.html  the student feedback page, under a strict CSP
+    GET  /staff/                        the class: each student's counted score, the queue depth
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import login, logout
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from autograder.service import jobs
+from autograder.service.intake import accept, read_limited
+from autograder.service.models import Assignment, Student, Submission
+from autograder.service.policy import Refused, counted_submission, last_accepted, student_deadline
+
+PAGE_CSP = "default-src 'self'; frame-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " \
+           "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+#: feedback.html is the pipeline's self-contained page: inline styles and data: images, nothing else.
+FEEDBACK_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+
+
+class ContentSecurityPolicy:
+    """Every page gets :data:`PAGE_CSP` unless its view set a stricter one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/admin/"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        return response
+
+
+def _assignment() -> Assignment:
+    assignment = Assignment.objects.order_by("id").first()
+    if assignment is None:
+        raise Http404("no assignment")
+    return assignment
+
+
+def _bearer(request) -> tuple[bool, Student | None]:
+    """(a Bearer header was sent, its student or None when wrong or revoked)."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False, None
+    return True, Student.by_token(header[len("Bearer "):].strip())
+
+
+def _session_student(request) -> Student | None:
+    if request.user.is_authenticated:
+        return Student.objects.filter(user=request.user, token_revoked=False).first()
+    return None
+
+
+def _refusal(reason: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+def receipt(request, submission: Submission) -> dict:
+    return {"id": submission.pk, "time": submission.created.isoformat(), "sha256": submission.sha256,
+            "url": request.build_absolute_uri(reverse("submission", args=[submission.pk])),
+            "kind": submission.kind, "status": submission.status, "filename": submission.filename}
+
+
+def index(request):
+    student = _session_student(request)
+    if student is None:
+        return render(request, "service/login.html", {"staff": request.user.is_staff})
+    assignment = _assignment()
+    return render(request, "service/index.html", {
+        "student": student, "assignment": assignment,
+        "deadline": student_deadline(student, assignment), "cutoff": last_accepted(student, assignment),
+        "submissions": Submission.objects.filter(student=student).order_by("-created")[:50],
+        "counted": counted_submission(student, assignment)})
+
+
+@require_POST
+def login_view(request):
+    student = Student.by_token(request.POST.get("token", "").strip())
+    if student is None:
+        messages.error(request, "That token is wrong or was revoked.")
+        return redirect("index")
+    login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("index")
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return redirect("index")
+
+
+def _questions(value: str) -> list[str]:
+    return [q.strip() for q in value.replace(",", " ").split() if q.strip()]
+
+
+@require_POST
+def submit_form(request):
+    student = _session_student(request)
+    if student is None:
+        return redirect("index")
+    assignment = _assignment()
+    try:
+        _check_length(request, assignment.max_upload_bytes)
+        files = [(f.name, read_limited(f, assignment.max_upload_bytes)) for f in request.FILES.getlist("file")]
+        submission = accept(student, assignment, files, kind=request.POST.get("kind", "grade"),
+                            questions=_questions(request.POST.get("questions", "")))
+    except Refused as exc:
+        messages.error(request, f"Refused: {exc}")
+        return redirect("index")
+    return redirect("submission", submission.pk)
+
+
+@csrf_exempt  # token-authenticated only: no cookie is read, so there is no cross-site request to forge
+@require_POST
+def submit_api(request):
+    sent, student = _bearer(request)
+    if not sent:
+        return _refusal("send your token as: Authorization: Bearer TOKEN", 401)
+    if student is None:
+        return _refusal("the token is wrong or was revoked", 401)
+    assignment = _assignment()
+    limit = assignment.max_upload_bytes
+    try:
+        _check_length(request, limit)
+        if request.content_type == "multipart/form-data":
+            files = [(f.name, read_limited(f, limit)) for f in request.FILES.getlist("file")]
+            kind, questions = request.POST.get("kind", "grade"), request.POST.getlist("q")
+        else:
+            name = unquote(request.headers.get("X-Filename", "upload"))
+            files = [(name, read_limited(request, limit))]
+            kind, questions = request.GET.get("kind", "grade"), request.GET.getlist("q")
+        submission = accept(student, assignment, files, kind=kind, questions=questions)
+    except Refused as exc:
+        return _refusal(str(exc), exc.status)
+    return JsonResponse(receipt(request, submission), status=201)
+
+
+def _check_length(request, limit: int) -> None:
+    """Refuse a body larger than the limit (and some room for the multipart framing) before reading it."""
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise Refused("a Content-Length that is not a number") from None
+    if length > limit + 1024 * 1024:
+        raise Refused(f"the upload is larger than the {limit / 2**20:g} MB allowed for this assignment", 413)
+
+
+def _owned(request, pk: int) -> Submission:
+    """The submission if the caller owns it (token or session) or is staff; 404 for anyone else."""
+    submission = Submission.objects.select_related("student", "assignment").filter(pk=pk).first()
+    sent, student = _bearer(request)
+    if not sent:
+        student = _session_student(request)
+    allowed = submission is not None and (
+        (student is not None and submission.student_id == student.pk)
+        or (not sent and request.user.is_authenticated and request.user.is_staff))
+    if not allowed:
+        raise Http404("no such submission")
+    return submission
+
+
+def submission_json(request, submission: Submission) -> dict:
+    data = receipt(request, submission)
+    job = getattr(submission, "job", None)
+    result = submission.student_result or {}
+    data.update({"attempts": job.attempts if job else 0, "score": submission.score,
+                 "raw_score": submission.raw_score, "max_score": submission.max_score,
+                 "late_days": submission.late_days, "error": submission.error or None,
+                 "questions": result.get("questions", []), "notes": result.get("notes", []),
+                 "result": submission.student_result})
+    return data
+
+
+@require_GET
+def submission_view(request, pk: int):
+    submission = _owned(request, pk)
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse(submission_json(request, submission))
+    return render(request, "service/submission.html", {"submission": submission, "receipt": receipt(request, submission),
+                                                       "queue": jobs.depth()})
+
+
+@require_GET
+def feedback_view(request, pk: int):
+    submission = _owned(request, pk)
+    if not submission.feedback_html:
+        raise Http404("not graded yet")
+    response = HttpResponse(submission.feedback_html, content_type="text/html; charset=utf-8")
+    response.headers["Content-Security-Policy"] = FEEDBACK_CSP
+    return response
+
+
+@staff_member_required
+def class_view(request):
+    assignment = _assignment()
+    rows = []
+    for student in Student.objects.order_by("student_id"):
+        counted = counted_submission(student, assignment)
+        latest = Submission.objects.filter(student=student, assignment=assignment).order_by("-created").first()
+        rows.append({"student": student, "counted": counted, "latest": latest})
+    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth()})

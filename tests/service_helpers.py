@@ -1,0 +1,78 @@
+"""Shared by the service tests: uploads built in memory, and a `serve run` in a child process."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = PROJECT_ROOT / "solutions"
+
+
+def zip_bytes(members: dict[str, bytes], *, links: tuple[str, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16  # a symbolic link to /etc/passwd
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def reference(module: str = "confusion") -> bytes:
+    return zip_bytes({f"{module}.py": (SOLUTIONS / f"{module}.py").read_bytes()})
+
+
+def cli(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                            timeout=300, **kwargs)
+    if check and result.returncode:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr[-2000:]}")
+    return result
+
+
+class Server:
+    """`serve run DIR --port 0` in a child process; ``url`` once it listens."""
+
+    def __init__(self, data_dir: Path, *extra: str):
+        self.log = open(data_dir.parent / f"run-{time.monotonic_ns()}.log", "w+")
+        self.process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "run", str(data_dir),
+                                         "--port", "0", *extra], stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            found = re.search(r"serving (http://\S+/)", self.log.read())
+            if found:
+                self.url = found.group(1)
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"serve run did not start: {self.text()}")
+
+    def text(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,0 +1,51 @@
+"""The upload page in a real browser (Playwright driving Debian's chromium; skipped without either)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import time
+
+import pytest
+
+pytest.importorskip("django", reason="the service needs the serve extra")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright")
+
+from tests.service_helpers import SOLUTIONS, Server, cli  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
+def test_a_student_signs_in_uploads_and_sees_the_feedback(tmp_path):
+    data = tmp_path / "data"
+    cli("serve", "init", str(data))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\ns1,Ann <b>Lee</b>,ann@example.org\n")
+    token = next(csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout)))["token"]
+    server = Server(data)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(server.url)
+            page.fill("input[name=token]", token)
+            page.click("button[type=submit]")
+            assert "Signed in as Ann <b>Lee</b>" in page.inner_text("body")  # the name is text, not markup
+            page.set_input_files("input[name=file]", str(SOLUTIONS / "confusion.py"))
+            page.fill("input[name=questions]", "confusion")
+            page.click("form[action='/submit'] button[type=submit]")
+            assert "/submissions/" in page.url
+            deadline = time.monotonic() + 90
+            while page.inner_text("#status") != "graded":
+                assert page.inner_text("#status") in ("queued", "running") and time.monotonic() < deadline
+                time.sleep(0.5)
+                page.reload()
+            assert page.inner_text("#score").startswith("10 / 10")
+            feedback = page.frame_locator("iframe[title=feedback]")
+            assert "confusion" in feedback.locator("body").inner_text()
+            browser.close()
+    finally:
+        server.stop()
