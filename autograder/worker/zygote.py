@@ -380,8 +380,10 @@ class Zygote:
 
     def run(self):
         self.sealed = set_dumpable(0)
-        try:
-            import pyseccomp  # noqa: F401  (each confined worker builds its filter with it)
+        try:  # each confined worker builds its filter with these: imported once, here
+            import pyseccomp  # noqa: F401
+
+            from autograder.worker import confine  # noqa: F401
         except (ImportError, OSError, RuntimeError):
             pass
         self.baseline = process_state()
