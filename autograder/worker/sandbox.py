@@ -17,7 +17,8 @@ Isolation, strongest first (``describe_isolation`` says which one a run got):
     concurrent graders never share one), without capabilities.
     One :class:`Sandbox` per submission runs a *zygote* (:mod:`autograder.worker.zygote`)
     that has scientific Python preloaded and forks a fresh child per module; the
-    zygote empties ``/tmp`` and ``/dev/shm`` before each child starts.
+    zygote empties ``/tmp`` and ``/dev/shm`` and removes System V IPC objects before each
+    child starts, and each child gets a seccomp filter (:mod:`autograder.worker.confine`).
 
 The weak modes: no bubblewrap, one process per module with resource limits only.
 They work alike and differ in who chose them, which is what the reports say:
