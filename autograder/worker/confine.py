@@ -100,8 +100,9 @@ def why_unavailable() -> str | None:
     the filter installed, then a refused call must fail with ``EPERM``."""
     if "answer" not in _PROBE:
         try:
-            done = subprocess.run([sys.executable, "-I", "-c", "from autograder.worker import confine; "
-                                   "confine.self_test()"], capture_output=True, text=True, timeout=60, cwd="/")
+            done = subprocess.run([sys.executable, "-I", "-c",
+                                   "from autograder.worker import confine; confine.self_test()"],
+                                  capture_output=True, text=True, timeout=60, cwd="/", check=False)
             _PROBE["answer"] = None if done.returncode == 0 else (
                 done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1][-300:]
         except (OSError, subprocess.TimeoutExpired) as exc:
