@@ -334,7 +334,8 @@ class Zygote:
             self.live.discard(pid)
             os.kill(pid, signal.SIGKILL)
             self.signal_all(signal.SIGKILL, spare=self.live)
-            why = status.decode(errors="replace") or "the worker ended before it had its limits"
+            why = status.decode(errors="replace") or (f"the worker did not say it had its limits within "
+                                                      f"{SETUP_WAIT:g} s, or ended before")
             return {"refused": why}
         return {"pid": pid}
 
