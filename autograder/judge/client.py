@@ -357,8 +357,8 @@ class KeptSandbox:
     objects, empties the scratch and checks that the zygote's limits and scheduling are as they
     started; the zygote, which never runs student code and cannot be traced by it (``sealed``), stays.
     A sandbox that cannot be reset so is destroyed, and the next submission gets a fresh one.
-    Only where workers are confined (:mod:`autograder.worker.confine`) is a sandbox kept at all:
-    elsewhere each submission gets a fresh one."""
+    Only where workers are confined (:mod:`autograder.worker.confine`) is a sandbox kept at all
+    (:meth:`release`): elsewhere each submission gets a fresh one."""
 
     def __init__(self):
         self.sandbox: Sandbox | None = None
@@ -381,8 +381,8 @@ class KeptSandbox:
         process holds it (that one then gets a sandbox and a uid of its own)."""
         if self.busy and self.sandbox is not None and self.sandbox.dead:
             self.discard()  # killed while its submission ran: that submission goes on in a new kept one
-        if self.busy or confine.why_unavailable() is not None:
-            return None  # unconfined workers could leave the next submission IPC objects or a slowed zygote
+        if self.busy:
+            return None
         key = (threads, tuple(str(p) for p in expose))
         if self.sandbox is not None and (self.sandbox.dead or self.key != key):
             self.discard()
@@ -398,7 +398,9 @@ class KeptSandbox:
         return self.sandbox
 
     def release(self, sandbox: Sandbox) -> None:
-        if not self.sandbox.reset():
+        # Kept only where workers are confined: unconfined, they could change the zygote in ways
+        # its checks do not cover, or leave the next submission a key in the uid's keyring.
+        if confine.why_unavailable() is not None or not self.sandbox.reset():
             self.discard()
         self._empty()
         self.busy = False

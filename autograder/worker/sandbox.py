@@ -685,6 +685,7 @@ class Sandbox:
     def __init__(self, submission_dir: Path, threads: int, uid: int | None, expose=(), modules=()):
         """``modules``: the submission's modules that will be graded; the zygote preloads what they import."""
         self.uid = uid
+        confine.start_probe()  # while the sandbox starts: its workers are confined where the filter works
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         output_read, output_write = os.pipe()
         inner = [sys.executable, "-I", "-m", "autograder.worker.zygote", str(theirs.fileno()), SUBMISSION_MOUNT,
@@ -704,9 +705,9 @@ class Sandbox:
         self._drain.start()
         self.children: dict[int, Child] = {}
         self.dead = False
-        self.confined = confine.why_unavailable() is None  # every worker gets the seccomp filter
         self.unclean: str | None = None  # why the zygote was found changed (it was then destroyed)
         ready = self._ask({"op": "ready"}, timeout=60)
+        self.confined = confine.why_unavailable() is None  # every worker gets the seccomp filter
         self.sealed = bool(ready.get("sealed"))  # no worker can trace it: it may serve another submission
         self.zygote_host_pid = _find_host_pid(self.process.pid, ready["pid"])
 
