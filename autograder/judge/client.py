@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.worker import confine
 from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
                                        WorkerProcess, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
@@ -352,9 +353,12 @@ class KeptSandbox:
 
     The sandbox sees an *inbox* folder where a fresh one sees the submission: each submission's
     files are copied into it when the submission starts, and removed when it ends. Between two
-    submissions :meth:`Sandbox.reset` kills every process but the zygote and empties the scratch;
-    the zygote, which never runs student code and cannot be traced by it (``sealed``), stays.
-    A sandbox that cannot be reset so is destroyed, and the next submission gets a fresh one."""
+    submissions :meth:`Sandbox.reset` kills every process but the zygote, removes System V IPC
+    objects, empties the scratch and checks that the zygote's limits and scheduling are as they
+    started; the zygote, which never runs student code and cannot be traced by it (``sealed``), stays.
+    A sandbox that cannot be reset so is destroyed, and the next submission gets a fresh one.
+    Only where workers are confined (:mod:`autograder.worker.confine`) is a sandbox kept at all
+    (:meth:`release`): elsewhere each submission gets a fresh one."""
 
     def __init__(self):
         self.sandbox: Sandbox | None = None
@@ -394,7 +398,9 @@ class KeptSandbox:
         return self.sandbox
 
     def release(self, sandbox: Sandbox) -> None:
-        if not self.sandbox.reset():
+        # Kept only where workers are confined: unconfined, they could change the zygote in ways
+        # its checks do not cover, or leave the next submission a key in the uid's keyring.
+        if confine.why_unavailable() is not None or not self.sandbox.reset():
             self.discard()
         self._empty()
         self.busy = False

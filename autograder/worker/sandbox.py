@@ -17,7 +17,8 @@ Isolation, strongest first (``describe_isolation`` says which one a run got):
     concurrent graders never share one), without capabilities.
     One :class:`Sandbox` per submission runs a *zygote* (:mod:`autograder.worker.zygote`)
     that has scientific Python preloaded and forks a fresh child per module; the
-    zygote empties ``/tmp`` and ``/dev/shm`` before each child starts.
+    zygote empties ``/tmp`` and ``/dev/shm`` and removes System V IPC objects before each
+    child starts, and each child gets a seccomp filter (:mod:`autograder.worker.confine`).
 
 The weak modes: no bubblewrap, one process per module with resource limits only.
 They work alike and differ in who chose them, which is what the reports say:
@@ -60,7 +61,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.worker import protocol
+from autograder.worker import confine, protocol
 
 SANDBOX_UID_ENV = "CH3_SANDBOX_UID"
 ISOLATION_ENV = "CH3_ISOLATION"  # auto | bwrap | rlimits
@@ -267,9 +268,12 @@ def _userns_lock_works(uid: int | None) -> bool:
 
 
 def userns_lock_command(uid: int | None) -> list[str]:
-    """The prefix that keeps student code from making user namespaces (empty where none can be made)."""
+    """The prefix that keeps student code from making user namespaces (empty where none can be made).
+
+    ``--dev-bind``: the view's minimal ``/dev`` stays usable (``/dev/null``: ``subprocess`` with
+    ``DEVNULL``, and ``ctypes.util.find_library``, which the seccomp filter's library loads through)."""
     lock = _userns_lock(uid)
-    return [lock, "--unshare-user", "--disable-userns", "--bind", "/", "/", "--die-with-parent", "--"] if lock else []
+    return [lock, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--die-with-parent", "--"] if lock else []
 
 
 def drops_privileges(mode: str) -> bool:
@@ -282,9 +286,13 @@ def describe_isolation(mode: str) -> str:
     """How student code ran, in one line (every report carries it)."""
     if mode == STRONG:
         binary = find_bwrap()
+        unconfined = confine.why_unavailable()
+        filtered = ("; a seccomp filter: no System V IPC, keyrings, or changing other processes' limits or "
+                    "scheduling" if unconfined is None else
+                    f"; no seccomp filter ({unconfined}), so no sandbox is kept from one submission to the next")
         return (f"strong: bubblewrap sandbox ({binary.describe() if binary else 'bwrap'}; allowlist view: "
                 "interpreter, libraries, the submission and a private scratch only; no network; own process "
-                f"namespace{'; dedicated uid' if drops_privileges(mode) else ''}) plus resource limits")
+                f"namespace{'; dedicated uid' if drops_privileges(mode) else ''}{filtered}) plus resource limits")
     if mode == OWN_CODE:
         return ("your own code, without a sandbox: bubblewrap cannot start on this machine, so it ran as your "
                 "user with resource limits only, as when you run it yourself")
@@ -677,6 +685,7 @@ class Sandbox:
     def __init__(self, submission_dir: Path, threads: int, uid: int | None, expose=(), modules=()):
         """``modules``: the submission's modules that will be graded; the zygote preloads what they import."""
         self.uid = uid
+        confine.start_probe()  # while the sandbox starts: its workers are confined where the filter works
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         output_read, output_write = os.pipe()
         inner = [sys.executable, "-I", "-m", "autograder.worker.zygote", str(theirs.fileno()), SUBMISSION_MOUNT,
@@ -696,7 +705,9 @@ class Sandbox:
         self._drain.start()
         self.children: dict[int, Child] = {}
         self.dead = False
+        self.unclean: str | None = None  # why the zygote was found changed (it was then destroyed)
         ready = self._ask({"op": "ready"}, timeout=60)
+        self.confined = confine.why_unavailable() is None  # every worker gets the seccomp filter
         self.sealed = bool(ready.get("sealed"))  # no worker can trace it: it may serve another submission
         self.zygote_host_pid = _find_host_pid(self.process.pid, ready["pid"])
 
@@ -735,8 +746,9 @@ class Sandbox:
 
     def reset(self) -> bool:
         """Make the sandbox ready for another submission: its workers and every process they left
-        killed, the scratch emptied, the zygote answering and sealed. False when that did not hold
-        (the sandbox is then destroyed)."""
+        killed, System V IPC objects removed, the scratch emptied, the zygote answering, sealed and
+        with the limits and scheduling it started with. False when that did not hold (the sandbox
+        is then destroyed; ``unclean`` says why)."""
         for child in list(self.children.values()):
             child._killed = True  # the reset below kills it with everything else
             child.close()
@@ -753,6 +765,7 @@ class Sandbox:
         except WorkerDied:
             return False
         if not (answer.get("ok") and answer.get("sealed")):
+            self.unclean = answer.get("why") or "the zygote could not be sealed"
             self.destroy()
             return False
         return True
@@ -782,8 +795,8 @@ class Child(_Channel):
         output_read, output_write = os.pipe()
         try:
             answer = sandbox._ask({"op": "spawn", "memory": limits.memory_mb << 20, "file": limits.file_mb << 20,
-                                   "processes": limits.processes, "threads": limits.threads},
-                                  fds=(request_read, response_write, output_write))
+                                   "processes": limits.processes, "threads": limits.threads,
+                                   "confine": sandbox.confined}, fds=(request_read, response_write, output_write))
         except WorkerDied:
             for fd in (self._request, self._response, output_read):
                 os.close(fd)
@@ -791,10 +804,18 @@ class Child(_Channel):
         finally:
             for fd in (request_read, response_write, output_write):
                 os.close(fd)
-        if "error" in answer:
+        if "pid" not in answer:
             for fd in (self._request, self._response, output_read):
                 os.close(fd)
-            raise WorkerDied(f"the worker could not start: {answer['error']}")
+            if "unclean" in answer:  # changed by a worker: a fresh sandbox takes over
+                sandbox.unclean = answer["unclean"]
+                sandbox.destroy()
+                raise WorkerDied(f"the sandbox was not as it started ({answer['unclean']}); it was replaced")
+            if "refused" in answer:  # before any student code ran: the machine's, never the student's
+                sandbox.destroy()
+                raise LimitUnavailable(f"the sandbox could not give the worker its limits ({answer['refused']}); "
+                                       "the student's code was not run")
+            raise WorkerDied(f"the worker could not start: {answer.get('error')}")
         self.pid = answer["pid"]
         sandbox.children[self.pid] = self
         # Its pid outside the sandbox, pinned by a pidfd: the grader stops and continues it itself.

@@ -12,17 +12,23 @@ grader talks to it over a ``SOCK_SEQPACKET`` socket, one JSON message per
 request, file descriptors passed alongside (``socket.send_fds``):
 
 ``ready``   answers the zygote's pid (in the sandbox's pid namespace)
-``spawn``   empty the scratch (``/tmp``, ``/dev/shm``), then fork a worker on the three passed pipes
-            (request, response, output); answers its pid
+``spawn``   check that the zygote is as it started (:func:`process_state`), remove System V IPC
+            objects, empty the scratch (``/tmp``, ``/dev/shm``), then fork a worker on the three passed
+            pipes (request, response, output); answers its pid once the worker has its limits (and,
+            asked ``confine``, its seccomp filter: :mod:`autograder.worker.confine`), ``refused``
+            when it could not get them, ``unclean`` when the zygote was not as it started
 ``kill``    kill the worker's session and every process no live worker owns (escaped daemons)
 ``wait``    the worker's exit status (negative: the signal that killed it)
 ``preload`` also preload what ``modules`` import (a kept sandbox given another submission)
-``reset``   kill every process but the zygote and empty the scratch: ready for another submission
+``reset``   kill every process but the zygote, remove System V IPC objects and empty the scratch, then
+            check that the zygote is as it started: ready for another submission (``ok``), or ``why`` not
 
 The zygote makes itself non-dumpable (``PR_SET_DUMPABLE`` 0), so that no worker, though it runs
 as the same uid, can trace it or write its memory; ``ready`` and ``reset`` say whether that held
 (``sealed``), and only a sealed zygote is kept for another submission. Workers are made dumpable
-again: between themselves, nothing changes.
+again: between themselves, nothing changes. A worker that is confined cannot change the zygote's
+limits or scheduling either; ``reset`` and ``spawn`` still compare them (rlimits, nice value, scheduler
+policy and priority, CPU affinity, I/O priority) with what they were when it started.
 """
 
 from __future__ import annotations
@@ -136,6 +142,73 @@ def set_dumpable(value: int) -> bool:
         return False
 
 
+#: Exit code of a child that could not become a worker (its limits or filter refused); the reason
+#: goes to the zygote over a pipe that the child closes before any student code runs.
+SETUP_FAILED = 71
+#: Seconds ``spawn`` waits for the child to say it has its limits.
+SETUP_WAIT = 3.0
+
+
+def process_state() -> dict:
+    """What the zygote passes on to every worker it forks: its resource limits, nice value, scheduler
+    policy and priority, CPU affinity and I/O priority."""
+    state = {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource)
+             if name.startswith("RLIMIT_")}
+    state["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    state["scheduler"] = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+    state["affinity"] = sorted(os.sched_getaffinity(0))
+    state["ioprio"] = _ioprio()
+    return state
+
+
+def _ioprio() -> int | None:
+    """This process's I/O priority (None where libseccomp, which names the call portably, is missing)."""
+    try:
+        import ctypes
+
+        import pyseccomp
+
+        number = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, "ioprio_get")
+        return ctypes.CDLL(None, use_errno=True).syscall(number, 1, 0) if number >= 0 else None  # WHO_PROCESS, self
+    except (ImportError, OSError, RuntimeError, AttributeError):
+        return None
+
+
+def changes(before: dict, now: dict) -> list[str]:
+    return [f"{key} {before[key]} -> {now.get(key)}" for key in before if now.get(key) != before[key]]
+
+
+#: System V IPC kinds as ``/proc/sysvipc`` lists them, and the libc call that removes one.
+SYSV_IPC = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}
+IPC_RMID = 0
+
+
+def ipc_objects() -> list[tuple[str, int]]:
+    """``(kind, id)`` of every System V IPC object in the sandbox's IPC namespace."""
+    found = []
+    for kind in SYSV_IPC:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                lines = fh.read().splitlines()[1:]  # a header, then one object a line: key, id, ...
+        except OSError:
+            continue
+        found += [(kind, int(line.split()[1])) for line in lines if line.strip()]
+    return found
+
+
+def remove_ipc_objects() -> list[tuple[str, int]]:
+    """Remove every System V IPC object (they outlive the processes that made them); what is left."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    for kind, ident in ipc_objects():
+        if kind == "sem":
+            libc.semctl(ident, 0, IPC_RMID)
+        else:
+            getattr(libc, SYSV_IPC[kind])(ident, IPC_RMID, None)
+    return ipc_objects()
+
+
 class Zygote:
     def __init__(self, control: socket.socket, submission_dir: str, modules=()):
         self.control = control
@@ -145,6 +218,16 @@ class Zygote:
         self.statuses: dict[int, int] = {}   # reaped worker -> exit code (negative: signal)
         self.pending: list[str] = []         # libraries still to preload
         self.sealed = False
+        self.baseline: dict = {}             # process_state() when it started
+
+    def unclean(self) -> str | None:
+        """Why the zygote may not fork another worker (None: it may): its limits or scheduling differ
+        from when it started, or System V IPC objects are left that it could not remove."""
+        problems = changes(self.baseline, process_state())
+        left = remove_ipc_objects()
+        if left:
+            problems.append(f"System V IPC objects left: {', '.join(f'{kind} {ident}' for kind, ident in left)}")
+        return "; ".join(problems) or None
 
     def reap(self):
         while True:
@@ -173,13 +256,14 @@ class Zygote:
         if op == "ready":
             return {"pid": os.getpid(), "sealed": self.sealed}
         if op == "spawn":
-            return {"pid": self.spawn(request, fds)}
+            return self.spawn(request, fds)
         if op == "preload":
             self.pending += [name for name in preload_list(self.submission_dir, request.get("modules") or ())
                              if name not in sys.modules and name not in self.pending]
             return {"ok": True}
         if op == "reset":
-            return {"ok": self.reset(), "sealed": self.sealed}
+            why = self.reset()
+            return {"ok": why is None, "why": why, "sealed": self.sealed}
         pid = int(request.get("pid", 0))
         if op == "kill":
             self.live.discard(pid)
@@ -194,8 +278,9 @@ class Zygote:
             return {"error": f"unknown op {op!r}"}
         return {"ok": True}
 
-    def reset(self) -> bool:
-        """Every process but this one killed and gone, the scratch emptied: True when that held."""
+    def reset(self) -> str | None:
+        """Every process but this one killed and gone, System V IPC objects removed, the scratch
+        emptied, the zygote as it started: None when that held, else why not."""
         self.live.clear()
         deadline = time.monotonic() + RESET_WAIT
         while True:
@@ -205,40 +290,70 @@ class Zygote:
             if all(session == mine for session in _sessions().values()):
                 break
             if time.monotonic() > deadline:
-                return False
+                return "processes of the last submission did not end"
             time.sleep(0.01)
         self.statuses.clear()
         try:
             empty_scratch()
-        except RuntimeError:
-            return False
-        return True
+        except RuntimeError as exc:
+            return str(exc)
+        return self.unclean()
 
-    def spawn(self, request: dict, fds: list[int]) -> int:
-        """A fresh worker finds the scratch empty: nothing an earlier worker wrote (a memo of the
-        test data seen split by split) reaches it.  Live workers are stopped between their calls."""
+    def spawn(self, request: dict, fds: list[int]) -> dict:
+        """A fresh worker finds the scratch empty and no System V IPC object: nothing an earlier
+        worker left (a memo of the test data seen split by split) reaches it; and it inherits the
+        zygote's limits and scheduling as they were when the zygote started.  Live workers are
+        stopped between their calls."""
         request_fd, response_fd, output_fd = fds
         try:
+            why = self.unclean()
             empty_scratch()
         except RuntimeError:
             for fd in fds:
                 os.close(fd)
             raise
+        if why:
+            for fd in fds:
+                os.close(fd)
+            return {"unclean": why}
+        status_read, status_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             try:
-                self.become_worker(request, request_fd, response_fd, output_fd)
+                os.close(status_read)
+                self.become_worker(request, request_fd, response_fd, output_fd, status_write)
             finally:
-                os._exit(70)
-        for fd in fds:
+                os._exit(SETUP_FAILED)
+        for fd in (*fds, status_write):
             os.close(fd)
         self.live.add(pid)
-        return pid
+        status = _read_status(status_read)
+        if status != b"ok":
+            self.live.discard(pid)
+            os.kill(pid, signal.SIGKILL)
+            self.signal_all(signal.SIGKILL, spare=self.live)
+            why = status.decode(errors="replace") or (f"the worker did not say it had its limits within "
+                                                      f"{SETUP_WAIT:g} s, or ended before")
+            return {"refused": why}
+        return {"pid": pid}
 
-    def become_worker(self, request, request_fd, response_fd, output_fd):
-        """In the child: own session, limits and output, then serve requests (student code runs here)."""
+    def become_worker(self, request, request_fd, response_fd, output_fd, status_fd):
+        """In the child: own session, limits, filter and output, then serve requests (student code
+        runs here).  Says ``ok`` on ``status_fd``, or why not, and closes it before serving."""
+        try:
+            self.set_up_worker(request, output_fd)
+        except BaseException as exc:
+            os.write(status_fd, f"{type(exc).__name__}: {exc}"[:2000].encode())
+            os._exit(SETUP_FAILED)
+        os.write(status_fd, b"ok")
+        os.close(status_fd)
+        from autograder.worker.entry import serve
+        serve(request_fd, response_fd, self.submission_dir)
+        os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
+
+    def set_up_worker(self, request, output_fd):
         self.control.close()
         set_dumpable(1)
         os.setsid()
@@ -260,12 +375,19 @@ class Zygote:
         for name, value in ((resource.RLIMIT_AS, int(request["memory"])), (resource.RLIMIT_FSIZE, int(request["file"])),
                             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, processes)):
             resource.setrlimit(name, (value, value))
-        from autograder.worker.entry import serve
-        serve(request_fd, response_fd, self.submission_dir)
-        os._exit(0)  # skip interpreter teardown: student atexit hooks and threads get no say
+        if request.get("confine"):
+            from autograder.worker import confine
+            confine.install()
 
     def run(self):
         self.sealed = set_dumpable(0)
+        try:  # each confined worker builds its filter with these: imported once, here
+            import pyseccomp  # noqa: F401
+
+            from autograder.worker import confine  # noqa: F401
+        except (ImportError, OSError, RuntimeError):
+            pass
+        self.baseline = process_state()
         try:
             self.pending = preload_list(self.submission_dir, self.modules)
         except Exception:  # an odd submission folder: preload everything rather than nothing
@@ -322,6 +444,20 @@ def empty(folder: str) -> None:
                 # it holds a mount point (a folder bubblewrap made, as this uid): kept, emptied
         else:
             os.unlink(entry.path)
+
+
+def _read_status(fd: int) -> bytes:
+    """What a new child says on its status pipe until it closes it (or :data:`SETUP_WAIT` passes)."""
+    data, deadline = b"", time.monotonic() + SETUP_WAIT
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data
 
 
 def _tasks_of_my_uid() -> int:
