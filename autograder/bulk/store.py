@@ -35,7 +35,8 @@ NOT_GRADER = {"cli.py", "__main__.py", "disclosure.py"}
 MEASURING_LIBRARIES = ("numpy", "scipy", "pandas", "scikit-learn", "nltk", "joblib", "threadpoolctl")
 #: Fields of a question in questions.toml that only decide how measurements are scored (the policy):
 #: editing them rescores the stored measurements instead of regrading the class.
-POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit"}
+POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit",
+                 "review_above"}
 
 
 def atomic_write(path: Path, text: str) -> None:
