@@ -355,3 +355,25 @@ def check_call(results: list, name: str, function, args: dict | None = None, kwa
         return validate(value, what) if validate else value
 
     return check(results, name, call, run, expected, atol=atol, group=group)
+
+
+def in_worker(submission, module: str, target: str, attr: str, *args, what: str | None = None, **kwargs):
+    """Call the library function ``target.attr`` inside ``module``'s worker and keep the result there.
+
+    The grader's own input for one student function, built where the function runs: a check that
+    needs an object no plain value can carry (a parsed email, a ``Counter``) builds it itself
+    instead of taking it from another contract function, so a missing or broken neighbour costs
+    only its own checks. Arguments may be other kept objects (:class:`~autograder.judge.client.Remote`).
+    """
+    return submission._request(module, {"op": "call", "module": target, "attr": attr, "args": list(args),
+                                        "kwargs": kwargs, "keep": True}, what or f"{target}.{attr}()")
+
+
+def parsed_email(submission, module: str, raw: bytes):
+    """``raw`` parsed in ``module``'s worker as the reference parses it (``email.message_from_bytes`` with
+    ``email.policy.default``): the input for ``email_to_text`` and the word counter, whatever the
+    submission's ``parse_email`` does."""
+    policies = in_worker(submission, module, "importlib", "import_module", "email.policy", what="email.policy")
+    policy = policies.get("default", keep=True)
+    return in_worker(submission, module, "email", "message_from_bytes", raw, policy=policy,
+                     what="email.message_from_bytes()")
