@@ -98,6 +98,9 @@ class NotebookModules:
     notes: list[str] = field(default_factory=list)
     #: contract names each module got from this notebook (book names counted as the contract's)
     found: dict[str, list[str]] = field(default_factory=dict)
+    #: module -> (kept statements, ``__future__`` lines, book-name aliases): what ``assemble`` made it from,
+    #: so that a second notebook defining the same module can add its definitions
+    parts: dict[str, tuple] = field(default_factory=dict)
 
 
 def _cap(text: str, limit: int = NOTE_CHARS) -> str:
@@ -337,6 +340,7 @@ class Statement:
     packages: tuple = ()        # top-level packages an import statement needs
     guard: bool = True          # False: an import of installed packages, copied without ``try``
     reason: str = ""            # why a dropped statement was dropped
+    notebook: str = ""          # the notebook it comes from, where a module merges several
 
     @property
     def where(self) -> str:
@@ -543,20 +547,52 @@ def assemble(statements: list[Statement], future=(), aliases: dict[str, Statemen
     """
     lines, where = list(future), [(0, 0)] * len(future)
     for statement in statements:
+        origin = (statement.notebook,) if statement.notebook else ()
         if statement.kind == "definition" or (statement.kind == "import" and statement.guard is False):
             for offset, line in enumerate(statement.text.split("\n")):
                 lines.append(line)
-                where.append((statement.cell, statement.line + offset))
+                where.append((statement.cell, statement.line + offset, *origin))
             continue
         body = ["try:", *("    " + line for line in statement.text.split("\n")),
                 *GUARD.format(where=statement.where.replace("'", "")).split("\n")]
         lines += body
-        where += [(statement.cell, statement.line)] * len(body)
+        where += [(statement.cell, statement.line, *origin)] * len(body)
     for contract_name, statement in (aliases or {}).items():
         book_name = next(n for n in statement.defines if BOOK_NAMES.get(n) == contract_name)
         lines.append(f"{contract_name} = {book_name}  # the book's name for it")
-        where.append((statement.cell, statement.line))
+        where.append((statement.cell, statement.line, *((statement.notebook,) if statement.notebook else ())))
     return "\n".join(lines) + "\n", where
+
+
+def merge_parts(module: str, first: str, kept: list[Statement], aliases: dict, later: tuple, notebook: str
+                ) -> tuple[list[Statement], dict, str]:
+    """A module that two notebooks define: the first notebook's statements, then the later one's that bind
+    a name the first does not (its own definitions and the set-up they need). A contract name both
+    define is graded as the first notebook defines it, and the note says so: nothing is dropped unsaid.
+
+    Returns the statements, the book-name aliases (contract name -> statement) and the note."""
+    later_kept, _, later_aliases = later
+    bound = {n for s in kept for n in s.binds}
+    graded = {BOOK_NAMES.get(n, n) for n in bound} | set(aliases)
+    both = sorted({n for s in later_kept if s.kind == "definition" for n in s.binds
+                   if BOOK_NAMES.get(n, n) in CONTRACT[module] and BOOK_NAMES.get(n, n) in graded})
+    added, copies = [], {}
+    for statement in later_kept:
+        if statement.binds - bound and not {BOOK_NAMES.get(n, n) for n in statement.defines} & set(both):
+            copies[id(statement)] = dataclasses.replace(statement, notebook=notebook)
+            added.append(copies[id(statement)])
+            bound |= statement.binds
+    merged_aliases = dict(aliases)
+    for name, statement in later_aliases.items():
+        if id(statement) in copies and name not in merged_aliases:
+            merged_aliases[name] = copies[id(statement)]
+    names = [n for s in added if s.kind == "definition" for n in s.binds]
+    note = f"{notebook} also defines parts of module {module} (as {first} does): "
+    note += (f"{', '.join(f'`{n}`' for n in names)} added from cell{'s' if len(added) > 1 else ''} "
+             f"{_cell_ranges(s.cell for s in added)}" if names else "nothing it defines is new")
+    if both:
+        note += f"; {', '.join(f'`{n}`' for n in both)} defined in both: graded as {first} defines it"
+    return kept + added, merged_aliases, _cap(note)
 
 
 def _cell_ranges(numbers) -> str:
@@ -665,8 +701,8 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     """
     path = Path(path)
     nb, notes = read_notebook(path)
-    if module is None and path.stem in CONTRACT:
-        module = path.stem
+    named = path.stem if module is None and path.stem in CONTRACT else None
+    module = module if named is None else named
     if module is not None and module not in CONTRACT:
         raise ValueError(f"The 'module' parameter must be one of {sorted(CONTRACT)}. Got {module!r} instead.")
     local_modules = set(local_modules) | set(CONTRACT)
@@ -675,6 +711,7 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     shared: list[CodeCell] = []
     cells: list[CodeCell] = []
     unplaced: list[str] = []
+    moved: list[int] = []  # cells of a notebook named like a module that went to another module
     has_sections = module is None and any(section_module(c) for c in nb.cells if c.get("cell_type") == "markdown")
     section = None
     for number, cell in enumerate(nb.cells, start=1):
@@ -687,6 +724,11 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
         cells.append(parsed)
         result.notes += parsed.notes
         target = module or section
+        if named is not None:  # a cell defining only another module's names is that module's, not the file's
+            candidates = candidate_modules(parsed.contract_names)
+            if candidates and named not in candidates and len(candidates) == 1:
+                target = candidates.pop()
+                moved.append(parsed.number)
         if target is None and not has_sections:
             contract_names = parsed.contract_names
             candidates = candidate_modules(contract_names)
@@ -726,6 +768,7 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
                    if a != t and t not in kept_names}
         future = sorted({f for c in own_cells + shared for f in c.future})
         result.sources[name], result.lines[name] = assemble(kept, future, aliases)
+        result.parts[name] = (kept, future, aliases)
         kept_by_module[name] = kept
         for s in dropped:
             if (s.cell, s.line, s.reason) not in seen:
@@ -735,6 +778,11 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     summary = placement_summary(path.name, placed, shared, kept_by_module, all_dropped,
                                 {m: f for m, f in result.found.items()}, unplaced, cells,
                                 considered=list(CONTRACT) if module is None and not has_sections else list(placed))
+    if moved:
+        elsewhere = sorted(set(placed) - {named})
+        summary.insert(1, _cap(f"{path.name} is named like the module {named}, but cell"
+                               f"{'s' if len(moved) > 1 else ''} {_cell_ranges(moved)} define"
+                               f"{'' if len(moved) > 1 else 's'} names of {', '.join(elsewhere)}: graded there"))
     result.notes = [_cap(n) for n in result.notes[:LISTED_DROPS]] + summary
     if not placed:
         result.notes.append(f"{path.name}: no cell defines any of the names the exercises ask for "
@@ -761,6 +809,7 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     python_files = [] if path.is_file() else sorted(path.glob("*.py"))
     local = {py.stem for py in python_files}
     sources, lines, notes = {}, {}, []
+    parts: dict[str, tuple] = {}  # module -> (first notebook, kept statements, future lines, aliases)
     for notebook in notebooks:
         try:
             converted = modules_from_notebook(notebook, local_modules=local)
@@ -771,11 +820,25 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
             continue
         notes += converted.notes
         for module, source in converted.sources.items():
-            if f"{module}.py" in sources:
-                notes.append(f"{notebook.name}: module {module} also comes from another notebook; the first was kept")
+            if module in parts:  # several notebooks define the module: one module of all their definitions
+                first, kept, future, aliases = parts[module]
+                kept, aliases, note = merge_parts(module, first, kept, aliases, converted.parts[module],
+                                                  notebook.name)
+                notes.append(note)
+                future = sorted(set(future) | set(converted.parts[module][1]))
+                parts[module] = (first, kept, future, aliases)
+                text, where = assemble(kept, future, aliases)
+                sources[f"{module}.py"] = text.encode()
+                lines[module] = {"notebook": first, "lines": where}
                 continue
+            kept, future, aliases = converted.parts[module]
+            for statement in kept:
+                statement.notebook = notebook.name
+            parts[module] = (notebook.name, kept, future, aliases)
             sources[f"{module}.py"] = source.encode()
             lines[module] = {"notebook": notebook.name, "lines": converted.lines[module]}
+    if len(notebooks) > 1:
+        notes = _without_found_elsewhere(notes, parts)
     if python_files:
         from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
 
@@ -790,6 +853,31 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
         "modules": lines, "notes": notes, "notebooks": [n.name for n in notebooks],
         "covered": sorted(Path(name).stem for name in sources if Path(name).stem in CONTRACT)}))
     return sources
+
+
+def _without_found_elsewhere(notes: list[str], parts: dict[str, tuple]) -> list[str]:
+    """One notebook's "not found" notes, less the names another notebook of the submission defines (the
+    graded module has them): a note never says a function is missing that the submission provides."""
+    defined = {module: {BOOK_NAMES.get(n, n) for s in kept for n in s.binds if s.kind == "definition"} | set(aliases)
+               for module, (_, kept, _, aliases) in parts.items()}
+    kept_notes = []
+    for note in notes:
+        missing = re.match(r"^(.+?): not found for (\w+): (.*)$", note, flags=re.S)
+        absent = re.match(r"^(.+?): no cell defines a name of (.*)$", note, flags=re.S)
+        if missing and missing.group(2) in defined:
+            items = [item for item in missing.group(3).split("; ")
+                     if not re.match(r"`(\w+)`", item) or re.match(r"`(\w+)`", item).group(1)
+                     not in defined[missing.group(2)]]
+            if items:
+                kept_notes.append(f"{missing.group(1)}: not found for {missing.group(2)}: {'; '.join(items)}")
+            continue
+        if absent:
+            modules = [m for m in absent.group(2).split(", ") if m not in defined]
+            if modules:
+                kept_notes.append(f"{absent.group(1)}: no cell defines a name of {', '.join(modules)}")
+            continue
+        kept_notes.append(note)
+    return kept_notes
 
 
 def covered_modules(path: Path) -> list[str]:
@@ -809,8 +897,8 @@ def translate(text: str, module: str, notebook: str, where: list) -> str:
     def cell_of(match):
         number = int(match.group(1))
         if 1 <= number <= len(where) and where[number - 1][0]:
-            cell, line = where[number - 1]
-            return f"{notebook}, cell {cell}, line {line}"
+            cell, line, *origin = where[number - 1]
+            return f"{origin[0] if origin else notebook}, cell {cell}, line {line}"
         return match.group(0)
     return re.sub(rf'(?:File "[^"]*?\b{re.escape(module)}\.py", line |\b{re.escape(module)}\.py,? line )(\d+)',
                   cell_of, text)

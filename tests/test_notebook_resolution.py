@@ -1,0 +1,63 @@
+"""Where a submission's definitions go when notebooks overlap: a notebook named like a module keeps
+other modules' cells for them, and two notebooks defining one module make one module of both, with
+every choice said once."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+from test_notebooks import write_notebook
+
+from autograder.grading import grade
+from autograder.notebooks import modules_from_notebook, notebook_sources
+
+SHIFT = ("from scipy.ndimage import shift\n"
+         "def shift_image(image, dx, dy):\n"
+         "    return shift(image.reshape(28, 28), [dy, dx], cval=0, mode='constant').reshape(-1)")
+SPLIT = ("def split_train_test(X, y, n_train=60000):\n"
+         "    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]")
+
+
+def test_a_notebook_named_like_a_module_keeps_other_modules_cells_for_them(tmp_path):
+    path = write_notebook(tmp_path / "mnist.ipynb", "import numpy as np", SPLIT, SHIFT,
+                          "X_shifted = shift_image(X[0], 1, 0)")
+    converted = modules_from_notebook(path)
+    assert set(converted.sources) == {"mnist", "ex2_augmentation"}
+    assert "def shift_image" in converted.sources["ex2_augmentation"]
+    assert "def shift_image" not in converted.sources["mnist"] and "def split_train_test" in converted.sources["mnist"]
+    notes = "\n".join(converted.notes)
+    assert "mnist.ipynb is named like the module mnist, but cell 3 defines names of ex2_augmentation: graded there" \
+        in notes
+    assert "no cell defines" not in notes or "shift_image" not in notes.split("no cell defines")[1]
+
+
+def test_two_notebooks_defining_one_module_make_one_module_of_both(tmp_path):
+    write_notebook(tmp_path / "a_walkthrough.ipynb", "import numpy as np", SPLIT)
+    write_notebook(tmp_path / "b_plots.ipynb", "import matplotlib.pyplot as plt",
+                   "def plot_digit(image_data):\n    plt.imshow(image_data.reshape(28, 28), cmap='binary')\n"
+                   "    plt.axis('off')",
+                   "def split_train_test(X, y, n_train=100):\n    return None")
+    work = tmp_path / "work"
+    work.mkdir()
+    sources = notebook_sources(tmp_path, work)
+    module = sources["mnist.py"].decode()
+    ast.parse(module)
+    assert "def plot_digit" in module and "import matplotlib.pyplot as plt" in module
+    assert module.count("def split_train_test") == 1 and "n_train=60000" in module  # the first notebook's
+    info = json.loads((work / "notebook-lines.json").read_text())
+    notes = "\n".join(info["notes"])
+    assert ("b_plots.ipynb also defines parts of module mnist (as a_walkthrough.ipynb does): `plot_digit` added "
+            "from cells 1-2; `split_train_test` defined in both: graded as a_walkthrough.ipynb defines it") in notes
+    # a_walkthrough alone lacks plot_digit, but the submission has it: no note says it is missing
+    assert not any("not found for mnist" in n and "`plot_digit`" in n for n in info["notes"]), notes
+
+
+def test_a_line_of_the_later_notebook_is_reported_in_that_notebook(tmp_path):
+    write_notebook(tmp_path / "a.ipynb", SPLIT)
+    write_notebook(tmp_path / "b.ipynb", "def plot_digit(image_data):\n    return 1 / 0",
+                   "def plot_digits(instances, images_per_row=10):\n    return 1 / 0")
+    result = grade(tmp_path, questions=["mnist.plot"])
+    [q] = result.questions
+    assert "b.ipynb, cell 1, line 2" in q.feedback, q.feedback
+    assert "a.ipynb, cell 1" not in q.feedback
