@@ -701,8 +701,17 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     """
     path = Path(path)
     nb, notes = read_notebook(path)
-    named = path.stem if module is None and path.stem in CONTRACT else None
-    module = module if named is None else named
+    return _modules_from_cells(path.name, list(enumerate(nb.cells, start=1)), notes,
+                               path.stem if module is None and path.stem in CONTRACT else module, local_modules,
+                               named=module is None and path.stem in CONTRACT)
+
+
+def _modules_from_cells(filename: str, numbered: list, notes: list[str], module: str | None,
+                        local_modules: set[str], *, named: bool = False) -> NotebookModules:
+    """:func:`modules_from_notebook` on cells already read: ``numbered`` holds (number, cell) pairs.
+
+    ``named``: ``module`` comes from the file's name (cells defining only another module's names go there)."""
+    named = module if named else None
     if module is not None and module not in CONTRACT:
         raise ValueError(f"The 'module' parameter must be one of {sorted(CONTRACT)}. Got {module!r} instead.")
     local_modules = set(local_modules) | set(CONTRACT)
@@ -712,15 +721,18 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     cells: list[CodeCell] = []
     unplaced: list[str] = []
     moved: list[int] = []  # cells of a notebook named like a module that went to another module
-    has_sections = module is None and any(section_module(c) for c in nb.cells if c.get("cell_type") == "markdown")
+    has_sections = module is None and any(section_module(c) for _, c in numbered
+                                          if not isinstance(c, CodeCell) and c.get("cell_type") == "markdown")
     section = None
-    for number, cell in enumerate(nb.cells, start=1):
+    for number, cell in numbered:
+        if isinstance(cell, CodeCell):  # already parsed (a script's statements)
+            cell = {"cell_type": "code", "parsed": cell}
         if cell.get("cell_type") == "markdown" and has_sections:
             section = section_module(cell) or section
             continue
         if cell.get("cell_type") != "code":
             continue
-        parsed = parse_cell(number, _source(cell))
+        parsed = cell["parsed"] if "parsed" in cell else parse_cell(number, _source(cell))
         cells.append(parsed)
         result.notes += parsed.notes
         target = module or section
@@ -775,29 +787,124 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
                 seen.add((s.cell, s.line, s.reason))
                 all_dropped.append(s)
     all_dropped.sort(key=lambda s: (s.cell, s.line))
-    summary = placement_summary(path.name, placed, shared, kept_by_module, all_dropped,
+    summary = placement_summary(filename, placed, shared, kept_by_module, all_dropped,
                                 {m: f for m, f in result.found.items()}, unplaced, cells,
                                 considered=list(CONTRACT) if module is None and not has_sections else list(placed))
     if moved:
         elsewhere = sorted(set(placed) - {named})
-        summary.insert(1, _cap(f"{path.name} is named like the module {named}, but cell"
+        summary.insert(1, _cap(f"{filename} is named like the module {named}, but cell"
                                f"{'s' if len(moved) > 1 else ''} {_cell_ranges(moved)} define"
                                f"{'' if len(moved) > 1 else 's'} names of {', '.join(elsewhere)}: graded there"))
     result.notes = [_cap(n) for n in result.notes[:LISTED_DROPS]] + summary
     if not placed:
-        result.notes.append(f"{path.name}: no cell defines any of the names the exercises ask for "
+        result.notes.append(f"{filename}: no cell defines any of the names the exercises ask for "
                             f"(e.g. {', '.join(CONTRACT['confusion'])})")
     return result
 
 
+# ---------------------------------------------------------- scripts
+
+def script_defines_contract_names(source: str) -> bool:
+    """Whether a plain ``.py`` file defines at top level a contract name (or the book's name for one), of its kind."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in tree.body:
+        for name, kind in _kind_of_definition(node).items():
+            target = BOOK_NAMES.get(name, name)
+            if target in NAME_MODULES and kind == kind_of(target):
+                return True
+    return False
+
+
+def _script_wording(text: str) -> str:
+    """A note written about cells, said about a script's lines (its statements were placed one by one)."""
+    text = re.sub(r"\bcell 1, line (\d+)", r"line \1", text)
+    text = text.replace("cells placed in", "definitions placed in").replace("no cell defines", "nothing defines")
+    text = re.sub(r"\bcells (\d+)(?![\d,\-])", r"line \1", text)
+    text = re.sub(r"\bcells (\d[\d, \-]*\d)", r"lines \1", text)
+    return re.sub(r"\bcell (\d+)", r"line \1", text)
+
+
+def modules_from_script(filename: str, source: str, local_modules: set[str] = frozenset()) -> NotebookModules:
+    """A plain ``.py`` script (a notebook exported with "Download as .py", a learner's own file) placed like a
+    notebook whose cells are its top-level statements: each definition of a contract name goes to its
+    module, the rest is shared set-up, and top-level code (training, plotting, downloads) never runs.
+    Notes and line maps speak of the script's lines."""
+    if len(source) > MAX_NOTEBOOK_CODE_CHARS:
+        return NotebookModules(notes=[f"{filename}: {len(source):,} characters, more than the "
+                                      f"{MAX_NOTEBOOK_CODE_CHARS:,} a script may have; not searched"])
+    whole = parse_cell(1, source)
+    if not whole.statements and whole.notes:
+        return NotebookModules(notes=[_script_wording(f"{filename}: {n}").replace("the cell was left out",
+                                                                                  "the file was left out")
+                                      for n in whole.notes])
+    cells = [(s.line, CodeCell(s.line, [s], whole.future, [])) for s in whole.statements]
+    converted = _modules_from_cells(filename, cells, [_script_wording(n) for n in whole.notes], None,
+                                    local_modules)
+    converted.notes = [_script_wording(n) for n in converted.notes]
+    for module, source_text in converted.sources.items():
+        converted.sources[module] = re.sub(r"Notebook: cell 1, line (\d+) did not run",
+                                           rf"{filename}: line \1 did not run", source_text)
+    return converted
+
+
 # ---------------------------------------------------------- submissions
+
+def _combine(documents: list[tuple[str, NotebookModules]]) -> tuple[dict, dict, list, dict]:
+    """The modules several converted documents (notebooks, scripts) make together, in order.
+
+    A module that several define is one module of all their definitions (:func:`merge_parts`).
+    Returns ``(sources, lines, notes, parts)``: module file -> bytes, module -> line map, the notes,
+    module -> (first document, kept statements, future lines, aliases)."""
+    sources, lines, notes = {}, {}, []
+    parts: dict[str, tuple] = {}
+    for name, converted in documents:
+        notes += converted.notes
+        for module, source in converted.sources.items():
+            if module in parts:  # several documents define the module: one module of all their definitions
+                first, kept, future, aliases = parts[module]
+                kept, aliases, note = merge_parts(module, first, kept, aliases, converted.parts[module], name)
+                notes.append(note)
+                future = sorted(set(future) | set(converted.parts[module][1]))
+                parts[module] = (first, kept, future, aliases)
+                text, where = assemble(kept, future, aliases)
+                sources[f"{module}.py"] = text.encode()
+                lines[module] = {"notebook": first, "lines": where}
+                continue
+            kept, future, aliases = converted.parts[module]
+            for statement in kept:
+                statement.notebook = name
+            parts[module] = (name, kept, future, aliases)
+            sources[f"{module}.py"] = source.encode()
+            lines[module] = {"notebook": name, "lines": converted.lines[module]}
+    if len(documents) > 1:
+        notes = _without_found_elsewhere(notes, parts)
+    return sources, lines, notes, parts
+
+
+def _scripts(files: dict[str, bytes], local: set[str]) -> list[tuple[str, NotebookModules]]:
+    """The submission's plain scripts (``.py`` files not named like a module) that define contract names, converted."""
+    documents = []
+    for name in sorted(files):
+        if Path(name).stem in CONTRACT:
+            continue
+        text = files[name].decode("utf-8", errors="replace")
+        if script_defines_contract_names(text):
+            documents.append((name, modules_from_script(name, text, local)))
+    return documents
+
 
 def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     """The module files of a notebook submission (a ``.ipynb``, or a folder of notebooks and ``.py`` files).
 
-    ``.py`` files in the folder win over a notebook's module of the same name.  Line maps,
-    the placement summaries and the modules the notebooks cover are written to
-    ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
+    ``.py`` files named like a module win over a notebook's module of the same name (a note says so);
+    other ``.py`` files stay importable helpers, and those defining contract names are also searched
+    like notebooks (:func:`modules_from_script`). Line maps, the placement summaries and the modules
+    the notebooks cover are written to ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
 
     Raises
     ------
@@ -808,51 +915,68 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     notebooks = [path] if path.is_file() else sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
     python_files = [] if path.is_file() else sorted(path.glob("*.py"))
     local = {py.stem for py in python_files}
-    sources, lines, notes = {}, {}, []
-    parts: dict[str, tuple] = {}  # module -> (first notebook, kept statements, future lines, aliases)
+    documents, read_notes = [], []
     for notebook in notebooks:
         try:
-            converted = modules_from_notebook(notebook, local_modules=local)
+            documents.append((notebook.name, modules_from_notebook(notebook, local_modules=local)))
         except NotebookError as exc:
             if path.is_file():
                 raise
-            notes.append(str(exc))
-            continue
-        notes += converted.notes
-        for module, source in converted.sources.items():
-            if module in parts:  # several notebooks define the module: one module of all their definitions
-                first, kept, future, aliases = parts[module]
-                kept, aliases, note = merge_parts(module, first, kept, aliases, converted.parts[module],
-                                                  notebook.name)
-                notes.append(note)
-                future = sorted(set(future) | set(converted.parts[module][1]))
-                parts[module] = (first, kept, future, aliases)
-                text, where = assemble(kept, future, aliases)
-                sources[f"{module}.py"] = text.encode()
-                lines[module] = {"notebook": first, "lines": where}
-                continue
-            kept, future, aliases = converted.parts[module]
-            for statement in kept:
-                statement.notebook = notebook.name
-            parts[module] = (notebook.name, kept, future, aliases)
-            sources[f"{module}.py"] = source.encode()
-            lines[module] = {"notebook": notebook.name, "lines": converted.lines[module]}
-    if len(notebooks) > 1:
-        notes = _without_found_elsewhere(notes, parts)
+            read_notes.append(str(exc))
+    files = {}
     if python_files:
         from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
 
         for py in python_files:
             try:
-                sources[py.name] = read_regular_file(py, MAX_FILE_BYTES)
+                files[py.name] = read_regular_file(py, MAX_FILE_BYTES)
             except NotARegularFile as exc:
-                notes.append(f"skipped {py.name}: {exc}")
-                continue
-            lines.pop(py.stem, None)
+                read_notes.append(f"skipped {py.name}: {exc}")
+    documents += _scripts(files, local)
+    sources, lines, notes, _ = _combine(documents)
+    notes = read_notes + notes
+    for name, content in files.items():
+        if name in sources:
+            notes.append(f"{name} is graded as module {Path(name).stem}; the notebook's {Path(name).stem} "
+                         f"code ({lines[Path(name).stem]['notebook']}) is not")
+        sources[name] = content
+        lines.pop(Path(name).stem, None)
     (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({
         "modules": lines, "notes": notes, "notebooks": [n.name for n in notebooks],
         "covered": sorted(Path(name).stem for name in sources if Path(name).stem in CONTRACT)}))
     return sources
+
+
+def script_sources(files: dict[str, bytes], workdir: Path) -> tuple[dict[str, bytes], list[str]]:
+    """A folder or archive of ``.py`` files: its module files as they are, and the modules its plain scripts
+    define that no module file provides (:func:`modules_from_script`); every script stays importable.
+
+    Returns the files to grade and the notes (what was found where, what was not used and why). When a
+    script provided a module, the line map goes to ``workdir / LINE_MAP_FILE`` (feedback names its lines)."""
+    local = {Path(n).stem for n in files}
+    documents = _scripts(files, local)
+    helpers = [n for n in sorted(files) if Path(n).stem not in CONTRACT and n not in dict(documents)]
+    notes = []
+    if helpers and not any(Path(n).stem in CONTRACT for n in files) and not documents:
+        notes.append(f"{', '.join(helpers)}: not named like a module of the assignment and defining none of the "
+                     f"names it asks for (e.g. {', '.join(CONTRACT['confusion'])}); nothing in them was graded")
+    if not documents:
+        return files, notes
+    sources, lines, found_notes, _ = _combine(documents)
+    out = dict(files)
+    for name, content in sources.items():
+        if name in files:
+            notes.append(f"{name} is graded as module {Path(name).stem}; the definitions of its names in "
+                         f"{lines[Path(name).stem]['notebook']} are not")
+            lines.pop(Path(name).stem, None)
+            continue
+        out[name] = content
+    notes += found_notes
+    if lines:
+        (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({
+            "modules": lines, "notes": [], "notebooks": [name for name, _ in documents],
+            "covered": sorted(Path(name).stem for name in out if Path(name).stem in CONTRACT)}))
+    return out, notes
 
 
 def _without_found_elsewhere(notes: list[str], parts: dict[str, tuple]) -> list[str]:
@@ -893,12 +1017,14 @@ def covered_modules(path: Path) -> list[str]:
 
 
 def translate(text: str, module: str, notebook: str, where: list) -> str:
-    """Rewrite ``module.py, line N`` (tracebacks, syntax errors) as ``notebook, cell C, line L``."""
+    """Rewrite ``module.py, line N`` (tracebacks, syntax errors) as ``notebook, cell C, line L`` (a script's
+    line: ``script.py, line L``)."""
     def cell_of(match):
         number = int(match.group(1))
         if 1 <= number <= len(where) and where[number - 1][0]:
             cell, line, *origin = where[number - 1]
-            return f"{origin[0] if origin else notebook}, cell {cell}, line {line}"
+            name = origin[0] if origin else notebook
+            return f"{name}, line {line}" if name.endswith(".py") else f"{name}, cell {cell}, line {line}"
         return match.group(0)
     return re.sub(rf'(?:File "[^"]*?\b{re.escape(module)}\.py", line |\b{re.escape(module)}\.py,? line )(\d+)',
                   cell_of, text)
@@ -927,8 +1053,10 @@ def translate_result(result, info: dict | None) -> None:
             q.output = translate(q.output, q.module, mapping["notebook"], mapping["lines"])
         elif q.status == "import_error":
             names = ", ".join(f"`{n}`" for n in CONTRACT.get(q.module, ()))
-            q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission",
-                                f"no cell of {notebooks} defines {names} (the {q.module} section)", q.feedback)
+            scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
+            missing = (f"nothing in {notebooks} defines {names}" if scripts else
+                       f"no cell of {notebooks} defines {names} (the {q.module} section)")
+            q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission", missing, q.feedback)
     result.notes[:0] = info.get("notes", [])
 
 

@@ -61,3 +61,60 @@ def test_a_line_of_the_later_notebook_is_reported_in_that_notebook(tmp_path):
     [q] = result.questions
     assert "b.ipynb, cell 1, line 2" in q.feedback, q.feedback
     assert "a.ipynb, cell 1" not in q.feedback
+
+
+#: A notebook downloaded as a script: top-level exploration around the definitions.
+SCRIPT = '''#!/usr/bin/env python
+# coding: utf-8
+# In[1]:
+import numpy as np
+from sklearn.datasets import fetch_openml
+mnist = fetch_openml('mnist_784', version=1)
+X, y = mnist["data"], mnist["target"]
+# In[2]:
+def precision(y_true, y_pred):
+    tp = np.sum((y_true == 1) & (y_pred == 1))
+    return tp / np.sum(y_pred == 1)
+from scipy.ndimage import shift
+def shift_image(image, dx, dy):
+    image = np.asarray(image).reshape((28, 28))
+    return shift(image, [dy, dx], cval=0, mode="constant").reshape(-1)
+print(precision(y, y))
+'''
+
+
+def test_a_plain_script_is_searched_for_the_contract_names_and_said_in_its_lines(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "chapter3.py").write_text(SCRIPT)
+    result = grade(folder, questions=["confusion.public_example", "ex2_augmentation.shift", "mnist.split"])
+    notes = "\n".join(result.notes)
+    assert "chapter3.py: definitions placed in confusion: line 9; ex2_augmentation: line 13" in notes, notes
+    assert "contract names found: precision, shift_image" in notes
+    by_id = {q.id: q for q in result.questions}
+    assert by_id["ex2_augmentation.shift"].points > 0            # graded, not "not in the submission"
+    assert by_id["mnist.split"].feedback.startswith("nothing in chapter3.py defines `split_train_test`")
+    assert "is not in the submission" not in "\n".join(q.feedback for q in result.questions)
+    assert "fetch_openml" not in notes.split("do not run when graded")[0]  # the download never ran
+
+
+def test_a_module_file_wins_over_a_scripts_definition_and_the_note_says_so(tmp_path):
+    from submissions import reference_source
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "chapter3.py").write_text(SCRIPT)
+    (folder / "confusion.py").write_text(reference_source("confusion"))
+    result = grade(folder, questions=["confusion.public_example"])
+    assert result.questions[0].points == result.questions[0].max_points
+    notes = "\n".join(result.notes)
+    assert "confusion.py is graded as module confusion; the definitions of its names in chapter3.py are not" in notes
+
+
+def test_a_script_defining_no_contract_name_is_named_in_a_note(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "homework.py").write_text("def helper():\n    return 1\n")
+    result = grade(folder, questions=["mnist.split"])
+    assert any(n.startswith("homework.py: not named like a module of the assignment") for n in result.notes), \
+        result.notes
