@@ -553,8 +553,9 @@ def assemble(statements: list[Statement], future=(), aliases: dict[str, Statemen
                 lines.append(line)
                 where.append((statement.cell, statement.line + offset, *origin))
             continue
+        place = f"{statement.notebook}, {statement.where}" if statement.notebook.endswith(".ipynb") else statement.where
         body = ["try:", *("    " + line for line in statement.text.split("\n")),
-                *GUARD.format(where=statement.where.replace("'", "")).split("\n")]
+                *GUARD.format(where=place.replace("'", "").replace("{", "").replace("}", "")).split("\n")]
         lines += body
         where += [(statement.cell, statement.line, *origin)] * len(body)
     for contract_name, statement in (aliases or {}).items():
@@ -1057,7 +1058,48 @@ def translate_result(result, info: dict | None) -> None:
             missing = (f"nothing in {notebooks} defines {names}" if scripts else
                        f"no cell of {notebooks} defines {names} (the {q.module} section)")
             q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission", missing, q.feedback)
-    result.notes[:0] = info.get("notes", [])
+    skipped = _take_guard_lines(result, info)
+    _reader_terms_for_missing_names(result, info)  # the placement summary lists them once
+    result.notes[:0] = info.get("notes", []) + skipped
+
+
+#: What a guarded statement of a converted notebook or script prints when it fails at import (the grader's
+#: words, not the student's output): ``Notebook: cell 3, line 1 did not run ...`` or ``x.py: line 9 did not run ...``.
+GUARD_LINE = re.compile(r"^(?:Notebook: (?:(\S+\.ipynb), )?(cell \d+, line \d+)|(\S+\.py): (line \d+)) did not run "
+                        r"when graded \((.*)\)$")
+
+
+def _take_guard_lines(result, info: dict) -> list[str]:
+    """The conversion's own "did not run" lines out of each question's printed output (they are the
+    grader's words, not the student's output), said once as notes."""
+    said: dict[str, str] = {}
+    for q in result.questions:
+        kept = []
+        for line in (q.output or "").split("\n"):
+            found = GUARD_LINE.match(line.strip())
+            if not found:
+                kept.append(line)
+                continue
+            origin = found.group(1) or found.group(3) or (info["modules"].get(q.module) or {}).get(
+                "notebook", "the notebook")
+            said.setdefault(f"{origin}, {found.group(2) or found.group(4)}", found.group(5))
+        q.output = "\n".join(kept).strip()
+    return [_cap(f"{where} did not run when graded ({error}); code that uses what it sets may fail")
+            for where, error in said.items()]
+
+
+def _reader_terms_for_missing_names(result, info: dict) -> None:
+    """"module 'roc' has no attribute 'roc_points'" (the converted module's words) said as what the
+    notebook or script lacks."""
+    documents = ", ".join(info.get("notebooks", [])) or "the notebook"
+    scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
+    for q in result.questions:
+        def reader(match, q=q):
+            if match.group(1) != q.module:
+                return match.group(0)
+            name = match.group(2)
+            return f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
+        q.feedback = re.sub(r"AttributeError: module '(\w+)' has no attribute '(\w+)'", reader, q.feedback)
 
 
 # ------------------------------------------------------------- self-check

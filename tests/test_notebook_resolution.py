@@ -118,3 +118,14 @@ def test_a_script_defining_no_contract_name_is_named_in_a_note(tmp_path):
     result = grade(folder, questions=["mnist.split"])
     assert any(n.startswith("homework.py: not named like a module of the assignment") for n in result.notes), \
         result.notes
+
+
+def test_a_notebook_reader_reads_cells_not_modules_and_the_graders_own_lines_are_not_their_output(tmp_path):
+    write_notebook(tmp_path / "roc.ipynb", "import numpy as np\nTHRESHOLD = int('x')",
+                   "def roc_points(y_true, scores):\n    return THRESHOLD")
+    result = grade(tmp_path, questions=["roc.points"])
+    [q] = result.questions
+    assert "has no attribute" not in q.feedback and "no cell of roc.ipynb defines `auc`" in q.feedback
+    assert "did not run" not in q.output  # the grader's guard, not what the student's code printed
+    assert result.notes.count("roc.ipynb, cell 1, line 2 did not run when graded (ValueError: invalid literal for "
+                              "int() with base 10: 'x'); code that uses what it sets may fail") == 1
