@@ -42,14 +42,16 @@ import dataclasses
 import difflib
 import importlib.util
 import json
+import math
 import re
 import sys
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.contract import BOOK_NAMES, CONTRACT, TOP_LEVEL_CLUES, kind_of
+from autograder.contract import BOOK_DIFFERENCES, BOOK_NAMES, CONTRACT, TOP_LEVEL_CLUES, kind_of
 from autograder.files import NotARegularFile, read_regular_file
 
 if TYPE_CHECKING:
@@ -620,15 +622,49 @@ def _stub_signature(name: str, module: str) -> str:
     return f"{'class' if kind_of(name) == 'class' else 'def'} {name}(...)"
 
 
+def _arity(text: str) -> tuple[int, int] | None:
+    """(required, total) positional parameters of the function a definition's source defines."""
+    try:
+        with warnings.catch_warnings():  # the student's invalid escapes are theirs to see, not the grader's log
+            warnings.simplefilter("ignore")
+            node = ast.parse(textwrap.dedent(text)).body[0]
+    except (SyntaxError, IndexError, ValueError, RecursionError):
+        return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    positional = [*node.args.posonlyargs, *node.args.args]
+    total = math.inf if node.args.vararg else len(positional)
+    return len(positional) - len(node.args.defaults), total
+
+
+def _fits(name: str, module: str, text: str, kind: str) -> bool:
+    """Whether a definition (its source, its kind) could stand for contract ``name``: the same kind, and for
+    a function a call with the stub's arguments fits its parameters."""
+    if kind != kind_of(name):
+        return False
+    if kind == "class":
+        return True
+    stub, got = _arity(_stub_signature(name, module) + ":\n    pass"), _arity(text)
+    return stub is None or got is None or (got[0] <= stub[1] and got[1] >= stub[0])
+
+
 def missing_name_hint(name: str, module: str, cells: list[CodeCell]) -> str:
-    """Why ``name`` was not found: a close name the notebook defines, or where it computes it at top level."""
-    defined = {n: c.number for c in cells for s in c.statements if s.kind == "definition" for n in s.defines}
-    close = difflib.get_close_matches(name, [n for n in defined if n not in NAME_MODULES], n=1, cutoff=0.8)
+    """Why ``name`` was not found: the book's function for it in another form, a close name of a fitting
+    kind and signature, or where the notebook computes it at top level (by names the book's code binds)."""
+    definitions = {n: (c.number, s.text, k) for c in cells for s in c.statements if s.kind == "definition"
+                   for n, k in s.defines.items()}
+    for book_name, (target, difference) in BOOK_DIFFERENCES.items():
+        if target == name and book_name in definitions:
+            return f"{difference} (cell {definitions[book_name][0]})"
+    fitting = [n for n, (_, text, kind) in definitions.items()
+               if n not in NAME_MODULES and _fits(name, module, text, kind)]
+    close = difflib.get_close_matches(name, fitting, n=1, cutoff=0.8)
     if close:
-        return f"did you mean `{close[0]}` (cell {defined[close[0]]})? rename it `{name}`"
+        return f"did you mean `{close[0]}` (cell {definitions[close[0]][0]})? rename it `{name}`"
     clues = set(TOP_LEVEL_CLUES.get(name, ()))
+    own = set(definitions)  # the notebook's own functions: calling them is a clue, calling a library's is not
     top = sorted({s.cell for c in cells for s in c.statements if s.kind in ("dropped", "code")
-                  and clues & (s.binds | set(re.findall(r"(\w+)\s*\(", s.text)))})
+                  and clues & (s.binds | (set(re.findall(r"(\w+)\s*\(", s.text)) & own))})
     if top:
         shown = top[:HINTED_CELLS]
         return (f"cell{'s' if len(shown) > 1 else ''} {_cell_ranges(shown)}{' ...' if len(top) > len(shown) else ''} "

@@ -129,3 +129,31 @@ def test_a_notebook_reader_reads_cells_not_modules_and_the_graders_own_lines_are
     assert "did not run" not in q.output  # the grader's guard, not what the student's code printed
     assert result.notes.count("roc.ipynb, cell 1, line 2 did not run when graded (ValueError: invalid literal for "
                               "int() with base 10: 'x'); code that uses what it sets may fail") == 1
+
+
+def test_hints_come_from_what_the_book_binds_never_from_a_library_call_that_merely_appears(tmp_path):
+    path = write_notebook(
+        tmp_path / "work.ipynb",
+        "from sklearn.pipeline import Pipeline\nfrom sklearn.svm import SVC\n"
+        "from sklearn.model_selection import GridSearchCV",
+        "titanic_pipeline = Pipeline([('svc', SVC())])\nsearch = GridSearchCV(titanic_pipeline, {}, cv=3)",
+        "def parse_xmailer(header):\n    return header.split('/')[0]",
+        "import email, email.policy\n"
+        "def load_email(is_spam, filename):\n    with open(filename, 'rb') as f:\n"
+        "        return email.parser.BytesParser(policy=email.policy.default).parse(f)",
+        "def email_to_text(email):\n    return ''",
+        "def precision(y_true, y_pred):\n    return 1.0")
+    notes = "\n".join(modules_from_notebook(path).notes)
+    for wrong in ("`build_pipeline` (cell", "`tune` (cell", "`train_svc` (cell", "parse_xmailer"):
+        assert wrong not in notes, (wrong, notes)
+    assert ("`parse_email` (the book's `load_email(is_spam, filename)` opens a file of the data set; "
+            "`parse_email(raw)` gets the email's bytes") in notes
+
+
+def test_did_you_mean_proposes_only_a_definition_that_fits_the_contracts_signature(tmp_path):
+    path = write_notebook(tmp_path / "work.ipynb",
+                          "def precisions(y_true, y_pred):\n    return 1.0",
+                          "def recal(a, b, c, d):\n    return 1.0")
+    notes = "\n".join(modules_from_notebook(path).notes)
+    assert "did you mean `precisions` (cell 1)? rename it `precision`" in notes
+    assert "did you mean `recal`" not in notes  # four required arguments: not recall(y_true, y_pred)
