@@ -663,7 +663,7 @@ def missing_name_hint(name: str, module: str, cells: list[CodeCell]) -> str:
         return f"did you mean `{close[0]}` (cell {definitions[close[0]][0]})? rename it `{name}`"
     clues = set(TOP_LEVEL_CLUES.get(name, ()))
     own = set(definitions)  # the notebook's own functions: calling them is a clue, calling a library's is not
-    top = sorted({s.cell for c in cells for s in c.statements if s.kind in ("dropped", "code")
+    top = sorted({c.number for c in cells for s in c.statements if s.kind in ("dropped", "code")
                   and clues & (s.binds | (set(re.findall(r"(\w+)\s*\(", s.text)) & own))})
     if top:
         shown = top[:HINTED_CELLS]
@@ -842,11 +842,12 @@ def _modules_from_cells(filename: str, numbered: list, notes: list[str], module:
 # ---------------------------------------------------------- scripts
 
 def script_defines_contract_names(source: str) -> bool:
-    """Whether a plain ``.py`` file defines at top level a contract name (or the book's name for one), of its kind."""
+    """Whether a plain ``.py`` file defines at top level a contract name (or the book's name for one), of its kind
+    (magics a notebook saved as text may still hold, ``%matplotlib inline``, are read as ``pass``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+            tree = ast.parse(strip_ipython(source)[0])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     for node in tree.body:
@@ -855,6 +856,19 @@ def script_defines_contract_names(source: str) -> bool:
             if target in NAME_MODULES and kind == kind_of(target):
                 return True
     return False
+
+
+def _syntax_error(content: bytes) -> str:
+    """"line N: message" when a file is not valid Python (magics read as ``pass``), else ""."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(strip_ipython(content.decode("utf-8", errors="replace"))[0])
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return type(exc).__name__
+    return ""
 
 
 def _script_wording(text: str) -> str:
@@ -995,8 +1009,12 @@ def script_sources(files: dict[str, bytes], workdir: Path) -> tuple[dict[str, by
     helpers = [n for n in sorted(files) if Path(n).stem not in CONTRACT and n not in dict(documents)]
     notes = []
     if helpers and not any(Path(n).stem in CONTRACT for n in files) and not documents:
-        notes.append(f"{', '.join(helpers)}: not named like a module of the assignment and defining none of the "
-                     f"names it asks for (e.g. {', '.join(CONTRACT['confusion'])}); nothing in them was graded")
+        unreadable = {n: _syntax_error(files[n]) for n in helpers}
+        readable = [n for n in helpers if not unreadable[n]]
+        notes += [f"{n}: not graded: it is not valid Python ({unreadable[n]})" for n in helpers if unreadable[n]]
+        if readable:
+            notes.append(f"{', '.join(readable)}: not named like a module of the assignment and defining none of the "
+                         f"names it asks for (e.g. {', '.join(CONTRACT['confusion'])}); nothing in them was graded")
     if not documents:
         return files, notes
     sources, lines, found_notes, _ = _combine(documents)
@@ -1135,7 +1153,9 @@ def _reader_terms_for_missing_names(result, info: dict) -> None:
                 return match.group(0)
             name = match.group(2)
             return f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
-        q.feedback = re.sub(r"AttributeError: module '(\w+)' has no attribute '(\w+)'", reader, q.feedback)
+        q.feedback = re.sub(r"(?:it raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'",
+                            lambda m: ("but " if m.group(0).startswith("it raised") and m.group(1) == q.module
+                                       else "") + reader(m), q.feedback)
 
 
 # ------------------------------------------------------------- self-check

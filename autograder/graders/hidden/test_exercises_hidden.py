@@ -366,8 +366,11 @@ def test_transformers(submission, credit):
                 parsed = [parsed_email(submission, "ex4_spam", raw) for raw in CRAFTED]
                 try:
                     state["counters"] = counter.call("fit_transform", parsed, keep=True)
-                except StudentCodeError:  # a counter written for raw bytes only: the contract allows both
-                    state["counters"] = counter.call("fit_transform", CRAFTED, keep=True)
+                except StudentCodeError as on_parsed:  # a counter for raw bytes only: the contract allows both
+                    try:
+                        state["counters"] = counter.call("fit_transform", CRAFTED, keep=True)
+                    except StudentCodeError:
+                        raise on_parsed from None  # the error on the form the book and the contract share
             except Exception as exc:
                 state["counters"] = exc
         if isinstance(state["counters"], Exception):
