@@ -227,6 +227,26 @@ def keeps(statement: ast.stmt) -> bool:
     return False
 
 
+def set_up_of_try(statement: ast.stmt) -> ast.Try | None:
+    """A top-level ``try`` that sets something up (imports, constants) among other statements (a demo loop, a
+    print), reduced to what :func:`keeps` keeps in each of its blocks; None when it is no such ``try``."""
+    if not isinstance(statement, ast.Try) or keeps(statement):
+        return None
+    def kept(block, required=False):
+        body = [s for s in block if keeps(s)]
+        return body or ([ast.Pass()] if required else [])
+    body = kept(statement.body)
+    if not any(isinstance(s, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)) for s in body):
+        return None
+    handlers = [ast.ExceptHandler(type=h.type, name=h.name, body=kept(h.body, required=True))
+                for h in statement.handlers]
+    reduced = ast.Try(body=body, handlers=handlers, orelse=kept(statement.orelse),
+                      finalbody=kept(statement.finalbody))
+    if not handlers and not reduced.finalbody:
+        reduced.finalbody = [ast.Pass()]
+    return ast.fix_missing_locations(ast.copy_location(reduced, statement))
+
+
 def is_scaffolding(statement: ast.stmt, text: str | None = None) -> bool:
     """The generated notebooks' own lines (self-checks, Otter's ``grader``): left out without a note.
 
@@ -425,6 +445,11 @@ def parse_cell(number: int, source: str) -> CodeCell:
         elif keeps(node):
             kind = "import" if isinstance(node, (ast.Import, ast.ImportFrom)) else "code"
             text = ast.unparse(node)  # guarded statements are re-indented: unparse keeps strings intact
+        elif (reduced := set_up_of_try(node)) is not None:
+            # try: import nltk; stemmer = nltk.PorterStemmer(); <a demo loop> / except ImportError: stemmer = None
+            kind, text, names = "code", ast.unparse(reduced), _Names().statement(reduced)
+            notes.append(f"cell {number}, line {node.lineno}: of its try statement only the imports and constants "
+                         "run when graded (the other statements in it do not)")
         else:
             kind, text = "dropped", lines[node.lineno - 1][node.col_offset:][:200]  # shown, never run
         packages = ()

@@ -157,3 +157,19 @@ def test_did_you_mean_proposes_only_a_definition_that_fits_the_contracts_signatu
     notes = "\n".join(modules_from_notebook(path).notes)
     assert "did you mean `precisions` (cell 1)? rename it `precision`" in notes
     assert "did you mean `recal`" not in notes  # four required arguments: not recall(y_true, y_pred)
+
+
+def test_a_try_that_sets_up_a_helper_keeps_its_imports_and_constants(tmp_path):
+    path = write_notebook(
+        tmp_path / "spam.ipynb",
+        "try:\n    import nltk\n    stemmer = nltk.PorterStemmer()\n"
+        "    for word in ('Computations', 'Compulsive'):\n        print(word, '=>', stemmer.stem(word))\n"
+        "except ImportError:\n    print('Error: stemming requires the NLTK module.')\n    stemmer = None",
+        "def email_to_text(email):\n    return stemmer.stem(str(email))")
+    converted = modules_from_notebook(path)
+    source = converted.sources["ex4_spam"]
+    ast.parse(source)
+    assert "stemmer = nltk.PorterStemmer()" in source and "stemmer = None" in source
+    assert "print(" not in source and "for word" not in source
+    assert any("cell 1, line 1: of its try statement only the imports and constants run" in n
+               for n in converted.notes)

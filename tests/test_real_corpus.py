@@ -73,7 +73,8 @@ def test_two_learners_notebooks_defining_the_same_module_make_one(tmp_path):
 @pytest.mark.slow
 def test_the_books_notebook_is_graded_on_what_its_functions_do(tmp_path):
     """Scores checked by hand against the book's code (2nd edition)."""
-    questions = ["mnist.plot", "roc.plot", "tradeoff.plot", "cross_validation.never", "ex4_spam.parsing"]
+    questions = ["mnist.plot", "roc.plot", "tradeoff.plot", "cross_validation.never", "ex4_spam.parsing",
+                 "ex4_spam.transformers"]
     result = grade(BOOK, questions=questions)
     by_id = {q.id: q for q in result.questions}
     # the book's plot_digit(s), plot_roc_curve and plot_precision_recall_vs_threshold return None and draw
@@ -90,3 +91,9 @@ def test_the_books_notebook_is_graded_on_what_its_functions_do(tmp_path):
     assert "has no attribute" not in parsing.feedback
     notes = "\n".join(result.notes)
     assert "the book's `load_email(is_spam, filename)` opens a file of the data set" in notes
+    # the book's transformers: its stemmer comes from a try cell (kept: import and constant), its URLs from
+    # urlextract, which graded code cannot use (it downloads): every check but the URL one, and why
+    transformers = by_id["ex4_spam.transformers"]
+    assert transformers.points == 2.5, transformers.feedback
+    assert "likely cause: urlextract cannot run where your code is graded" in transformers.feedback
+    assert "of its try statement only the imports and constants run when graded" in notes
