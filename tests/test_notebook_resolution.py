@@ -173,3 +173,14 @@ def test_a_try_that_sets_up_a_helper_keeps_its_imports_and_constants(tmp_path):
     assert "print(" not in source and "for word" not in source
     assert any("cell 1, line 1: of its try statement only the imports and constants run" in n
                for n in converted.notes)
+
+
+def test_a_script_in_a_zip_is_searched_as_in_a_folder(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "submission.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("homework/chapter3.py", SCRIPT)
+    result = grade(archive, questions=["ex2_augmentation.shift"])
+    assert result.questions[0].points > 0, result.questions[0].feedback
+    assert any("chapter3.py: contract names found: precision, shift_image" in n for n in result.notes), result.notes

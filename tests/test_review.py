@@ -79,6 +79,10 @@ def test_a_held_question_is_neither_full_nor_zero_in_any_report():
     assert "0.988" not in text and "table literal" not in text  # no figure, no staff evidence
     assert not any(word in HELD_TEXT.lower() for word in ("cheat", "suspect", "lookup", "copied"))
 
+    from autograder.reporters.html import to_html
+
+    page = to_html(student)
+    assert "held for review / 10" in page and "pending review by the course staff" in page
     report = to_markdown(student)
     assert "held for review / 10" in report and "| 0 / 10 |" not in report and "10 / 10" not in report
     gradescope = to_gradescope(for_students(result, {TITANIC.id: TITANIC}, keep_points=True))
