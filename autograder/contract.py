@@ -76,4 +76,7 @@ BOOK_DIFFERENCES: dict[str, tuple[str, str]] = {
     "load_email": ("parse_email", "the book's `load_email(is_spam, filename)` opens a file of the data set; "
                    "`parse_email(raw)` gets the email's bytes: return "
                    "`email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)`"),
+    "plot_confusion_matrix": ("plot_confusion", "the book's `plot_confusion_matrix(matrix)` draws a matrix computed "
+                              "beforehand; `plot_confusion(y_true, y_pred, ...)` gets the labels: return "
+                              "`ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ...).im_`"),
 }

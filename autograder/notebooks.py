@@ -662,6 +662,19 @@ def _arity(text: str) -> tuple[int, int] | None:
     return len(positional) - len(node.args.defaults), total
 
 
+def _parameters(text: str) -> set[str]:
+    """The parameter names of the function a definition's source defines (empty if none can be read)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = ast.parse(textwrap.dedent(text)).body[0]
+    except (SyntaxError, IndexError, ValueError, RecursionError):
+        return set()
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    return {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)} - {"self"}
+
+
 def _fits(name: str, module: str, text: str, kind: str) -> bool:
     """Whether a definition (its source, its kind) could stand for contract ``name``: the same kind, and for
     a function a call with the stub's arguments fits its parameters."""
@@ -683,7 +696,12 @@ def missing_name_hint(name: str, module: str, cells: list[CodeCell]) -> str:
             return f"{difference} (cell {definitions[book_name][0]})"
     fitting = [n for n, (_, text, kind) in definitions.items()
                if n not in NAME_MODULES and _fits(name, module, text, kind)]
-    close = difflib.get_close_matches(name, fitting, n=1, cutoff=0.8)
+    stub_parameters = _parameters(_stub_signature(name, module) + ":\n    pass")
+    # two signs: a very close name, or a close one taking a parameter the task names (not a header parser
+    # `parse_xmailer(header)` for `parse_email(raw)`)
+    close = [n for n in difflib.get_close_matches(name, fitting, n=3, cutoff=0.8)
+             if difflib.SequenceMatcher(None, name, n).ratio() >= 0.9
+             or _parameters(definitions[n][1]) & stub_parameters or kind_of(name) == "class"][:1]
     if close:
         return f"did you mean `{close[0]}` (cell {definitions[close[0]][0]})? rename it `{name}`"
     clues = set(TOP_LEVEL_CLUES.get(name, ()))

@@ -42,6 +42,8 @@ def test_the_books_notebook_saved_as_a_script_finds_what_the_notebook_finds():
     # the script's own lines: y_train_5 = (y_train == 5) and y_test_5 sit on lines 189-190
     assert "`make_binary_target` (lines 189-190 compute it at top level" in notes
     assert "cell " not in notes  # a script has no cells
+    # the book's plot_confusion_matrix takes a matrix: what differs, not "did you mean"
+    assert "`plot_confusion` (the book's `plot_confusion_matrix(matrix)` draws a matrix computed beforehand" in notes
     for source in converted.sources.values():
         assert "fetch_openml(" not in source.split("def ")[0]  # nothing downloads at import
 
