@@ -1,13 +1,18 @@
 """Notebook submissions: turn Jupyter notebooks into the modules the graders import.
 
     modules_from_notebook   one .ipynb -> {module: source}, a line map back to the cells, a placement summary
+    modules_from_script     one plain .py script -> the same, placed statement by statement (lines, not cells)
     notebook_sources        a .ipynb or a folder of them (+ .py files) -> the files to grade
+    script_sources          a folder or zip of .py files -> its modules and those its scripts define
     translate_result        "confusion.py, line 14" in feedback -> "cell 12, line 3"
     notebook_check          the self-check cell of the generated notebooks (runs in the kernel)
 
 Where a cell's code goes:
 
-- a notebook named like a module (``confusion.ipynb``) is that module;
+- a notebook named like a module (``confusion.ipynb``) is that module, except for cells defining
+  only another module's names (they go to that module);
+- several notebooks (and scripts) defining one module make one module of all their definitions
+  (the first's definition is graded where both define a name; a note says so);
 - the chapter notebook that ``build notebooks`` writes has a section per module: a
   markdown heading cell whose metadata says ``{"autograder": {"module": ...}}`` (or a
   heading naming ``module.py``); each code cell belongs to the section it sits in;
