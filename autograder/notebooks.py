@@ -1154,6 +1154,8 @@ def translate_result(result, info: dict | None) -> None:
         if mapping:
             q.feedback = translate(q.feedback, q.module, mapping["notebook"], mapping["lines"])
             q.output = translate(q.output, q.module, mapping["notebook"], mapping["lines"])
+            for check in _check_records(q):  # the feedback page shows each check's own detail
+                check["detail"] = translate(check["detail"], q.module, mapping["notebook"], mapping["lines"])
         elif q.status == "import_error":
             names = ", ".join(f"`{n}`" for n in CONTRACT.get(q.module, ()))
             scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
@@ -1201,9 +1203,19 @@ def _reader_terms_for_missing_names(result, info: dict) -> None:
                 return match.group(0)
             name = match.group(2)
             return f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
-        q.feedback = re.sub(r"(?:it raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'",
-                            lambda m: ("but " if m.group(0).startswith("it raised") and m.group(1) == q.module
-                                       else "") + reader(m), q.feedback)
+        def rewrite(text, q=q, reader=reader):
+            return re.sub(r"(?:it raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'",
+                          lambda m: ("but " if m.group(0).startswith("it raised") and m.group(1) == q.module
+                                     else "") + reader(m), text)
+        q.feedback = rewrite(q.feedback)
+        for check in _check_records(q):
+            check["detail"] = rewrite(check["detail"])
+
+
+def _check_records(q) -> list[dict]:
+    """The question's recorded sub-checks that carry a detail (what the feedback page lists)."""
+    checks = q.measurements.get("checks") if isinstance(q.measurements, dict) else None
+    return [c for c in checks or [] if isinstance(c, dict) and isinstance(c.get("detail"), str)]
 
 
 # ------------------------------------------------------------- self-check

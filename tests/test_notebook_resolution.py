@@ -126,6 +126,8 @@ def test_a_notebook_reader_reads_cells_not_modules_and_the_graders_own_lines_are
     result = grade(tmp_path, questions=["roc.points"])
     [q] = result.questions
     assert "has no attribute" not in q.feedback and "no cell of roc.ipynb defines `auc`" in q.feedback
+    details = [c["detail"] for c in q.measurements["checks"] if c.get("detail")]
+    assert details and not any("has no attribute" in d for d in details)  # the feedback page's words too
     assert "did not run" not in q.output  # the grader's guard, not what the student's code printed
     assert result.notes.count("roc.ipynb, cell 1, line 2 did not run when graded (ValueError: invalid literal for "
                               "int() with base 10: 'x'); code that uses what it sets may fail") == 1
