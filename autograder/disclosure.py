@@ -78,6 +78,11 @@ def redact_question(q: QuestionResult, disclosure: str, *, declared_band: dict |
     """
     if disclosure not in DISCLOSURES:
         raise ValueError(f"The 'disclosure' parameter must be one of {DISCLOSURES}. Got {disclosure!r} instead.")
+    if q.status == "held":  # pending review: the student reads only that (no figure, no points, no evidence)
+        from autograder.policy.review import HELD_TEXT
+
+        return dataclasses.replace(q, points=0.0, feedback=HELD_TEXT, measurements={"disclosure": disclosure,
+                                                                                   "held": True})
     if disclosure == "exact":
         return q
     full = q.points >= q.max_points

@@ -77,6 +77,8 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     file over ``MAX_FILE_BYTES``; past ``files.MAX_SKIP_NOTES`` the notes are summarised.
     When several folders hold the modules (``attempt1/``, ``attempt2/``), one is graded by
     :func:`autograder.files.choose_module_folder`'s rule and the others are named in a note.
+    Plain scripts (``.py`` files not named like a module) are searched for the contract's names like
+    notebooks; a module file of the same name wins, and a note says so.
     """
     path = Path(path)
     notes = [] if notes is None else notes
@@ -92,9 +94,9 @@ def prepare_submission(path: Path, workdir: Path, notes: list[str] | None = None
     if path.suffix == ".ipynb" or (stat.S_ISDIR(info.st_mode) and any(path.glob("*.ipynb"))):
         sources = _notebook_sources(path, workdir)
     elif stat.S_ISDIR(info.st_mode):
-        sources = _python_files_in_folder(path, notes)
+        sources = _scripts_searched(_python_files_in_folder(path, notes), workdir, notes)
     elif stat.S_ISREG(info.st_mode) and zipfile.is_zipfile(path):
-        sources = _python_files_in_zip(path, notes)
+        sources = _scripts_searched(_python_files_in_zip(path, notes), workdir, notes)
     else:
         raise CannotGrade(f"{path} is neither a folder nor a .zip archive of module files")
     for name, content in sources.items():
@@ -119,6 +121,10 @@ def apply_preparation(result: GradingResult, preparation: dict) -> None:
     """Add the preparation's notes to ``result``; notebook submissions' feedback says "cell 12, line 3"."""
     result.notes[:0] = preparation.get("notes", [])
     result.data_flags = list(preparation.get("data_flags", []))
+    from autograder.policy import apply_review
+    from autograder.spec import load_spec
+
+    apply_review(result, load_spec())  # a figure no honest answer reaches, on flagged code, waits for staff
     translate_result(result, preparation.get("notebook_lines"))
 
 
@@ -168,6 +174,16 @@ def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'s' * (n != 1)}"
+
+
+def _scripts_searched(sources: dict[str, bytes], workdir: Path, notes: list[str]) -> dict[str, bytes]:
+    """Plain scripts among the files (``chapter3.py``) are searched for the contract's names like notebooks
+    (:func:`autograder.notebooks.script_sources`); what was found, and what was not used, is noted."""
+    from autograder.notebooks import script_sources
+
+    sources, found = script_sources(sources, workdir)
+    notes += found
+    return sources
 
 
 def _notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:

@@ -1,13 +1,18 @@
 """Notebook submissions: turn Jupyter notebooks into the modules the graders import.
 
     modules_from_notebook   one .ipynb -> {module: source}, a line map back to the cells, a placement summary
+    modules_from_script     one plain .py script -> the same, placed statement by statement (lines, not cells)
     notebook_sources        a .ipynb or a folder of them (+ .py files) -> the files to grade
+    script_sources          a folder or zip of .py files -> its modules and those its scripts define
     translate_result        "confusion.py, line 14" in feedback -> "cell 12, line 3"
     notebook_check          the self-check cell of the generated notebooks (runs in the kernel)
 
 Where a cell's code goes:
 
-- a notebook named like a module (``confusion.ipynb``) is that module;
+- a notebook named like a module (``confusion.ipynb``) is that module, except for cells defining
+  only another module's names (they go to that module);
+- several notebooks (and scripts) defining one module make one module of all their definitions
+  (the first's definition is graded where both define a name; a note says so);
 - the chapter notebook that ``build notebooks`` writes has a section per module: a
   markdown heading cell whose metadata says ``{"autograder": {"module": ...}}`` (or a
   heading naming ``module.py``); each code cell belongs to the section it sits in;
@@ -42,14 +47,16 @@ import dataclasses
 import difflib
 import importlib.util
 import json
+import math
 import re
 import sys
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.contract import BOOK_NAMES, CONTRACT, TOP_LEVEL_CLUES, kind_of
+from autograder.contract import BOOK_DIFFERENCES, BOOK_NAMES, CONTRACT, TOP_LEVEL_CLUES, kind_of
 from autograder.files import NotARegularFile, read_regular_file
 
 if TYPE_CHECKING:
@@ -98,6 +105,9 @@ class NotebookModules:
     notes: list[str] = field(default_factory=list)
     #: contract names each module got from this notebook (book names counted as the contract's)
     found: dict[str, list[str]] = field(default_factory=dict)
+    #: module -> (kept statements, ``__future__`` lines, book-name aliases): what ``assemble`` made it from,
+    #: so that a second notebook defining the same module can add its definitions
+    parts: dict[str, tuple] = field(default_factory=dict)
 
 
 def _cap(text: str, limit: int = NOTE_CHARS) -> str:
@@ -222,6 +232,26 @@ def keeps(statement: ast.stmt) -> bool:
     return False
 
 
+def set_up_of_try(statement: ast.stmt) -> ast.Try | None:
+    """A top-level ``try`` that sets something up (imports, constants) among other statements (a demo loop, a
+    print), reduced to what :func:`keeps` keeps in each of its blocks; None when it is no such ``try``."""
+    if not isinstance(statement, ast.Try) or keeps(statement):
+        return None
+    def kept(block, required=False):
+        body = [s for s in block if keeps(s)]
+        return body or ([ast.Pass()] if required else [])
+    body = kept(statement.body)
+    if not any(isinstance(s, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)) for s in body):
+        return None
+    handlers = [ast.ExceptHandler(type=h.type, name=h.name, body=kept(h.body, required=True))
+                for h in statement.handlers]
+    reduced = ast.Try(body=body, handlers=handlers, orelse=kept(statement.orelse),
+                      finalbody=kept(statement.finalbody))
+    if not handlers and not reduced.finalbody:
+        reduced.finalbody = [ast.Pass()]
+    return ast.fix_missing_locations(ast.copy_location(reduced, statement))
+
+
 def is_scaffolding(statement: ast.stmt, text: str | None = None) -> bool:
     """The generated notebooks' own lines (self-checks, Otter's ``grader``): left out without a note.
 
@@ -337,6 +367,7 @@ class Statement:
     packages: tuple = ()        # top-level packages an import statement needs
     guard: bool = True          # False: an import of installed packages, copied without ``try``
     reason: str = ""            # why a dropped statement was dropped
+    notebook: str = ""          # the notebook it comes from, where a module merges several
 
     @property
     def where(self) -> str:
@@ -419,6 +450,11 @@ def parse_cell(number: int, source: str) -> CodeCell:
         elif keeps(node):
             kind = "import" if isinstance(node, (ast.Import, ast.ImportFrom)) else "code"
             text = ast.unparse(node)  # guarded statements are re-indented: unparse keeps strings intact
+        elif (reduced := set_up_of_try(node)) is not None:
+            # try: import nltk; stemmer = nltk.PorterStemmer(); <a demo loop> / except ImportError: stemmer = None
+            kind, text, names = "code", ast.unparse(reduced), _Names().statement(reduced)
+            notes.append(f"cell {number}, line {node.lineno}: of its try statement only the imports and constants "
+                         "run when graded (the other statements in it do not)")
         else:
             kind, text = "dropped", lines[node.lineno - 1][node.col_offset:][:200]  # shown, never run
         packages = ()
@@ -543,20 +579,53 @@ def assemble(statements: list[Statement], future=(), aliases: dict[str, Statemen
     """
     lines, where = list(future), [(0, 0)] * len(future)
     for statement in statements:
+        origin = (statement.notebook,) if statement.notebook else ()
         if statement.kind == "definition" or (statement.kind == "import" and statement.guard is False):
             for offset, line in enumerate(statement.text.split("\n")):
                 lines.append(line)
-                where.append((statement.cell, statement.line + offset))
+                where.append((statement.cell, statement.line + offset, *origin))
             continue
+        place = f"{statement.notebook}, {statement.where}" if statement.notebook.endswith(".ipynb") else statement.where
         body = ["try:", *("    " + line for line in statement.text.split("\n")),
-                *GUARD.format(where=statement.where.replace("'", "")).split("\n")]
+                *GUARD.format(where=place.replace("'", "").replace("{", "").replace("}", "")).split("\n")]
         lines += body
-        where += [(statement.cell, statement.line)] * len(body)
+        where += [(statement.cell, statement.line, *origin)] * len(body)
     for contract_name, statement in (aliases or {}).items():
         book_name = next(n for n in statement.defines if BOOK_NAMES.get(n) == contract_name)
         lines.append(f"{contract_name} = {book_name}  # the book's name for it")
-        where.append((statement.cell, statement.line))
+        where.append((statement.cell, statement.line, *((statement.notebook,) if statement.notebook else ())))
     return "\n".join(lines) + "\n", where
+
+
+def merge_parts(module: str, first: str, kept: list[Statement], aliases: dict, later: tuple, notebook: str
+                ) -> tuple[list[Statement], dict, str]:
+    """A module that two notebooks define: the first notebook's statements, then the later one's that bind
+    a name the first does not (its own definitions and the set-up they need). A contract name both
+    define is graded as the first notebook defines it, and the note says so: nothing is dropped unsaid.
+
+    Returns the statements, the book-name aliases (contract name -> statement) and the note."""
+    later_kept, _, later_aliases = later
+    bound = {n for s in kept for n in s.binds}
+    graded = {BOOK_NAMES.get(n, n) for n in bound} | set(aliases)
+    both = sorted({n for s in later_kept if s.kind == "definition" for n in s.binds
+                   if BOOK_NAMES.get(n, n) in CONTRACT[module] and BOOK_NAMES.get(n, n) in graded})
+    added, copies = [], {}
+    for statement in later_kept:
+        if statement.binds - bound and not {BOOK_NAMES.get(n, n) for n in statement.defines} & set(both):
+            copies[id(statement)] = dataclasses.replace(statement, notebook=notebook)
+            added.append(copies[id(statement)])
+            bound |= statement.binds
+    merged_aliases = dict(aliases)
+    for name, statement in later_aliases.items():
+        if id(statement) in copies and name not in merged_aliases:
+            merged_aliases[name] = copies[id(statement)]
+    names = [n for s in added if s.kind == "definition" for n in s.binds]
+    note = f"{notebook} also defines parts of module {module} (as {first} does): "
+    note += (f"{', '.join(f'`{n}`' for n in names)} added from cell{'s' if len(added) > 1 else ''} "
+             f"{_cell_ranges(s.cell for s in added)}" if names else "nothing it defines is new")
+    if both:
+        note += f"; {', '.join(f'`{n}`' for n in both)} defined in both: graded as {first} defines it"
+    return kept + added, merged_aliases, _cap(note)
 
 
 def _cell_ranges(numbers) -> str:
@@ -583,15 +652,67 @@ def _stub_signature(name: str, module: str) -> str:
     return f"{'class' if kind_of(name) == 'class' else 'def'} {name}(...)"
 
 
+def _arity(text: str) -> tuple[int, int] | None:
+    """(required, total) positional parameters of the function a definition's source defines."""
+    try:
+        with warnings.catch_warnings():  # the student's invalid escapes are theirs to see, not the grader's log
+            warnings.simplefilter("ignore")
+            node = ast.parse(textwrap.dedent(text)).body[0]
+    except (SyntaxError, IndexError, ValueError, RecursionError):
+        return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    positional = [*node.args.posonlyargs, *node.args.args]
+    total = math.inf if node.args.vararg else len(positional)
+    return len(positional) - len(node.args.defaults), total
+
+
+def _parameters(text: str) -> set[str]:
+    """The parameter names of the function a definition's source defines (empty if none can be read)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = ast.parse(textwrap.dedent(text)).body[0]
+    except (SyntaxError, IndexError, ValueError, RecursionError):
+        return set()
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    return {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)} - {"self"}
+
+
+def _fits(name: str, module: str, text: str, kind: str) -> bool:
+    """Whether a definition (its source, its kind) could stand for contract ``name``: the same kind, and for
+    a function a call with the stub's arguments fits its parameters."""
+    if kind != kind_of(name):
+        return False
+    if kind == "class":
+        return True
+    stub, got = _arity(_stub_signature(name, module) + ":\n    pass"), _arity(text)
+    return stub is None or got is None or (got[0] <= stub[1] and got[1] >= stub[0])
+
+
 def missing_name_hint(name: str, module: str, cells: list[CodeCell]) -> str:
-    """Why ``name`` was not found: a close name the notebook defines, or where it computes it at top level."""
-    defined = {n: c.number for c in cells for s in c.statements if s.kind == "definition" for n in s.defines}
-    close = difflib.get_close_matches(name, [n for n in defined if n not in NAME_MODULES], n=1, cutoff=0.8)
+    """Why ``name`` was not found: the book's function for it in another form, a close name of a fitting
+    kind and signature, or where the notebook computes it at top level (by names the book's code binds)."""
+    definitions = {n: (c.number, s.text, k) for c in cells for s in c.statements if s.kind == "definition"
+                   for n, k in s.defines.items()}
+    for book_name, (target, difference) in BOOK_DIFFERENCES.items():
+        if target == name and book_name in definitions:
+            return f"{difference} (cell {definitions[book_name][0]})"
+    fitting = [n for n, (_, text, kind) in definitions.items()
+               if n not in NAME_MODULES and _fits(name, module, text, kind)]
+    stub_parameters = _parameters(_stub_signature(name, module) + ":\n    pass")
+    # two signs: a very close name, or a close one taking a parameter the task names (not a header parser
+    # `parse_xmailer(header)` for `parse_email(raw)`)
+    close = [n for n in difflib.get_close_matches(name, fitting, n=3, cutoff=0.8)
+             if difflib.SequenceMatcher(None, name, n).ratio() >= 0.9
+             or _parameters(definitions[n][1]) & stub_parameters or kind_of(name) == "class"][:1]
     if close:
-        return f"did you mean `{close[0]}` (cell {defined[close[0]]})? rename it `{name}`"
+        return f"did you mean `{close[0]}` (cell {definitions[close[0]][0]})? rename it `{name}`"
     clues = set(TOP_LEVEL_CLUES.get(name, ()))
-    top = sorted({s.cell for c in cells for s in c.statements if s.kind in ("dropped", "code")
-                  and clues & (s.binds | set(re.findall(r"(\w+)\s*\(", s.text)))})
+    own = set(definitions)  # the notebook's own functions: calling them is a clue, calling a library's is not
+    top = sorted({c.number for c in cells for s in c.statements if s.kind in ("dropped", "code")
+                  and clues & (s.binds | (set(re.findall(r"(\w+)\s*\(", s.text)) & own))})
     if top:
         shown = top[:HINTED_CELLS]
         return (f"cell{'s' if len(shown) > 1 else ''} {_cell_ranges(shown)}{' ...' if len(top) > len(shown) else ''} "
@@ -665,8 +786,17 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     """
     path = Path(path)
     nb, notes = read_notebook(path)
-    if module is None and path.stem in CONTRACT:
-        module = path.stem
+    return _modules_from_cells(path.name, list(enumerate(nb.cells, start=1)), notes,
+                               path.stem if module is None and path.stem in CONTRACT else module, local_modules,
+                               named=module is None and path.stem in CONTRACT)
+
+
+def _modules_from_cells(filename: str, numbered: list, notes: list[str], module: str | None,
+                        local_modules: set[str], *, named: bool = False) -> NotebookModules:
+    """:func:`modules_from_notebook` on cells already read: ``numbered`` holds (number, cell) pairs.
+
+    ``named``: ``module`` comes from the file's name (cells defining only another module's names go there)."""
+    named = module if named else None
     if module is not None and module not in CONTRACT:
         raise ValueError(f"The 'module' parameter must be one of {sorted(CONTRACT)}. Got {module!r} instead.")
     local_modules = set(local_modules) | set(CONTRACT)
@@ -675,18 +805,27 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
     shared: list[CodeCell] = []
     cells: list[CodeCell] = []
     unplaced: list[str] = []
-    has_sections = module is None and any(section_module(c) for c in nb.cells if c.get("cell_type") == "markdown")
+    moved: list[int] = []  # cells of a notebook named like a module that went to another module
+    has_sections = module is None and any(section_module(c) for _, c in numbered
+                                          if not isinstance(c, CodeCell) and c.get("cell_type") == "markdown")
     section = None
-    for number, cell in enumerate(nb.cells, start=1):
+    for number, cell in numbered:
+        if isinstance(cell, CodeCell):  # already parsed (a script's statements)
+            cell = {"cell_type": "code", "parsed": cell}
         if cell.get("cell_type") == "markdown" and has_sections:
             section = section_module(cell) or section
             continue
         if cell.get("cell_type") != "code":
             continue
-        parsed = parse_cell(number, _source(cell))
+        parsed = cell["parsed"] if "parsed" in cell else parse_cell(number, _source(cell))
         cells.append(parsed)
         result.notes += parsed.notes
         target = module or section
+        if named is not None:  # a cell defining only another module's names is that module's, not the file's
+            candidates = candidate_modules(parsed.contract_names)
+            if candidates and named not in candidates and len(candidates) == 1:
+                target = candidates.pop()
+                moved.append(parsed.number)
         if target is None and not has_sections:
             contract_names = parsed.contract_names
             candidates = candidate_modules(contract_names)
@@ -726,30 +865,145 @@ def modules_from_notebook(path: Path, module: str | None = None, local_modules: 
                    if a != t and t not in kept_names}
         future = sorted({f for c in own_cells + shared for f in c.future})
         result.sources[name], result.lines[name] = assemble(kept, future, aliases)
+        result.parts[name] = (kept, future, aliases)
         kept_by_module[name] = kept
         for s in dropped:
             if (s.cell, s.line, s.reason) not in seen:
                 seen.add((s.cell, s.line, s.reason))
                 all_dropped.append(s)
     all_dropped.sort(key=lambda s: (s.cell, s.line))
-    summary = placement_summary(path.name, placed, shared, kept_by_module, all_dropped,
+    summary = placement_summary(filename, placed, shared, kept_by_module, all_dropped,
                                 {m: f for m, f in result.found.items()}, unplaced, cells,
                                 considered=list(CONTRACT) if module is None and not has_sections else list(placed))
+    if moved:
+        elsewhere = sorted(set(placed) - {named})
+        summary.insert(1, _cap(f"{filename} is named like the module {named}, but cell"
+                               f"{'s' if len(moved) > 1 else ''} {_cell_ranges(moved)} define"
+                               f"{'' if len(moved) > 1 else 's'} names of {', '.join(elsewhere)}: graded there"))
     result.notes = [_cap(n) for n in result.notes[:LISTED_DROPS]] + summary
     if not placed:
-        result.notes.append(f"{path.name}: no cell defines any of the names the exercises ask for "
+        result.notes.append(f"{filename}: no cell defines any of the names the exercises ask for "
                             f"(e.g. {', '.join(CONTRACT['confusion'])})")
     return result
 
 
+# ---------------------------------------------------------- scripts
+
+def script_defines_contract_names(source: str) -> bool:
+    """Whether a plain ``.py`` file defines at top level a contract name (or the book's name for one), of its kind
+    (magics a notebook saved as text may still hold, ``%matplotlib inline``, are read as ``pass``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(strip_ipython(source)[0])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for node in tree.body:
+        for name, kind in _kind_of_definition(node).items():
+            target = BOOK_NAMES.get(name, name)
+            if target in NAME_MODULES and kind == kind_of(target):
+                return True
+    return False
+
+
+def _syntax_error(content: bytes) -> str:
+    """"line N: message" when a file is not valid Python (magics read as ``pass``), else ""."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(strip_ipython(content.decode("utf-8", errors="replace"))[0])
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return type(exc).__name__
+    return ""
+
+
+def _script_wording(text: str) -> str:
+    """A note written about cells, said about a script's lines (its statements were placed one by one)."""
+    text = re.sub(r"\bcell 1, line (\d+)", r"line \1", text)
+    text = text.replace("cells placed in", "definitions placed in").replace("no cell defines", "nothing defines")
+    text = re.sub(r"\bcells (\d+)(?![\d,\-])", r"line \1", text)
+    text = re.sub(r"\bcells (\d[\d, \-]*\d)", r"lines \1", text)
+    return re.sub(r"\bcell (\d+)", r"line \1", text)
+
+
+def modules_from_script(filename: str, source: str, local_modules: set[str] = frozenset()) -> NotebookModules:
+    """A plain ``.py`` script (a notebook exported with "Download as .py", a learner's own file) placed like a
+    notebook whose cells are its top-level statements: each definition of a contract name goes to its
+    module, the rest is shared set-up, and top-level code (training, plotting, downloads) never runs.
+    Notes and line maps speak of the script's lines."""
+    if len(source) > MAX_NOTEBOOK_CODE_CHARS:
+        return NotebookModules(notes=[f"{filename}: {len(source):,} characters, more than the "
+                                      f"{MAX_NOTEBOOK_CODE_CHARS:,} a script may have; not searched"])
+    whole = parse_cell(1, source)
+    if not whole.statements and whole.notes:
+        return NotebookModules(notes=[_script_wording(f"{filename}: {n}").replace("the cell was left out",
+                                                                                  "the file was left out")
+                                      for n in whole.notes])
+    cells = [(s.line, CodeCell(s.line, [s], whole.future, [])) for s in whole.statements]
+    converted = _modules_from_cells(filename, cells, [_script_wording(n) for n in whole.notes], None,
+                                    local_modules)
+    converted.notes = [_script_wording(n) for n in converted.notes]
+    for module, source_text in converted.sources.items():
+        converted.sources[module] = re.sub(r"Notebook: cell 1, line (\d+) did not run",
+                                           rf"{filename}: line \1 did not run", source_text)
+    return converted
+
+
 # ---------------------------------------------------------- submissions
+
+def _combine(documents: list[tuple[str, NotebookModules]]) -> tuple[dict, dict, list, dict]:
+    """The modules several converted documents (notebooks, scripts) make together, in order.
+
+    A module that several define is one module of all their definitions (:func:`merge_parts`).
+    Returns ``(sources, lines, notes, parts)``: module file -> bytes, module -> line map, the notes,
+    module -> (first document, kept statements, future lines, aliases)."""
+    sources, lines, notes = {}, {}, []
+    parts: dict[str, tuple] = {}
+    for name, converted in documents:
+        notes += converted.notes
+        for module, source in converted.sources.items():
+            if module in parts:  # several documents define the module: one module of all their definitions
+                first, kept, future, aliases = parts[module]
+                kept, aliases, note = merge_parts(module, first, kept, aliases, converted.parts[module], name)
+                notes.append(note)
+                future = sorted(set(future) | set(converted.parts[module][1]))
+                parts[module] = (first, kept, future, aliases)
+                text, where = assemble(kept, future, aliases)
+                sources[f"{module}.py"] = text.encode()
+                lines[module] = {"notebook": first, "lines": where}
+                continue
+            kept, future, aliases = converted.parts[module]
+            for statement in kept:
+                statement.notebook = name
+            parts[module] = (name, kept, future, aliases)
+            sources[f"{module}.py"] = source.encode()
+            lines[module] = {"notebook": name, "lines": converted.lines[module]}
+    if len(documents) > 1:
+        notes = _without_found_elsewhere(notes, parts)
+    return sources, lines, notes, parts
+
+
+def _scripts(files: dict[str, bytes], local: set[str]) -> list[tuple[str, NotebookModules]]:
+    """The submission's plain scripts (``.py`` files not named like a module) that define contract names, converted."""
+    documents = []
+    for name in sorted(files):
+        if Path(name).stem in CONTRACT:
+            continue
+        text = files[name].decode("utf-8", errors="replace")
+        if script_defines_contract_names(text):
+            documents.append((name, modules_from_script(name, text, local)))
+    return documents
+
 
 def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     """The module files of a notebook submission (a ``.ipynb``, or a folder of notebooks and ``.py`` files).
 
-    ``.py`` files in the folder win over a notebook's module of the same name.  Line maps,
-    the placement summaries and the modules the notebooks cover are written to
-    ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
+    ``.py`` files named like a module win over a notebook's module of the same name (a note says so);
+    other ``.py`` files stay importable helpers, and those defining contract names are also searched
+    like notebooks (:func:`modules_from_script`). Line maps, the placement summaries and the modules
+    the notebooks cover are written to ``workdir / LINE_MAP_FILE`` for :func:`translate_result`.
 
     Raises
     ------
@@ -760,36 +1014,97 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
     notebooks = [path] if path.is_file() else sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
     python_files = [] if path.is_file() else sorted(path.glob("*.py"))
     local = {py.stem for py in python_files}
-    sources, lines, notes = {}, {}, []
+    documents, read_notes = [], []
     for notebook in notebooks:
         try:
-            converted = modules_from_notebook(notebook, local_modules=local)
+            documents.append((notebook.name, modules_from_notebook(notebook, local_modules=local)))
         except NotebookError as exc:
             if path.is_file():
                 raise
-            notes.append(str(exc))
-            continue
-        notes += converted.notes
-        for module, source in converted.sources.items():
-            if f"{module}.py" in sources:
-                notes.append(f"{notebook.name}: module {module} also comes from another notebook; the first was kept")
-                continue
-            sources[f"{module}.py"] = source.encode()
-            lines[module] = {"notebook": notebook.name, "lines": converted.lines[module]}
+            read_notes.append(str(exc))
+    files = {}
     if python_files:
         from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
 
         for py in python_files:
             try:
-                sources[py.name] = read_regular_file(py, MAX_FILE_BYTES)
+                files[py.name] = read_regular_file(py, MAX_FILE_BYTES)
             except NotARegularFile as exc:
-                notes.append(f"skipped {py.name}: {exc}")
-                continue
-            lines.pop(py.stem, None)
+                read_notes.append(f"skipped {py.name}: {exc}")
+    documents += _scripts(files, local)
+    sources, lines, notes, _ = _combine(documents)
+    notes = read_notes + notes
+    for name, content in files.items():
+        if name in sources:
+            notes.append(f"{name} is graded as module {Path(name).stem}; the notebook's {Path(name).stem} "
+                         f"code ({lines[Path(name).stem]['notebook']}) is not")
+        sources[name] = content
+        lines.pop(Path(name).stem, None)
     (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({
         "modules": lines, "notes": notes, "notebooks": [n.name for n in notebooks],
         "covered": sorted(Path(name).stem for name in sources if Path(name).stem in CONTRACT)}))
     return sources
+
+
+def script_sources(files: dict[str, bytes], workdir: Path) -> tuple[dict[str, bytes], list[str]]:
+    """A folder or archive of ``.py`` files: its module files as they are, and the modules its plain scripts
+    define that no module file provides (:func:`modules_from_script`); every script stays importable.
+
+    Returns the files to grade and the notes (what was found where, what was not used and why). When a
+    script provided a module, the line map goes to ``workdir / LINE_MAP_FILE`` (feedback names its lines)."""
+    local = {Path(n).stem for n in files}
+    documents = _scripts(files, local)
+    helpers = [n for n in sorted(files) if Path(n).stem not in CONTRACT and n not in dict(documents)]
+    notes = []
+    if helpers and not any(Path(n).stem in CONTRACT for n in files) and not documents:
+        unreadable = {n: _syntax_error(files[n]) for n in helpers}
+        readable = [n for n in helpers if not unreadable[n]]
+        notes += [f"{n}: not graded: it is not valid Python ({unreadable[n]})" for n in helpers if unreadable[n]]
+        if readable:
+            notes.append(f"{', '.join(readable)}: not named like a module of the assignment and defining none of the "
+                         f"names it asks for (e.g. {', '.join(CONTRACT['confusion'])}); nothing in them was graded")
+    if not documents:
+        return files, notes
+    sources, lines, found_notes, _ = _combine(documents)
+    out = dict(files)
+    for name, content in sources.items():
+        if name in files:
+            notes.append(f"{name} is graded as module {Path(name).stem}; the definitions of its names in "
+                         f"{lines[Path(name).stem]['notebook']} are not")
+            lines.pop(Path(name).stem, None)
+            continue
+        out[name] = content
+    notes += found_notes
+    if lines:
+        (Path(workdir) / LINE_MAP_FILE).write_text(json.dumps({
+            "modules": lines, "notes": [], "notebooks": [name for name, _ in documents],
+            "covered": sorted(Path(name).stem for name in out if Path(name).stem in CONTRACT)}))
+    return out, notes
+
+
+def _without_found_elsewhere(notes: list[str], parts: dict[str, tuple]) -> list[str]:
+    """One notebook's "not found" notes, less the names another notebook of the submission defines (the
+    graded module has them): a note never says a function is missing that the submission provides."""
+    defined = {module: {BOOK_NAMES.get(n, n) for s in kept for n in s.binds if s.kind == "definition"} | set(aliases)
+               for module, (_, kept, _, aliases) in parts.items()}
+    kept_notes = []
+    for note in notes:
+        missing = re.match(r"^(.+?): not found for (\w+): (.*)$", note, flags=re.S)
+        absent = re.match(r"^(.+?): no cell defines a name of (.*)$", note, flags=re.S)
+        if missing and missing.group(2) in defined:
+            items = [item for item in missing.group(3).split("; ")
+                     if not re.match(r"`(\w+)`", item) or re.match(r"`(\w+)`", item).group(1)
+                     not in defined[missing.group(2)]]
+            if items:
+                kept_notes.append(f"{missing.group(1)}: not found for {missing.group(2)}: {'; '.join(items)}")
+            continue
+        if absent:
+            modules = [m for m in absent.group(2).split(", ") if m not in defined]
+            if modules:
+                kept_notes.append(f"{absent.group(1)}: no cell defines a name of {', '.join(modules)}")
+            continue
+        kept_notes.append(note)
+    return kept_notes
 
 
 def covered_modules(path: Path) -> list[str]:
@@ -805,12 +1120,14 @@ def covered_modules(path: Path) -> list[str]:
 
 
 def translate(text: str, module: str, notebook: str, where: list) -> str:
-    """Rewrite ``module.py, line N`` (tracebacks, syntax errors) as ``notebook, cell C, line L``."""
+    """Rewrite ``module.py, line N`` (tracebacks, syntax errors) as ``notebook, cell C, line L`` (a script's
+    line: ``script.py, line L``)."""
     def cell_of(match):
         number = int(match.group(1))
         if 1 <= number <= len(where) and where[number - 1][0]:
-            cell, line = where[number - 1]
-            return f"{notebook}, cell {cell}, line {line}"
+            cell, line, *origin = where[number - 1]
+            name = origin[0] if origin else notebook
+            return f"{name}, line {line}" if name.endswith(".py") else f"{name}, cell {cell}, line {line}"
         return match.group(0)
     return re.sub(rf'(?:File "[^"]*?\b{re.escape(module)}\.py", line |\b{re.escape(module)}\.py,? line )(\d+)',
                   cell_of, text)
@@ -837,11 +1154,68 @@ def translate_result(result, info: dict | None) -> None:
         if mapping:
             q.feedback = translate(q.feedback, q.module, mapping["notebook"], mapping["lines"])
             q.output = translate(q.output, q.module, mapping["notebook"], mapping["lines"])
+            for check in _check_records(q):  # the feedback page shows each check's own detail
+                check["detail"] = translate(check["detail"], q.module, mapping["notebook"], mapping["lines"])
         elif q.status == "import_error":
             names = ", ".join(f"`{n}`" for n in CONTRACT.get(q.module, ()))
-            q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission",
-                                f"no cell of {notebooks} defines {names} (the {q.module} section)", q.feedback)
-    result.notes[:0] = info.get("notes", [])
+            scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
+            missing = (f"nothing in {notebooks} defines {names}" if scripts else
+                       f"no cell of {notebooks} defines {names} (the {q.module} section)")
+            q.feedback = re.sub(rf"\b{re.escape(q.module)}\.py is not in the submission", missing, q.feedback)
+    skipped = _take_guard_lines(result, info)
+    _reader_terms_for_missing_names(result, info)  # the placement summary lists them once
+    result.notes[:0] = info.get("notes", []) + skipped
+
+
+#: What a guarded statement of a converted notebook or script prints when it fails at import (the grader's
+#: words, not the student's output): ``Notebook: cell 3, line 1 did not run ...`` or ``x.py: line 9 did not run ...``.
+GUARD_LINE = re.compile(r"^(?:Notebook: (?:(\S+\.ipynb), )?(cell \d+, line \d+)|(\S+\.py): (line \d+)) did not run "
+                        r"when graded \((.*)\)$")
+
+
+def _take_guard_lines(result, info: dict) -> list[str]:
+    """The conversion's own "did not run" lines out of each question's printed output (they are the
+    grader's words, not the student's output), said once as notes."""
+    said: dict[str, str] = {}
+    for q in result.questions:
+        kept = []
+        for line in (q.output or "").split("\n"):
+            found = GUARD_LINE.match(line.strip())
+            if not found:
+                kept.append(line)
+                continue
+            origin = found.group(1) or found.group(3) or (info["modules"].get(q.module) or {}).get(
+                "notebook", "the notebook")
+            said.setdefault(f"{origin}, {found.group(2) or found.group(4)}", found.group(5))
+        q.output = "\n".join(kept).strip()
+    return [_cap(f"{where} did not run when graded ({error}); code that uses what it sets may fail")
+            for where, error in said.items()]
+
+
+def _reader_terms_for_missing_names(result, info: dict) -> None:
+    """"module 'roc' has no attribute 'roc_points'" (the converted module's words) said as what the
+    notebook or script lacks."""
+    documents = ", ".join(info.get("notebooks", [])) or "the notebook"
+    scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
+    for q in result.questions:
+        def reader(match, q=q):
+            if match.group(1) != q.module:
+                return match.group(0)
+            name = match.group(2)
+            return f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
+        def rewrite(text, q=q, reader=reader):
+            return re.sub(r"(?:it raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'",
+                          lambda m: ("but " if m.group(0).startswith("it raised") and m.group(1) == q.module
+                                     else "") + reader(m), text)
+        q.feedback = rewrite(q.feedback)
+        for check in _check_records(q):
+            check["detail"] = rewrite(check["detail"])
+
+
+def _check_records(q) -> list[dict]:
+    """The question's recorded sub-checks that carry a detail (what the feedback page lists)."""
+    checks = q.measurements.get("checks") if isinstance(q.measurements, dict) else None
+    return [c for c in checks or [] if isinstance(c, dict) and isinstance(c.get("detail"), str)]
 
 
 # ------------------------------------------------------------- self-check

@@ -11,6 +11,7 @@ STATUSES = {
     "passed": "✓", "partial": "~", "failed": "✗", "not_implemented": "✗", "error": "✗",
     "import_error": "✗", "timeout": "⏱", "crashed": "✗", "not_run": "-", "grader_error": "!",
     "withheld": "?",  # a student's view before the deadline (autograder.disclosure)
+    "held": "…",  # pending a person's review: neither earned nor lost yet (autograder.policy.review)
 }
 
 
@@ -72,17 +73,29 @@ class GradingResult:
         return [q for q in self.questions if q.outcome == "infrastructure"]
 
     @property
+    def held(self) -> list[QuestionResult]:
+        """Questions held for review (``autograder.policy.review``): their points are not final, so neither
+        is the score; ``grading.json`` lists their ids under ``held_for_review``."""
+        return [q for q in self.questions if q.status == "held"]
+
+    @property
+    def held_points(self) -> float:
+        """The points the held questions could still earn (their maxima): pending, counted nowhere yet."""
+        return round(sum(q.max_points for q in self.held), 4)
+
+    @property
     def needs_regrade(self) -> bool:
         """True when this result must not be kept: the grader failed somewhere, so it says nothing
         final about the student (it is never cached, and ``grade-all --retry-failed`` regrades it)."""
         return bool(self.grader_errors or self.infrastructure_failures)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "score": self.score, "max_score": self.max_score}
+        return {**asdict(self), "score": self.score, "max_score": self.max_score,
+                "held_for_review": [q.id for q in self.held]}
 
     @classmethod
     def from_dict(cls, data: dict) -> "GradingResult":
-        data = {k: v for k, v in data.items() if k not in ("score", "max_score")}
+        data = {k: v for k, v in data.items() if k not in ("score", "max_score", "held_for_review")}
         known = set(QuestionResult.__dataclass_fields__)
         data["questions"] = [QuestionResult(**{k: v for k, v in q.items() if k in known})
                              for q in data.get("questions", [])]

@@ -108,6 +108,10 @@ class Question:
     #: (in proportion to the weights of the groups present), split evenly among its checks.
     #: Empty: every check weighs the same.
     weights: dict[str, float] = field(default_factory=dict)
+    #: A figure above this is beyond what honest answers reach (e.g. Titanic accuracy far above the
+    #: reference): together with a staff flag on the question's code (data carried in the code) it
+    #: keeps the points pending a person's review (``autograder.policy.review``). None: never held.
+    review_above: float | None = None
 
     @property
     def module(self) -> str:
@@ -165,7 +169,7 @@ LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes
                 "file_mb": True, "output_kb": True, "timeout_floor": False, "timeout_multiple": False,
                 "hung_timeout": False}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
-                   "perturbed_drop_limit", "cross_validation", "weights", *LIMIT_FIELDS}
+                   "perturbed_drop_limit", "cross_validation", "weights", "review_above", *LIMIT_FIELDS}
 
 
 def _fraction(qid, key, value):
@@ -185,6 +189,20 @@ def _parse_cross_validation(qid, table) -> CrossValidation | None:
     if not (isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 1):
         _fail(qid, "cross_validation.repeats", "an int >= 1", repeats)
     return CrossValidation(folds, repeats)
+
+
+def _parse_review_above(qid, value, bands: dict[str, Band]) -> float | None:
+    """A finite number above every absolute band's full-marks line (an honest full-marks figure is never held)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(qid, "review_above", "a finite number", value)
+    if not bands:
+        _fail(qid, "review_above", "set only on a question scored in a band (one with a tolerance)", value)
+    lines = [band.full_at for band in bands.values() if band.relative_to == "absolute"]
+    if lines and value <= max(lines):
+        _fail(qid, "review_above", f"a number above the full-marks line ({max(lines):g})", value)
+    return float(value)
 
 
 def parse_spec(document: dict) -> dict[str, Question]:
@@ -224,6 +242,7 @@ def parse_spec(document: dict) -> dict[str, Question]:
             permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit, disclosure=disclosure,
             cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
             weights=_parse_weights(qid, merged["weights"]) if "weights" in merged else {},
+            review_above=_parse_review_above(qid, merged.get("review_above"), bands),
         )
     return questions
 

@@ -168,7 +168,7 @@ def test_the_cache_key_follows_every_input_that_changes_a_measurement(tmp_path, 
 
 
 @pytest.mark.parametrize("field, value", [("points", 40.0), ("full_at", 0.5), ("permuted_limit", 0.9),
-                                          ("weights", None), ("disclosure", "pass_fail")])
+                                          ("weights", None), ("disclosure", "pass_fail"), ("review_above", 0.95)])
 def test_the_cache_key_ignores_policy_fields_of_questions_toml(tmp_path, field, value):
     project = _Project(tmp_path)
     before = project.key()
@@ -179,6 +179,7 @@ def test_the_cache_key_ignores_policy_fields_of_questions_toml(tmp_path, field, 
         "permuted_limit": lambda t: re.sub(r"permuted_limit = [0-9.]+", f"permuted_limit = {value}", t, count=1),
         "weights": lambda t: re.sub(r"(weights = \{[^}]*?= )([0-9.]+)", r"\g<1>7", t, count=1),
         "disclosure": lambda t: re.sub(r'disclosure = "[a-z_]+"', f'disclosure = "{value}"', t, count=1),
+        "review_above": lambda t: re.sub(r"(?m)^review_above = [0-9.]+", f"review_above = {value}", t, count=1),
     }[field](toml)
     assert edited != toml, f"questions.toml has no {field} to edit"
     (tmp_path / "autograder/questions.toml").write_text(edited)

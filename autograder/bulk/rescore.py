@@ -133,6 +133,7 @@ def rescore_result(result: GradingResult, spec: dict[str, Question] | None = Non
         new.name, new.hint, new.visibility = question.name, question.hint, question.visibility
         questions.append(new)
     rescored.questions = questions
+    policy.apply_review(rescored, spec)
     return rescored
 
 

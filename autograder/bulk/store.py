@@ -34,7 +34,8 @@ GRADER_PARTS = ("*.py", "judge/**/*.py", "judge/reference_figures.json", "worker
 NOT_GRADER = {"cli.py", "__main__.py", "disclosure.py"}
 #: Fields of a question in questions.toml that only decide how measurements are scored (the policy):
 #: editing them rescores the stored measurements instead of regrading the class.
-POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit"}
+POLICY_FIELDS = {"points", "title", "hint", "disclosure", "weights", "permuted_limit", "perturbed_drop_limit",
+                 "review_above"}
 
 
 def atomic_write(path: Path, text: str) -> None:

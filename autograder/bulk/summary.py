@@ -91,15 +91,16 @@ def question_stats(results: dict[str, GradingResult]) -> list[dict]:
             by_question.setdefault(q.id, []).append(q)
     rows = []
     for qid, answers in by_question.items():
-        points = [q.points for q in answers]
+        final = [q for q in answers if q.status != "held"]  # held for review: neither full nor zero yet
+        points = [q.points for q in final]
         seconds = [q.seconds for q in answers]
         statuses = collections.Counter(q.status for q in answers)
         rows.append({
             "id": qid, "name": answers[0].name, "visibility": answers[0].visibility,
             "max_points": answers[0].max_points, "n": len(answers),
-            "mean_points": round(statistics.fmean(points), 3),
-            "pass_rate": round(sum(q.points >= q.max_points for q in answers) / len(answers), 3),
-            "zero_rate": round(sum(q.points <= 0 for q in answers) / len(answers), 3),
+            "mean_points": round(statistics.fmean(points), 3) if final else 0.0,
+            "pass_rate": round(sum(q.points >= q.max_points for q in final) / len(final), 3) if final else 0.0,
+            "zero_rate": round(sum(q.points <= 0 for q in final) / len(final), 3) if final else 0.0,
             "mean_seconds": round(statistics.fmean(seconds), 2), "max_seconds": round(max(seconds), 2),
             "statuses": dict(statuses),
         })
@@ -133,7 +134,7 @@ def hardest_checks(results: dict[str, GradingResult], limit: int = 15) -> list[d
 
 def lost_points(result: GradingResult) -> list[str]:
     """The questions of ``result`` below full marks (partial ones included), in the spec's order."""
-    return [q.id for q in result.questions if q.points < q.max_points and q.status != "withheld"]
+    return [q.id for q in result.questions if q.points < q.max_points and q.status not in ("withheld", "held")]
 
 
 def status_counts(entries: list[dict], results: dict[str, GradingResult]) -> dict[str, int]:
@@ -267,7 +268,9 @@ def write_summary(batch_dir: Path, *, similarity: bool = True, staff_pages: bool
                          "percent": round(100 * result.score / result.max_score, 1) if result.max_score else 0.0,
                          "seconds": result.seconds, "feedback": (folder / "feedback.html").is_file(),
                          "problems": len(lost), "lost": lost, "crashed": crashed,
-                         "status": "code failed" if crashed else ("below full marks" if lost else "full marks")})
+                         "held": [q.id for q in result.held],
+                         "status": "held for review" if result.held else
+                         "code failed" if crashed else ("below full marks" if lost else "full marks")})
     ungraded = [e for e in entries if str(e.get("id")) not in results]
     scores = [s["percent"] for s in students]
     html = environment().get_template("summary.html.j2").render(

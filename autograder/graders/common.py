@@ -355,3 +355,54 @@ def check_call(results: list, name: str, function, args: dict | None = None, kwa
         return validate(value, what) if validate else value
 
     return check(results, name, call, run, expected, atol=atol, group=group)
+
+
+def in_worker(submission, module: str, target: str, attr: str, *args, what: str | None = None, keep: bool = True,
+              **kwargs):
+    """Call the library function ``target.attr`` inside ``module``'s worker and keep the result there.
+
+    The grader's own input for one student function, built where the function runs: a check that
+    needs an object no plain value can carry (a parsed email, a ``Counter``) builds it itself
+    instead of taking it from another contract function, so a missing or broken neighbour costs
+    only its own checks. Arguments may be other kept objects (:class:`~autograder.judge.client.Remote`).
+    ``keep=False``: plain data comes back as it is (a list of artists as a list of handles).
+    """
+    return submission._request(module, {"op": "call", "module": target, "attr": attr, "args": list(args),
+                                        "kwargs": kwargs, "keep": keep}, what or f"{target}.{attr}()")
+
+
+def parsed_email(submission, module: str, raw: bytes):
+    """``raw`` parsed in ``module``'s worker as the reference parses it (``email.message_from_bytes`` with
+    ``email.policy.default``): the input for ``email_to_text`` and the word counter, whatever the
+    submission's ``parse_email`` does."""
+    policies = in_worker(submission, module, "importlib", "import_module", "email.policy", what="email.policy")
+    policy = policies.get("default", keep=True)
+    return in_worker(submission, module, "email", "message_from_bytes", raw, policy=policy,
+                     what="email.message_from_bytes()")
+
+
+def plotted(submission, module: str, call):
+    """Run a plotting call on a fresh figure in ``module``'s worker: ``(what it returned, False)``, or, when
+    it returns None as the book's plotting functions do (they draw on the current axes), ``(the current
+    axes, True)``: the book's form is graded on what it drew (the call is adapted, not the student)."""
+    pyplot = in_worker(submission, module, "importlib", "import_module", "matplotlib.pyplot",
+                       what="matplotlib.pyplot")
+    pyplot.call("close", "all")
+    returned = call()
+    if returned is not None:
+        return returned, False
+    return pyplot.call("gca", keep=True), True
+
+
+def drawn(axes, attribute: str) -> list:
+    """The artists of ``attribute`` ("images", "lines") on ``axes`` (a handle), as a list of handles."""
+    return in_worker(axes.submission, axes.module, "builtins", "list", axes.get(attribute, keep=True),
+                     what=f"Axes.{attribute}", keep=False)
+
+
+def drawn_last(axes, attribute: str, what: str):
+    """The last artist of ``attribute`` ("images", "lines") on ``axes`` a plotting function drew on."""
+    artists = drawn(axes, attribute)
+    if not artists:
+        raise InvalidOutput(f"{what} returned None and drew no {attribute[:-1]} on the current axes")
+    return artists[-1]

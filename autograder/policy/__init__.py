@@ -6,11 +6,13 @@
 
 ``grade``, ``grade-all`` (fresh or from the cache), ``rescore`` and the reports all score through
 :func:`score`; ``Credit`` (what a grader test records) uses :func:`check_weights` and
-:func:`checks_fraction` for the same arithmetic. Nothing here runs student code or reads data.
+:func:`checks_fraction` for the same arithmetic. :func:`apply_review` then holds a figure no honest answer reaches, on code the staff flagged, for a
+person's review (status "held"). Nothing here runs student code or reads data.
 """
 
+from autograder.policy.review import HELD, HELD_TEXT, apply_review, hold
 from autograder.policy.scoring import (INFRASTRUCTURE, MEASURED, OUTCOMES, STUDENT, Scored, bounded_points,
                                        check_weights, checks_fraction, integrity_failures, score, spec_band)
 
-__all__ = ["INFRASTRUCTURE", "MEASURED", "OUTCOMES", "STUDENT", "Scored", "bounded_points", "check_weights",
+__all__ = ["HELD", "HELD_TEXT", "apply_review", "hold", "INFRASTRUCTURE", "MEASURED", "OUTCOMES", "STUDENT", "Scored", "bounded_points", "check_weights",
            "checks_fraction", "integrity_failures", "score", "spec_band"]

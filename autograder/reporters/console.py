@@ -12,7 +12,7 @@ from rich.text import Text
 from autograder.reporters import _text
 from autograder.results import STATUSES, GradingResult
 
-STYLE = {"passed": "green", "partial": "yellow", "not_run": "dim"}
+STYLE = {"passed": "green", "partial": "yellow", "not_run": "dim", "held": "dim"}
 HEADLINE_CHARS = 300
 
 
@@ -37,13 +37,14 @@ def print_table(result: GradingResult, console: Console | None = None, *, hints:
     table.add_column("feedback", overflow="fold", max_width=70)
     for q in result.questions:
         note = _text.console(headline(q)[:HEADLINE_CHARS])
-        detail = first_detail(q) if q.points < q.max_points else None
+        held = q.status == "held"
+        detail = first_detail(q) if q.points < q.max_points and not held else None
         if detail:  # the headline names what failed; the detail says what came back and where it differs
             note.append("\n").append_text(_text.console(detail[:2 * HEADLINE_CHARS]))
-        if hints and q.points < q.max_points and q.hint:  # what happened first, then what to try
+        if hints and q.points < q.max_points and q.hint and not held:  # what happened first, then what to try
             note.append("\n").append_text(_text.console(f"Hint: {q.hint}", style="dim"))
         table.add_row(Text(STATUSES[q.status], style=STYLE.get(q.status, "red")), _text.console(q.name),
-                      f"{q.points:g}/{q.max_points:g}", note)
+                      f"held/{q.max_points:g}" if held else f"{q.points:g}/{q.max_points:g}", note)
     console.print(table)
     for note in result.notes:
         console.print(_text.console(f"Note: {note}", style="yellow"))

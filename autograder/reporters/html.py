@@ -319,7 +319,7 @@ def question_view(q: QuestionResult, index: int) -> dict:
     measured = bool(band and band.get("value") is not None and band.get("full_at") is not None)
     return {
         "q": q, "anchor": f"q-{index}", "symbol": STATUSES.get(q.status, "?"), "status": q.status.replace("_", " "),
-        "needs_work": q.status not in ("passed", "withheld", "not_run") and q.points < q.max_points,
+        "needs_work": q.status not in ("passed", "withheld", "held", "not_run") and q.points < q.max_points,
         "gauge": gauge(band) if measured else None,
         "band_sentence": band_sentence(band) if measured else None,
         "band_region": band if band and "region" in band else None,

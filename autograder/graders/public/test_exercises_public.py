@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder.graders.common import Property, check, fit_predict
+from autograder.graders.common import Property, check, fit_predict, parsed_email
 from autograder.graders.explain import param_grid_of
 from autograder.judge.validate import as_remote
 
@@ -46,23 +46,38 @@ PARSING_TESTS = {
 }
 
 
+#: The content type parse_email must keep for each crafted email (its MIME structure, not only its text).
+PARSED_TYPES = {"PLAIN": "text/plain", "HTML": "text/html", "MULTIPART": "multipart/alternative"}
+
+
 @pytest.mark.question("ex4_spam.parsing")
 def test_parsing(submission, credit):
+    """parse_email and email_to_text are checked apart: email_to_text gets emails the grader parsed
+    itself (as the reference does), so a missing or differently named parse_email costs only its own
+    checks (and the other way round)."""
     spam = submission.module("ex4_spam")
     checks = []
+    raws = {"PLAIN": PLAIN, "HTML": HTML, "MULTIPART": MULTIPART, "LATIN1": LATIN1}
 
-    def text_of(raw):
-        message = as_remote(spam.parse_email(raw, keep=True), "parse_email()", "email.message.Message")
-        text = spam.email_to_text(message)
+    def content_type(label):
+        message = as_remote(spam.parse_email(raws[label], keep=True), "parse_email()", "email.message.Message")
+        return message.call("get_content_type")
+
+    for label, wanted in PARSED_TYPES.items():
+        check(checks, f"parse_email keeps the {wanted} structure", f"ex4_spam.parse_email({label}).get_content_type()",
+              lambda label=label: content_type(label), wanted, group="parse_email")
+
+    def text_of(label):
+        text = spam.email_to_text(parsed_email(submission, "ex4_spam", raws[label]))
         assert isinstance(text, str), f"email_to_text() returned a {type(text).__name__}; expected a str"
         return text
 
-    for name, raw, label, wanted in (
-            ("plain text", PLAIN, "PLAIN", "text containing 'Hello world'"),
-            ("HTML: links, entities, no tags, no <head>", HTML, "HTML",
+    for name, label, wanted in (
+            ("plain text", "PLAIN", "text containing 'Hello world'"),
+            ("HTML: links, entities, no tags, no <head>", "HTML",
              "'HYPERLINK' for the link, 'Tom & Jerry' unescaped, no '<' and no <head> text ('secret')"),
-            ("multipart: the text/plain part", MULTIPART, "MULTIPART", "text containing 'plain part'"),
-            ("latin-1 charset", LATIN1, "LATIN1", "text containing 'café crème'")):
-        check(checks, name, f"ex4_spam.email_to_text(parse_email({label}))", lambda raw=raw: text_of(raw),
-              Property(wanted, lambda text, name=name: PARSING_TESTS[name](text)))
+            ("multipart: the text/plain part", "MULTIPART", "text containing 'plain part'"),
+            ("latin-1 charset", "LATIN1", "text containing 'café crème'")):
+        check(checks, name, f"ex4_spam.email_to_text(<{label} parsed by the grader>)", lambda label=label: text_of(label),
+              Property(wanted, lambda text, name=name: PARSING_TESTS[name](text)), group="email_to_text")
     credit.checks(checks)
