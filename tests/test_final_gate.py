@@ -171,6 +171,15 @@ def test_a_result_held_for_review_is_blank_and_not_regraded(tmp_path):
     assert_honest(store.out, "bo", "held for review: similar to ann's code")
 
 
+def test_a_question_the_policy_held_for_review_keeps_the_whole_result_out_of_every_export(tmp_path):
+    held = made_result(0.0, status="held")
+    store = store_class(tmp_path / "out", {"bo": {"result": held.to_dict(), "log": ""}})
+    results, not_final = final_results(store, store.read_manifest())
+    assert "bo" not in results and not not_final["bo"].regrade
+    write_outputs(store, store.read_manifest())
+    assert_honest(store.out, "bo", "held for review: confusion.public_example scored above its review ceiling")
+
+
 def test_an_intact_class_is_exported_whole_and_an_old_notes_file_goes(tmp_path):
     store = store_class(tmp_path / "out")
     (store.out / "not_final.csv").write_text("id,reason\nbo,old\n")

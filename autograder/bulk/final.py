@@ -9,7 +9,7 @@ A stored result is **final** when
 - it was graded by the grader installed now: the grader hash recorded with it
   (:func:`autograder.bulk.store.grader_hash`) is the installed one's;
 - it is not held: not still pending (an interrupted batch), not marked for review (a ``review``
-  note in its record).
+  note in its record), no question of it held for review by the policy (``status`` "held").
 
 ``grades.csv``, the Canvas and Moodle files, the class summary and ``report`` read stored results
 only through :func:`final_results`. A result that is not final is exported blank with its reason
@@ -99,6 +99,9 @@ def judge(store, record: dict, installed: str | None = None) -> Verdict | None:
     review = record.get("review") or stored.get("review")
     if review:
         return Verdict(sid, reason=f"held for review: {review}")
+    if result.held:
+        return Verdict(sid, reason=f"held for review: {', '.join(q.id for q in result.held)} scored above its "
+                                   "review ceiling on code that carries data (the staff feedback page shows both)")
     return Verdict(sid, result=result)
 
 
