@@ -111,6 +111,7 @@ class GradingPlugin:
         limits = dataclasses.replace(q.limits, **self.limit_overrides)
         self.student.limits = dataclasses.replace(limits, call_timeout=call_timeout(q.id, self.profile_name, limits))
         self.student.slowest_call = 0.0
+        self.student.from_scratch, self.student.library_calls = q.from_scratch, []
         try:
             check_memory(self.student.limits)
         except LimitUnavailable as exc:  # the machine's limit, not the student's: regraded, never scored

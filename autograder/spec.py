@@ -108,6 +108,10 @@ class Question:
     #: (in proportion to the weights of the groups present), split evenly among its checks.
     #: Empty: every check weighs the same.
     weights: dict[str, float] = field(default_factory=dict)
+    #: Library modules the question's code is written without ("from scratch"): a call into a
+    #: function of one of them, recorded in the worker while the student's code runs, fails the
+    #: question's ``from_scratch`` check.
+    from_scratch: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -151,6 +155,14 @@ def _parse_band(qid, profile, table) -> Band:
     return Band(float(full_at), float(zero_at), relative_to)
 
 
+def _parse_modules(qid, key, names) -> tuple[str, ...]:
+    """A list of dotted module names (``["sklearn.metrics"]``)."""
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and n and all(part.isidentifier() for part in n.split(".")) for n in names):
+        _fail(qid, key, "a list of module names such as [\"sklearn.metrics\"]", names)
+    return tuple(names)
+
+
 def _parse_weights(qid, table) -> dict[str, float]:
     expected = "a table of check group -> number > 0, e.g. { threshold = 2, predictions = 1 }"
     if not isinstance(table, dict) or not table:
@@ -165,7 +177,7 @@ LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes
                 "file_mb": True, "output_kb": True, "timeout_floor": False, "timeout_multiple": False,
                 "hung_timeout": False}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
-                   "perturbed_drop_limit", "cross_validation", "weights", *LIMIT_FIELDS}
+                   "perturbed_drop_limit", "cross_validation", "weights", "from_scratch", *LIMIT_FIELDS}
 
 
 def _fraction(qid, key, value):
@@ -224,6 +236,7 @@ def parse_spec(document: dict) -> dict[str, Question]:
             permuted_limit=permuted_limit, perturbed_drop_limit=drop_limit, disclosure=disclosure,
             cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
             weights=_parse_weights(qid, merged["weights"]) if "weights" in merged else {},
+            from_scratch=_parse_modules(qid, "from_scratch", merged.get("from_scratch", [])),
         )
     return questions
 
