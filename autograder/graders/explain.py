@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from autograder.graders.common import check, describe_call
 from autograder.judge.scoring import Check
+from autograder.messages import listed
 
 
 class Mistake(NamedTuple):
@@ -179,11 +180,10 @@ def nan_rows(what: str) -> Mistake:
         return got.ndim == 2 and bool(np.isnan(got).any())
 
     def message_for(got):
-        rows = sorted({int(r) for r in np.argwhere(np.isnan(np.asarray(got, dtype=float)))[:, 0]})
-        return rows
+        return np.flatnonzero(np.isnan(np.asarray(got, dtype=float)).any(axis=1)).tolist()
 
     return _Dynamic("nan_rows", matches, lambda got: (
-        f"an all-zero row became NaN (row {', '.join(map(str, message_for(got)))} of the result): that class has "
+        f"an all-zero row became NaN (row {listed(message_for(got))} of the result): that class has "
         f"no {what}, and 0/0 is NaN; the contract keeps such a row at zeros "
         "(np.divide(cm, totals, out=np.zeros(cm.shape), where=totals > 0))"))
 
@@ -250,10 +250,9 @@ def from_scratch_check(results: list, submission, module: str, *, group: str = "
     if called:
         switched = [c for c in called if c.startswith(("sys.set", "threading.set"))]
         first = (switched or called)[0]
-        more = f" (and {len(called) - 1} more)" if len(called) > 1 else ""
         detail = (f"recorded what {module}.py's code calls while the grader runs it; expected no call into "
                   f"{libraries} (this module is written from scratch with numpy; the grader compares it with "
-                  f"scikit-learn); got a call to {first}{more}; likely cause: "
+                  f"scikit-learn); got a call to {listed([first] + [c for c in called if c != first], 1)}; likely cause: "
                   + ("it switched off the grader's record of library calls; remove that call" if switched else
                      f"calls {libraries}; count with numpy instead, e.g. np.sum((y_true == 1) & (y_pred == 1)) "
                      "for TP"))
