@@ -314,6 +314,83 @@ def test_a_spam_model_that_memorises_across_splits_gains_nothing(tmp_path):
         assert questions[qid].feedback.startswith("mean ")
 
 
+def _spam_lookup_table(folder, key: str) -> str:
+    """The public labels of the quick corpus's emails, keyed by the hostile fixture's own key function."""
+    from autograder.data import load_spam
+
+    (folder / "lookup_table.py").write_text(f"KEY = {key!r}\nLABELS = {{}}\n")
+    fixture = _load(folder, "ex4_spam")
+    corpus = load_spam("quick")
+    labels = {fixture.key(raw): label for label, emails in ((0, corpus.easy_ham), (1, corpus.spam)) for raw in emails}
+    sys.modules.pop("book_spam", None)
+    return f"KEY = {key!r}\nLABELS = {labels!r}\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["bytes", "words"])
+def test_a_spam_lookup_of_the_public_labels_is_caught_by_the_rewritten_emails(tmp_path, key):
+    """Without its table the fixture finds no spam (0 points); with it every public email is right.
+    The rewritten copies (new headers, one line left out) break both keys: the model scores 0."""
+    folder = fixture_submission(tmp_path, "hostile_spam_lookup")
+    (folder / "book_spam.py").write_text(reference_source("ex4_spam"))
+    (folder / "lookup_table.py").write_text(_spam_lookup_table(folder, key))
+    questions = {q.id: q for q in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
+    for qid, question in questions.items():
+        figures = question.measurements["rewritten_emails"]
+        assert question.measurements["band"]["value"] == 1.0, qid  # the table alone: every email right
+        assert question.points == 0 and question.status == "failed", question.feedback
+        assert figures["excess"] > figures["limit"], figures
+        assert question.feedback.startswith("not counted") and "rewritten" in question.feedback
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("classifier", [None, "MultinomialNB()", "LinearSVC(random_state=42)"])
+def test_the_chapters_spam_models_pass_the_rewritten_email_check_with_room(tmp_path, classifier):
+    """The reference and the chapter's other legitimate filters (scripts/spam_fairness.py)."""
+    source = reference_source("ex4_spam")
+    if classifier:
+        source = source.replace("LogisticRegression(max_iter=1000, random_state=42))", f"{classifier})")
+        source += "\nfrom sklearn.naive_bayes import MultinomialNB\nfrom sklearn.svm import LinearSVC\n"
+        assert classifier in source
+    folder = write_submission(tmp_path / "spam", files={"ex4_spam.py": source})
+    for question in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions:
+        figures = question.measurements["rewritten_emails"]
+        assert figures["excess"] <= figures["limit"] / 2, (classifier, figures)
+        assert figures["changed"] < 0.03, (classifier, figures)  # a filter reading words hardly notices
+        assert not question.feedback.startswith("not counted"), question.feedback
+
+
+def test_a_rewritten_email_keeps_its_words_but_one_line_and_loses_its_identifying_headers():
+    from email import message_from_bytes
+
+    from autograder.data import load_spam
+    from autograder.graders.hidden.test_exercises_hidden import rewrite_email
+
+    corpus = load_spam("quick")
+    for raw in corpus.easy_ham[:20] + corpus.spam[:20]:
+        copy = rewrite_email(raw, [1, len(raw)])
+        assert copy != raw and copy == rewrite_email(raw, [1, len(raw)])
+        before, after = message_from_bytes(raw), message_from_bytes(copy)
+        assert after["Message-ID"] != before["Message-ID"] and after["Received"] is None
+        assert after["Subject"] == before["Subject"] and after["From"] == before["From"]
+        if not before.is_multipart():
+            old = before.get_payload().splitlines()
+            new = after.get_payload().splitlines()
+            assert len(old) - len(new) in (0, 1) and set(new) <= set(old)
+
+
+def test_the_rewrite_verdict_is_policy_so_rescoring_applies_it():
+    from autograder.policy import scoring as policy
+
+    question = SPEC["ex4_spam.precision"]
+    measurements = {"band": {"metric": "precision", "value": 1.0, "full_at": 0.93, "zero_at": 0.85, "reference": 0.97},
+                    "rewritten_emails": {"excess": 0.2, "se": 0.01}}
+    caught = policy.score(measurements, question, "quick")
+    assert caught.fraction == 0 and "rewritten" in caught.integrity[0]
+    measurements["rewritten_emails"]["excess"] = 0.005
+    assert policy.score(measurements, question, "quick").fraction == 1
+
+
 # ------------------------------------------------------------------ full data
 
 @pytest.mark.full_data

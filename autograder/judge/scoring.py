@@ -10,7 +10,8 @@ from scipy import stats
 
 from autograder.messages import bounded, listed
 from autograder.policy.scoring import (check_weights, checks_fraction, passes_perturbation_check,  # noqa: F401
-                                       passes_shift_check, passes_shuffled_check, shift_excess_limit)
+                                       passes_rewrite_check, passes_shift_check, passes_shuffled_check,
+                                       rewrite_excess_limit, shift_excess_limit)
 from autograder.spec import Band
 
 #: Failed checks whose details (call, expected, got) the feedback spells out; the rest are named.
