@@ -223,14 +223,15 @@ def test_a_grid_without_the_knn_parameters_says_what_is_missing(tmp_path):
     assert question.points == 0 and "not weights" in question.feedback
 
 
-def _lookup_table(mnist, train_rows=300, threshold=None):
-    def key(row):
-        row = np.asarray(row, dtype=np.uint8)
-        return hashlib.sha1((row if threshold is None else row > threshold).tobytes()).hexdigest()[:16]
-
+def _lookup_table(mnist, train_rows=300, threshold=None, crop=False):
+    """The fixture's table, keyed by the fixture's own key function under these settings."""
+    namespace = {"THRESHOLD": threshold, "CROP": crop, "np": np, "hashlib": hashlib}
+    source = (FIXTURES / "hostile_mnist_lookup" / "ex1_knn97.py").read_text()
+    exec(source[source.index("def key(row):"):source.index("class Lookup")], namespace)
+    key = namespace["key"]
     test = {key(row): int(label) for row, label in zip(mnist.X_test, mnist.y_test)}
     train = {key(row): int(label) for row, label in zip(mnist.X_train[:train_rows], mnist.y_train[:train_rows])}
-    return f"TEST = {test!r}\nTRAIN = {train!r}\nTHRESHOLD = {threshold!r}\n"
+    return f"TEST = {test!r}\nTRAIN = {train!r}\nTHRESHOLD = {threshold!r}\nCROP = {crop!r}\n"
 
 
 def _load(folder, module):
@@ -276,6 +277,28 @@ def test_a_lookup_keyed_by_thresholded_pixels_survives_the_intensity_check_but_n
     assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit  # not caught there
     assert figures["shift"]["excess"] > figures["shift"]["limit"]
     assert question.feedback.startswith("test accuracy not counted") and "moved by one pixel" in question.feedback
+
+
+@pytest.mark.slow
+def test_a_lookup_keyed_by_the_cropped_thresholded_digit_survives_shifts_but_not_the_moved_images(tmp_path):
+    """A key invariant to intensity and to moving the digit: the one-pixel shifts alone would not
+    catch it; the copies also turned by a few degrees do."""
+    from scipy import ndimage
+
+    mnist = load_mnist("quick")
+    folder = fixture_submission(tmp_path, "hostile_mnist_lookup")
+    (folder / "lookup_table.py").write_text(_lookup_table(mnist, threshold=127, crop=True))
+    attack = _load(folder, "ex1_knn97")
+    model = attack.build_model().fit(mnist.X_train, mnist.y_train)
+    shifted = np.stack([ndimage.shift(im.reshape(28, 28), (1, 0), order=0, cval=0).ravel() for im in mnist.X_test])
+    assert np.mean(model.predict(perturb_images(mnist.X_test, 0)) == mnist.y_test) > 0.97
+    assert np.mean(model.predict(shifted) == mnist.y_test) > 0.97  # the key survives a shift (honest KNN: 0.87)
+    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    assert question.points == 0 and question.status == "failed", question.feedback
+    figures = question.measurements
+    assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit
+    assert figures["shift"]["excess"] > figures["shift"]["limit"], figures["shift"]
+    assert "moved by one pixel and turned by" in question.feedback
 
 
 @pytest.mark.slow

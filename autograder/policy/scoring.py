@@ -7,7 +7,9 @@ A question's ``measurements`` (plain JSON, see ``Credit.measurements``) hold
   ``band`` for a metric scored inside a band);
 - ``shuffled_labels`` / ``perturbation`` / ``shift``: the integrity figures (accuracy after training
   on shuffled labels; the drop in accuracy when the test images move by one intensity level; the
-  drop, beyond the reference's, when they move by one pixel).
+  drop, beyond the reference's, when they move by one pixel and turn a few degrees);
+- ``rewritten_emails``: the spam filter's accuracy drop, beyond the reference's, when the test
+  emails are rewritten (new headers, one line of text left out).
 
 :func:`score` applies the question's current spec (points, bands, weights, integrity limits) to
 them. The same measurements and spec give the same score whether the question was just graded,
@@ -165,8 +167,8 @@ def integrity_failures(measurements: dict, question: Question, band: Band | None
         excess, se = float(shift["excess"]), float(shift["se"])
         if not passes_shift_check(excess, se, question):
             failures.append(f"accuracy drops by {excess:.4f} more than the reference's when the test images move by "
-                            f"one pixel (limit {shift_excess_limit(se, question):.4f}): the model recognises the "
-                            "exact public images")
+                            f"one pixel and turn a few degrees (limit {shift_excess_limit(se, question):.4f}): the "
+                            "model recognises the exact public images")
     rewritten = measurements.get("rewritten_emails")
     if isinstance(rewritten, dict) and "excess" in rewritten and "se" in rewritten:
         excess, se = float(rewritten["excess"]), float(rewritten["se"])

@@ -10,11 +10,14 @@ checks run beside the score (details in docs/design/thresholds.md):
 - perturbed test images (MNIST): interior pixels move one intensity level, which leaves a real
   model's accuracy where it was but breaks exact lookups of the public test images; a model
   far better on the unperturbed copies than on the perturbed ones is flagged;
-- shifted test images (MNIST): copies moved one pixel, mixed into the same predict call; a model
-  whose accuracy falls by more on them than the reference KNN's does on the same images knows the
-  exact public images by something other than their digit (a table keyed by thresholded pixels
-  survives the intensity perturbation, not a shift), and gets 0. A lookup can gain at most the
-  check's limit (about three standard errors of the paired drops) before it is caught;
+- moved test images (MNIST): copies moved one pixel (a random direction) and turned by 3 to 6
+  degrees (a random angle and sense), mixed into the same predict call; a model whose accuracy
+  falls by more on them than the reference KNN's does on the same images knows the exact public
+  images by something other than their digit, and gets 0. The two moves change different things:
+  a table keyed by thresholded pixels survives the intensity perturbation, not a shift; one keyed
+  by the thresholded digit cropped to its bounding box survives the shift, not the turn. A lookup
+  can gain at most the check's limit (about three standard errors of the paired drops) before it
+  is caught;
 - fresh workers per spam split, so no state filled in one split's ``fit`` reaches another;
 - rewritten emails (spam): each test email is also predicted rewritten, in the same predict call:
   new Message-ID and Date, no Received headers, a blank line more at the end and, where the body is
@@ -57,9 +60,11 @@ PERMUTED_ROWS = {"quick": 1000, "full": 3000}
 #: Unperturbed test images predicted beside the perturbed ones (mixed in one call, in random order).
 ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
 PERTURB_SEED = 7_340_117
-#: Unperturbed test images also predicted moved by one pixel (a random direction each).
+#: Unperturbed test images also predicted moved by one pixel (a random direction each) and turned
+#: by MOVE_DEGREES (a random angle and sense each).
 SHIFTED_ROWS = {"quick": 1000, "full": 2000}
 SHIFT_SEED = 6_020_311
+MOVE_DEGREES = (3.0, 6.0)
 TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
 REWRITE_SEED = 4_410_297
@@ -89,7 +94,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     rng = np.random.default_rng(SEED + 7)
     originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
     moved = originals[:SHIFTED_ROWS[profile]]   # originals is a random sample: its head is one too
-    X_shifted = shift_images(X_test[moved], SHIFT_SEED)
+    X_shifted = move_images(X_test[moved], SHIFT_SEED)
     batch = np.concatenate([X_scored, X_test[originals], X_shifted])
     order = rng.permutation(len(batch))  # perturbed, unperturbed and shifted copies interleaved at random
     what = f"{build.module}.build_model()"
@@ -126,7 +131,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
 
     expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
     shift = _shift_figures(y_test[moved], on_originals[:len(moved)], on_shifted, reference.get(
-        f"digits/shifted/{SHIFT_SEED}/{len(moved)}",
+        f"digits/moved/{SHIFT_SEED}/{MOVE_DEGREES[0]:g}-{MOVE_DEGREES[1]:g}/{len(moved)}",
         lambda: _reference_shift_figures(y_test[moved], X_test[moved], X_shifted, X_train, y_train)))
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
@@ -149,11 +154,12 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
         "notices; this one recognises the exact public test images, so this question scores 0.")
     assert passes_shift_check(shift["excess"], shift["se"], question), (
-        f"test accuracy not counted: on {shift['rows']:,} test images moved by one pixel the model's accuracy falls "
+        f"test accuracy not counted: on {shift['rows']:,} test images moved by one pixel and turned by "
+        f"{MOVE_DEGREES[0]:g} to {MOVE_DEGREES[1]:g} degrees the model's accuracy falls "
         f"by {shift['drop']:.4f} (from {shift['unshifted']:.4f} to {shift['shifted']:.4f}), while the reference "
         f"KNN's falls by {shift['reference_drop']:.4f} on the same images: {shift['excess']:.4f} more (limit "
-        f"{shift_limit:.4f}, three standard errors). Moving a digit by one pixel does not change which digit it "
-        "is; a model that is this much better on the exact public images recognises them by something else "
+        f"{shift_limit:.4f}, three standard errors). Moving a digit by one pixel or turning it a few degrees "
+        "does not change which digit it is; a model that is this much better on the exact public images recognises them by something else "
         "(for example a table of the test images), so this question scores 0.")
     credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
     credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
@@ -163,12 +169,19 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     return on_perturbed
 
 
-def shift_images(X, seed: int):
-    """Each image moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+def move_images(X, seed: int):
+    """Each image turned by MOVE_DEGREES (a random angle and sense each; bilinear, about its centre)
+    and moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+    rng = np.random.default_rng(seed)
     directions = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])
-    moves = directions[np.random.default_rng(seed).integers(0, len(directions), len(X))]
-    return np.stack([ndimage.shift(image.reshape(28, 28), move, order=0, cval=0).ravel()
-                     for image, move in zip(np.asarray(X), moves)]).astype(np.asarray(X).dtype)
+    moves = directions[rng.integers(0, len(directions), len(X))]
+    angles = rng.uniform(*MOVE_DEGREES, len(X)) * rng.choice([-1, 1], len(X))
+    X = np.asarray(X)
+    moved = []
+    for image, move, angle in zip(X, moves, angles):
+        turned = ndimage.rotate(image.reshape(28, 28).astype(float), angle, reshape=False, order=1, cval=0)
+        moved.append(ndimage.shift(np.clip(np.rint(turned), 0, 255), move, order=0, cval=0).ravel())
+    return np.stack(moved).astype(X.dtype) if moved else X.copy()
 
 
 def _reference_shift_figures(y, X_unshifted, X_shifted, X_train, y_train) -> dict:
