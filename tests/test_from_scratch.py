@@ -69,6 +69,7 @@ def test_an_import_that_is_never_called_costs_nothing(tmp_path):
     assert _from_scratch(question)["passed"] and question.points == 6, question.feedback
 
 
+@pytest.mark.slow
 def test_recording_costs_little_on_a_from_scratch_question(tmp_path, monkeypatch):
     """The reference's confusion and roc questions graded with and without the record."""
     import autograder.spec as spec_module
