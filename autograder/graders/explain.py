@@ -13,7 +13,6 @@ on plain data that came back from the worker.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
