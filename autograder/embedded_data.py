@@ -79,8 +79,8 @@ class DataFlag:
 
     file: str
     line: int
-    kind: str       # "long literal", "encoded literal", "table literal", "encoded comments", "decodes data", "reads a file",
-                    # "too large to scan"
+    kind: str       # "long literal", "encoded literal", "table literal", "encoded comments", "decodes data",
+                    # "reads a file", "too large to scan"
     evidence: str   # what was seen, e.g. "a 48,213-character string in a base64 alphabet"
 
     def describe(self) -> str:

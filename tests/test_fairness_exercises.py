@@ -93,7 +93,8 @@ def test_shipped_figures_match_this_library_and_data():
     assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123",
                                                   "digits/moved/6020311/3-6/1000",
                                                   "ex4_spam/rewritten/v1/5550123/4410297"}
-    assert set(precomputed_figures("full")) >= {"digits/moved/6020311/3-6/2000", "ex4_spam/rewritten/v1/5550123/4410297"}
+    assert set(precomputed_figures("full")) >= {"digits/moved/6020311/3-6/2000",
+                                                 "ex4_spam/rewritten/v1/5550123/4410297"}
     for qid in EXERCISE_METRICS + CONCEPT_METRICS:
         for profile in ("quick", "full"):
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"

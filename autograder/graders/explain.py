@@ -251,7 +251,8 @@ def from_scratch_check(results: list, submission, module: str, *, group: str = "
         first = (switched or called)[0]
         detail = (f"recorded what {module}.py's code calls while the grader runs it; expected no call into "
                   f"{libraries} (this module is written from scratch with numpy; the grader compares it with "
-                  f"scikit-learn); got a call to {listed([first] + [c for c in called if c != first], 1)}; likely cause: "
+                  f"scikit-learn); got a call to {listed([first] + [c for c in called if c != first], 1)}; "
+                  "likely cause: "
                   + ("it switched off the grader's record of library calls; remove that call" if switched else
                      f"calls {libraries}; count with numpy instead, e.g. np.sum((y_true == 1) & (y_pred == 1)) "
                      "for TP"))
