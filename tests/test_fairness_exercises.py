@@ -92,9 +92,9 @@ def test_shipped_figures_match_this_library_and_data():
     """Grading never recomputes a reference figure on the critical path with this scikit-learn."""
     assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123",
                                                   "digits/moved/6020311/3-6/1000",
-                                                  "ex4_spam/rewritten/v1/5550123/4410297"}
+                                                  "ex4_spam/rewritten/v2/5550123/4410297"}
     assert set(precomputed_figures("full")) >= {"digits/moved/6020311/3-6/2000",
-                                                 "ex4_spam/rewritten/v1/5550123/4410297"}
+                                                 "ex4_spam/rewritten/v2/5550123/4410297"}
     for qid in EXERCISE_METRICS + CONCEPT_METRICS:
         for profile in ("quick", "full"):
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"
@@ -354,7 +354,7 @@ def _spam_lookup_table(folder, key: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("key", ["bytes", "words"])
+@pytest.mark.parametrize("key", ["bytes", "words", "subject"])
 def test_a_spam_lookup_of_the_public_labels_is_caught_by_the_rewritten_emails(tmp_path, key):
     """Without its table the fixture finds no spam (0 points); with it every public email is right.
     The rewritten copies (new headers, one line left out) break both keys: the model scores 0."""
@@ -399,7 +399,10 @@ def test_a_rewritten_email_keeps_its_words_but_one_line_and_loses_its_identifyin
         assert copy != raw and copy == rewrite_email(raw, [1, len(raw)])
         before, after = message_from_bytes(raw), message_from_bytes(copy)
         assert after["Message-ID"] != before["Message-ID"] and after["Received"] is None
-        assert after["Subject"] == before["Subject"] and after["From"] == before["From"]
+        assert after["From"] == before["From"]
+        if "=?" not in str(before["Subject"]):  # the subject's words, reordered, less one of three or more
+            old, new = str(before["Subject"]).split(), str(after["Subject"]).split()
+            assert set(new) <= set(old) and len(old) - len(new) == (len(old) >= 3)
         if not before.is_multipart():
             old = before.get_payload().splitlines()
             new = after.get_payload().splitlines()

@@ -9,7 +9,7 @@ A question's ``measurements`` (plain JSON, see ``Credit.measurements``) hold
   on shuffled labels; the drop in accuracy when the test images move by one intensity level; the
   drop, beyond the reference's, when they move by one pixel and turn a few degrees);
 - ``rewritten_emails``: the spam filter's accuracy drop, beyond the reference's, when the test
-  emails are rewritten (new headers, one line of text left out).
+  emails are rewritten (new headers, the subject reordered, one line of text left out).
 
 :func:`score` applies the question's current spec (points, bands, weights, integrity limits) to
 them. The same measurements and spec give the same score whether the question was just graded,
@@ -128,9 +128,10 @@ def passes_shift_check(excess: float, se: float, question) -> bool:
     return question.perturbed_drop_limit is None or excess <= shift_excess_limit(se, question)
 
 
-#: A spam model's accuracy drop on rewritten test emails (new headers, one line of text left out) may
-#: exceed the reference pipeline's on the same emails by this many standard errors, and at least by
-#: REWRITE_EXCESS_FLOOR, before it is flagged: it recognises the exact public emails.
+#: A spam model's accuracy drop on rewritten test emails (new headers, the subject reordered, one line
+#: of text left out) may exceed the reference pipeline's on the same emails by this many standard
+#: errors, and at least by REWRITE_EXCESS_FLOOR, before it is flagged: it recognises the exact public
+#: emails.
 REWRITE_EXCESS_SE = 3.0
 REWRITE_EXCESS_FLOOR = 0.01
 

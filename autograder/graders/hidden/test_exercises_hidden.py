@@ -20,10 +20,11 @@ checks run beside the score (details in docs/design/thresholds.md):
   is caught;
 - fresh workers per spam split, so no state filled in one split's ``fit`` reaches another;
 - rewritten emails (spam): each test email is also predicted rewritten, in the same predict call:
-  new Message-ID and Date, no Received headers, a blank line more at the end and, where the body is
-  one part, one line of its text left out. A bag-of-words filter reads the same words less one line
-  and hardly changes its answer; a table of the public emails keyed by their bytes, their headers or
-  their exact words no longer finds them. A model whose accuracy falls by more on the rewritten
+  new Message-ID and Date, no Received headers, the subject's words reordered (one left out of
+  three or more), a blank line more at the end and, where the body is one part, one line of its
+  text left out. A bag-of-words filter reads the same words less a few and hardly changes its
+  answer; a table of the public emails keyed by their bytes, their subject or their body's words
+  no longer finds them. A model whose accuracy falls by more on the rewritten
   copies than the reference pipeline's does on the same copies (beyond three standard errors of
   the paired drops) gets 0 for precision and recall.
 
@@ -411,8 +412,9 @@ def test_transformers(submission, credit):
 
 def rewrite_email(raw: bytes, seed) -> bytes:
     """The email as a bag-of-words filter reads it, less one line, in other bytes: new Message-ID and
-    Date, no Received headers, one line with letters left out of a single-part body, a blank line
-    more at the end. Deterministic for a given ``seed``."""
+    Date, no Received headers, the subject's words in another order (one left out of three or more),
+    one line with letters left out of a single-part body, a blank line more at the end.
+    Deterministic for a given ``seed``."""
     rng = np.random.default_rng(seed)
     newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
     head, sep, body = raw.partition(newline * 2)
@@ -427,6 +429,11 @@ def rewrite_email(raw: bytes, seed) -> bytes:
         name = line.split(b":", 1)[0].strip().lower()
         dropping = name in REWRITTEN_HEADERS
         multipart |= name == b"content-type" and b"multipart" in line.lower()
+        if name == b"subject" and b"=?" not in line:  # its words in another order, one left out
+            words = line.split(b":", 1)[1].split()
+            order = [int(i) for i in rng.permutation(len(words))]
+            words = [words[i] for i in order][:len(words) - 1 if len(words) >= 3 else None]
+            line = b"Subject: " + b" ".join(words)
         if not dropping:
             kept.append(line)
     token = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), 16))
@@ -508,7 +515,7 @@ def _spam_scores(submission, data, reference, memo):
         scores = {"student": mine[:4],
                   "reference": tuple(reference.get(f"ex4_spam/v3/{SEED}", lambda: book_run()[:4])),
                   "rewritten": _rewrite_figures(mine[4], reference.get(
-                      f"ex4_spam/rewritten/v1/{SEED}/{REWRITE_SEED}", lambda: book_run()[4]))}
+                      f"ex4_spam/rewritten/v2/{SEED}/{REWRITE_SEED}", lambda: book_run()[4]))}
     except (StudentCodeError, InvalidOutput) as exc:
         memo["spam"] = exc
         raise
@@ -535,7 +542,8 @@ def _spam_integrity(credit, scores) -> None:
     assert passes_rewrite_check(figures["excess"], figures["se"]), (
         f"not counted: on {figures['rows']:,} test emails (over the {SPAM_SPLITS} splits) the model is right "
         f"{figures['original']:.4f} of the time as published but {figures['rewritten']:.4f} on the same emails "
-        f"rewritten (new Message-ID and Date, no Received headers, one line of text left out), while the "
+        f"rewritten (new Message-ID and Date, no Received headers, the subject's words reordered, one line "
+        "of text left out), while the "
         f"reference pipeline's accuracy falls by {figures['reference_drop']:.4f} on the same copies: "
         f"{figures['excess']:.4f} more (limit {limit:.4f}, three standard errors). A filter that reads the words "
         "hardly notices; this one recognises the exact public emails (for example a table of their labels), "
