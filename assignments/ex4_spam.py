@@ -1,6 +1,7 @@
 """Exercise 4: a spam classifier on the SpamAssassin corpus.
 
-Load raw emails with ``autograder.data.load_spam("quick")`` (bytes). Parse them
+Load raw emails with ``autograder.data.load_spam("full")`` (bytes; the data kit's public
+corpus; the student bundle's quick sample has no categories, ``corpus.unlabelled``). Parse them
 with the ``email`` package, turn each into a bag of words, and train a
 classifier. Nothing may be downloaded at run time: NLTK's ``PorterStemmer``
 works offline; find URLs with a regular expression.

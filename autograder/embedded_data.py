@@ -44,6 +44,10 @@ ENCODED_LITERAL = 400
 TABLE_VALUES = 300
 #: At most this many flags are kept per file (the count of the others is kept).
 FLAGS_PER_FILE = 20
+#: The largest source the scan parses (parsing costs about 1 KB of memory per character of dense
+#: code): the bound of a module file (``grading.MAX_MODULE_BYTES``), which prepare_submission
+#: applies first; a larger file given here is reported unparsed.
+MAX_SCANNED_CHARS = 512 * 1024
 
 _ENCODED = re.compile(rb"[A-Za-z0-9+/=_\-\s]*")   # base64 (both alphabets) and hex, with line breaks
 _SPACE = re.compile(rb"\s")
@@ -75,7 +79,8 @@ class DataFlag:
 
     file: str
     line: int
-    kind: str       # "long literal", "encoded literal", "table literal", "encoded comments", "decodes data", "reads a file"
+    kind: str       # "long literal", "encoded literal", "table literal", "encoded comments", "decodes data",
+                    # "reads a file", "too large to scan"
     evidence: str   # what was seen, e.g. "a 48,213-character string in a base64 alphabet"
 
     def describe(self) -> str:
@@ -159,6 +164,9 @@ def _constants_in(node: ast.AST) -> int:
 
 def scan_source(source: str | bytes, filename: str) -> list[DataFlag]:
     """The data flags of one file's source; a file that does not parse has none (its import fails anyway)."""
+    if len(source) > MAX_SCANNED_CHARS:
+        return [DataFlag(filename, 0, "too large to scan", f"{len(source):,} characters, more than the "
+                         f"{MAX_SCANNED_CHARS:,} the scan parses: a file this large is data-sized")]
     try:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

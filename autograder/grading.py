@@ -24,7 +24,7 @@ import pytest
 
 from autograder.files import NotARegularFile
 from autograder.lock import lock_record
-from autograder.notebooks import line_map, translate_result
+from autograder.notebooks import MAX_NOTEBOOK_CODE_CHARS, line_map, translate_result
 from autograder.plugin import GradingPlugin
 from autograder.reporters import to_gradescope, to_markdown
 from autograder.results import GradingResult
@@ -37,6 +37,11 @@ SOLUTIONS_DIR = PACKAGE_DIR.parent / "solutions"
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 #: One module's size (the largest reference module is ~10 KB; a lookup table of the public labels is MBs).
 MAX_FILE_BYTES = 4 * 1024 * 1024
+#: One module file (``.py``) the grader reads: the code bound of a notebook, for the same reason. The
+#: grader parses every module (the data-in-code scan, the zygote's import list, the similarity check)
+#: at about 1 KB of memory per character of the densest code, so a file under MAX_FILE_BYTES cost
+#: GBs; no question's module may hold more than ``source_kb`` (at most a few hundred KB) anyway.
+MAX_MODULE_BYTES = MAX_NOTEBOOK_CODE_CHARS
 #: Entries in a submission archive: ZipFile builds one object per entry before anything is read.
 MAX_ZIP_ENTRIES = 10_000
 #: A central-directory entry is 46 bytes and its name; ZipFile reads the directory by size, not by count.
@@ -162,7 +167,7 @@ def _python_files_in_folder(folder: Path, notes: list[str]) -> dict[str, bytes]:
     if chosen is not None:
         try:
             sources = read_tree_files(folder, chosen, [p.name for p in tree.files if p.parent == chosen],
-                                      MAX_FILE_BYTES, skipped)
+                                      MAX_MODULE_BYTES, skipped)
         except OSError as exc:  # the folder was replaced (by a link) after the walk
             raise CannotGrade(f"{folder.name}: {chosen} could not be read ({exc.strerror})") from None
 
@@ -237,9 +242,9 @@ def _python_files_in_zip(path: Path, notes: list[str]) -> dict[str, bytes]:
                 sources = {}
                 for relative in sorted(p for p in members if p.parent == chosen):
                     member = members[relative]
-                    if member.file_size > MAX_FILE_BYTES:
+                    if member.file_size > MAX_MODULE_BYTES:
                         skipped.add(member.filename, f"{member.file_size:,} bytes, more than the "
-                                                     f"{MAX_FILE_BYTES:,} allowed for one module", "file too large")
+                                                     f"{MAX_MODULE_BYTES:,} allowed for one module", "file too large")
                         continue
                     sources[relative.name] = archive.read(member)
 

@@ -72,6 +72,15 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 #: ~60 KB of code, the chapter notebook filled with every reference solution ~100 KB.
 MAX_NOTEBOOK_CODE_CHARS = 512 * 1024
 MAX_CELL_CODE_CHARS = 128 * 1024
+#: Cells in one notebook (the chapter's notebooks have a few hundred).
+MAX_NOTEBOOK_CELLS = 2_000
+#: JSON objects and lists (cells, outputs, metadata), and values, in one notebook, counted on the raw
+#: bytes before the JSON is parsed: parsing builds a Python object for each (a 50 MB notebook of
+#: empty cells cost 2.3 GB), so these bound the parse as MAX_NOTEBOOK_BYTES bounds the read. Real
+#: notebooks have about a thousand objects and two thousand values.
+MAX_NOTEBOOK_CONTAINERS = 50_000
+MAX_NOTEBOOK_VALUES = 1_000_000
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 #: Where prepare_submission leaves the line maps for translate_result (outside the submission folder).
 LINE_MAP_FILE = "notebook-lines.json"
 #: Cell metadata key that the generated notebooks use to mark a module's section.
@@ -127,6 +136,7 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
         raise NotebookError(f"{path.name}: {exc}{advice}") from exc
     cannot_read = (f"cannot read {path.name}: it is not valid notebook JSON ({{}}); open it in Jupyter and "
                    "save it again, or submit the .py modules")
+    _check_structure(path.name, raw)
     try:
         data = json.loads(raw)
     except RecursionError:
@@ -135,6 +145,9 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
         raise NotebookError(cannot_read.format(_cap(str(exc), 200))) from exc
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError(f"cannot read {path.name}: it is JSON but not a Jupyter notebook (no 'cells' list)")
+    if len(data["cells"]) > MAX_NOTEBOOK_CELLS:
+        raise NotebookError(f"cannot read {path.name}: it has {len(data['cells']):,} cells, more than the "
+                            f"{MAX_NOTEBOOK_CELLS:,} a notebook may have; delete the empty and scratch cells and save")
     cells = []
     for cell in data["cells"]:  # only what the conversion reads, checked before nbformat walks it
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type", ""), str):
@@ -165,6 +178,34 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
         raise NotebookError(f"{path.name} is a {_cap(str(language), 40)} notebook; the exercises are in Python")
     nb = nbformat.from_dict({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     return nb, notes
+
+
+def _check_structure(name: str, raw: bytes) -> None:
+    """Refuse a notebook with more JSON objects, lists or values than the bounds, before parsing it.
+
+    The separators are counted between strings (those inside strings are code and output, not
+    structure), in place: nothing is copied, and the count stops once a bound is passed."""
+    containers = values = position = 0
+
+    def count(start, end):
+        nonlocal containers, values
+        braces = raw.count(b"{", start, end) + raw.count(b"[", start, end)
+        containers += braces
+        values += braces + raw.count(b",", start, end)
+
+    for match in _JSON_STRING.finditer(raw):
+        count(position, match.start())
+        position = match.end()
+        if containers > MAX_NOTEBOOK_CONTAINERS or values > MAX_NOTEBOOK_VALUES:
+            break
+    else:
+        count(position, len(raw))
+    if containers > MAX_NOTEBOOK_CONTAINERS or values > MAX_NOTEBOOK_VALUES:
+        raise NotebookError(
+            f"cannot read {name}: it holds more than {min(containers, MAX_NOTEBOOK_CONTAINERS):,} cells, outputs and "
+            f"other entries or {min(values, MAX_NOTEBOOK_VALUES):,} values (more than the "
+            f"{MAX_NOTEBOOK_CONTAINERS:,} entries and {MAX_NOTEBOOK_VALUES:,} values a notebook may have); clear "
+            "its outputs (Kernel > Restart & Clear Output), delete empty cells and save")
 
 
 def _source(cell) -> str:
@@ -1024,11 +1065,11 @@ def notebook_sources(path: Path, workdir: Path) -> dict[str, bytes]:
             read_notes.append(str(exc))
     files = {}
     if python_files:
-        from autograder.grading import MAX_FILE_BYTES  # the same cap as a folder of modules
+        from autograder.grading import MAX_MODULE_BYTES  # the same cap as a folder of modules
 
         for py in python_files:
             try:
-                files[py.name] = read_regular_file(py, MAX_FILE_BYTES)
+                files[py.name] = read_regular_file(py, MAX_MODULE_BYTES)
             except NotARegularFile as exc:
                 read_notes.append(f"skipped {py.name}: {exc}")
     documents += _scripts(files, local)

@@ -37,6 +37,7 @@ from autograder.judge.limits import call_timeout
 from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
+from autograder.messages import bounded
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
 from autograder.worker.sandbox import LimitUnavailable, check_memory
@@ -111,6 +112,7 @@ class GradingPlugin:
         limits = dataclasses.replace(q.limits, **self.limit_overrides)
         self.student.limits = dataclasses.replace(limits, call_timeout=call_timeout(q.id, self.profile_name, limits))
         self.student.slowest_call = 0.0
+        self.student.from_scratch, self.student.library_calls = q.from_scratch, []
         try:
             check_memory(self.student.limits)
         except LimitUnavailable as exc:  # the machine's limit, not the student's: regraded, never scored
@@ -188,7 +190,7 @@ class GradingPlugin:
                 status = credit.status if fraction <= 0 and credit and credit.status else scored.status
         elif isinstance(error, StudentCodeError):
             status, fraction, outcome = error.status, 0.0, policy.STUDENT
-            lines.append(str(error))
+            lines.append(bounded(str(error)))
         elif isinstance(error, (InvalidOutput, AssertionError)):
             status, fraction = "failed", 0.0
             message = _assertion_message(error, q.title)
@@ -252,7 +254,7 @@ def _assertion_message(error: AssertionError, title: str) -> str:
     text = str(error)
     if not isinstance(error, InvalidOutput):
         text = "" if text.startswith("assert ") else text.split("\nassert ", 1)[0]
-    return text.strip() or f"a check of '{title}' failed"
+    return bounded(text.strip()) or f"a check of '{title}' failed"
 
 
 # ----------------------------------------------- running as `pytest -p autograder.plugin`

@@ -112,6 +112,10 @@ class Question:
     #: reference): together with a staff flag on the question's code (data carried in the code) it
     #: keeps the points pending a person's review (``autograder.policy.review``). None: never held.
     review_above: float | None = None
+    #: Library modules the question's code is written without ("from scratch"): a call into a
+    #: function of one of them, recorded in the worker while the student's code runs, fails the
+    #: question's ``from_scratch`` check.
+    from_scratch: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -155,6 +159,14 @@ def _parse_band(qid, profile, table) -> Band:
     return Band(float(full_at), float(zero_at), relative_to)
 
 
+def _parse_modules(qid, key, names) -> tuple[str, ...]:
+    """A list of dotted module names (``["sklearn.metrics"]``)."""
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and n and all(part.isidentifier() for part in n.split(".")) for n in names):
+        _fail(qid, key, "a list of module names such as [\"sklearn.metrics\"]", names)
+    return tuple(names)
+
+
 def _parse_weights(qid, table) -> dict[str, float]:
     expected = "a table of check group -> number > 0, e.g. { threshold = 2, predictions = 1 }"
     if not isinstance(table, dict) or not table:
@@ -169,7 +181,8 @@ LIMIT_FIELDS = {"timeout": False, "memory_mb": True, "threads": True, "processes
                 "file_mb": True, "output_kb": True, "timeout_floor": False, "timeout_multiple": False,
                 "hung_timeout": False}
 QUESTION_FIELDS = {"title", "points", "visibility", "hint", "tolerance", "permuted_limit", "disclosure", "source_kb",
-                   "perturbed_drop_limit", "cross_validation", "weights", "review_above", *LIMIT_FIELDS}
+                   "perturbed_drop_limit", "cross_validation", "weights", "review_above", "from_scratch",
+                   *LIMIT_FIELDS}
 
 
 def _fraction(qid, key, value):
@@ -243,6 +256,7 @@ def parse_spec(document: dict) -> dict[str, Question]:
             cross_validation=_parse_cross_validation(qid, merged.get("cross_validation")), **extra,
             weights=_parse_weights(qid, merged["weights"]) if "weights" in merged else {},
             review_above=_parse_review_above(qid, merged.get("review_above"), bands),
+            from_scratch=_parse_modules(qid, "from_scratch", merged.get("from_scratch", [])),
         )
     return questions
 

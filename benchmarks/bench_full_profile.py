@@ -69,7 +69,7 @@ def asked_work(question: str, mnist) -> None:
     originals = np.sort(rng.choice(len(X_test), size=graders.ORIGINAL_ROWS["full"], replace=False))
     moved = originals[:graders.SHIFTED_ROWS["full"]]
     batch = np.concatenate([perturb_images(X_test, graders.PERTURB_SEED), X_test[originals],
-                            graders.shift_images(X_test[moved], graders.SHIFT_SEED)])
+                            graders.move_images(X_test[moved], graders.SHIFT_SEED)])
     n = graders.PERMUTED_ROWS["full"]
     shuffled = np.random.default_rng(graders.SEED).permutation(y_train[:n])
     build(question).fit(X_train[:n], shuffled).predict(batch)

@@ -93,7 +93,8 @@ def test_outputs_do_not_count_toward_the_code_bound(tmp_path):
 
 
 def test_notes_from_a_notebook_of_many_dropped_lines_stay_small(tmp_path):
-    cells = [f"value_{i} = compute({i})\nprint(value_{i})" for i in range(5_000)]
+    cells = ["\n".join(f"value_{i}_{j} = compute({j})\nprint(value_{i}_{j})" for j in range(5))
+             for i in range(1_000)]  # 10,000 statements in 1,000 cells (a notebook has at most 2,000)
     path = write(tmp_path / "confusion.ipynb", notebook_json("def precision(y_true, y_pred):\n    return 1", *cells))
     converted = modules_from_notebook(path)
     assert sum(map(len, converted.notes)) < 5_000, [len(n) for n in converted.notes]

@@ -5,13 +5,15 @@ import io
 import os
 import shutil
 import subprocess
+import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder.build.student import build_student
-from autograder.data import load_mnist
+from autograder.data import load_mnist, load_spam
 from autograder.spec import load_spec
 from build_helpers import fresh_venv
 from submissions import PROJECT, write_submission
@@ -60,6 +62,61 @@ def test_bundle_holds_the_stubs_notebooks_public_graders_and_no_secret(bundle):
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 assert "y_test" not in npz.files
                 assert not any(npz[k].shape == y_test.shape and np.array_equal(npz[k], y_test) for k in npz.files)
+
+
+#: Names that would say which rows or emails belong to which hidden label.
+LABEL_NAMES = {"easy_ham", "hard_ham", "spam", "ham", "y_test", "test_labels", "test_labels.csv", "survived"}
+
+
+def _members(path: Path, data: bytes) -> list[str]:
+    """The names inside an archive (zip, tar, npz), in stored order; [] for other files."""
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return zf.namelist()
+    if path.name.endswith((".tar", ".tar.bz2", ".tar.gz", ".tgz")):
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            return tar.getnames()
+    return []
+
+
+def test_no_name_path_or_order_in_the_bundle_reveals_a_hidden_label(bundle):
+    """Walks every file and every archive member: no name or path is a label, the spam emails are
+    numbered in an order unrelated to their category, and Titanic's test file has no answer column."""
+    categories = {raw: cat for cat, msgs in (("ham", load_spam("quick").easy_ham), ("spam", load_spam("quick").spam),
+                                             ("hard", load_spam("quick").hard_ham)) for raw in msgs}
+    shipped = []
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        names = [path.relative_to(bundle).as_posix(), *_members(path, data)]
+        for name in names:
+            parts = {part.lower().rsplit(".", 1)[0] for part in name.split("/")} | {p.lower() for p in name.split("/")}
+            assert not parts & LABEL_NAMES, f"{path.relative_to(bundle)}: {name}"
+        if path.name == "spam.tar.bz2":
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                members = [m for m in tar.getmembers() if m.isfile()]
+                assert all(m.name.split("/")[-1].isdigit() and m.mtime == 0 for m in members)
+                shipped = [categories.get(tar.extractfile(m).read()) for m in members]
+        if path.name == "titanic_test.csv":
+            assert "survived" not in data.decode().splitlines()[0].lower()
+    assert sorted(shipped) == sorted(categories.values())  # every email, none added, none renamed to a label
+    # the order: as many runs of one category as a random order gives (3 standard deviations)
+    spam_flags = np.array([c == "spam" for c in shipped])
+    runs = 1 + int(np.sum(spam_flags[1:] != spam_flags[:-1]))
+    n, p = len(spam_flags), spam_flags.mean()
+    expected, sd = 1 + 2 * (n - 1) * p * (1 - p), np.sqrt(4 * n * p * (1 - p) * (1 - 3 * p * (1 - p)))
+    assert abs(runs - expected) <= 3 * sd + 2, (runs, expected, sd)
+
+
+def test_the_bundles_spam_sample_loads_without_categories(bundle, monkeypatch):
+    from autograder.data import loaders
+
+    full = load_spam("quick")
+    emails = sum(len(getattr(full, c)) for c in ("easy_ham", "hard_ham", "spam"))
+    sample = bundle / "package" / "autograder" / "data" / "sample"
+    monkeypatch.setattr(loaders, "SAMPLE_DIR", sample)
+    monkeypatch.setattr(loaders, "STUDENT_SAMPLE_MARK", sample / loaders.STUDENT_SAMPLE_MARK.name)
+    corpus = loaders.load_spam("quick")
+    assert corpus.spam is None and corpus.easy_ham is None and len(corpus.unlabelled) == emails
 
 
 def test_bundle_package_is_self_contained_and_ships_the_otter_checks(bundle):

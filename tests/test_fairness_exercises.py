@@ -90,7 +90,11 @@ def test_new_fields_are_validated_with_the_fields_name(change, message):
 
 def test_shipped_figures_match_this_library_and_data():
     """Grading never recomputes a reference figure on the critical path with this scikit-learn."""
-    assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123"}
+    assert set(precomputed_figures("quick")) >= {"ex3_titanic.accuracy/cv5x2/8191", "ex4_spam/v3/5550123",
+                                                  "digits/moved/6020311/3-6/1000",
+                                                  "ex4_spam/rewritten/v2/5550123/4410297"}
+    assert set(precomputed_figures("full")) >= {"digits/moved/6020311/3-6/2000",
+                                                 "ex4_spam/rewritten/v2/5550123/4410297"}
     for qid in EXERCISE_METRICS + CONCEPT_METRICS:
         for profile in ("quick", "full"):
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"
@@ -223,14 +227,15 @@ def test_a_grid_without_the_knn_parameters_says_what_is_missing(tmp_path):
     assert question.points == 0 and "not weights" in question.feedback
 
 
-def _lookup_table(mnist, train_rows=300, threshold=None):
-    def key(row):
-        row = np.asarray(row, dtype=np.uint8)
-        return hashlib.sha1((row if threshold is None else row > threshold).tobytes()).hexdigest()[:16]
-
+def _lookup_table(mnist, train_rows=300, threshold=None, crop=False):
+    """The fixture's table, keyed by the fixture's own key function under these settings."""
+    namespace = {"THRESHOLD": threshold, "CROP": crop, "np": np, "hashlib": hashlib}
+    source = (FIXTURES / "hostile_mnist_lookup" / "ex1_knn97.py").read_text()
+    exec(source[source.index("def key(row):"):source.index("class Lookup")], namespace)
+    key = namespace["key"]
     test = {key(row): int(label) for row, label in zip(mnist.X_test, mnist.y_test)}
     train = {key(row): int(label) for row, label in zip(mnist.X_train[:train_rows], mnist.y_train[:train_rows])}
-    return f"TEST = {test!r}\nTRAIN = {train!r}\nTHRESHOLD = {threshold!r}\n"
+    return f"TEST = {test!r}\nTRAIN = {train!r}\nTHRESHOLD = {threshold!r}\nCROP = {crop!r}\n"
 
 
 def _load(folder, module):
@@ -279,6 +284,28 @@ def test_a_lookup_keyed_by_thresholded_pixels_survives_the_intensity_check_but_n
 
 
 @pytest.mark.slow
+def test_a_lookup_keyed_by_the_cropped_thresholded_digit_survives_shifts_but_not_the_moved_images(tmp_path):
+    """A key invariant to intensity and to moving the digit: the one-pixel shifts alone would not
+    catch it; the copies also turned by a few degrees do."""
+    from scipy import ndimage
+
+    mnist = load_mnist("quick")
+    folder = fixture_submission(tmp_path, "hostile_mnist_lookup")
+    (folder / "lookup_table.py").write_text(_lookup_table(mnist, threshold=127, crop=True))
+    attack = _load(folder, "ex1_knn97")
+    model = attack.build_model().fit(mnist.X_train, mnist.y_train)
+    shifted = np.stack([ndimage.shift(im.reshape(28, 28), (1, 0), order=0, cval=0).ravel() for im in mnist.X_test])
+    assert np.mean(model.predict(perturb_images(mnist.X_test, 0)) == mnist.y_test) > 0.97
+    assert np.mean(model.predict(shifted) == mnist.y_test) > 0.97  # the key survives a shift (honest KNN: 0.87)
+    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    assert question.points == 0 and question.status == "failed", question.feedback
+    figures = question.measurements
+    assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit
+    assert figures["shift"]["excess"] > figures["shift"]["limit"], figures["shift"]
+    assert "moved by one pixel and turned by" in question.feedback
+
+
+@pytest.mark.slow
 def test_the_references_and_a_pca_knn_pass_the_shifted_image_check_with_room(tmp_path):
     qids = ["ex1_knn97.accuracy", "ex2_augmentation.accuracy"]
     graded = [*grade(PROJECT / "solutions", None, questions=qids).questions,
@@ -312,6 +339,86 @@ def test_a_spam_model_that_memorises_across_splits_gains_nothing(tmp_path):
         band = questions[qid].measurements["band"]
         assert band["value"] == pytest.approx(measured("quick", qid)["band"]["value"], abs=1e-12), qid
         assert questions[qid].feedback.startswith("mean ")
+
+
+def _spam_lookup_table(folder, key: str) -> str:
+    """The public labels of the quick corpus's emails, keyed by the hostile fixture's own key function."""
+    from autograder.data import load_spam
+
+    (folder / "lookup_table.py").write_text(f"KEY = {key!r}\nLABELS = {{}}\n")
+    fixture = _load(folder, "ex4_spam")
+    corpus = load_spam("quick")
+    labels = {fixture.key(raw): label for label, emails in ((0, corpus.easy_ham), (1, corpus.spam)) for raw in emails}
+    sys.modules.pop("book_spam", None)
+    return f"KEY = {key!r}\nLABELS = {labels!r}\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["bytes", "words", "subject"])
+def test_a_spam_lookup_of_the_public_labels_is_caught_by_the_rewritten_emails(tmp_path, key):
+    """Without its table the fixture finds no spam (0 points); with it every public email is right.
+    The rewritten copies (new headers, one line left out) break both keys: the model scores 0."""
+    folder = fixture_submission(tmp_path, "hostile_spam_lookup")
+    (folder / "book_spam.py").write_text(reference_source("ex4_spam"))
+    (folder / "lookup_table.py").write_text(_spam_lookup_table(folder, key))
+    questions = {q.id: q for q in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
+    for qid, question in questions.items():
+        figures = question.measurements["rewritten_emails"]
+        assert question.measurements["band"]["value"] == 1.0, qid  # the table alone: every email right
+        assert question.points == 0 and question.status == "failed", question.feedback
+        assert figures["excess"] > figures["limit"], figures
+        assert question.feedback.startswith("not counted") and "rewritten" in question.feedback
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("classifier", [None, "MultinomialNB()", "LinearSVC(random_state=42)"])
+def test_the_chapters_spam_models_pass_the_rewritten_email_check_with_room(tmp_path, classifier):
+    """The reference and the chapter's other legitimate filters (scripts/spam_fairness.py)."""
+    source = reference_source("ex4_spam")
+    if classifier:
+        source = source.replace("LogisticRegression(max_iter=1000, random_state=42))", f"{classifier})")
+        source += "\nfrom sklearn.naive_bayes import MultinomialNB\nfrom sklearn.svm import LinearSVC\n"
+        assert classifier in source
+    folder = write_submission(tmp_path / "spam", files={"ex4_spam.py": source})
+    for question in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions:
+        figures = question.measurements["rewritten_emails"]
+        assert figures["excess"] <= figures["limit"] / 2, (classifier, figures)
+        assert figures["changed"] < 0.03, (classifier, figures)  # a filter reading words hardly notices
+        assert not question.feedback.startswith("not counted"), question.feedback
+
+
+def test_a_rewritten_email_keeps_its_words_but_one_line_and_loses_its_identifying_headers():
+    from email import message_from_bytes
+
+    from autograder.data import load_spam
+    from autograder.graders.hidden.test_exercises_hidden import rewrite_email
+
+    corpus = load_spam("quick")
+    for raw in corpus.easy_ham[:20] + corpus.spam[:20]:
+        copy = rewrite_email(raw, [1, len(raw)])
+        assert copy != raw and copy == rewrite_email(raw, [1, len(raw)])
+        before, after = message_from_bytes(raw), message_from_bytes(copy)
+        assert after["Message-ID"] != before["Message-ID"] and after["Received"] is None
+        assert after["From"] == before["From"]
+        if "=?" not in str(before["Subject"]):  # the subject's words, reordered, less one of three or more
+            old, new = str(before["Subject"]).split(), str(after["Subject"]).split()
+            assert set(new) <= set(old) and len(old) - len(new) == (len(old) >= 3)
+        if not before.is_multipart():
+            old = before.get_payload().splitlines()
+            new = after.get_payload().splitlines()
+            assert len(old) - len(new) in (0, 1) and set(new) <= set(old)
+
+
+def test_the_rewrite_verdict_is_policy_so_rescoring_applies_it():
+    from autograder.policy import scoring as policy
+
+    question = SPEC["ex4_spam.precision"]
+    measurements = {"band": {"metric": "precision", "value": 1.0, "full_at": 0.93, "zero_at": 0.85, "reference": 0.97},
+                    "rewritten_emails": {"excess": 0.2, "se": 0.01}}
+    caught = policy.score(measurements, question, "quick")
+    assert caught.fraction == 0 and "rewritten" in caught.integrity[0]
+    measurements["rewritten_emails"]["excess"] = 0.005
+    assert policy.score(measurements, question, "quick").fraction == 1
 
 
 # ------------------------------------------------------------------ full data

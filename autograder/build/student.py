@@ -9,8 +9,11 @@ Layout of ``OUT`` (and ``OUT.zip``)::
                              (with its ``otter`` extra, for the Otter notebook's grader.check)
 
 Left out, always: ``solutions/``, ``autograder/graders/hidden/`` (hidden inputs and seeds),
-the sample's test labels (Titanic's ``test_labels.csv``, MNIST's ``y_test``) which hidden
-questions score against, and ``autograder/build/`` (it reads the solutions).  With
+the sample's test labels (Titanic's ``test_labels.csv``, MNIST's ``y_test``, and the spam
+emails' categories, which the spam splits score against) which hidden questions score against,
+and ``autograder/build/`` (it reads the solutions). The spam sample ships as one folder of
+emails under meaningless names (``emails/00000`` ...) in an order drawn afresh for each build:
+no name, path or position says which are spam.  With
 ``graders/hidden`` absent, ``check`` runs the public graders only, and the loaders return
 ``None`` for the labels a student bundle does not have.  ``autograder/otter_check.py`` ships:
 the Otter assignment's test cases (``grader.check`` in the Otter student notebook) call it.
@@ -19,14 +22,16 @@ the Otter assignment's test cases (``grader.check`` in the Otter student noteboo
 from __future__ import annotations
 
 import io
+import secrets
 import shutil
+import tarfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from autograder.build.notebooks import PROJECT_DIR, build_notebooks
-from autograder.data.loaders import STUDENT_SAMPLE_MARK
+from autograder.data.loaders import SPAM_UNLABELLED_FOLDER, STUDENT_SAMPLE_MARK, _read_spam_archive
 
 PACKAGE_DIR = PROJECT_DIR / "autograder"
 #: Paths under autograder/ never shipped to students.
@@ -96,6 +101,20 @@ def _student_mnist(source: Path, target: Path) -> None:
     target.write_bytes(buffer.getvalue())
 
 
+def _student_spam(source: Path, target: Path) -> None:
+    """The spam sample with its categories removed: every email in one folder, under a number, in an
+    order drawn for this build (``secrets``: not reproducible from anything shipped), with the same
+    owner, mode and time on every entry."""
+    emails = [raw for msgs in _read_spam_archive(source).values() for raw in msgs.values()]
+    order = list(range(len(emails)))
+    secrets.SystemRandom().shuffle(order)
+    with tarfile.open(target, "w:bz2") as tar:
+        for number, index in enumerate(order):
+            info = tarfile.TarInfo(f"{SPAM_UNLABELLED_FOLDER}/{number:05d}")
+            info.size, info.mtime, info.mode = len(emails[index]), 0, 0o644
+            tar.addfile(info, io.BytesIO(emails[index]))
+
+
 def build_student(out_dir: Path, *, make_zip: bool = True) -> Path:
     """Write the student bundle into ``out_dir`` (emptied first) and, by default, ``out_dir.zip``.
 
@@ -116,6 +135,7 @@ def build_student(out_dir: Path, *, make_zip: bool = True) -> Path:
     shutil.copytree(PACKAGE_DIR, package / "autograder", ignore=_ignore)
     sample = package / "autograder" / "data" / "sample"
     _student_mnist(PACKAGE_DIR / "data" / "sample" / "mnist.npz", sample / "mnist.npz")
+    _student_spam(PACKAGE_DIR / "data" / "sample" / "spam.tar.bz2", sample / "spam.tar.bz2")
     (sample / STUDENT_SAMPLE_MARK.name).write_text("This sample has no test labels (a student bundle).\n")
     (package / "pyproject.toml").write_text(_student_pyproject())
     (package / "README.md").write_text(README)

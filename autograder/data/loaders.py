@@ -43,6 +43,8 @@ MNIST_KEYS = ("X_train", "y_train", "X_test", "y_test")
 #: Present in a student bundle's sample, which leaves out the test labels (MNIST y_test, Titanic's
 #: test_labels.csv): the loaders then return None for them (``python -m autograder build student``).
 STUDENT_SAMPLE_MARK = SAMPLE_DIR / "STUDENT_SAMPLE"
+#: The one folder of a student bundle's spam sample (emails without categories).
+SPAM_UNLABELLED_FOLDER = "emails"
 SPAM_CATEGORIES = tuple(_checksums.SPAM_ARCHIVES)
 
 
@@ -79,6 +81,9 @@ class SpamCorpus:
     profile: str
     source: str
     names: dict[str, list[str]] = field(default_factory=dict)
+    #: A student bundle's sample: every email, with no category (the categories are hidden labels;
+    #: the category lists are then None).
+    unlabelled: list[bytes] | None = None
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -217,10 +222,17 @@ def load_spam(profile="quick", *, data_dir=None, cache=None) -> SpamCorpus:
     >>> corpus = load_spam("quick")
     >>> all(isinstance(m, bytes) for m in corpus.spam)
     True
+
+    In a student bundle the quick sample has no categories (they are the hidden splits' labels):
+    ``unlabelled`` holds its emails and the category lists are None; train on the full corpus.
     """
     if check_profile(profile) == "quick":
         path = SAMPLE_DIR / "spam.tar.bz2"
         stat = path.stat() if path.is_file() else None
+        if STUDENT_SAMPLE_MARK.is_file():  # a student bundle: the emails without their categories
+            emails = _read_spam_archive(path).get(SPAM_UNLABELLED_FOLDER, {})
+            return SpamCorpus(None, None, None, profile="quick", source=str(path),
+                              unlabelled=[emails[n] for n in sorted(emails)])
         by_cat = _verified_spam_sample(path, stat and (stat.st_size, stat.st_mtime_ns))
         return _corpus(by_cat, "quick", str(path))
 

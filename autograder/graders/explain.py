@@ -13,8 +13,6 @@ on plain data that came back from the worker.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -22,6 +20,7 @@ from scipy import ndimage
 
 from autograder.graders.common import check, describe_call
 from autograder.judge.scoring import Check
+from autograder.messages import listed
 
 
 class Mistake(NamedTuple):
@@ -42,7 +41,7 @@ class Mistake(NamedTuple):
 MISTAKES: dict[str, dict[str, str]] = {
     "confusion.binary_confusion_matrix": {
         "transposed": "the matrix is transposed: rows are the true labels, columns the predictions",
-        "uses_sklearn_metrics": "imports sklearn.metrics",
+        "uses_sklearn_metrics": "calls sklearn.metrics",
     },
     "confusion.precision": {"swapped": "precision and recall are swapped"},
     "confusion.recall": {"swapped": "precision and recall are swapped"},
@@ -52,7 +51,7 @@ MISTAKES: dict[str, dict[str, str]] = {
     "tradeoff.predict_at_threshold": {
         "strict_inequality": "a score equal to the threshold is predicted negative",
     },
-    "roc.roc_points": {"uses_sklearn_metrics": "imports sklearn.metrics",
+    "roc.roc_points": {"uses_sklearn_metrics": "calls sklearn.metrics",
                        "no_start_point": "the curve does not start at (0, 0)"},
     "cross_validation.manual_cross_val_score": {
         "shuffled_folds": "the folds were shuffled",
@@ -180,11 +179,10 @@ def nan_rows(what: str) -> Mistake:
         return got.ndim == 2 and bool(np.isnan(got).any())
 
     def message_for(got):
-        rows = sorted({int(r) for r in np.argwhere(np.isnan(np.asarray(got, dtype=float)))[:, 0]})
-        return rows
+        return np.flatnonzero(np.isnan(np.asarray(got, dtype=float)).any(axis=1)).tolist()
 
     return _Dynamic("nan_rows", matches, lambda got: (
-        f"an all-zero row became NaN (row {', '.join(map(str, message_for(got)))} of the result): that class has "
+        f"an all-zero row became NaN (row {listed(message_for(got))} of the result): that class has "
         f"no {what}, and 0/0 is NaN; the contract keeps such a row at zeros "
         "(np.divide(cm, totals, out=np.zeros(cm.shape), where=totals > 0))"))
 
@@ -228,55 +226,37 @@ def errors_only_mistakes(cm) -> list:
 
 # ------------------------------------------------------------------ from scratch
 
-BANNED_IMPORTS = ("sklearn.metrics",)
+def from_scratch_check(results: list, submission, module: str, *, group: str = "from_scratch") -> Check:
+    """One check: ``module``'s code called nothing of the libraries its question is written without.
 
-
-def banned_imports(path: Path, banned=BANNED_IMPORTS) -> list[str]:
-    """Each import of a ``banned`` module in a student's file, as "line N: <statement>".
-
-    The file is parsed, never run: ``import sklearn.metrics``, ``from sklearn.metrics import x``
-    and ``from sklearn import metrics`` all count. A file that does not parse has none (its
-    import error is reported by the question itself).
+    The question declares them (``from_scratch`` in questions.toml); the worker records, while the
+    student's code runs, every function of theirs it enters, however it was reached (a helper
+    module, ``importlib``), and the check names the first. It counts once one of the module's
+    answers is right: an untouched stub, or code that raises on every input, earns nothing for
+    calling nothing (the check takes their reason).
     """
-    try:
-        source = Path(path).read_text(encoding="utf-8", errors="replace")
-        tree = ast.parse(source)
-    except (OSError, SyntaxError, ValueError):
-        return []
-    found = []
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        if any(n == b or n.startswith(b + ".") for n in names for b in banned):
-            found.append(f"line {node.lineno}: {ast.get_source_segment(source, node) or 'import'}")
-    return found
-
-
-def from_scratch_check(results: list, directory: Path, module: str, *, group: str = "from_scratch") -> Check:
-    """One check: ``module``.py builds its metrics with numpy, importing nothing from ``sklearn.metrics``.
-
-    It counts once one of the module's answers is right: an untouched stub, or code that raises on
-    every input, earns nothing for importing nothing (the check takes their reason).
-    """
+    libraries = " or ".join(submission.from_scratch) or "the libraries it is written without"
+    name = f"{module}.py from scratch (no {libraries})"
     if not any(getattr(c, "passed", False) for c in results):
         reasons = {getattr(c, "reason", None) for c in results}
-        result = Check(f"{module}.py from scratch (no sklearn.metrics)", False,
-                       reasons.pop() if len(reasons) == 1 else None, group,
-                       f"checked {module}.py's imports; expected them counted once one of its answers is right; "
-                       "got no right answer yet")
+        result = Check(name, False, reasons.pop() if len(reasons) == 1 else None, group,
+                       f"recorded what {module}.py's code calls; expected that counted once one of its answers is "
+                       "right; got no right answer yet")
         results.append(result)
         return result
-    found = banned_imports(Path(directory) / f"{module}.py")
+    called = list(submission.library_calls)
     detail = ""
-    if found:
-        detail = (f"checked {module}.py's imports; expected none from sklearn.metrics (this module is written from "
-                  f"scratch with numpy; the grader compares it with scikit-learn); got {'; '.join(found[:3])}; "
-                  "likely cause: imports sklearn.metrics; count with numpy instead, e.g. "
-                  "np.sum((y_true == 1) & (y_pred == 1)) for TP")
-    result = Check(f"{module}.py from scratch (no sklearn.metrics)", not found, None, group, detail)
+    if called:
+        switched = [c for c in called if c.startswith(("sys.set", "threading.set"))]
+        first = (switched or called)[0]
+        detail = (f"recorded what {module}.py's code calls while the grader runs it; expected no call into "
+                  f"{libraries} (this module is written from scratch with numpy; the grader compares it with "
+                  f"scikit-learn); got a call to {listed([first] + [c for c in called if c != first], 1)}; "
+                  "likely cause: "
+                  + ("it switched off the grader's record of library calls; remove that call" if switched else
+                     f"calls {libraries}; count with numpy instead, e.g. np.sum((y_true == 1) & (y_pred == 1)) "
+                     "for TP"))
+    result = Check(name, not called, None, group, detail)
     results.append(result)
     return result
 

@@ -37,6 +37,10 @@ from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox,
 MAX_IDLE_WORKERS = 2
 
 
+#: Distinct recorded library calls kept per question.
+MAX_LIBRARY_CALLS = 20
+
+
 class StudentCodeError(Exception):
     """The student's code raised, or could not be run; costs the question its points."""
 
@@ -164,6 +168,8 @@ class Submission:
         self._pending_output: dict[str, str] = {}
         self._hung: set[tuple[str, str]] = set()  # (module, what) that ran out of time: short limits after
         self.slowest_call = 0.0                 # seconds; the plugin reads and resets it per question
+        self.from_scratch: tuple[str, ...] = () # set per question by the plugin: modules its code may not call
+        self.library_calls: list[str] = []      # calls into them the workers recorded, for this question
 
     @property
     def isolation_note(self) -> str:
@@ -308,7 +314,10 @@ class Submission:
         if remote is not None and remote.generation != self._generation[module]:
             raise SandboxStopped(f"{what}: the object was lost when the worker was restarted")
         message = _refs(message)
+        if self.from_scratch and message.get("op") in ("call", "getattr", "getitem"):
+            message["record"] = list(self.from_scratch)
         reply = self._send(worker, module, message, what)
+        self._note_calls(reply.calls)
         if reply.error:
             error = reply.error
             if error["kind"] == "not_implemented":
@@ -317,6 +326,14 @@ class Submission:
                 raise StudentCodeError(f"{what} tried to exit the process ({error['type']}: {error['message']})")
             raise StudentCodeError(f"{what} raised {error['type']}: {error['message']}\n{error['traceback']}")
         return self._handles(module, reply.value)
+
+    def _note_calls(self, calls) -> None:
+        """Keep the library calls a worker recorded (plain names; anything else in their place is ignored)."""
+        if isinstance(calls, list):
+            for name in calls[:MAX_LIBRARY_CALLS]:
+                if isinstance(name, str) and name[:200] not in self.library_calls \
+                        and len(self.library_calls) < MAX_LIBRARY_CALLS:
+                    self.library_calls.append(name[:200])
 
     def _handles(self, module, value):
         if isinstance(value, dict) and "__handle__" in value:

@@ -8,8 +8,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from autograder.messages import bounded, listed
 from autograder.policy.scoring import (check_weights, checks_fraction, passes_perturbation_check,  # noqa: F401
-                                       passes_shift_check, passes_shuffled_check, shift_excess_limit)
+                                       passes_rewrite_check, passes_shift_check, passes_shuffled_check,
+                                       rewrite_excess_limit, shift_excess_limit)
 from autograder.spec import Band
 
 #: Failed checks whose details (call, expected, got) the feedback spells out; the rest are named.
@@ -181,7 +183,7 @@ class Credit:
         self.measurements[key] = value
 
     def note(self, line: str) -> None:
-        self.lines.append(line)
+        self.lines.append(bounded(line))
 
     def fraction(self, value: float, line: str | None = None) -> float:
         self.value = min(max(float(value), 0.0), 1.0) if math.isfinite(value) else 0.0
@@ -201,7 +203,8 @@ class Credit:
         weights = self._check_weights(checks)
         scores = [c.score if c.score is not None else float(c.passed) for c in checks]
         records = [{"name": c.name, "passed": c.passed, "reason": c.reason, "group": c.group,
-                    "weight": w, "score": s, "detail": c.detail or None, **({"band": c.band} if c.band else {})}
+                    "weight": w, "score": s, "detail": bounded(c.detail) if c.detail else None,
+                    **({"band": c.band} if c.band else {})}
                    for c, w, s in zip(checks, weights, scores)]
         self.measure("checks", records)
         failed = [c for c in checks if not c.passed]
@@ -216,8 +219,7 @@ class Credit:
         if self.status == "not_implemented":
             line += ": not implemented yet"
         elif failed:
-            line += ": failed " + "; ".join(c.name for c in failed[:5]) + \
-                (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+            line += ": failed " + listed([c.name for c in failed], 5, "; ")
         self.fraction(fraction if checks else 0.0, line)
         shown = 1 if self.status == "not_implemented" else DETAILED_FAILURES
         for check in _representatives(failed, shown):

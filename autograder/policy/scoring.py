@@ -7,7 +7,9 @@ A question's ``measurements`` (plain JSON, see ``Credit.measurements``) hold
   ``band`` for a metric scored inside a band);
 - ``shuffled_labels`` / ``perturbation`` / ``shift``: the integrity figures (accuracy after training
   on shuffled labels; the drop in accuracy when the test images move by one intensity level; the
-  drop, beyond the reference's, when they move by one pixel).
+  drop, beyond the reference's, when they move by one pixel and turn a few degrees);
+- ``rewritten_emails``: the spam filter's accuracy drop, beyond the reference's, when the test
+  emails are rewritten (new headers, the subject reordered, one line of text left out).
 
 :func:`score` applies the question's current spec (points, bands, weights, integrity limits) to
 them. The same measurements and spec give the same score whether the question was just graded,
@@ -126,6 +128,23 @@ def passes_shift_check(excess: float, se: float, question) -> bool:
     return question.perturbed_drop_limit is None or excess <= shift_excess_limit(se, question)
 
 
+#: A spam model's accuracy drop on rewritten test emails (new headers, the subject reordered, one line
+#: of text left out) may exceed the reference pipeline's on the same emails by this many standard
+#: errors, and at least by REWRITE_EXCESS_FLOOR, before it is flagged: it recognises the exact public
+#: emails.
+REWRITE_EXCESS_SE = 3.0
+REWRITE_EXCESS_FLOOR = 0.01
+
+
+def rewrite_excess_limit(se: float) -> float:
+    """How much more than the reference's a spam model's accuracy may fall on rewritten emails."""
+    return max(REWRITE_EXCESS_FLOOR, REWRITE_EXCESS_SE * float(se))
+
+
+def passes_rewrite_check(excess: float, se: float) -> bool:
+    return excess <= rewrite_excess_limit(se)
+
+
 def integrity_failures(measurements: dict, question: Question, band: Band | None) -> list[str]:
     """Why the question's figure is not counted under ``question``'s limits (empty: it is)."""
     failures = []
@@ -149,8 +168,15 @@ def integrity_failures(measurements: dict, question: Question, band: Band | None
         excess, se = float(shift["excess"]), float(shift["se"])
         if not passes_shift_check(excess, se, question):
             failures.append(f"accuracy drops by {excess:.4f} more than the reference's when the test images move by "
-                            f"one pixel (limit {shift_excess_limit(se, question):.4f}): the model recognises the "
-                            "exact public images")
+                            f"one pixel and turn a few degrees (limit {shift_excess_limit(se, question):.4f}): the "
+                            "model recognises the exact public images")
+    rewritten = measurements.get("rewritten_emails")
+    if isinstance(rewritten, dict) and "excess" in rewritten and "se" in rewritten:
+        excess, se = float(rewritten["excess"]), float(rewritten["se"])
+        if not passes_rewrite_check(excess, se):
+            failures.append(f"accuracy drops by {excess:.4f} more than the reference's when the test emails are "
+                            f"rewritten (limit {rewrite_excess_limit(se):.4f}): the model recognises the exact "
+                            "public emails")
     return failures
 
 

@@ -115,6 +115,7 @@ class LimitUnavailable(RuntimeError):
 class Reply:
     value: object = None
     error: dict | None = None
+    calls: object = None   # the library calls recorded during the request, when it asked for a record
 
 
 # ------------------------------------------------------------------ choosing the mode
@@ -634,7 +635,7 @@ class _Channel:
             self.kill()
             raise WorkerError("the worker sent a reply that is not a result")
         self._after_reply()
-        return Reply(value=reply.get("ok"), error=reply.get("error"))
+        return Reply(value=reply.get("ok"), error=reply.get("error"), calls=reply.get("calls"))
 
     @property
     def alive(self) -> bool:

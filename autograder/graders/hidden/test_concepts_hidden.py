@@ -130,7 +130,7 @@ def test_confusion_hidden_inputs(submission, credit):
             check_explained(checks, f"case {i}: {name}", getattr(confusion, name), inputs, group=name,
                             expected=figures[name], validate=as_float, atol=EXACT,
                             mistakes=[swapped_metric(figures[name], figures[other], name, other)] if other else [])
-    from_scratch_check(checks, submission.directory, "confusion")
+    from_scratch_check(checks, submission, "confusion")
     credit.checks(checks)
 
 
@@ -203,7 +203,7 @@ def test_roc_points(submission, credit):
                    validate=as_float, atol=EXACT, group="auc")
     check_call(checks, "decreasing x", roc.auc, {"fpr": np.array([1.0, 0.5, 0.0]), "tpr": np.array([1.0, 0.8, 0.0])},
                expected=0.65, validate=as_float, atol=EXACT, group="auc")
-    from_scratch_check(checks, submission.directory, "roc")
+    from_scratch_check(checks, submission, "roc")
     credit.checks(checks)
 
 

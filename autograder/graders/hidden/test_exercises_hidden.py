@@ -10,12 +10,23 @@ checks run beside the score (details in docs/design/thresholds.md):
 - perturbed test images (MNIST): interior pixels move one intensity level, which leaves a real
   model's accuracy where it was but breaks exact lookups of the public test images; a model
   far better on the unperturbed copies than on the perturbed ones is flagged;
-- shifted test images (MNIST): copies moved one pixel, mixed into the same predict call; a model
-  whose accuracy falls by more on them than the reference KNN's does on the same images knows the
-  exact public images by something other than their digit (a table keyed by thresholded pixels
-  survives the intensity perturbation, not a shift), and gets 0. A lookup can gain at most the
-  check's limit (about three standard errors of the paired drops) before it is caught;
-- fresh workers per spam split, so no state filled in one split's ``fit`` reaches another.
+- moved test images (MNIST): copies moved one pixel (a random direction) and turned by 3 to 6
+  degrees (a random angle and sense), mixed into the same predict call; a model whose accuracy
+  falls by more on them than the reference KNN's does on the same images knows the exact public
+  images by something other than their digit, and gets 0. The two moves change different things:
+  a table keyed by thresholded pixels survives the intensity perturbation, not a shift; one keyed
+  by the thresholded digit cropped to its bounding box survives the shift, not the turn. A lookup
+  can gain at most the check's limit (about three standard errors of the paired drops) before it
+  is caught;
+- fresh workers per spam split, so no state filled in one split's ``fit`` reaches another;
+- rewritten emails (spam): each test email is also predicted rewritten, in the same predict call:
+  new Message-ID and Date, no Received headers, the subject's words reordered (one left out of
+  three or more), a blank line more at the end and, where the body is one part, one line of its
+  text left out. A bag-of-words filter reads the same words less a few and hardly changes its
+  answer; a table of the public emails keyed by their bytes, their subject or their body's words
+  no longer finds them. A model whose accuracy falls by more on the rewritten
+  copies than the reference pipeline's does on the same copies (beyond three standard errors of
+  the paired drops) gets 0 for precision and recall.
 
 Feedback starts with the headline figure against its band; the checks follow.
 """
@@ -34,8 +45,8 @@ from autograder.graders.common import (Property, check, describe_call, fit_predi
 from autograder.graders.explain import grid_search_as_model, param_grid_of, shift_check
 from autograder.graders.figures import confusion_counts, misclassified_digits, misclassified_emails
 from autograder.judge.client import StudentCodeError
-from autograder.judge.scoring import (passes_perturbation_check, passes_shift_check, passes_shuffled_check,
-                                      proportion_se, shift_excess_limit)
+from autograder.judge.scoring import (passes_perturbation_check, passes_rewrite_check, passes_shift_check,
+                                      passes_shuffled_check, proportion_se, rewrite_excess_limit, shift_excess_limit)
 from autograder.judge.validate import InvalidOutput, as_array, as_labels, as_remote
 
 
@@ -50,11 +61,16 @@ PERMUTED_ROWS = {"quick": 1000, "full": 3000}
 #: Unperturbed test images predicted beside the perturbed ones (mixed in one call, in random order).
 ORIGINAL_ROWS = {"quick": 1000, "full": 2000}
 PERTURB_SEED = 7_340_117
-#: Unperturbed test images also predicted moved by one pixel (a random direction each).
+#: Unperturbed test images also predicted moved by one pixel (a random direction each) and turned
+#: by MOVE_DEGREES (a random angle and sense each).
 SHIFTED_ROWS = {"quick": 1000, "full": 2000}
 SHIFT_SEED = 6_020_311
+MOVE_DEGREES = (3.0, 6.0)
 TITANIC_CV_SEED = 8_191
 SPAM_SPLITS = 5
+REWRITE_SEED = 4_410_297
+#: Headers a rewritten email loses (a new Message-ID and Date replace the first two).
+REWRITTEN_HEADERS = (b"message-id", b"date", b"received")
 
 
 def shuffled_label_limit(question, resolved_band) -> float:
@@ -79,7 +95,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     rng = np.random.default_rng(SEED + 7)
     originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
     moved = originals[:SHIFTED_ROWS[profile]]   # originals is a random sample: its head is one too
-    X_shifted = shift_images(X_test[moved], SHIFT_SEED)
+    X_shifted = move_images(X_test[moved], SHIFT_SEED)
     batch = np.concatenate([X_scored, X_test[originals], X_shifted])
     order = rng.permutation(len(batch))  # perturbed, unperturbed and shifted copies interleaved at random
     what = f"{build.module}.build_model()"
@@ -116,7 +132,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
 
     expected = _reference_figure(reference, band, key, lambda: accuracy_score(y_test, reference_predict(X_scored)))
     shift = _shift_figures(y_test[moved], on_originals[:len(moved)], on_shifted, reference.get(
-        f"digits/shifted/{SHIFT_SEED}/{len(moved)}",
+        f"digits/moved/{SHIFT_SEED}/{MOVE_DEGREES[0]:g}-{MOVE_DEGREES[1]:g}/{len(moved)}",
         lambda: _reference_shift_figures(y_test[moved], X_test[moved], X_shifted, X_train, y_train)))
     resolved = band.resolve(expected)
     limit = shuffled_label_limit(question, resolved)
@@ -139,11 +155,12 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
         f"(a drop of {drop:.4f}; limit {question.perturbed_drop_limit}). A model that learned digits hardly "
         "notices; this one recognises the exact public test images, so this question scores 0.")
     assert passes_shift_check(shift["excess"], shift["se"], question), (
-        f"test accuracy not counted: on {shift['rows']:,} test images moved by one pixel the model's accuracy falls "
+        f"test accuracy not counted: on {shift['rows']:,} test images moved by one pixel and turned by "
+        f"{MOVE_DEGREES[0]:g} to {MOVE_DEGREES[1]:g} degrees the model's accuracy falls "
         f"by {shift['drop']:.4f} (from {shift['unshifted']:.4f} to {shift['shifted']:.4f}), while the reference "
         f"KNN's falls by {shift['reference_drop']:.4f} on the same images: {shift['excess']:.4f} more (limit "
-        f"{shift_limit:.4f}, three standard errors). Moving a digit by one pixel does not change which digit it "
-        "is; a model that is this much better on the exact public images recognises them by something else "
+        f"{shift_limit:.4f}, three standard errors). Moving a digit by one pixel or turning it a few degrees "
+        "does not change which digit it is; a model that is this much better on the exact public images recognises them by something else "
         "(for example a table of the test images), so this question scores 0.")
     credit.measure("confusion_matrix", confusion_counts(y_test, on_perturbed, sorted(set(np.unique(y_test)))))
     credit.note(f"test images perturbed by one intensity level per interior pixel: accuracy {original_accuracy:.4f} "
@@ -153,12 +170,19 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
     return on_perturbed
 
 
-def shift_images(X, seed: int):
-    """Each image moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+def move_images(X, seed: int):
+    """Each image turned by MOVE_DEGREES (a random angle and sense each; bilinear, about its centre)
+    and moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+    rng = np.random.default_rng(seed)
     directions = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])
-    moves = directions[np.random.default_rng(seed).integers(0, len(directions), len(X))]
-    return np.stack([ndimage.shift(image.reshape(28, 28), move, order=0, cval=0).ravel()
-                     for image, move in zip(np.asarray(X), moves)]).astype(np.asarray(X).dtype)
+    moves = directions[rng.integers(0, len(directions), len(X))]
+    angles = rng.uniform(*MOVE_DEGREES, len(X)) * rng.choice([-1, 1], len(X))
+    X = np.asarray(X)
+    moved = []
+    for image, move, angle in zip(X, moves, angles):
+        turned = ndimage.rotate(image.reshape(28, 28).astype(float), angle, reshape=False, order=1, cval=0)
+        moved.append(ndimage.shift(np.clip(np.rint(turned), 0, 255), move, order=0, cval=0).ravel())
+    return np.stack(moved).astype(X.dtype) if moved else X.copy()
 
 
 def _reference_shift_figures(y, X_unshifted, X_shifted, X_train, y_train) -> dict:
@@ -429,8 +453,46 @@ def test_transformers(submission, credit):
     credit.checks(checks)
 
 
+def rewrite_email(raw: bytes, seed) -> bytes:
+    """The email as a bag-of-words filter reads it, less one line, in other bytes: new Message-ID and
+    Date, no Received headers, the subject's words in another order (one left out of three or more),
+    one line with letters left out of a single-part body, a blank line more at the end.
+    Deterministic for a given ``seed``."""
+    rng = np.random.default_rng(seed)
+    newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
+    head, sep, body = raw.partition(newline * 2)
+    if not sep:
+        return raw + newline
+    kept, dropping, multipart = [], False, False
+    for line in head.split(newline):
+        if line[:1] in (b" ", b"\t"):  # a folded header's continuation
+            if not dropping:
+                kept.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        dropping = name in REWRITTEN_HEADERS
+        multipart |= name == b"content-type" and b"multipart" in line.lower()
+        if name == b"subject" and b"=?" not in line:  # its words in another order, one left out
+            words = line.split(b":", 1)[1].split()
+            order = [int(i) for i in rng.permutation(len(words))]
+            words = [words[i] for i in order][:len(words) - 1 if len(words) >= 3 else None]
+            line = b"Subject: " + b" ".join(words)
+        if not dropping:
+            kept.append(line)
+    token = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), 16))
+    day, hour, minute = (int(v) for v in (rng.integers(1, 28), rng.integers(0, 24), rng.integers(0, 60)))
+    kept += [f"Message-ID: <{token}@mail.example.org>".encode(),
+             f"Date: Mon, {day:02d} Feb 2003 {hour:02d}:{minute:02d}:00 +0000".encode()]
+    lines = body.split(newline)
+    worded = [i for i, line in enumerate(lines) if sum(ch.isalpha() for ch in line.decode("latin-1")) >= 3]
+    if not multipart and len(worded) >= 2:
+        del lines[int(rng.choice(worded))]
+    return newline.join(kept) + newline * 2 + newline.join(lines) + newline
+
+
 def _spam_scores(submission, data, reference, memo):
-    """Mean precision and recall over hidden splits, for the student's and the reference pipeline."""
+    """Mean precision and recall over hidden splits, for the student's and the reference pipeline,
+    and each one's accuracy on the test emails and on their rewritten copies."""
     if "spam" in memo:
         if isinstance(memo["spam"], Exception):
             raise memo["spam"]
@@ -439,16 +501,31 @@ def _spam_scores(submission, data, reference, memo):
     emails = corpus.easy_ham + corpus.spam
     y = np.array([0] * len(corpus.easy_ham) + [1] * len(corpus.spam))
     splits = list(StratifiedShuffleSplit(SPAM_SPLITS, test_size=0.2, random_state=SEED).split(emails, y))
+    rewritten = {}
 
     def run(build):
-        """Mean precision and recall over the splits, and the distinct emails behind each.
+        """Mean precision and recall over the splits, the distinct emails behind each, and the accuracy
+        on the test emails beside that on their rewritten copies (predicted in the same call).
 
         The splits' test sets overlap, so the standard error counts each email once: the
         distinct emails flagged spam (precision) and the distinct spams tested (recall).
         """
         precisions, recalls, flagged, positives = [], [], set(), set()
-        for train, test in splits:
-            predicted = np.asarray(build([emails[i] for i in train], y[train], [emails[i] for i in test]))
+        right = right_rewritten = changed = rows = 0
+        for k, (train, test) in enumerate(splits):
+            for i in test:
+                if i not in rewritten:
+                    rewritten[i] = rewrite_email(emails[i], [REWRITE_SEED, int(i)])
+            batch = [emails[i] for i in test] + [rewritten[i] for i in test]
+            order = np.random.default_rng([REWRITE_SEED, k]).permutation(len(batch))
+            mixed = np.asarray(build([emails[i] for i in train], y[train], [batch[j] for j in order]))
+            both = np.empty_like(mixed)
+            both[order] = mixed
+            predicted, on_rewritten = both[:len(test)], both[len(test):]
+            right += int(np.sum(predicted == y[test]))
+            right_rewritten += int(np.sum(on_rewritten == y[test]))
+            changed += int(np.sum(predicted != on_rewritten))
+            rows += len(test)
             memo.setdefault(f"spam-wrong/{build.__name__}", []).extend(test[predicted != y[test]].tolist())
             memo[f"spam-cm/{build.__name__}"] = np.add(memo.get(f"spam-cm/{build.__name__}", 0),
                                                        confusion_counts(y[test], predicted, (0, 1)))
@@ -456,7 +533,9 @@ def _spam_scores(submission, data, reference, memo):
             recalls.append(recall_score(y[test], predicted, zero_division=0))
             flagged.update(test[predicted == 1].tolist())
             positives.update(test[y[test] == 1].tolist())
-        return float(np.mean(precisions)), float(np.mean(recalls)), len(flagged), len(positives)
+        figures = {"original": right / rows, "rewritten": right_rewritten / rows, "changed": changed / rows,
+                   "rows": rows}
+        return float(np.mean(precisions)), float(np.mean(recalls)), len(flagged), len(positives), figures
 
     def student(train, y_train, test):
         # A fresh worker per split: one split's training set holds another's test emails, and a
@@ -469,12 +548,49 @@ def _spam_scores(submission, data, reference, memo):
         return _reference("ex4_spam").build_pipeline().fit(train, y_train).predict(test)
 
     try:
-        scores = {"student": run(student), "reference": tuple(reference.get(f"ex4_spam/v3/{SEED}", lambda: run(book)))}
+        mine = run(student)
+        references = {}
+
+        def book_run():
+            references.setdefault("run", run(book))
+            return references["run"]
+
+        scores = {"student": mine[:4],
+                  "reference": tuple(reference.get(f"ex4_spam/v3/{SEED}", lambda: book_run()[:4])),
+                  "rewritten": _rewrite_figures(mine[4], reference.get(
+                      f"ex4_spam/rewritten/v2/{SEED}/{REWRITE_SEED}", lambda: book_run()[4]))}
     except (StudentCodeError, InvalidOutput) as exc:
         memo["spam"] = exc
         raise
     memo["spam"] = scores
     return scores
+
+
+def _rewrite_figures(student: dict, reference_figures: dict) -> dict:
+    """The student's accuracy drop on rewritten emails beside the reference's on the same copies; the
+    standard error of the difference is taken as sqrt((share of the student's answers changed + share
+    of the reference's changed) / rows), as for the shifted images."""
+    drop = student["original"] - student["rewritten"]
+    reference_drop = reference_figures["original"] - reference_figures["rewritten"]
+    return {**student, "drop": drop, "reference_drop": reference_drop, "excess": drop - reference_drop,
+            "se": float(np.sqrt((student["changed"] + reference_figures["changed"]) / student["rows"]))}
+
+
+def _spam_integrity(credit, scores) -> None:
+    """Record the rewritten-email figures, then fail the question if the model recognised the exact
+    public emails (recorded first, so that rescoring can apply a changed limit)."""
+    figures = scores["rewritten"]
+    limit = rewrite_excess_limit(figures["se"])
+    credit.measure("rewritten_emails", {**figures, "limit": limit})
+    assert passes_rewrite_check(figures["excess"], figures["se"]), (
+        f"not counted: on {figures['rows']:,} test emails (over the {SPAM_SPLITS} splits) the model is right "
+        f"{figures['original']:.4f} of the time as published but {figures['rewritten']:.4f} on the same emails "
+        f"rewritten (new Message-ID and Date, no Received headers, the subject's words reordered, one line "
+        "of text left out), while the "
+        f"reference pipeline's accuracy falls by {figures['reference_drop']:.4f} on the same copies: "
+        f"{figures['excess']:.4f} more (limit {limit:.4f}, three standard errors). A filter that reads the words "
+        "hardly notices; this one recognises the exact public emails (for example a table of their labels), "
+        "so this question scores 0.")
 
 
 def _band_spam(credit, band, scores, metric, index):
@@ -487,12 +603,16 @@ def _band_spam(credit, band, scores, metric, index):
 
 @pytest.mark.question("ex4_spam.precision")
 def test_spam_precision(submission, data, band, reference, memo, credit):
-    _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "precision", 0)
+    scores = _spam_scores(submission, data, reference, memo)
+    _band_spam(credit, band, scores, "precision", 0)
+    _spam_integrity(credit, scores)
     credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=False))
     credit.measure("confusion_matrix", np.asarray(memo["spam-cm/student"]).tolist())  # pooled over the splits
 
 
 @pytest.mark.question("ex4_spam.recall")
 def test_spam_recall(submission, data, band, reference, memo, credit):
-    _band_spam(credit, band, _spam_scores(submission, data, reference, memo), "recall", 1)
+    scores = _spam_scores(submission, data, reference, memo)
+    _band_spam(credit, band, scores, "recall", 1)
+    _spam_integrity(credit, scores)
     credit.measure("misclassified_emails", misclassified_emails(data.spam, memo["spam-wrong/student"], spam=True))
