@@ -17,7 +17,7 @@ from autograder.disclosure import for_students
 from autograder.policy import HELD_TEXT, apply_review, hold
 from autograder.reporters.gradescope import to_gradescope
 from autograder.reporters.markdown import to_markdown
-from autograder.reporters.summary import lost_points, question_stats
+from autograder.bulk.summary import lost_points, question_stats
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Limits, Question, SpecError, load_spec, parse_spec
 
