@@ -205,7 +205,8 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
     expected first on whichever grader process is free (:mod:`autograder.bulk.schedule`).
     A grader process that dies (killed, out of memory) takes only its own task with it: the
     task is retried alone in a fresh process, and only a task that kills that one too is
-    reported as having killed the grader process. ``job``: the task function (default :func:`grade_job`)."""
+    reported as having killed the grader process: an infrastructure failure (``"infrastructure": True``
+    in its reply), never the student's. ``job``: the task function (default :func:`grade_job`)."""
     from autograder.bulk import schedule
 
     job = job or grade_job
