@@ -303,3 +303,46 @@ def test_killing_grade_all_outright_leaves_no_grader_process_or_sandbox(tmp_path
     while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
         time.sleep(0.2)
     assert not [pid for pid in tree if _alive(pid)], "processes outlived grade-all"
+
+
+def _proc(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The sandboxed workers under ``pid``: a zygote's forks (Python processes whose parent is one)."""
+    zygotes = {str(p) for p in sandbox.process_tree(pid) if _proc(p, "comm").startswith("python")
+               and "autograder.worker.zygote" in _proc(p, "cmdline")}
+    return [int(p) for p in zygotes if _alive(int(p)) and _proc(int(p), "stat").rsplit(")", 1)[-1].split()[1:2]
+            and _proc(int(p), "stat").rsplit(")", 1)[-1].split()[1] in zygotes]
+
+
+@pytest.mark.slow  # two grade-all runs
+def test_a_worker_killed_from_outside_is_listed_not_cached_and_regraded_by_retry_failed(tmp_path):
+    slow_import = "import time\ntime.sleep(4)\n" + reference_source("confusion")
+    write_submission(tmp_path / "class" / "alice", files={"confusion.py": slow_import})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade-all", "--out", str(out), "-q", "confusion", "--workers", "1"]
+    first = subprocess.Popen([*command, str(tmp_path / "class")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _workers_of(first.pid):
+        time.sleep(0.1)
+    assert _workers_of(first.pid), "no worker started"
+    os.kill(_workers_of(first.pid)[0], signal.SIGKILL)  # as the OOM killer or an operator would
+    stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 3, stdout + stderr
+    assert "alice" in stderr and "--retry-failed" in stderr
+    [entry] = json.loads((out / "batch.json").read_text())["entries"]
+    assert entry["infrastructure"] and not list((out / "cache").glob("*.json"))
+    graded = json.loads((out / "students" / "alice" / "grading.json").read_text())
+    failed = [q for q in graded["questions"] if q["outcome"] == "infrastructure"]
+    assert failed and failed[0]["status"] == "grader_error", graded["grader_errors"]
+    assert failed[0]["evidence"].get("signal") == "SIGKILL", graded["grader_errors"]
+    again = subprocess.run([*command, "--retry-failed"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    [entry] = json.loads((out / "batch.json").read_text())["entries"]
+    assert entry["status"] == "graded" and not entry["infrastructure"] and entry["score"] == entry["max_score"]
