@@ -851,12 +851,13 @@ class CallClock:
 
     The call may use ``limit`` CPU seconds per thread it is allowed (``threads``), counted over the
     worker's whole process tree; that is the student's time limit, and a call that uses it up is
-    the student's timeout. A busy machine stretches the wall time of a call, never its CPU time, so
-    the wall clock only stops a call at the backstop (``(threads + WALL_BACKSTOP_EXTRA) x limit``
-    plus ``WALL_BACKSTOP_SLACK_S``). There the evidence decides: the seconds the call was not kept
-    waiting for a CPU (wall time less the longest run-queue wait of its threads, from schedstat) at
-    least the limit is the student's timeout (the code waited or slept on its own); less is the
-    machine's (:class:`WorkerStalled`). Without the worker's pid (unknown) the wall clock is the limit.
+    the student's timeout. Code that sleeps or blocks uses no CPU: its *own* time is the wall time
+    less the longest wait for a CPU of any of its threads (``/proc/.../schedstat``), and a call whose
+    own time reaches the same limit is the student's timeout too. A busy machine stretches the wall
+    time of a call, never its CPU time nor its own time, so the wall clock alone stops a call only at
+    the backstop (``(threads + WALL_BACKSTOP_EXTRA) x limit`` plus ``WALL_BACKSTOP_SLACK_S``): that
+    call was kept waiting by the machine, and its stop is the machine's (:class:`WorkerStalled`).
+    Without the worker's pid (unknown) the wall clock is the limit.
     """
 
     def __init__(self, pid: int | None, limit: float, threads: int = 1):
@@ -890,16 +891,19 @@ class CallClock:
             self._note(wall, None)
             return WorkerTimeout("timed out (by the wall clock: the worker's CPU time was not readable)",
                                  self.evidence)
-        if cpu is not None and cpu < self.cpu_limit and wall < self.backstop:
-            return None
-        self._note(wall, cpu)
         if cpu is None or cpu >= self.cpu_limit:
+            self._note(wall, cpu)
             return WorkerTimeout("used up its CPU time", self.evidence)
+        if wall < self.cpu_limit:  # its own time (below) cannot be more than the wall time
+            return None
         after = run_delays(self.pid)
         waited = max((after[t] - self.delays_before.get(t, 0.0) for t in after), default=0.0)
+        if wall - waited < self.cpu_limit and wall < self.backstop:
+            return None
+        self._note(wall, cpu)
         self.evidence["waited_for_cpu_s"] = round(waited, 3)
-        if wall - waited >= self.limit:
-            return WorkerTimeout("waited (it was not kept off the CPU: it slept or blocked)", self.evidence)
+        if wall - waited >= self.cpu_limit:
+            return WorkerTimeout("ran out of time while not kept off the CPU (it slept or blocked)", self.evidence)
         return WorkerStalled("the machine kept it waiting for a CPU", self.evidence)
 
     def _cpu(self) -> float | None:
