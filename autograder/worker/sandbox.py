@@ -851,9 +851,10 @@ class CallClock:
 
     The call may use ``limit`` CPU seconds per thread it is allowed (``threads``), counted over the
     worker's whole process tree; that is the student's time limit, and a call that uses it up is
-    the student's timeout. Code that sleeps or blocks uses no CPU: its *own* time is the wall time
-    less the longest wait for a CPU of any of its threads (``/proc/.../schedstat``), and a call whose
-    own time reaches the same limit is the student's timeout too. A busy machine stretches the wall
+    the student's timeout. Its *own* time is the wall time less the longest wait for a CPU of any of
+    its threads (``/proc/.../schedstat``): what an idle machine's wall clock would have shown, code
+    that sleeps or blocks included; a call whose own time reaches ``limit`` is the student's timeout
+    too (so a single-threaded endless loop ends after ``limit`` seconds of CPU). A busy machine stretches the wall
     time of a call, never its CPU time nor its own time, so the wall clock alone stops a call only at
     the backstop (``(threads + WALL_BACKSTOP_EXTRA) x limit`` plus ``WALL_BACKSTOP_SLACK_S``): that
     call was kept waiting by the machine, and its stop is the machine's (:class:`WorkerStalled`).
@@ -894,15 +895,15 @@ class CallClock:
         if cpu is None or cpu >= self.cpu_limit:
             self._note(wall, cpu)
             return WorkerTimeout("used up its CPU time", self.evidence)
-        if wall < self.cpu_limit:  # its own time (below) cannot be more than the wall time
+        if wall < self.limit:  # its own time (below) cannot be more than the wall time
             return None
         after = run_delays(self.pid)
         waited = max((after[t] - self.delays_before.get(t, 0.0) for t in after), default=0.0)
-        if wall - waited < self.cpu_limit and wall < self.backstop:
+        if wall - waited < self.limit and wall < self.backstop:
             return None
         self._note(wall, cpu)
         self.evidence["waited_for_cpu_s"] = round(waited, 3)
-        if wall - waited >= self.cpu_limit:
+        if wall - waited >= self.limit:
             return WorkerTimeout("ran out of time while not kept off the CPU (it slept or blocked)", self.evidence)
         return WorkerStalled("the machine kept it waiting for a CPU", self.evidence)
 
