@@ -314,10 +314,11 @@ class Submission:
         except ReplyTooLarge as exc:
             raise SandboxStopped(f"{what} returned too much data: {exc}")
         except WorkerDied as exc:
+            evidence = {**exc.evidence, "memory_limit_mb": self.limits.memory_mb}  # beside its peak_rss_mb
             if exc.infrastructure:
-                raise MachineFailure(f"{what}: {exc}", exc.evidence) from None
+                raise MachineFailure(f"{what}: {exc}", evidence) from None
             raise SandboxStopped(f"{what} stopped the worker: {exc}. If it ran out of memory, the "
-                                 f"limit is {self.limits.memory_mb} MB", exc.evidence)
+                                 f"limit is {self.limits.memory_mb} MB", evidence)
         except WorkerError as exc:
             if isinstance(exc.__cause__, ReplyOverBudget):
                 raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
