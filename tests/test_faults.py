@@ -345,3 +345,37 @@ def test_a_worker_killed_from_outside_is_listed_not_cached_and_regraded_by_retry
     assert again.returncode == 0, again.stdout + again.stderr
     [entry] = json.loads((out / "batch.json").read_text())["entries"]
     assert entry["status"] == "graded" and not entry["infrastructure"] and entry["score"] == entry["max_score"]
+
+
+@pytest.mark.slow  # one warm-up
+def test_two_warm_starts_at_once_start_one_warm_grader(tmp_path):
+    import re
+
+    from autograder import warm
+
+    if not warm.supported():
+        pytest.skip("the warm grader is Linux only")
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ch3w-", dir="/tmp"))  # short: a Unix socket's path is at most 107 bytes
+    env = {**os.environ, warm.SOCKET_DIR_ENV: str(folder)}
+    starts = [subprocess.Popen([sys.executable, "-m", "autograder", "warm", "start", "--idle", "2"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        said = [start.communicate(timeout=300)[0] for start in starts]
+        pids = {int(pid) for text in said for pid in re.findall(r"warm grader pid (\d+)", text)}
+        assert len(pids) == 1 and all(start.returncode == 0 for start in starts), said
+    finally:
+        subprocess.run([sys.executable, "-m", "autograder", "warm", "stop"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _serving(folder):
+        time.sleep(0.1)
+    assert not _serving(folder), "a warm grader outlived its stop (serving an unlinked socket)"
+
+
+def _serving(folder: Path) -> list[int]:
+    """Warm graders (alive) whose socket is in ``folder``."""
+    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _alive(int(pid))
+            and "autograder.warm" in _proc(int(pid), "cmdline") and str(folder) in _proc(int(pid), "cmdline")]
