@@ -124,8 +124,8 @@ def test_code_that_burns_its_cpu_limit_is_the_students_timeout_with_its_evidence
     with pytest.raises(client.TimedOut, match="CPU-seconds") as stopped:
         student.module("confusion").burn(30)
     evidence = stopped.value.evidence
-    if evidence["clock"] == "cpu":
-        assert evidence["cpu_s"] >= evidence["cpu_limit_s"] == 1.0
+    if evidence["clock"] == "cpu":  # stopped by its CPU time, or by its own time a moment before
+        assert evidence["cpu_s"] >= evidence["cpu_limit_s"] - 0.2 and evidence["cpu_limit_s"] == 1.0
     assert ("confusion", "confusion.burn()") in student._hung
 
 

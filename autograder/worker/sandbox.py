@@ -37,12 +37,13 @@ its cache) is readable by that uid.  It can still reach the network.
 In every mode each worker gets its own session, ``RLIMIT_AS`` (memory),
 ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core dumps, a clean environment with the
 thread count pinned, a time limit per call on its CPU time (then everything it started
-is killed; see :func:`call_clock`), stdout/stderr captured and capped, and replies capped in size.
+is killed; see :class:`CallClock`), stdout/stderr captured and capped, and replies capped in size.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -91,7 +92,7 @@ class WorkerError(RuntimeError):
 
 
 class WorkerTimeout(WorkerError):
-    """The call used up its CPU-time limit (the student's code ran out of time); ``evidence`` says how."""
+    """The call used up its time limit (CPU time, or its own time: see :class:`CallClock`); ``evidence`` says how."""
 
     def __init__(self, message: str, evidence: dict | None = None):
         super().__init__(message)
@@ -819,31 +820,33 @@ def machine_state() -> dict:
 def oom_kills() -> dict:
     """The kernel OOM killer's counters: the machine's (``/proc/vmstat``), this process's cgroup's."""
     counts = {}
-    try:
-        with open("/proc/vmstat") as fh:
-            for line in fh:
-                if line.startswith("oom_kill "):
-                    counts["machine"] = int(line.split()[1])
-    except (OSError, ValueError):
-        pass
+    for key, path in (("machine", "/proc/vmstat"), *(("cgroup", path) for path in _cgroup_memory_files())):
+        try:
+            with open(path) as fh:
+                text = "\n" + fh.read()
+            at = text.index("\noom_kill ") + len("\noom_kill ")
+            counts[key] = counts.get(key, 0) + int(text[at:at + 24].split()[0])
+        except (OSError, ValueError):
+            continue
+    return counts
+
+
+@functools.lru_cache(maxsize=1)
+def _cgroup_memory_files() -> tuple[str, ...]:
+    """This process's cgroup's OOM counter files: ``memory.events`` (v2), ``memory.oom_control`` (v1)."""
     try:
         with open("/proc/self/cgroup") as fh:
             lines = fh.read().split()
     except OSError:
-        lines = []
+        return ()
+    files = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        candidates = ([f"/sys/fs/cgroup{path}/memory.events"] if controllers == "" else
-                      [f"/sys/fs/cgroup/memory{path}/memory.oom_control"] if "memory" in controllers.split(",") else [])
-        for candidate in candidates:
-            try:
-                with open(candidate) as fh:
-                    for row in fh:
-                        if row.startswith("oom_kill "):
-                            counts["cgroup"] = counts.get("cgroup", 0) + int(row.split()[1])
-            except (OSError, ValueError):
-                continue
-    return counts
+        if controllers == "":
+            files.append(f"/sys/fs/cgroup{path}/memory.events")
+        elif "memory" in controllers.split(","):
+            files.append(f"/sys/fs/cgroup/memory{path}/memory.oom_control")
+    return tuple(path for path in files if os.path.exists(path))
 
 
 class CallClock:
