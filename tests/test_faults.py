@@ -75,13 +75,17 @@ def student(tmp_path):
 @pytest.fixture
 def busy_machine():
     """One CPU hog more than the machine has cores; ``slow_down(pid)`` also renices a worker."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "print(flush=True)\nwhile True: pass"], stdout=subprocess.PIPE)
-            for _ in range((os.cpu_count() or 1) + 1)]
+    hogs = [subprocess.Popen([sys.executable, "-c", "print(flush=True)\nwhile True: pass"], stdout=subprocess.PIPE,
+                             start_new_session=True) for _ in range((os.cpu_count() or 1) + 1)]
     for hog in hogs:
         hog.stdout.readline()  # spinning
 
     def slow_down(pid: int, niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, niceness)
+        try:  # with autogroups, CPU is shared between sessions first: the worker has a session of its own
+            Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
+        except OSError:
+            pass
     yield slow_down
     for hog in hogs:
         hog.kill()
