@@ -28,8 +28,8 @@ from pathlib import Path
 
 from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
-                                       WorkerProcess, WorkerStalled, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
-                                       describe_isolation, drops_privileges)
+                                       WorkerProcess, WorkerStalled, WorkerTimeout, check_memory, check_weak_mode,
+                                       choose_isolation, describe_isolation, drops_privileges)
 
 
 #: Workers kept alive between questions (a module's questions are spread over the graders).
