@@ -75,8 +75,10 @@ def student(tmp_path):
 @pytest.fixture
 def busy_machine():
     """One CPU hog more than the machine has cores; ``slow_down(pid)`` also renices a worker."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "print(flush=True)\nwhile True: pass"], stdout=subprocess.PIPE,
-                             start_new_session=True) for _ in range((os.cpu_count() or 1) + 1)]
+    spin = ("import os, time\nparent, end = os.getppid(), time.monotonic() + 120\nprint(flush=True)\n"
+            "while os.getppid() == parent and time.monotonic() < end:\n    pass")  # never outlives the test
+    hogs = [subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, start_new_session=True)
+            for _ in range((os.cpu_count() or 1) + 1)]
     for hog in hogs:
         hog.stdout.readline()  # spinning
 
