@@ -7,6 +7,7 @@ grading that completed exits 0 whatever the score.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 from pathlib import Path
 from typing import Optional
@@ -247,6 +248,12 @@ def grade_all(
     except (LayoutError, ValueError) as exc:
         errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
+    except OSError as exc:
+        if exc.errno not in OUT_FOLDER_ERRORS:
+            raise
+        errors.print(Text("Cannot write: ", style="red").append_text(_text.console(_out_folder_message(exc, out))),
+                     soft_wrap=True)
+        raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, outcome.entries)
     print_written(console, outcome)
     failed = [e for e in outcome.entries if e.get("grader_errors") or e.get("infrastructure")]
@@ -260,6 +267,18 @@ def grade_all(
         raise typer.Exit(ExitCode.GRADER_ERRORS)
     if outcome.not_final:
         raise typer.Exit(ExitCode.NOT_FINAL)
+
+
+#: What a full disk, a quota or a read-only (or not writable) output folder raises.
+OUT_FOLDER_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _out_folder_message(exc: OSError, out: Path) -> str:
+    """One line: the folder, what failed, and how to go on (every stored result is kept)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"the output folder {out} cannot be written: {exc.strerror or exc}{where}. Results stored so far "
+            f"are kept; free space or make it writable, then continue with: "
+            f"python -m autograder grade-all --resume --out {out}")
 
 
 @app.command()

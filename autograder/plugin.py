@@ -212,7 +212,7 @@ class GradingPlugin:
             id=qid, name=q.name, visibility=q.visibility, points=policy.bounded_points(q.points * fraction, q.points),
             max_points=q.points, status=status, feedback="\n".join(lines), hint=q.hint,
             output=self.student.take_output(q.module), seconds=round(report.duration, 3),
-            measurements=measurements, outcome=outcome,
+            measurements=measurements, outcome=outcome, evidence=dict(getattr(error, "evidence", None) or {}),
         )
 
     # ----------------------------------------------------------------- finish

@@ -34,6 +34,10 @@ class QuestionResult:
     #: grader or the machine failed: not the student's, never cached, regraded). Empty in results
     #: written before outcomes were recorded.
     outcome: str = ""
+    #: How the student's code was stopped, when it was (a timeout, a death): CPU and wall seconds
+    #: against the limits, the signal, whether the sandbox died too, the machine's load average and
+    #: pressure, the OOM killer's counters. Evidence for a person; the outcome above is decided from it.
+    evidence: dict = field(default_factory=dict)
 
     @property
     def module(self) -> str:

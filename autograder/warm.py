@@ -194,6 +194,16 @@ def start(idle_minutes: float = DEFAULT_IDLE_MINUTES, timeout: float = START_TIM
     if running:
         return running
     path = socket_path(create=True)
+    # One start at a time: a second `warm start` meanwhile waits, then finds the first one's grader
+    # (two servers would each put their socket at the same path, the first left serving an unlinked one).
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return request("status") or _start_locked(path, idle_minutes, timeout)
+
+
+def _start_locked(path: Path, idle_minutes: float, timeout: float) -> dict:
     log = path.with_suffix(".log")
     import subprocess
 

@@ -9,11 +9,14 @@ The per-student folder (``students/<id>/entry.json`` beside the reports) is the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 import zipfile
@@ -119,7 +122,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
     if workers < 1:
         raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
 
-    with tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
+    with hold_out_folder(store.out), tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
         root = _class_folder(Path(settings["source"]), Path(scratch))
         entries = discover(root, settings["layout"])
         if settings["roster"]:
@@ -127,6 +130,45 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
                           shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event,
                           on_not_final=on_not_final)
+
+
+#: The lock file in ``--out``: one ``grade-all`` run per output folder.
+LOCK_FILE = ".grade-all.lock"
+
+
+class OutFolderBusy(LayoutError):
+    """Another ``grade-all`` run holds the output folder."""
+
+
+@contextlib.contextmanager
+def hold_out_folder(out: Path):
+    """Hold ``out`` for this run: an exclusive ``flock`` on ``out/.grade-all.lock``, which records the
+    holder (pid, host, start time). A second run is refused naming the holder. The lock goes with its
+    process however that ends (kill -9 included), so the file a dead run left is simply taken over."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutFolderBusy(f"{out} is in use by another grade-all run ({_lock_holder(path)}); wait for it "
+                                f"to end, or give another --out.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (removing it would race a run taking it)
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        holder = json.loads(path.read_text())
+        return f"pid {holder['pid']} on {holder['host']}, started {holder['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its holder did not record itself yet"
 
 
 def _check_selection(profile: str, questions) -> None:
@@ -308,6 +350,10 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
                       seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),
                       grader_errors=len(result.grader_errors),
                       infrastructure=[q.id for q in result.infrastructure_failures])
+    elif reply.get("infrastructure"):  # the grader process or the cluster failed: listed, regraded, no score
+        result = None
+        record.update(status="grader_error", error=reply.get("error") or "no result", result=None, score=None,
+                      max_score=None, percent=None, grader_errors=1, infrastructure=["the whole submission"])
     else:
         result = None
         record.update(status="cannot_grade", error=reply.get("error") or "no result", result=None)

@@ -125,9 +125,30 @@ def _log(result, host: str, seconds: float) -> str:
 
 # ------------------------------------------------------------------ local processes
 
-def _start_grader_process(threads: int) -> None:
-    """Pool initializer: pin BLAS threads, leave Ctrl-C to the parent, pay the grader's imports once
-    (and the sandbox's: its zygote is kept from submission to submission)."""
+def die_with_parent(parent: int | None, sig: int = signal.SIGTERM) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (Linux ``PR_SET_PDEATHSIG``),
+    and end at once if the parent ``parent`` is already gone; elsewhere, nothing."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+#: prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _start_grader_process(threads: int, parent: int | None = None) -> None:
+    """Pool initializer: die with the parent (``grade-all``: killed outright, it leaves no grader
+    process, and so no sandbox, behind), pin BLAS threads, leave Ctrl-C to the parent, pay the
+    grader's imports once (and the sandbox's: its zygote is kept from submission to submission)."""
+    die_with_parent(parent)  # SIGTERM: the kept sandbox's folder goes too; bwrap dies with this process
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -141,7 +162,7 @@ def _start_grader_process(threads: int) -> None:
 def start_local_pool(workers: int, threads: int) -> ProcessPoolExecutor:
     """N long-lived grader processes (spawned: no state inherited from the parent)."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_grader_process, initargs=(threads,))
+                               initializer=_start_grader_process, initargs=(threads, os.getpid()))
 
 
 def render_job(result: dict) -> dict:
@@ -184,7 +205,8 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
     expected first on whichever grader process is free (:mod:`autograder.bulk.schedule`).
     A grader process that dies (killed, out of memory) takes only its own task with it: the
     task is retried alone in a fresh process, and only a task that kills that one too is
-    reported as having killed the grader process. ``job``: the task function (default :func:`grade_job`)."""
+    reported as having killed the grader process: an infrastructure failure (``"infrastructure": True``
+    in its reply), never the student's. ``job``: the task function (default :func:`grade_job`)."""
     from autograder.bulk import schedule
 
     job = job or grade_job
@@ -221,7 +243,7 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                         task.attempts += 1
                         running[fresh.submit(*_call(task, job, options, pending))] = (fresh, task)  # alone, at once
                         continue
-                    reply = {"result": None, "log": "", "host": "", "reports": None,
+                    reply = {"result": None, "log": "", "host": "", "reports": None, "infrastructure": True,
                              "error": f"the grader process died while grading this submission, twice, the "
                                       f"second time alone in a fresh process: {exc}"}
                 except Exception as exc:  # the grader failed on this submission: its row says how
@@ -301,7 +323,7 @@ def run_dask(jobs: list[tuple[str, object, str]], options: dict, *, address: str
             try:
                 yield job_id, future.result()
             except Exception as exc:  # a worker lost, or the job raised on the worker
-                yield job_id, {"result": None, "log": "", "host": "",
+                yield job_id, {"result": None, "log": "", "host": "", "infrastructure": True,
                                "error": f"the cluster could not run the job: {type(exc).__name__}: {exc}"}
     finally:
         for future in futures:

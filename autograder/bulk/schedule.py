@@ -89,7 +89,7 @@ def merge(replies: list[dict]) -> dict:
     hosts = sorted({r.get("host", "") for r in replies if r.get("host")})
     if errors:
         return {"result": None, "error": errors[0] or "no result", "log": log, "host": ", ".join(hosts),
-                "reports": None}
+                "reports": None, "infrastructure": any(r.get("infrastructure") for r in replies)}
     results = [r["result"] for r in replies]
     order = {qid: n for n, qid in enumerate(load_spec())}
     questions = sorted((q for r in results for q in r["questions"]), key=lambda q: order.get(q["id"], len(order)))

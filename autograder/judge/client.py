@@ -29,8 +29,8 @@ from pathlib import Path
 from autograder.worker import confine
 from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
-                                       WorkerProcess, WorkerTimeout, check_memory, check_weak_mode, choose_isolation,
-                                       describe_isolation, drops_privileges)
+                                       WorkerProcess, WorkerStalled, WorkerTimeout, check_memory, check_weak_mode,
+                                       choose_isolation, describe_isolation, drops_privileges)
 
 
 #: Workers kept alive between questions (a module's questions are spread over the graders).
@@ -56,9 +56,16 @@ class ImportFailed(StudentCodeError):
 
 
 class SandboxStopped(StudentCodeError):
-    """The worker timed out, died, or replied with something unusable."""
+    """The worker timed out, died, or replied with something unusable.
+
+    ``evidence``: what was measured about how it stopped (CPU and wall seconds, the signal, the
+    machine's load), recorded on the question."""
 
     status = "crashed"
+
+    def __init__(self, message: str = "", evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 class TimedOut(SandboxStopped):
@@ -84,6 +91,15 @@ class WorkerUnavailable(InfrastructureFailure):
 
 class LimitRefused(InfrastructureFailure):
     """The machine cannot give a question the limits questions.toml asks for (e.g. its memory)."""
+
+
+class MachineFailure(InfrastructureFailure):
+    """The machine stopped a call, not the student's code: it was too busy to give the call its CPU
+    time, or the worker or its sandbox was killed from outside. ``evidence`` as for :class:`SandboxStopped`."""
+
+    def __init__(self, message: str, evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 @dataclass
@@ -261,7 +277,7 @@ class Submission:
         try:
             reply = self._send(worker, module, {"op": "import", "module": module}, f"import {module}")
         except SandboxStopped as exc:  # hangs or dies on import: it will again, under the same limits
-            error = type(exc)(f"importing {module}.py: {exc}")
+            error = type(exc)(f"importing {module}.py: {exc}", exc.evidence)
             self._import_errors[module] = (error, self.limits.timeout)
             raise error from None
         if reply.error:
@@ -287,20 +303,29 @@ class Submission:
         started = time.perf_counter()
         try:
             return worker.request(message, timeout=timeout)
-        except WorkerTimeout:
+        except WorkerStalled as exc:  # not the student's: no short limit after it, never a timeout
+            raise MachineFailure(f"{what} was stopped by the wall-clock backstop ({_seconds(exc.evidence)}): "
+                                 f"the machine was too busy to give it its CPU time; not the student's timeout",
+                                 exc.evidence) from None
+        except WorkerTimeout as exc:
             if not importing:
                 self._hung.add((module, what))
+            used = _seconds(exc.evidence)
             if hung_before:
-                raise TimedOut(f"{what} did not finish within {timeout:g} s: it had already run out of time "
-                               f"earlier in this submission, so this call got {timeout:g} s instead of the "
-                               f"question's {limit:g} s; the worker was stopped and restarted")
-            raise TimedOut(f"{what} did not finish within {timeout:g} s (the time limit for "
-                           "this question); the worker was stopped and restarted for the next question")
+                raise TimedOut(f"{what} did not finish within {timeout:g} s ({used}): it had already run out of "
+                               f"time earlier in this submission, so this call got {timeout:g} s instead of the "
+                               f"question's {limit:g} s; the worker was stopped and restarted", exc.evidence)
+            raise TimedOut(f"{what} did not finish within {timeout:g} s ({used}; the time limit for "
+                           "this question); the worker was stopped and restarted for the next question",
+                           exc.evidence)
         except ReplyTooLarge as exc:
             raise SandboxStopped(f"{what} returned too much data: {exc}")
         except WorkerDied as exc:
+            evidence = {**exc.evidence, "memory_limit_mb": self.limits.memory_mb}  # beside its peak_rss_mb
+            if exc.infrastructure:
+                raise MachineFailure(f"{what}: {exc}", evidence) from None
             raise SandboxStopped(f"{what} stopped the worker: {exc}. If it ran out of memory, the "
-                                 f"limit is {self.limits.memory_mb} MB")
+                                 f"limit is {self.limits.memory_mb} MB", evidence)
         except WorkerError as exc:
             if isinstance(exc.__cause__, ReplyOverBudget):
                 raise SandboxStopped(f"{what} sent back a reply the grader will not decode: {exc.__cause__}")
@@ -519,6 +544,14 @@ def _student_modules(submission) -> set[str]:
     """Top-level names the submission's own files define (a ``sklearn.py`` of its own included)."""
     directory = getattr(submission, "directory", None)
     return {p.stem for p in Path(directory).glob("*.py")} if directory is not None else set()
+
+
+def _seconds(evidence: dict) -> str:
+    """How a stopped call spent its time, in words: CPU seconds against wall seconds."""
+    if evidence.get("cpu_s") is None:
+        return f"{evidence.get('wall_s', 0):.1f} s by the wall clock"
+    return (f"{evidence['cpu_s']:.1f} CPU-seconds of {evidence.get('cpu_limit_s', 0):g} allowed, "
+            f"{evidence.get('wall_s', 0):.1f} s by the wall clock")
 
 
 def _refs(value):

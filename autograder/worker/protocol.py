@@ -29,6 +29,10 @@ from typing import Callable
 import numpy as np
 
 FRAME = struct.Struct("<Q")
+#: What a worker writes to its output just before the code it runs sends a signal (to itself, its
+#: process group, the zygote, ...): the grader then knows that a death in the sandbox during that
+#: call may be the code's own doing.
+SELF_SIGNAL_NOTE = b"[the code in the sandbox sent a signal]"
 #: Safety cap on one message from the worker (the grader refuses larger ones).
 DEFAULT_MAX_BYTES = 1 << 30
 SAFE_DTYPE_KINDS = "biufcUS"  # bool, ints, floats, complex, str, bytes - never object

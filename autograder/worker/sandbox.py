@@ -37,13 +37,14 @@ its cache) is readable by that uid.  It can still reach the network.
 
 In every mode each worker gets its own session, ``RLIMIT_AS`` (memory),
 ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, no core dumps, a clean environment with the
-thread count pinned, a wall-clock timeout per call (then everything it started
-is killed), stdout/stderr captured and capped, and replies capped in size.
+thread count pinned, a time limit per call on its CPU time (then everything it started
+is killed; see :class:`CallClock`), stdout/stderr captured and capped, and replies capped in size.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -92,11 +93,26 @@ class WorkerError(RuntimeError):
 
 
 class WorkerTimeout(WorkerError):
-    pass
+    """The call used up its time limit (CPU time, or its own time: see :class:`CallClock`); ``evidence`` says how."""
+
+    def __init__(self, message: str, evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
+
+
+class WorkerStalled(WorkerTimeout):
+    """The call reached the wall-clock backstop with its CPU time under the limit, while it was kept
+    waiting for a CPU: the machine was too busy, not the student's code too slow."""
 
 
 class WorkerDied(WorkerError):
-    pass
+    """The worker stopped in the middle of a call. ``infrastructure``: the evidence does not put it
+    on the student's code (a signal nobody in the sandbox sent, the sandbox itself gone)."""
+
+    def __init__(self, message: str, evidence: dict | None = None, infrastructure: bool = False):
+        super().__init__(message)
+        self.evidence = evidence or {}
+        self.infrastructure = infrastructure
 
 
 class ReplyTooLarge(WorkerError):
@@ -568,6 +584,9 @@ class _Channel:
 
     def _start_channel(self, limits, output_fd):
         self.limits = limits
+        self.self_signalled = False        # its code noted a signal to itself (protocol.SELF_SIGNAL_NOTE)
+        self._note_tail = b""
+        self._call: dict = {}              # the running call's evidence (CPU and wall seconds, ...)
         self.output = bytearray()
         self.output_dropped = 0
         self._taken = self._dropped_told = 0
@@ -591,6 +610,9 @@ class _Channel:
                 return False
             if not chunk:
                 return False
+            seen = self._note_tail + chunk  # read before the cap: a flood of output cannot hide it
+            self.self_signalled = self.self_signalled or protocol.SELF_SIGNAL_NOTE in seen
+            self._note_tail = seen[-len(protocol.SELF_SIGNAL_NOTE):]
             room = max(cap - len(self.output), 0)
             self.output += chunk[:room]
             self.output_dropped += max(len(chunk) - room, 0)
@@ -602,20 +624,29 @@ class _Channel:
     def _after_reply(self):
         pass
 
+    def _host_pid(self) -> int | None:
+        """The worker's pid as this process sees it (None when unknown: the call is timed by the wall clock)."""
+        return None
+
     def request(self, message: dict, timeout: float, max_bytes: int = protocol.DEFAULT_MAX_BYTES) -> Reply:
-        deadline = time.monotonic() + timeout
+        """Send one request and wait for its reply: the call may use ``timeout`` seconds of CPU time
+        per thread it is allowed (see :class:`CallClock`)."""
         try:
             self._before_request()
+            clock = CallClock(self._host_pid(), timeout, getattr(self.limits, "threads", 1))
+            self._call, self.self_signalled = clock.evidence, False
             protocol.write_message(self._request, protocol.encode(message))
 
             def wait():
                 watched = [self._response, self._out]
                 while True:
-                    left = deadline - time.monotonic()
-                    ready = select.select(watched, [], [], left)[0] if left > 0 else []
+                    ready = select.select(watched, [], [], clock.next_wait())[0]
                     if not ready:
+                        stop = clock.check()
+                        if stop is None:
+                            continue
                         self.kill()
-                        raise WorkerTimeout("timed out")
+                        raise stop
                     if self._out in ready and not self._collect_output():
                         watched = [self._response]  # output closed: the reply (or EOF) is what is left
                     if self._response in ready:
@@ -627,7 +658,7 @@ class _Channel:
                 raise ReplyTooLarge(f"the reply was {size:,} bytes, more than the {max_bytes:,} allowed")
             reply = protocol.read_body(self._response, size, wait)  # refused from its headers, not buffered
         except (BrokenPipeError, EOFError) as exc:
-            raise WorkerDied(self._death_note()) from exc
+            raise self._death() from exc
         except protocol.ProtocolError as exc:
             self.kill()
             raise WorkerError(f"the worker sent a malformed reply ({exc})") from exc
@@ -667,10 +698,236 @@ class _Channel:
         return text
 
 
-def _death_text(code: int | None) -> str:
-    if code is not None and code < 0:
-        return f"the worker was killed by signal {signal.Signals(-code).name}"
-    return f"the worker process exited with code {code} in the middle of the call"
+#: Signals the kernel raises in a process for what that process did (a bad access, abort(), a file
+#: over RLIMIT_FSIZE, a write to a closed pipe, ...): a death by one of them is the code's own.
+OWN_DOING_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP,
+                     signal.SIGSYS, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGPIPE}
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def judge_death(code: int | None, evidence: dict, self_signalled: bool, sandbox_gone: bool = False) -> WorkerDied:
+    """Whose a worker's death in the middle of a call is, from what is known of it.
+
+    The student's: any death after the code noted sending a signal in the sandbox
+    (``self_signalled``: to itself, the zygote, ...), an exit (``code >= 0``), a signal the kernel
+    raised for what the code did (:data:`OWN_DOING_SIGNALS`). Otherwise the machine's
+    (``infrastructure``): the sandbox gone with it, the exit status unknown, or a signal (SIGKILL:
+    the kernel's OOM killer, someone on the machine) that nobody inside sent and no limit of the
+    student's raises. Code that signals itself by a way the note does not see (``ctypes``) gets an
+    honest blank, never a score."""
+    evidence = {**evidence, "exit_code": code, "self_signalled": self_signalled, "sandbox_gone": sandbox_gone,
+                **machine_state(), "oom_kills": oom_kills()}
+    before = evidence.get("oom_kills_before") or {}
+    evidence["oom_kills_during_call"] = sum(max(evidence["oom_kills"].get(k, 0) - v, 0) for k, v in before.items())
+    name = _signal_name(-code) if code is not None and code < 0 else None
+    if name:
+        evidence["signal"] = name
+    if self_signalled:
+        return WorkerDied(f"the worker {f'was killed by signal {name}' if name else 'stopped'} after the code "
+                          "sent a signal in the sandbox (its own doing)", evidence)
+    if name and -code in OWN_DOING_SIGNALS and not sandbox_gone:
+        return WorkerDied(f"the worker was killed by signal {name}", evidence)
+    if name or code is None or sandbox_gone:
+        oom = (" The kernel's out-of-memory killer ran during the call: the machine ran short of memory."
+               if evidence["oom_kills_during_call"] else "")
+        how = f"was killed by signal {name}" if name else "stopped"
+        gone = " with its sandbox" if sandbox_gone else ""
+        return WorkerDied(f"the worker {how}{gone}, which nothing in the sandbox sent and no limit of the "
+                          f"student's raises: the machine, not the student's code, stopped it.{oom}",
+                          evidence, infrastructure=True)
+    return WorkerDied(f"the worker process exited with code {code} in the middle of the call", evidence)
+
+
+# ----------------------------------------------------------------- evidence of a call
+
+#: A call may use its time limit in CPU seconds (per thread it may run); the wall clock stops it
+#: only at this backstop: (threads + WALL_BACKSTOP_EXTRA) x the limit, plus WALL_BACKSTOP_SLACK_S.
+WALL_BACKSTOP_EXTRA = 2
+WALL_BACKSTOP_SLACK_S = 2.0
+#: How often a running call's CPU time is read (the reply wakes the wait at once).
+CPU_POLL_S = 0.1
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant it has now (children of any of its threads)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree_usage(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds, resident MB) of ``pid``'s process tree: user + system time of every process,
+    its threads and the children it reaped; None when ``pid`` is gone."""
+    cpu = rss = 0.0
+    first = True
+    for current in process_tree(pid):
+        try:
+            with open(f"/proc/{current}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            if first:
+                return None
+            continue
+        first = False
+        cpu += sum(int(value) for value in fields[11:15]) / _TICKS  # utime stime cutime cstime
+        rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return cpu, rss
+
+
+def run_delays(pid: int) -> dict[int, float]:
+    """Seconds each thread of ``pid``'s process tree has waited for a CPU while runnable (schedstat)."""
+    delays = {}
+    for current in process_tree(pid):
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/schedstat") as fh:
+                    delays[int(task)] = int(fh.read().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                continue
+    return delays
+
+
+def machine_state() -> dict:
+    """The machine's load average and pressure (``/proc/pressure``: the share of the last 10 s in
+    which some task waited for a CPU, memory, I/O), where readable."""
+    state: dict = {}
+    try:
+        with open("/proc/loadavg") as fh:
+            state["loadavg"] = [float(v) for v in fh.read().split()[:3]]
+    except (OSError, ValueError):
+        pass
+    state["cpus"] = os.cpu_count()
+    for resource_name in ("cpu", "memory", "io"):
+        try:
+            with open(f"/proc/pressure/{resource_name}") as fh:
+                some = fh.readline().split()
+            state[f"{resource_name}_pressure_avg10"] = float(some[1].split("=")[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return state
+
+
+def oom_kills() -> dict:
+    """The kernel OOM killer's counters: the machine's (``/proc/vmstat``), this process's cgroup's."""
+    counts = {}
+    for key, path in (("machine", "/proc/vmstat"), *(("cgroup", path) for path in _cgroup_memory_files())):
+        try:
+            with open(path) as fh:
+                text = "\n" + fh.read()
+            at = text.index("\noom_kill ") + len("\noom_kill ")
+            counts[key] = counts.get(key, 0) + int(text[at:at + 24].split()[0])
+        except (OSError, ValueError):
+            continue
+    return counts
+
+
+@functools.lru_cache(maxsize=1)
+def _cgroup_memory_files() -> tuple[str, ...]:
+    """This process's cgroup's OOM counter files: ``memory.events`` (v2), ``memory.oom_control`` (v1)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            lines = fh.read().split()
+    except OSError:
+        return ()
+    files = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            files.append(f"/sys/fs/cgroup{path}/memory.events")
+        elif "memory" in controllers.split(","):
+            files.append(f"/sys/fs/cgroup/memory{path}/memory.oom_control")
+    return tuple(path for path in files if os.path.exists(path))
+
+
+class CallClock:
+    """Times one call: by its CPU time, with a wall-clock backstop.
+
+    The call may use ``limit`` CPU seconds per thread it is allowed (``threads``), counted over the
+    worker's whole process tree; that is the student's time limit, and a call that uses it up is
+    the student's timeout. Its *own* time is the wall time less the longest wait for a CPU of any of
+    its threads (``/proc/.../schedstat``): what an idle machine's wall clock would have shown, code
+    that sleeps or blocks included; a call whose own time reaches ``limit`` is the student's timeout
+    too (so a single-threaded endless loop ends after ``limit`` seconds of CPU). A busy machine stretches the wall
+    time of a call, never its CPU time nor its own time, so the wall clock alone stops a call only at
+    the backstop (``(threads + WALL_BACKSTOP_EXTRA) x limit`` plus ``WALL_BACKSTOP_SLACK_S``): that
+    call was kept waiting by the machine, and its stop is the machine's (:class:`WorkerStalled`).
+    Without the worker's pid (unknown) the wall clock is the limit.
+    """
+
+    def __init__(self, pid: int | None, limit: float, threads: int = 1):
+        self.pid, self.limit = pid, float(limit)
+        self.threads = max(int(threads or 1), 1)
+        self.started = time.monotonic()
+        self.cpu_limit = self.limit * self.threads
+        self.backstop = (self.threads + WALL_BACKSTOP_EXTRA) * self.limit + WALL_BACKSTOP_SLACK_S
+        usage = tree_usage(pid) if pid else None
+        if usage is None:
+            self.pid, self.backstop = None, self.limit
+        self.cpu_before = usage[0] if usage else 0.0
+        self.delays_before = run_delays(pid) if self.pid else {}
+        self.evidence = {"limit_s": round(self.limit, 3), "cpu_limit_s": round(self.cpu_limit, 3),
+                         "backstop_s": round(self.backstop, 3), "clock": "cpu" if self.pid else "wall",
+                         "oom_kills_before": oom_kills()}
+
+    def wall(self) -> float:
+        return time.monotonic() - self.started
+
+    def next_wait(self) -> float:
+        return max(0.0, min(CPU_POLL_S if self.pid else self.limit, self.backstop - self.wall()))
+
+    def check(self) -> WorkerTimeout | None:
+        """None while the call may go on; else the reason to stop it (raise it)."""
+        wall = self.wall()
+        cpu = self._cpu()
+        if self.pid is None:
+            if wall < self.limit:
+                return None
+            self._note(wall, None)
+            return WorkerTimeout("timed out (by the wall clock: the worker's CPU time was not readable)",
+                                 self.evidence)
+        if cpu is None or cpu >= self.cpu_limit:
+            self._note(wall, cpu)
+            return WorkerTimeout("used up its CPU time", self.evidence)
+        if wall < self.limit:  # its own time (below) cannot be more than the wall time
+            return None
+        after = run_delays(self.pid)
+        waited = max((after[t] - self.delays_before.get(t, 0.0) for t in after), default=0.0)
+        if wall - waited < self.limit and wall < self.backstop:
+            return None
+        self._note(wall, cpu)
+        self.evidence["waited_for_cpu_s"] = round(waited, 3)
+        if wall - waited >= self.limit:
+            return WorkerTimeout("ran out of time while not kept off the CPU (it slept or blocked)", self.evidence)
+        return WorkerStalled("the machine kept it waiting for a CPU", self.evidence)
+
+    def _cpu(self) -> float | None:
+        usage = tree_usage(self.pid)
+        if usage is None:
+            return None
+        self.evidence["peak_rss_mb"] = round(max(self.evidence.get("peak_rss_mb", 0.0), usage[1]), 1)
+        return usage[0] - self.cpu_before
+
+    def _note(self, wall: float, cpu: float | None) -> None:
+        self.evidence.update(wall_s=round(wall, 3), cpu_s=None if cpu is None else round(cpu, 3), **machine_state())
 
 
 # ----------------------------------------------------------- bwrap: zygote + children
@@ -841,13 +1098,23 @@ class Child(_Channel):
     def _after_reply(self):
         self._signal_group(signal.SIGSTOP)  # threads left running get no CPU between calls
 
-    def _death_note(self) -> str:
+    def _host_pid(self) -> int | None:
+        return self._host[0] if self._host else None
+
+    def _death(self) -> WorkerDied:
+        sandbox_alive = self.sandbox.process.poll() is None
         try:
             code = self.sandbox._ask({"op": "wait", "pid": self.pid}).get("code")
+            zygote_alive = True
         except WorkerDied:
-            code = None
+            code, zygote_alive = None, False
+        self._collect_output()  # its last words: a note that its code signalled itself
+        running = self._host is not None and not select.select([self._host[1]], [], [], 0)[0]
         self.kill()
-        return _death_text(code)
+        evidence = {**self._call, "zygote_alive": zygote_alive, "bwrap_alive": sandbox_alive}
+        if code is None and zygote_alive and running:  # it closed the grader's pipe and went on
+            return WorkerDied("the worker closed its reply pipe in the middle of the call", evidence)
+        return judge_death(code, evidence, self.self_signalled, sandbox_gone=not (zygote_alive and sandbox_alive))
 
     def kill(self):
         """Kill this worker's session and any process that left it (the zygote's sweep)."""
@@ -941,14 +1208,18 @@ class WorkerProcess(_Channel):
             os.setgid(self.drop_to)
             os.setuid(self.drop_to)
 
-    def _death_note(self) -> str:
+    def _host_pid(self) -> int | None:
+        return self.process.pid
+
+    def _death(self) -> WorkerDied:
         try:
             code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # it closed its pipes and lives on: its own doing
             self.kill()
-            code = self.process.returncode
+            code = 0
+        self._collect_output()
         self.kill()
-        return _death_text(code)
+        return judge_death(code, dict(self._call), self.self_signalled)
 
     def kill(self):
         """Kill the worker's process group, and as root every process of the sandbox uid."""
