@@ -211,10 +211,12 @@ def test_the_runner_reports_a_grader_process_killed_twice_as_infrastructure(monk
 
 def test_a_second_run_on_the_same_out_folder_is_refused_naming_the_holder(tmp_path):
     out = tmp_path / "out"
+    write_submission(tmp_path / "class" / "ann", honest=["confusion"])
     with hold_out_folder(out):
         with pytest.raises(OutFolderBusy, match=f"pid {os.getpid()} on "):
             grade_all(tmp_path / "class", out)
-        done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path), "--out", str(out)],
+        done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--out",
+                               str(out)],
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and f"pid {os.getpid()}" in done.stderr and "another grade-all run" in done.stderr
 

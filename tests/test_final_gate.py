@@ -317,3 +317,15 @@ def test_grade_all_names_a_failed_result_before_writing_and_exports_it_blank(fak
     monkeypatch.setattr(batch, "execute", real)
     assert CliRunner().invoke(app, ["grade-all", "--retry-failed", "--out", str(out), "-j", "1"]).exit_code == 0
     assert grades(out) == GOOD and not (out / "not_final.csv").exists()
+
+
+def test_a_submission_with_no_result_has_a_blank_total_in_grades_csv():
+    from autograder.bulk.exports import grades_table
+
+    entries = [{"id": "bo", "status": "grader_error", "error": "the grader process died twice"},
+               {"id": "cy", "status": "cannot_grade", "error": "no module of the assignment"}]
+    header, rows = grades_table(entries, {})
+    for row in rows:
+        record = dict(zip(header, row))
+        assert (record["total"], record["max_score"], record["percent"]) == ("", "", ""), record
+        assert record["status"] in ("grader_error", "cannot_grade") and record["error"]

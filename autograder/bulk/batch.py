@@ -122,14 +122,15 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
     if workers < 1:
         raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
 
-    with hold_out_folder(store.out), tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
         root = _class_folder(Path(settings["source"]), Path(scratch))
         entries = discover(root, settings["layout"])
-        if settings["roster"]:
+        if settings["roster"]:  # refused before anything is written, --out included
             apply_roster(entries, read_roster(Path(settings["roster"])))
-        return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
-                          shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event,
-                          on_not_final=on_not_final)
+        with hold_out_folder(store.out):
+            return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
+                              shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event,
+                              on_not_final=on_not_final)
 
 
 #: The lock file in ``--out``: one ``grade-all`` run per output folder.

@@ -111,13 +111,14 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult],
                          *[""] * len(question_ids), "not_final", _one_line(not_final[entry["id"]]), "",
                          entry.get("source", "")])
             continue
+        # No result (it could not be graded, or the grader or the machine failed on it): blank, never 0.
         points = {q.id: q.points for q in result.questions} if result else {}
-        total = result.score if result else 0.0
+        total = f"{result.score:g}" if result else ""
         maximum = result.max_score if result else None
         rows.append([
-            entry["id"], entry.get("name", ""), entry.get("email", ""), f"{total:g}",
+            entry["id"], entry.get("name", ""), entry.get("email", ""), total,
             f"{maximum:g}" if maximum is not None else "",
-            f"{100 * total / maximum:.2f}" if maximum else "0.00",
+            f"{100 * result.score / maximum:.2f}" if maximum else ("0.00" if result else ""),
             *[f"{points[qid]:g}" if qid in points else "" for qid in question_ids],
             entry["status"], _one_line(entry.get("error", "")),
             f"{result.seconds:.1f}" if result else "", entry.get("source", ""),

@@ -23,6 +23,7 @@ from typing import Optional
 
 import typer
 
+from autograder.bulk.exports import csv_text, write_csv
 from autograder.service import CONFIG, ServiceUnavailable, setup
 
 serve_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
@@ -60,10 +61,7 @@ def serve(ctx: typer.Context,
     typer.echo(f"demo data folder: {folder} (delete it when done)")
     init_folder(folder / "data", database=None, url=f"http://127.0.0.1:{port}/")
     roster = folder / "roster.csv"
-    with open(roster, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["id", "name", "email"])
-        writer.writerows(DEMO_ROSTER)
+    write_csv(roster, ["id", "name", "email"], list(DEMO_ROSTER))
     typer.echo("demo students:")
     add_students(folder / "data", roster, reissue=False)
     serve_forever(folder / "data", "127.0.0.1", port, workers=1,
@@ -158,8 +156,6 @@ def add_students(data_dir: Path, roster: Path, *, reissue: bool) -> None:
     ids = [row["id"].strip() for row in rows]
     if any(not i for i in ids) or len(set(ids)) != len(ids):
         _refuse(f"{roster}: every row needs an id, and ids must be unique")
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["id", "name", "email", "token"])
     User = get_user_model()
     with transaction.atomic():
         issued = []
@@ -177,7 +173,8 @@ def add_students(data_dir: Path, roster: Path, *, reissue: bool) -> None:
             student.name, student.email = row["name"].strip(), row["email"].strip()
             student.save(update_fields=["name", "email"])
             issued.append([student_id, student.name, student.email, token])
-    out.writerows(issued)
+    # every cell through the spreadsheet-formula guard but the tokens, which must be copied as they are
+    sys.stdout.write(csv_text(["id", "name", "email", "token"], issued, verbatim=("token",)))
     sys.stdout.flush()
 
 
@@ -251,5 +248,5 @@ def export_command(
     _setup(data_dir)
     from autograder.service.export import gradebook_rows, submission_rows
 
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerows(submission_rows() if format == "submissions" else gradebook_rows())
+    header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
+    sys.stdout.write(csv_text(header, rows, verbatim=("url",)))
