@@ -203,6 +203,7 @@ def test_login_from_an_unknown_issuer_or_client_is_refused(platform):
 
 
 CASES = {
+    "unknown issuer": ({"iss": "https://evil.example"}, "not registered"),
     "wrong audience": ({"aud": "someone-else"}, "not registered"),
     "several audiences, no azp": ({"aud": ["tool-client-1", "other"]}, "several audiences"),
     "foreign azp": ({"azp": "other"}, "azp"),

@@ -105,6 +105,7 @@ def init_folder(data_dir: Path, *, database: str | None, url: str, allow_weak_sa
         json.dump(config, handle, indent=2)
     shutil.copyfile(QUESTIONS, data_dir / "questions.toml")
     _setup(data_dir)
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import OperationalError, connection
@@ -122,6 +123,10 @@ def init_folder(data_dir: Path, *, database: str | None, url: str, allow_weak_sa
     from autograder.spec import load_spec
 
     Assignment.objects.create(slug="ch3", title="Chapter 3: Classification", spec_file="questions.toml")
+    if settings.LTI:  # the LTI tool's signing key, published at /lti/jwks.json
+        from autograder.service.lti.tool import ensure_key
+
+        ensure_key()
     points = sum(q.points for q in load_spec(data_dir / "questions.toml").values())
     password = secrets.token_urlsafe(12)
     get_user_model().objects.create_superuser("staff", "", password)

@@ -40,6 +40,8 @@ log = logging.getLogger("autograder.service.lti")
 TAG = "ch3-autograder"
 BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 3600.0
+#: A row being sent is not due for others during this long (several `serve run` on one database).
+CLAIM_SECONDS = 120.0
 LINEITEM = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE = "application/vnd.ims.lis.v1.score+json"
@@ -194,6 +196,10 @@ def deliver(now: datetime | None = None, limit: int = 100) -> dict[str, int]:
     due = ScorePost.objects.filter(status=ScorePost.Status.PENDING, next_try__lte=now) \
         .select_related("context__deployment__registration", "assignment").order_by("id")[:limit]
     for post in due:
+        claimed = ScorePost.objects.filter(pk=post.pk, status=ScorePost.Status.PENDING, next_try=post.next_try) \
+            .update(next_try=now + timedelta(seconds=CLAIM_SECONDS))
+        if not claimed:  # another `serve run` on the same database took it
+            continue
         post.attempts += 1
         try:
             _send(post, connectors, now)
