@@ -4,6 +4,10 @@ It has its own RSA key and signs id_tokens (PyJWT), serves its JWKS, an OAuth2 t
 checks the tool's client assertion against the tool's JWKS, AGS line items and scores, and NRPS
 memberships. ``fail(kind, [500, (429, seconds), "timeout"])`` makes the next requests of a kind
 (``token``, ``lineitems``, ``scores``, ``memberships``) fail in that order.
+
+For a browser, ``/course?user=HINT&tool=URL`` is a course page that frames the tool's login
+initiation, and ``/auth`` answers the OIDC authorization request with a form that posts the signed
+id_token of ``users[HINT]`` (its ``claims`` keywords) to the tool's redirect URI.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from html import escape
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -46,6 +51,7 @@ class MockPlatform:
         self.scores: list[dict] = []
         self.members: list[dict] = []
         self.tokens: set[str] = set()
+        self.users: dict[str, dict] = {}  # login_hint -> keywords of claims(), for the browser flow
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -126,6 +132,34 @@ class MockPlatform:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _html(self, status: int, text: str):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _browser(self, parts) -> bool:
+                """The course page and the authorization endpoint (HTML for a browser)."""
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                if parts.path == "/course":
+                    login = (f"{query['tool']}lti/login?" + urlencode({
+                        "iss": platform.issuer, "login_hint": query["user"], "client_id": platform.client_id,
+                        "target_link_uri": f"{query['tool']}lti/launch", "lti_deployment_id": platform.deployment_id}))
+                    self._html(200, f'<!doctype html><h1>Course</h1><iframe name="tool" id="tool" src="{escape(login)}" '
+                                    'style="width:900px;height:600px"></iframe>')
+                    return True
+                if parts.path == "/auth":
+                    assert query["response_type"] == "id_token" and query["client_id"] == platform.client_id
+                    token = platform.sign(platform.claims(query["nonce"], **platform.users[query["login_hint"]]))
+                    self._html(200, f'<!doctype html><form id="f" method="post" action="{escape(query["redirect_uri"])}">'
+                                    f'<input type="hidden" name="id_token" value="{token}">'
+                                    f'<input type="hidden" name="state" value="{escape(query["state"])}"></form>'
+                                    '<script>document.getElementById("f").submit()</script>')
+                    return True
+                return False
 
             def _kind(self, path: str) -> str:
                 if path == "/token":
@@ -209,7 +243,8 @@ class MockPlatform:
                 return 404, {"error": "not found"}, None
 
             def do_GET(self):
-                self._handle("GET")
+                if not self._browser(urlsplit(self.path)):
+                    self._handle("GET")
 
             def do_POST(self):
                 self._handle("POST")
