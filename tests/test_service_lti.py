@@ -156,10 +156,17 @@ def test_a_learner_lands_on_their_name_and_cli_token(platform):
     student = Student.by_token(token)
     assert student is not None and student.lti.lti_user.sub == "learner-7" and student.name == "Ada Lovelace"
     assert platform.url in page["Content-Security-Policy"] and "X-Frame-Options" not in page
+    _, school = launch(platform, sub="learner-7", **{LTI + "launch_presentation": {
+        "return_url": "https://school.example.edu/courses/1/return", "document_target": "iframe"}})
+    ancestors = school["Content-Security-Policy"].split("frame-ancestors")[1]
+    assert "https://school.example.edu" in ancestors and platform.url in ancestors  # the course's own host
     assert browser.get("/").context["student"] == student  # signed in to the upload page
     _, again = launch(platform, roles=("Learner",), sub="learner-7")
     assert again.status_code == 200 and token not in again.content.decode() and "New token" in again.content.decode()
     assert LtiStudent.objects.count() == 1 and Student.by_token(token) == student  # the token still works
+    renewed = browser.post("/lti/token")
+    fresh = renewed.content.decode().split('<code id="token">')[1].split("</code>")[0]
+    assert Student.by_token(fresh) == student and Student.by_token(token) is None
 
 
 def test_a_learner_is_matched_to_the_roster_by_email(platform):
@@ -223,6 +230,16 @@ def test_a_bad_launch_is_refused_with_a_page_and_logged(platform, case):
     assert page.status_code == 403 and words in page.content.decode()
     assert "Traceback" not in page.content.decode() and Student.objects.count() == 0
     assert len(_refusals()) == 1 and words in _refusals()[0]
+
+
+def test_a_launch_without_a_token_or_with_garbage_is_refused(platform):
+    for form in ({}, {"state": "x"}, {"id_token": "not.a.jwt", "state": "x"}, {"id_token": "a.b", "state": "x"}):
+        browser = client()
+        state, _ = login(browser, platform)
+        page = browser.post("/lti/launch", {**form, "state": state} if form else {})
+        assert page.status_code == 403 and "This launch was refused" in page.content.decode(), form
+    assert client().get("/lti/launch").status_code == 405
+    assert len(_refusals()) == 4
 
 
 def test_a_signature_by_a_key_not_in_the_jwks_is_refused(platform):

@@ -27,35 +27,52 @@ from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_conf
 from autograder.service.models import Assignment, Student
 
 log = logging.getLogger("autograder.service.lti")
+LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
 
 
-def _platform_origins() -> str:
-    """The origins that may frame the LTI pages: every registered platform's."""
-    origins = set()
+FRAME_ORIGINS = "lti_frame_origins"
+
+
+def _origin(url) -> str | None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _platform_origins(request) -> set[str]:
+    """The origins that may frame the LTI pages: every registered platform's issuer and login
+    host, and the course's own host that a launch named (a Canvas course is served from the
+    school's host, not from the issuer's), kept in the session for the pages after the launch."""
+    origins = set(request.session.get(FRAME_ORIGINS, []))
     for reg in LtiRegistration.objects.active().only("issuer", "auth_url"):
-        for url in (reg.issuer, reg.auth_url):
-            parts = urlsplit(url)
-            if parts.scheme in ("http", "https") and parts.netloc:
-                origins.add(f"{parts.scheme}://{parts.netloc}")
-    return " ".join(sorted(origins))
+        origins.update(filter(None, (_origin(reg.issuer), _origin(reg.auth_url))))
+    return origins
 
 
-def _framable(response, form_action: str = "'self'"):
+def _launch_origins(claims: dict) -> list[str]:
+    urls = [(claims.get(LTI_CLAIM + "launch_presentation") or {}).get("return_url"),
+            (claims.get(LTI_CLAIM + "tool_platform") or {}).get("url"),
+            (claims.get(DL_CLAIM) or {}).get("deep_link_return_url")]
+    return sorted(set(filter(None, map(_origin, urls))))
+
+
+def _framable(response, request, form_action: str = "'self'"):
     """An LTI page: shown inside the platform's iframe, scripts off, forms to ``form_action`` only."""
+    ancestors = " ".join(["'self'", *sorted(_platform_origins(request))])
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; "
-        f"object-src 'none'; base-uri 'none'; form-action {form_action}; "
-        f"frame-ancestors 'self' {_platform_origins()}".rstrip())
+        f"object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
     response.xframe_options_exempt = True
     return response
 
 
 def _refuse(request, step: str, reason: str, claims=None, status: int = 403, **fields):
     record_refusal(step, reason, request, claims, **fields)
-    return _framable(render(request, "lti/refused.html", {"reason": reason}, status=status))
+    return _framable(render(request, "lti/refused.html", {"reason": reason}, status=status), request)
 
 
 def _explain(exc: Exception) -> str:
@@ -124,6 +141,7 @@ def launch_view(request):
     lti_launch = LtiLaunch(message_launch)
     sync_data_from_launch(lti_launch)
     request.session.cycle_key()
+    request.session[FRAME_ORIGINS] = _launch_origins(claims)
     assignment = Assignment.objects.order_by("id").first()
     context = lti_launch.context if lti_launch.context_claim is not None else None
     lineitem = (claims.get(AGS_CLAIM) or {}).get("lineitem")
@@ -135,6 +153,7 @@ def launch_view(request):
         return _deep_link(request, message_launch, claims, assignment)
     if role == "staff":
         login(request, staff_user_for(lti_launch.user), backend="django.contrib.auth.backends.ModelBackend")
+        request.session[FRAME_ORIGINS] = _launch_origins(claims)  # a new login may have flushed the session
         if context is not None and context.memberships_url:
             try:
                 nrps.sync_context(context)
@@ -142,13 +161,14 @@ def launch_view(request):
                 log.warning("NRPS sync at an Instructor launch failed: %s", exc)
         from autograder.service import views
 
-        return _framable(views.class_view(request))
+        return _framable(views.class_view(request), request)
     lis = claims.get(LIS_CLAIM) or {}
     student, created = student_for(lti_launch.user, name=claims.get("name", ""), email=claims.get("email", ""),
                                    sourcedid=lis.get("person_sourcedid"))
     login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[FRAME_ORIGINS] = _launch_origins(claims)
     token = student.issue_token() if created or not student.token_hash else ""
-    return _framable(render(request, "lti/student.html", _student_page(request, student, token)))
+    return _framable(render(request, "lti/student.html", _student_page(request, student, token)), request)
 
 
 def _student_page(request, student: Student, token: str) -> dict:
@@ -162,8 +182,9 @@ def new_token_view(request):
     student = Student.objects.filter(user=request.user).first() if request.user.is_authenticated else None
     if student is None:
         return _framable(render(request, "lti/refused.html",
-                                {"reason": "open the tool from your course first"}, status=403))
-    return _framable(render(request, "lti/student.html", _student_page(request, student, student.issue_token())))
+                                {"reason": "open the tool from your course first"}, status=403), request)
+    return _framable(render(request, "lti/student.html", _student_page(request, student, student.issue_token())),
+                     request)
 
 
 def _deep_link(request, message_launch, claims, assignment):
@@ -180,7 +201,7 @@ def _deep_link(request, message_launch, claims, assignment):
     parts = urlsplit(return_url)
     response = render(request, "lti/deep_link.html", {"return_url": return_url, "jwt": jwt_value,
                                                        "title": resource.to_dict().get("title")})
-    return _framable(response, form_action=f"'self' {parts.scheme}://{parts.netloc}")
+    return _framable(response, request, form_action=f"'self' {parts.scheme}://{parts.netloc}")
 
 
 def _assignment_total(assignment: Assignment) -> float:
