@@ -251,6 +251,11 @@ def test_a_signature_by_a_key_not_in_the_jwks_is_refused(platform):
     assert "key the platform does not publish" in other_kid.content.decode()
 
 
+def test_a_token_for_several_audiences_names_the_tool_by_azp(platform):
+    _, page = launch(platform, aud=["another-tool", platform.client_id], azp=platform.client_id)
+    assert page.status_code == 200 and not _refusals()
+
+
 def test_a_replayed_token_and_a_nonce_not_issued_are_refused(platform):
     browser = client()
     state, nonce = login(browser, platform)
@@ -323,7 +328,7 @@ def test_the_outbox_posts_a_grade_once_through_scheduled_failures(platform, monk
     assert {s["lineitem"] for s in platform.scores} == {item["id"]}
 
 
-def test_a_refused_score_fails_with_why_on_the_staff_page(platform):
+def test_a_refused_score_fails_with_why_on_the_staff_page(platform, service):
     from django.contrib.auth import get_user_model
 
     from autograder.service.lti import outbox
@@ -336,6 +341,14 @@ def test_a_refused_score_fails_with_why_on_the_staff_page(platform):
     outbox.collect()
     assert outbox.deliver()["failed"] == 1
     assert ScorePost.objects.get().status == "failed" and "400" in ScorePost.objects.get().last_error
+    from typer.testing import CliRunner
+
+    from autograder.service.commands import serve_app
+
+    _graded(Student.objects.get(), 60)  # a newer score: posted by `serve lti post`
+    result = CliRunner().invoke(serve_app, ["lti", "post", str(service)])
+    assert result.exit_code == 0 and "1 new score(s); sent 1, retry later 0, failed 0; 0 pending" in result.output
+    assert [s["scoreGiven"] for s in platform.scores] == [60]
     staff = client()
     staff.force_login(get_user_model().objects.get(username="staff"))
     page = staff.get("/lti/staff/").content.decode()

@@ -36,6 +36,18 @@ LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
 FRAME_ORIGINS = "lti_frame_origins"
 
 
+class ToolMessageLaunch(DjangoMessageLaunch):
+    """pylti1p3's launch, except that a token for several audiences names this tool by ``azp``
+    (OpenID Connect Core 3.1.3.7), not by being the first of them."""
+
+    def get_client_id(self) -> str:
+        body = self._get_jwt_body()
+        aud, azp = body.get("aud"), body.get("azp")
+        if isinstance(aud, list) and azp in aud:
+            return azp
+        return super().get_client_id()
+
+
 def _origin(url) -> str | None:
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
@@ -115,7 +127,7 @@ def login_view(request):
 @xframe_options_exempt
 @require_POST
 def launch_view(request):
-    message_launch = DjangoMessageLaunch(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
+    message_launch = ToolMessageLaunch(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
     claims = {}
     try:
         message_launch.validate()
@@ -127,7 +139,7 @@ def launch_view(request):
             claims = {}
         return _refuse(request, "launch", _explain(exc), claims if isinstance(claims, dict) else {})
     aud = claims.get("aud")
-    client_id = aud[0] if isinstance(aud, list) else aud
+    client_id = message_launch.get_client_id()
     if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
         return _refuse(request, "launch", "the token has several audiences and no azp naming this tool", claims)
     if "azp" in claims and claims["azp"] != client_id:
