@@ -409,3 +409,18 @@ def test_the_lti_migrations_match_the_models(service):
     from django.core.management import call_command
 
     call_command("makemigrations", "service_lti", check=True, dry_run=True, verbosity=0)
+
+
+def test_the_outbox_fingerprint_changes_with_a_rescore_only(platform):
+    from autograder.service.lti.outbox import fingerprint
+    from autograder.service.models import Student
+
+    launch(platform, sub="learner-3")
+    first = fingerprint()
+    assert fingerprint() == first
+    submission = _graded(Student.objects.get(), 40)
+    second = fingerprint()
+    assert second != first
+    submission.score = 45  # a rescore of the same submission
+    submission.save(update_fields=["score"])
+    assert fingerprint() != second

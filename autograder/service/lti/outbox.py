@@ -42,6 +42,8 @@ BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 3600.0
 #: A row being sent is not due for others during this long (several `serve run` on one database).
 CLAIM_SECONDS = 120.0
+#: The worker looks at every student at least this often (in rounds of ``interval`` seconds).
+FULL_SCAN_ROUNDS = 60
 LINEITEM = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE = "application/vnd.ims.lis.v1.score+json"
@@ -226,6 +228,21 @@ def deliver(now: datetime | None = None, limit: int = 100) -> dict[str, int]:
     return counts
 
 
+def fingerprint() -> tuple:
+    """Changes whenever a counted score may have: gradings, their scores, the LTI links and
+    memberships, the assignments' rules (a few aggregate queries instead of a scan of every student)."""
+    from django.db.models import Count, Max, Sum
+    from lti_tool.models import LtiMembership
+
+    from autograder.service.models import Submission
+
+    graded = Submission.objects.filter(status=Submission.Status.GRADED).aggregate(
+        n=Count("id"), top=Max("id"), total=Sum("score"))
+    rules = list(Assignment.objects.order_by("id").values_list("id", "counted", "spec_file", "questions"))
+    return (graded["n"], graded["top"], graded["total"], LtiStudent.objects.count(),
+            LtiMembership.objects.filter(is_active=True).count(), str(rules))
+
+
 class OutboxWorker:
     """A thread of ``serve run``: collect and deliver every ``interval`` seconds until stopped."""
 
@@ -239,11 +256,18 @@ class OutboxWorker:
         return self
 
     def _loop(self) -> None:
+        seen, rounds = None, 0
         while not self.stopping.is_set():
             close_old_connections()
             try:
                 if LtiStudent.objects.exists():
-                    collect()
+                    now = fingerprint()
+                    # a grading, a rescore, a new link or membership: look for changed scores (and a full
+                    # look every FULL_SCAN_ROUNDS rounds, for changes the fingerprint cannot see)
+                    if now != seen or rounds % FULL_SCAN_ROUNDS == 0:
+                        collect()
+                        seen = now
+                    rounds += 1
                     deliver()
             except Exception:  # a database or network hiccup must not end the thread
                 log.exception("the LTI score outbox failed; trying again")
