@@ -29,11 +29,12 @@ class LtiStaff(models.Model):
 
 
 class UsedNonce(models.Model):
-    """Every id_token nonce accepted once: a second launch with it is a replay."""
+    """Every id_token nonce accepted once: a second launch with it is a replay. Rows older than the
+    login's own record of the nonce (a day, in the cache) are removed: such a nonce is refused anyway."""
 
     issuer = models.CharField(max_length=255)
     nonce = models.CharField(max_length=255)
-    used = models.DateTimeField(default=timezone.now)
+    used = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "nonce"], name="nonce_used_once")]

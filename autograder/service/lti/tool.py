@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from lti_tool.models import Key, LtiDeployment, LtiRegistration, LtiUser
 from lti_tool.utils import DjangoToolConfig
 
@@ -21,6 +23,8 @@ STAFF_ROLES = {"Instructor", "TeachingAssistant"}
 AGS_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
               "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
               "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
+#: pylti1p3 keeps an issued nonce for a day (its launch data lifetime); a used one is kept twice as long.
+NONCE_KEPT = timedelta(days=2)
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
@@ -145,6 +149,7 @@ def use_nonce(issuer: str, nonce: str) -> bool:
             UsedNonce.objects.create(issuer=issuer, nonce=nonce)
     except IntegrityError:
         return False
+    UsedNonce.objects.filter(used__lt=timezone.now() - NONCE_KEPT).delete()
     return True
 
 
