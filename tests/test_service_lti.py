@@ -217,6 +217,10 @@ CASES = {
     "expired": ({"exp": int(time.time()) - 60, "iat": int(time.time()) - 400}, "expired"),
     "unregistered deployment": ({LTI + "deployment_id": "deploy-unknown"}, "deployment is not registered"),
     "no roles claim": ({LTI + "roles": None}, "no roles claim"),
+    "submission review": ({"message_type": "LtiSubmissionReviewRequest", "lineitem": "https://lms.example/items/1",
+                           LTI + "resource_link": {"id": "link-1"},
+                           LTI + "for_user": {"user_id": "u"}},
+                          "does not take LtiSubmissionReviewRequest"),
     "unknown role only": ({"roles": ("http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor",)}, "roles"),
 }
 
@@ -230,6 +234,12 @@ def test_a_bad_launch_is_refused_with_a_page_and_logged(platform, case):
     assert page.status_code == 403 and words in page.content.decode()
     assert "Traceback" not in page.content.decode() and Student.objects.count() == 0
     assert len(_refusals()) == 1 and words in _refusals()[0]
+    from autograder.service.lti.models import LaunchRefusal
+
+    logged = LaunchRefusal.objects.get()  # what the token claimed, for the staff (unverified)
+    assert logged.step == "launch" and logged.address == "127.0.0.1"
+    if case != "unknown issuer":
+        assert logged.issuer == platform.issuer
 
 
 def test_a_launch_without_a_token_or_with_garbage_is_refused(platform):
@@ -424,3 +434,16 @@ def test_the_outbox_fingerprint_changes_with_a_rescore_only(platform):
     submission.score = 45  # a rescore of the same submission
     submission.save(update_fields=["score"])
     assert fingerprint() != second
+
+
+def test_used_nonces_are_kept_two_days(platform):
+    from django.utils import timezone
+
+    from autograder.service.lti.models import UsedNonce
+    from autograder.service.lti.tool import use_nonce
+
+    old = UsedNonce.objects.create(issuer=platform.issuer, nonce="old", used=timezone.now() - timedelta(days=3))
+    recent = UsedNonce.objects.create(issuer=platform.issuer, nonce="recent", used=timezone.now() - timedelta(days=1))
+    assert use_nonce(platform.issuer, "new") and not use_nonce(platform.issuer, "recent")
+    assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"recent", "new"}
+    assert not UsedNonce.objects.filter(pk=old.pk).exists() and UsedNonce.objects.filter(pk=recent.pk).exists()

@@ -133,10 +133,7 @@ def launch_view(request):
         message_launch.validate()
         claims = message_launch.get_launch_data()
     except LtiException as exc:
-        try:
-            claims = message_launch._get_jwt_body() if message_launch._jwt else {}
-        except Exception:  # the token could not even be decoded
-            claims = {}
+        claims = (getattr(message_launch, "_jwt", None) or {}).get("body") or {}  # unverified: for the log only
         return _refuse(request, "launch", _explain(exc), claims if isinstance(claims, dict) else {})
     aud = claims.get("aud")
     client_id = message_launch.get_client_id()
@@ -151,6 +148,9 @@ def launch_view(request):
         return _refuse(request, "launch", "none of the launch's roles (Learner, Instructor, Teaching "
                                           "Assistant) is one this tool knows", claims)
     lti_launch = LtiLaunch(message_launch)
+    if not (lti_launch.is_resource_launch or lti_launch.is_deep_link_launch):
+        kind = claims.get(LTI_CLAIM + "message_type")
+        return _refuse(request, "launch", f"this tool does not take {kind} messages yet", claims)
     sync_data_from_launch(lti_launch)
     request.session.cycle_key()
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
