@@ -4,6 +4,7 @@
     serve students DIR roster.csv [--reissue]     students from id,name,email; prints their tokens
     serve run DIR [--host H] [--port P] [-j N]    the web server and the graders, in one process
     serve export DIR --format submissions|csv     CSV on stdout
+    serve lti ...                                 LTI 1.3: platforms, keys, rosters, scores (lti/commands.py)
     serve --demo                                  all of it on a demo class in a temporary folder
 """
 
@@ -102,6 +103,7 @@ def init_folder(data_dir: Path, *, database: str | None, url: str, allow_weak_sa
         json.dump(config, handle, indent=2)
     shutil.copyfile(QUESTIONS, data_dir / "questions.toml")
     _setup(data_dir)
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import OperationalError, connection
@@ -119,6 +121,10 @@ def init_folder(data_dir: Path, *, database: str | None, url: str, allow_weak_sa
     from autograder.spec import load_spec
 
     Assignment.objects.create(slug="ch3", title="Chapter 3: Classification", spec_file="questions.toml")
+    if settings.LTI:  # the LTI tool's signing key, published at /lti/jwks.json
+        from autograder.service.lti.tool import ensure_key
+
+        ensure_key()
     points = sum(q.points for q in load_spec(data_dir / "questions.toml").values())
     password = secrets.token_urlsafe(12)
     get_user_model().objects.create_superuser("staff", "", password)
@@ -218,6 +224,11 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     except OSError as exc:
         _refuse(f"cannot listen on {host}:{port}: {exc.strerror}")
     dispatcher = Dispatcher(threads=workers, lease_seconds=lease).start()
+    outbox = None
+    if settings.LTI:  # scores to the LMS (LTI Assignment and Grade Services)
+        from autograder.service.lti.outbox import OutboxWorker
+
+        outbox = OutboxWorker().start()
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -233,7 +244,18 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
         typer.echo("stopping: submissions being graded are graded again at the next start", err=True)
     finally:
         dispatcher.stopping.set()
+        if outbox is not None:
+            outbox.stopping.set()
         server.close()
+
+
+def _add_lti_commands() -> None:
+    from autograder.service.lti.commands import lti_app
+
+    serve_app.add_typer(lti_app, name="lti")
+
+
+_add_lti_commands()
 
 
 @serve_app.command("export")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "autograder.service.apps.ServiceConfig",
 ]
+#: LTI 1.3 (django-lti, in the serve extra): its apps where it is installed.
+LTI = importlib.util.find_spec("lti_tool") is not None
+if LTI:
+    INSTALLED_APPS += ["lti_tool", "autograder.service.lti.apps.LtiConfig"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +77,9 @@ LOGIN_URL = "/admin/login/"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+if BASE_URL.startswith("https://"):  # the LMS shows the tool in a cross-site iframe: its cookies must be SameSite=None
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 #: Uploads larger than this go to a temporary file; the assignment's own limit refuses big ones.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20

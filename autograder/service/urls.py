@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.conf import settings
+from django.urls import include, path
 
 from autograder.service import views
 
@@ -14,3 +15,6 @@ urlpatterns = [
     path("staff/", views.class_view, name="class"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.LTI:
+    urlpatterns.append(path("lti/", include("autograder.service.lti.urls")))

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from autograder.service.lti import views
+
+urlpatterns = [
+    path("login", views.login_view, name="lti-login"),
+    path("launch", views.launch_view, name="lti-launch"),
+    path("token", views.new_token_view, name="lti-token"),
+    path("jwks.json", views.jwks_view, name="lti-jwks"),
+    path("config.json", views.config_view, name="lti-config"),
+    path("staff/", views.staff_view, name="lti-staff"),
+]

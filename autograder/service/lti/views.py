@@ -1,0 +1,243 @@
+"""The LTI endpoints: login initiation, launch, keys, configuration, the staff page."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import login
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from lti_tool.models import Key, LtiLaunch, LtiRegistration
+from lti_tool.utils import sync_data_from_launch
+from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.deep_link_resource import DeepLinkResource
+from pylti1p3.lineitem import LineItem
+from pylti1p3.exception import LtiException, OIDCException
+
+from autograder.service.lti import nrps
+from autograder.service.lti.models import LaunchRefusal, LineItemLink, ScorePost
+from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_config, ensure_key, record_refusal,
+                                         service_role, staff_user_for, student_for, use_nonce)
+from autograder.service.models import Assignment, Student
+
+log = logging.getLogger("autograder.service.lti")
+LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
+
+
+FRAME_ORIGINS = "lti_frame_origins"
+
+
+class ToolMessageLaunch(DjangoMessageLaunch):
+    """pylti1p3's launch, except that a token for several audiences names this tool by ``azp``
+    (OpenID Connect Core 3.1.3.7), not by being the first of them."""
+
+    def get_client_id(self) -> str:
+        body = self._get_jwt_body()
+        aud, azp = body.get("aud"), body.get("azp")
+        if isinstance(aud, list) and azp in aud:
+            return azp
+        return super().get_client_id()
+
+
+def _origin(url) -> str | None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _platform_origins(request) -> set[str]:
+    """The origins that may frame the LTI pages: every registered platform's issuer and login
+    host, and the course's own host that a launch named (a Canvas course is served from the
+    school's host, not from the issuer's), kept in the session for the pages after the launch."""
+    origins = set(request.session.get(FRAME_ORIGINS, []))
+    for reg in LtiRegistration.objects.active().only("issuer", "auth_url"):
+        origins.update(filter(None, (_origin(reg.issuer), _origin(reg.auth_url))))
+    return origins
+
+
+def _launch_origins(claims: dict) -> list[str]:
+    urls = [(claims.get(LTI_CLAIM + "launch_presentation") or {}).get("return_url"),
+            (claims.get(LTI_CLAIM + "tool_platform") or {}).get("url"),
+            (claims.get(DL_CLAIM) or {}).get("deep_link_return_url")]
+    return sorted(set(filter(None, map(_origin, urls))))
+
+
+def _framable(response, request, form_action: str = "'self'"):
+    """An LTI page: shown inside the platform's iframe, scripts off, forms to ``form_action`` only."""
+    ancestors = " ".join(["'self'", *sorted(_platform_origins(request))])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; "
+        f"object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
+    response.xframe_options_exempt = True
+    return response
+
+
+def _refuse(request, step: str, reason: str, claims=None, status: int = 403, **fields):
+    record_refusal(step, reason, request, claims, **fields)
+    return _framable(render(request, "lti/refused.html", {"reason": reason}, status=status), request)
+
+
+def _explain(exc: Exception) -> str:
+    """The library's reason, in words for the person in front of the LMS."""
+    text = str(exc)
+    known = [("Signature has expired", "the launch token has expired"),
+             ("Unable to find public key", "the launch token is signed by a key the platform does not publish"),
+             ("Signature verification failed", "the launch token's signature does not match the platform's key"),
+             ("Registration not found", "this platform or client id is not registered with the tool"),
+             ("Could not find registration", "this platform or client id is not registered with the tool"),
+             ("Unable to find deployment", "this deployment is not registered with the tool"),
+             ("State not found", "the login state is missing or does not match (cookies blocked?)"),
+             ("Missing state", "the login state is missing"),
+             ("Invalid Nonce", "the nonce was not issued by this tool's login"),
+             ("Missing Roles Claim", "the launch has no roles claim")]
+    for needle, words in known:
+        if needle.lower() in text.lower():
+            return f"{words} ({text})"
+    return text
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    params = request.POST if request.method == "POST" else request.GET
+    fields = {"issuer": params.get("iss", ""), "client_id": params.get("client_id", ""),
+              "deployment_id": params.get("lti_deployment_id", "")}
+    if not params.get("target_link_uri"):
+        return _refuse(request, "login", "the login request has no target_link_uri", status=400, **fields)
+    ensure_key()
+    oidc = DjangoOIDCLogin(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
+    try:  # no JavaScript cookie check: the state cookie is set on this redirect
+        return oidc.disable_check_cookies().redirect(request.build_absolute_uri(reverse("lti-launch")))
+    except (LtiException, OIDCException) as exc:
+        return _refuse(request, "login", _explain(exc), status=400, **fields)
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_POST
+def launch_view(request):
+    message_launch = ToolMessageLaunch(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
+    claims = {}
+    try:
+        message_launch.validate()
+        claims = message_launch.get_launch_data()
+    except LtiException as exc:
+        claims = (getattr(message_launch, "_jwt", None) or {}).get("body") or {}  # unverified: for the log only
+        return _refuse(request, "launch", _explain(exc), claims if isinstance(claims, dict) else {})
+    aud = claims.get("aud")
+    client_id = message_launch.get_client_id()
+    if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
+        return _refuse(request, "launch", "the token has several audiences and no azp naming this tool", claims)
+    if "azp" in claims and claims["azp"] != client_id:
+        return _refuse(request, "launch", "the token's azp is not this tool's client id", claims)
+    if not use_nonce(claims["iss"], claims["nonce"]):
+        return _refuse(request, "launch", "this launch was already used (nonce replayed)", claims)
+    role = service_role(claims.get("https://purl.imsglobal.org/spec/lti/claim/roles") or [])
+    if role is None:
+        return _refuse(request, "launch", "none of the launch's roles (Learner, Instructor, Teaching "
+                                          "Assistant) is one this tool knows", claims)
+    lti_launch = LtiLaunch(message_launch)
+    if not (lti_launch.is_resource_launch or lti_launch.is_deep_link_launch):
+        kind = claims.get(LTI_CLAIM + "message_type")
+        return _refuse(request, "launch", f"this tool does not take {kind} messages yet", claims)
+    sync_data_from_launch(lti_launch)
+    request.session.cycle_key()
+    request.session[FRAME_ORIGINS] = _launch_origins(claims)
+    assignment = Assignment.objects.order_by("id").first()
+    context = lti_launch.context if lti_launch.context_claim is not None else None
+    lineitem = (claims.get(AGS_CLAIM) or {}).get("lineitem")
+    if context is not None and lineitem and assignment is not None:
+        LineItemLink.objects.get_or_create(context=context, assignment=assignment, defaults={"url": lineitem})
+    if lti_launch.is_deep_link_launch:
+        if role != "staff":
+            return _refuse(request, "launch", "only an Instructor may add the tool to a course", claims)
+        return _deep_link(request, message_launch, claims, assignment)
+    if role == "staff":
+        login(request, staff_user_for(lti_launch.user), backend="django.contrib.auth.backends.ModelBackend")
+        request.session[FRAME_ORIGINS] = _launch_origins(claims)  # a new login may have flushed the session
+        if context is not None and context.memberships_url:
+            try:
+                nrps.sync_context(context)
+            except Exception as exc:  # the class page still opens; the sync is retried by `serve lti sync`
+                log.warning("NRPS sync at an Instructor launch failed: %s", exc)
+        from autograder.service import views
+
+        return _framable(views.class_view(request), request)
+    lis = claims.get(LIS_CLAIM) or {}
+    student, created = student_for(lti_launch.user, name=claims.get("name", ""), email=claims.get("email", ""),
+                                   sourcedid=lis.get("person_sourcedid"))
+    login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[FRAME_ORIGINS] = _launch_origins(claims)
+    token = student.issue_token() if created or not student.token_hash else ""
+    return _framable(render(request, "lti/student.html", _student_page(request, student, token)), request)
+
+
+def _student_page(request, student: Student, token: str) -> dict:
+    return {"student": student, "token": token, "server": base_url() + "/",
+            "assignment": Assignment.objects.order_by("id").first()}
+
+
+@require_POST
+def new_token_view(request):
+    """A student signed in by a launch asks for a new CLI token (the old one stops working)."""
+    student = Student.objects.filter(user=request.user).first() if request.user.is_authenticated else None
+    if student is None:
+        return _framable(render(request, "lti/refused.html",
+                                {"reason": "open the tool from your course first"}, status=403), request)
+    return _framable(render(request, "lti/student.html", _student_page(request, student, student.issue_token())),
+                     request)
+
+
+def _deep_link(request, message_launch, claims, assignment):
+    settings_claim = claims.get(DL_CLAIM) or {}
+    return_url = settings_claim.get("deep_link_return_url", "")
+    if not return_url.startswith(("https://", "http://")):
+        return _refuse(request, "launch", "the deep-linking request has no return URL", claims)
+    resource = (DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti-launch")))
+                .set_title(assignment.title if assignment else "Chapter 3"))
+    if assignment is not None:
+        resource.set_lineitem(LineItem().set_score_maximum(_assignment_total(assignment)).set_label(assignment.title)
+                              .set_resource_id(assignment.slug).set_tag("ch3-autograder"))
+    jwt_value = message_launch.get_deep_link().get_response_jwt([resource])
+    parts = urlsplit(return_url)
+    response = render(request, "lti/deep_link.html", {"return_url": return_url, "jwt": jwt_value,
+                                                       "title": resource.to_dict().get("title")})
+    return _framable(response, request, form_action=f"'self' {parts.scheme}://{parts.netloc}")
+
+
+def _assignment_total(assignment: Assignment) -> float:
+    from autograder.service.lti.outbox import assignment_total
+
+    return assignment_total(assignment)
+
+
+@require_GET
+def jwks_view(request):
+    ensure_key()
+    return JsonResponse(Key.objects.as_jwks())
+
+
+@require_GET
+def config_view(request):
+    return JsonResponse(canvas_config())
+
+
+@staff_member_required
+def staff_view(request):
+    posts = ScorePost.objects.select_related("student").exclude(status=ScorePost.Status.SENT) \
+        .exclude(status=ScorePost.Status.SUPERSEDED).order_by("-id")[:200]
+    return render(request, "lti/staff.html", {
+        "posts": posts, "sent": ScorePost.objects.filter(status=ScorePost.Status.SENT).count(),
+        "refusals": LaunchRefusal.objects.order_by("-created")[:50],
+        "registrations": LtiRegistration.objects.prefetch_related("deployments").order_by("id")})

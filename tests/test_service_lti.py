@@ -1,0 +1,449 @@
+"""The service as an LTI 1.3 tool, driven by an in-repository mock platform (tests/lti_platform.py):
+registration and keys, OIDC login and launch for each role, every refusal, the score outbox through
+scheduled failures, NRPS sync and deep linking."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytest.importorskip("django", reason="the service needs the serve extra")
+pytest.importorskip("lti_tool", reason="LTI needs django-lti (the serve extra)")
+
+from tests.lti_platform import LTI, MockPlatform, rsa_key  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """The service's data folder, Django set up on it once per process (shared with test_service.py)."""
+    from django.conf import settings
+
+    if settings.configured:
+        return Path(settings.DATA_DIR)
+    from django.test.utils import setup_test_environment
+
+    from autograder.service import DIR_ENV
+    from autograder.service.commands import init_folder
+
+    folder = tmp_path_factory.mktemp("service") / "data"
+    before = {name: os.environ.get(name) for name in (DIR_ENV, "DJANGO_SETTINGS_MODULE")}
+    init_folder(folder, database=None, url="https://grader.example.edu/")
+    setup_test_environment()
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return folder
+
+
+@pytest.fixture
+def platform(service):
+    """A running mock platform, registered with the tool; no LTI data from other tests."""
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from lti_tool.models import LtiRegistration
+
+    from autograder.service.lti.models import LaunchRefusal, ScorePost, UsedNonce
+    from autograder.service.lti.tool import add_platform
+    from autograder.service.models import Student
+
+    LtiRegistration.objects.all().delete()
+    for model in (Student, LaunchRefusal, ScorePost, UsedNonce):
+        model.objects.all().delete()
+    get_user_model().objects.exclude(username="staff").delete()
+    cache.clear()
+    with MockPlatform() as mock:
+        add_platform(**mock.registration)
+        mock.tool_jwks = tool_jwks
+        yield mock
+
+
+def tool_jwks() -> dict:
+    from lti_tool.models import Key
+
+    return Key.objects.as_jwks()
+
+
+def client():
+    from django.test import Client
+
+    return Client()
+
+
+def login(browser, platform, **params) -> tuple[str, str]:
+    """The OIDC login initiation; (state, nonce) from the redirect to the platform's auth URL."""
+    query = {"iss": platform.issuer, "login_hint": "hint-1", "target_link_uri": "https://grader.example.edu/lti/launch",
+             "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id, **params}
+    response = browser.get("/lti/login", query)
+    assert response.status_code == 302, response.content[:500]
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{platform.url}/auth"
+    sent = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert sent["response_type"] == "id_token" and sent["client_id"] == platform.client_id
+    assert sent["redirect_uri"].endswith("/lti/launch") and sent["login_hint"] == "hint-1"
+    return sent["state"], sent["nonce"]
+
+
+def launch(platform, browser=None, *, sign=None, **claims):
+    browser = browser or client()
+    state, nonce = login(browser, platform)
+    body = platform.claims(nonce, **claims)
+    token = sign(body) if sign else platform.sign(body)
+    return browser, browser.post("/lti/launch", {"id_token": token, "state": state})
+
+
+# ------------------------------------------------------------------ registration and keys
+
+def test_add_platform_keys_config_and_rotation_through_the_cli(service, platform):
+    from lti_tool.models import LtiDeployment, LtiRegistration
+    from typer.testing import CliRunner
+
+    from autograder.service.commands import serve_app
+
+    runner = CliRunner()
+    args = ["lti", "add-platform", str(service), "--issuer", "https://canvas.example.edu", "--client-id", "10000000001",
+            "--deployment-id", "d-1", "--deployment-id", "d-2", "--auth-url", "https://canvas.example.edu/auth",
+            "--token-url", "https://canvas.example.edu/token", "--jwks-url", "https://canvas.example.edu/jwks"]
+    result = runner.invoke(serve_app, args)
+    assert result.exit_code == 0, result.output
+    assert "registered https://canvas.example.edu (client 10000000001; deployments d-1, d-2)" in result.output
+    registration = LtiRegistration.objects.get(issuer="https://canvas.example.edu")
+    assert set(LtiDeployment.objects.filter(registration=registration, is_active=True)
+               .values_list("deployment_id", flat=True)) == {"d-1", "d-2"}
+    bad = runner.invoke(serve_app, args[:-1] + ["not-a-url"])
+    assert bad.exit_code == 2 and "--jwks-url takes an http(s) URL" in bad.output
+
+    config = client().get("/lti/config.json").json()
+    assert config["oidc_initiation_url"] == "https://grader.example.edu/lti/login"
+    assert config["target_link_uri"] == "https://grader.example.edu/lti/launch"
+    assert config["public_jwk_url"] == "https://grader.example.edu/lti/jwks.json"
+    assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in config["scopes"]
+    placements = config["extensions"][0]["settings"]["placements"]
+    assert {"placement": "assignment_selection", "message_type": "LtiDeepLinkingRequest",
+            "target_link_uri": config["target_link_uri"]} in placements
+
+    first = client().get("/lti/jwks.json").json()["keys"]
+    assert len(first) == 1 and first[0]["kty"] == "RSA" and "d" not in first[0]
+    rotated = runner.invoke(serve_app, ["lti", "rotate-keys", str(service)])
+    assert rotated.exit_code == 0 and first[0]["kid"] in rotated.output
+    both = client().get("/lti/jwks.json").json()["keys"]
+    assert len(both) == 2 and first[0]["kid"] in {k["kid"] for k in both}  # the overlap
+    retired = runner.invoke(serve_app, ["lti", "rotate-keys", str(service), "--retire"])
+    assert "unpublished 1 older key(s)" in retired.output
+    last = client().get("/lti/jwks.json").json()["keys"]
+    assert [k["kid"] for k in last] == [k["kid"] for k in both if k["kid"] != first[0]["kid"]]
+
+
+# ------------------------------------------------------------------ launches
+
+def test_a_learner_lands_on_their_name_and_cli_token(platform):
+    from autograder.service.lti.models import LtiStudent
+    from autograder.service.models import Student
+
+    browser, page = launch(platform, roles=("Learner",), sub="learner-7", name="Ada Lovelace")
+    text = page.content.decode()
+    assert page.status_code == 200 and "Ada Lovelace" in text
+    token = text.split('<code id="token">')[1].split("</code>")[0]
+    student = Student.by_token(token)
+    assert student is not None and student.lti.lti_user.sub == "learner-7" and student.name == "Ada Lovelace"
+    assert platform.url in page["Content-Security-Policy"] and "X-Frame-Options" not in page
+    _, school = launch(platform, sub="learner-7", **{LTI + "launch_presentation": {
+        "return_url": "https://school.example.edu/courses/1/return", "document_target": "iframe"}})
+    ancestors = school["Content-Security-Policy"].split("frame-ancestors")[1]
+    assert "https://school.example.edu" in ancestors and platform.url in ancestors  # the course's own host
+    assert browser.get("/").context["student"] == student  # signed in to the upload page
+    _, again = launch(platform, roles=("Learner",), sub="learner-7")
+    assert again.status_code == 200 and token not in again.content.decode() and "New token" in again.content.decode()
+    assert LtiStudent.objects.count() == 1 and Student.by_token(token) == student  # the token still works
+    renewed = browser.post("/lti/token")
+    fresh = renewed.content.decode().split('<code id="token">')[1].split("</code>")[0]
+    assert Student.by_token(fresh) == student and Student.by_token(token) is None
+
+
+def test_a_learner_is_matched_to_the_roster_by_email(platform):
+    from django.contrib.auth import get_user_model
+
+    from autograder.service.models import Student
+
+    user = get_user_model().objects.create_user("student-s042")
+    roster = Student.objects.create(user=user, student_id="s042", name="Grace Hopper", email="grace@example.org")
+    _, page = launch(platform, sub="grace-sub", name="Grace Hopper", email="GRACE@example.org")
+    assert page.status_code == 200 and Student.objects.count() == 1
+    assert Student.objects.get().lti.lti_user.sub == "grace-sub" and roster.student_id in page.content.decode()
+
+
+@pytest.mark.parametrize("role", ["Instructor", "TeachingAssistant"])
+def test_staff_roles_land_on_the_class_page_signed_in_as_staff(platform, role):
+    browser, page = launch(platform, roles=(role,), sub=f"{role}-1", name="Alan Turing", email="alan@example.org")
+    assert page.status_code == 200 and "the class" in page.content.decode()
+    assert browser.get("/staff/").status_code == 200
+    assert browser.get("/lti/staff/").status_code == 200
+    assert client().get("/staff/").status_code == 302  # another browser is not staff
+
+
+# ------------------------------------------------------------------ refusals
+
+def _refusals():
+    from autograder.service.lti.models import LaunchRefusal
+
+    return list(LaunchRefusal.objects.order_by("id").values_list("reason", flat=True))
+
+
+def test_login_from_an_unknown_issuer_or_client_is_refused(platform):
+    response = client().get("/lti/login", {"iss": "https://evil.example", "login_hint": "x",
+                                           "target_link_uri": "https://grader.example.edu/lti/launch",
+                                           "client_id": platform.client_id})
+    assert response.status_code == 400 and "not registered" in response.content.decode()
+    response = client().get("/lti/login", {"iss": platform.issuer, "login_hint": "x", "client_id": "other",
+                                           "target_link_uri": "https://grader.example.edu/lti/launch"})
+    assert response.status_code == 400 and "not registered" in response.content.decode()
+    assert len(_refusals()) == 2
+
+
+CASES = {
+    "unknown issuer": ({"iss": "https://evil.example"}, "not registered"),
+    "wrong audience": ({"aud": "someone-else"}, "not registered"),
+    "several audiences, no azp": ({"aud": ["tool-client-1", "other"]}, "several audiences"),
+    "foreign azp": ({"azp": "other"}, "azp"),
+    "expired": ({"exp": int(time.time()) - 60, "iat": int(time.time()) - 400}, "expired"),
+    "unregistered deployment": ({LTI + "deployment_id": "deploy-unknown"}, "deployment is not registered"),
+    "no roles claim": ({LTI + "roles": None}, "no roles claim"),
+    "submission review": ({"message_type": "LtiSubmissionReviewRequest", "lineitem": "https://lms.example/items/1",
+                           LTI + "resource_link": {"id": "link-1"},
+                           LTI + "for_user": {"user_id": "u"}},
+                          "does not take LtiSubmissionReviewRequest"),
+    "unknown role only": ({"roles": ("http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor",)}, "roles"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_bad_launch_is_refused_with_a_page_and_logged(platform, case):
+    from autograder.service.models import Student
+
+    claims, words = CASES[case]
+    _, page = launch(platform, **claims)
+    assert page.status_code == 403 and words in page.content.decode()
+    assert "Traceback" not in page.content.decode() and Student.objects.count() == 0
+    assert len(_refusals()) == 1 and words in _refusals()[0]
+    from autograder.service.lti.models import LaunchRefusal
+
+    logged = LaunchRefusal.objects.get()  # what the token claimed, for the staff (unverified)
+    assert logged.step == "launch" and logged.address == "127.0.0.1"
+    if case != "unknown issuer":
+        assert logged.issuer == platform.issuer
+
+
+def test_a_launch_without_a_token_or_with_garbage_is_refused(platform):
+    for form in ({}, {"state": "x"}, {"id_token": "not.a.jwt", "state": "x"}, {"id_token": "a.b", "state": "x"}):
+        browser = client()
+        state, _ = login(browser, platform)
+        page = browser.post("/lti/launch", {**form, "state": state} if form else {})
+        assert page.status_code == 403 and "This launch was refused" in page.content.decode(), form
+    assert client().get("/lti/launch").status_code == 405
+    assert len(_refusals()) == 4
+
+
+def test_a_signature_by_a_key_not_in_the_jwks_is_refused(platform):
+    rogue = rsa_key()
+    _, same_kid = launch(platform, sign=lambda body: platform.sign(body, key=rogue))
+    _, other_kid = launch(platform, sign=lambda body: platform.sign(body, key=rogue, kid="rogue"))
+    assert same_kid.status_code == other_kid.status_code == 403
+    assert "signature does not match" in same_kid.content.decode()
+    assert "key the platform does not publish" in other_kid.content.decode()
+
+
+def test_a_token_for_several_audiences_names_the_tool_by_azp(platform):
+    _, page = launch(platform, aud=["another-tool", platform.client_id], azp=platform.client_id)
+    assert page.status_code == 200 and not _refusals()
+
+
+def test_a_replayed_token_and_a_nonce_not_issued_are_refused(platform):
+    browser = client()
+    state, nonce = login(browser, platform)
+    token = platform.sign(platform.claims(nonce))
+    assert browser.post("/lti/launch", {"id_token": token, "state": state}).status_code == 200
+    replay = browser.post("/lti/launch", {"id_token": token, "state": state})
+    assert replay.status_code == 403 and "already used" in replay.content.decode()
+    state, _ = login(browser, platform)
+    forged = browser.post("/lti/launch", {"id_token": platform.sign(platform.claims("made-up")), "state": state})
+    assert forged.status_code == 403 and "nonce was not issued" in forged.content.decode()
+    stateless = client().post("/lti/launch", {"id_token": token, "state": "guessed"})
+    assert stateless.status_code == 403 and "login state" in stateless.content.decode()
+    assert len(_refusals()) == 3
+
+
+# ------------------------------------------------------------------ scores (AGS outbox)
+
+def _graded(student, score: float):
+    from autograder.service.models import Assignment, Submission
+
+    return Submission.objects.create(student=student, assignment=Assignment.objects.get(), sha256="0" * 64,
+                                     blob="x", filename="s.zip", status="graded", raw_score=score, score=score,
+                                     max_score=126)
+
+
+def test_the_outbox_posts_a_grade_once_through_scheduled_failures(platform, monkeypatch):
+    from django.utils import timezone
+
+    from autograder.service.lti import http, outbox
+    from autograder.service.lti.models import LineItemLink, ScorePost
+    from autograder.service.models import Student
+
+    monkeypatch.setattr(http, "TIMEOUT_SECONDS", 0.3)
+    platform.timeout = 0.8
+    launch(platform, sub="learner-1")
+    student = Student.objects.get()
+    assert outbox.collect() == 0  # nothing graded yet
+    _graded(student, 100.5)
+    assert outbox.collect() == 1 and outbox.collect() == 0
+    platform.fail("token", [500])
+    platform.fail("lineitems", ["timeout"])
+    platform.fail("scores", [(429, 30), 503])
+    t0 = timezone.now()
+    assert outbox.deliver(now=t0)["retry"] == 1  # token 500: back off 5 s
+    assert outbox.deliver(now=t0 + timedelta(seconds=4)) == {"sent": 0, "retry": 0, "failed": 0}
+    assert outbox.deliver(now=t0 + timedelta(seconds=5))["retry"] == 1  # line items time out: 10 s
+    assert outbox.deliver(now=t0 + timedelta(seconds=15))["retry"] == 1  # created; the score gets 429
+    post = ScorePost.objects.get()
+    assert "429" in post.last_error and post.next_try == t0 + timedelta(seconds=45)
+    before = len(platform.requests)
+    assert outbox.deliver(now=t0 + timedelta(seconds=44))["retry"] == 0
+    assert len(platform.requests) == before  # nothing sent before Retry-After
+    assert outbox.deliver(now=t0 + timedelta(seconds=45))["retry"] == 1  # 503: back off 40 s
+    assert outbox.deliver(now=t0 + timedelta(seconds=85))["sent"] == 1
+    assert outbox.deliver(now=t0 + timedelta(seconds=10_000)) == {"sent": 0, "retry": 0, "failed": 0}
+    assert len(platform.scores) == 1 and len(platform.line_items) == 1
+    score = platform.scores[0]
+    assert (score["userId"], score["scoreGiven"], score["scoreMaximum"]) == ("learner-1", 100.5, 126.0)
+    assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
+    item = next(iter(platform.line_items.values()))
+    assert item["resourceId"] == "ch3" and item["tag"] == "ch3-autograder" and item["scoreMaximum"] == 126.0
+    assert LineItemLink.objects.get().url == item["id"]
+
+    _graded(student, 100.5)  # a rescore with the same grade posts nothing
+    assert outbox.collect() == 0
+    _graded(student, 110)  # a better one is posted to the same line item
+    LineItemLink.objects.all().delete()  # as if the tool stopped before storing it: found again by resourceId
+    assert outbox.collect() == 1 and outbox.deliver()["sent"] == 1
+    assert [s["scoreGiven"] for s in platform.scores] == [100.5, 110] and len(platform.line_items) == 1
+    assert {s["lineitem"] for s in platform.scores} == {item["id"]}
+
+
+def test_a_refused_score_fails_with_why_on_the_staff_page(platform, service):
+    from django.contrib.auth import get_user_model
+
+    from autograder.service.lti import outbox
+    from autograder.service.lti.models import ScorePost
+    from autograder.service.models import Student
+
+    launch(platform, sub="learner-2")
+    _graded(Student.objects.get(), 50)
+    platform.fail("scores", [400])
+    outbox.collect()
+    assert outbox.deliver()["failed"] == 1
+    assert ScorePost.objects.get().status == "failed" and "400" in ScorePost.objects.get().last_error
+    from typer.testing import CliRunner
+
+    from autograder.service.commands import serve_app
+
+    _graded(Student.objects.get(), 60)  # a newer score: posted by `serve lti post`
+    result = CliRunner().invoke(serve_app, ["lti", "post", str(service)])
+    assert result.exit_code == 0 and "1 new score(s); sent 1, retry later 0, failed 0; 0 pending" in result.output
+    assert [s["scoreGiven"] for s in platform.scores] == [60]
+    staff = client()
+    staff.force_login(get_user_model().objects.get(username="staff"))
+    page = staff.get("/lti/staff/").content.decode()
+    assert "failed" in page and "posting the score: 400" in page
+
+
+# ------------------------------------------------------------------ NRPS and deep linking
+
+def test_nrps_sync_adds_every_learner_and_the_export_lists_them(platform, service):
+    from typer.testing import CliRunner
+
+    from autograder.service.commands import serve_app
+    from autograder.service.export import gradebook_rows
+    from autograder.service.models import Student
+
+    learner = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+    platform.members = [
+        {"user_id": "m1", "name": "Ann Lee", "email": "ann@example.org", "roles": [learner], "status": "Active"},
+        {"user_id": "m2", "name": "Bo Chen", "email": "bo@example.org", "roles": [learner], "status": "Active",
+         "lis_person_sourcedid": "s002"},
+        {"user_id": "t1", "name": "Alan Turing", "email": "alan@example.org", "status": "Active",
+         "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]}]
+    launch(platform, roles=("Instructor",), sub="t1", name="Alan Turing")  # records the NRPS URL and syncs
+    assert set(Student.objects.values_list("name", flat=True)) == {"Ann Lee", "Bo Chen"}
+    platform.members.append({"user_id": "m3", "name": "Cy Young", "email": "cy@example.org", "roles": [learner],
+                             "status": "Active"})
+    result = CliRunner().invoke(serve_app, ["lti", "sync", str(service)])
+    assert result.exit_code == 0 and "4 member(s), 3 learner(s), 1 new student(s)" in result.output
+    rows = list(csv.DictReader(io.StringIO("\n".join(",".join(map(str, r)) for r in gradebook_rows()))))
+    assert {r["name"] for r in rows} == {"Ann Lee", "Bo Chen", "Cy Young"}
+    assert {r["id"] for r in rows if r["name"] == "Bo Chen"} == {"s002"}
+
+
+def test_deep_linking_returns_a_resource_link_signed_by_the_tool(platform):
+    import jwt
+    from jwt.algorithms import RSAAlgorithm
+
+    _, page = launch(platform, roles=("Instructor",), message_type="LtiDeepLinkingRequest")
+    text = page.content.decode()
+    assert page.status_code == 200 and f'action="{platform.url}/deep_link_return"' in text
+    assert platform.url in page["Content-Security-Policy"].split("form-action")[1].split(";")[0]
+    token = text.split('name="JWT" value="')[1].split('"')[0]
+    keys = {k["kid"]: k for k in client().get("/lti/jwks.json").json()["keys"]}
+    public = RSAAlgorithm.from_jwk(json.dumps(keys[jwt.get_unverified_header(token)["kid"]]))
+    claims = jwt.decode(token, public, algorithms=["RS256"], audience=platform.issuer)
+    assert claims["iss"] == platform.client_id
+    assert claims[LTI + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[LTI + "deployment_id"] == platform.deployment_id
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-dl-data"
+    [item] = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert item["type"] == "ltiResourceLink" and item["url"].endswith("/lti/launch")
+    assert item["lineItem"]["resourceId"] == "ch3" and item["lineItem"]["scoreMaximum"] == 126.0
+    _, learner = launch(platform, roles=("Learner",), message_type="LtiDeepLinkingRequest")
+    assert learner.status_code == 403 and "only an Instructor" in learner.content.decode()
+
+
+def test_the_lti_migrations_match_the_models(service):
+    from django.core.management import call_command
+
+    call_command("makemigrations", "service_lti", check=True, dry_run=True, verbosity=0)
+
+
+def test_the_outbox_fingerprint_changes_with_a_rescore_only(platform):
+    from autograder.service.lti.outbox import fingerprint
+    from autograder.service.models import Student
+
+    launch(platform, sub="learner-3")
+    first = fingerprint()
+    assert fingerprint() == first
+    submission = _graded(Student.objects.get(), 40)
+    second = fingerprint()
+    assert second != first
+    submission.score = 45  # a rescore of the same submission
+    submission.save(update_fields=["score"])
+    assert fingerprint() != second
+
+
+def test_used_nonces_are_kept_two_days(platform):
+    from django.utils import timezone
+
+    from autograder.service.lti.models import UsedNonce
+    from autograder.service.lti.tool import use_nonce
+
+    old = UsedNonce.objects.create(issuer=platform.issuer, nonce="old", used=timezone.now() - timedelta(days=3))
+    recent = UsedNonce.objects.create(issuer=platform.issuer, nonce="recent", used=timezone.now() - timedelta(days=1))
+    assert use_nonce(platform.issuer, "new") and not use_nonce(platform.issuer, "recent")
+    assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"recent", "new"}
+    assert not UsedNonce.objects.filter(pk=old.pk).exists() and UsedNonce.objects.filter(pk=recent.pk).exists()
