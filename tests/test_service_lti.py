@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,30 +17,6 @@ pytest.importorskip("django", reason="the service needs the serve extra")
 pytest.importorskip("lti_tool", reason="LTI needs django-lti (the serve extra)")
 
 from tests.lti_platform import LTI, MockPlatform, rsa_key  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory):
-    """The service's data folder, Django set up on it once per process (shared with test_service.py)."""
-    from django.conf import settings
-
-    if settings.configured:
-        return Path(settings.DATA_DIR)
-    from django.test.utils import setup_test_environment
-
-    from autograder.service import DIR_ENV
-    from autograder.service.commands import init_folder
-
-    folder = tmp_path_factory.mktemp("service") / "data"
-    before = {name: os.environ.get(name) for name in (DIR_ENV, "DJANGO_SETTINGS_MODULE")}
-    init_folder(folder, database=None, url="https://grader.example.edu/")
-    setup_test_environment()
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return folder
 
 
 @pytest.fixture

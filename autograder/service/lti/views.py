@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+import jwt
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.http import JsonResponse
@@ -36,15 +38,28 @@ LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
 FRAME_ORIGINS = "lti_frame_origins"
 
 
+def unverified_claims(request) -> dict:
+    """The id_token's claims as posted, signature unchecked: to choose the audience to verify it
+    for, and to log a refused launch; never to decide anything else."""
+    try:
+        claims = jwt.decode(request.POST.get("id_token", ""), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 class ToolMessageLaunch(DjangoMessageLaunch):
     """pylti1p3's launch, except that a token for several audiences names this tool by ``azp``
     (OpenID Connect Core 3.1.3.7), not by being the first of them."""
 
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.posted_claims = unverified_claims(request)
+
     def get_client_id(self) -> str:
-        body = self._get_jwt_body()
-        aud, azp = body.get("aud"), body.get("azp")
+        aud, azp = self.posted_claims.get("aud"), self.posted_claims.get("azp")
         if isinstance(aud, list) and azp in aud:
-            return azp
+            return azp  # the signature and the audience are then verified for this client id
         return super().get_client_id()
 
 
@@ -133,8 +148,7 @@ def launch_view(request):
         message_launch.validate()
         claims = message_launch.get_launch_data()
     except LtiException as exc:
-        claims = (getattr(message_launch, "_jwt", None) or {}).get("body") or {}  # unverified: for the log only
-        return _refuse(request, "launch", _explain(exc), claims if isinstance(claims, dict) else {})
+        return _refuse(request, "launch", _explain(exc), message_launch.posted_claims)  # unverified: the log only
     aud = claims.get("aud")
     client_id = message_launch.get_client_id()
     if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
