@@ -62,16 +62,20 @@ def supported() -> bool:
 # ------------------------------------------------------------------ which warm grader
 
 def fingerprint(root: Path | None = None) -> str:
-    """A digest of what a command would run: the interpreter and ``PYTHONPATH``, every file of
-    the grader, the reference solutions and the stubs under ``root`` (default: where this package is installed;
-    size and modification time), and the installed distributions (their ``.dist-info`` names
-    carry the versions). A few milliseconds."""
+    """A digest of what a command would run: the interpreter and ``PYTHONPATH``, the content of every
+    file of the grader, the reference solutions and the stubs under ``root`` (default: where this
+    package is installed), and the installed distributions (their ``.dist-info`` names carry the
+    versions). An edit is seen whatever it keeps of a file's size and time. A few milliseconds."""
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{sys.prefix}\0{os.environ.get('PYTHONPATH', '')}\0".encode())
     root = Path(__file__).resolve().parent.parent if root is None else Path(root)
     for package in _PACKAGES:
-        for path, info in sorted(_files(root / package)):
-            h.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+        for path, _ in sorted(_files(root / package)):
+            try:
+                content = Path(path).read_bytes()
+            except OSError:
+                content = b"unreadable"
+            h.update(f"{path}\0{len(content)}\0".encode() + hashlib.sha256(content).digest())
     for folder in sorted({p for p in sys.path if p.endswith(("site-packages", "dist-packages"))}):
         try:
             h.update("\0".join(sorted(e.name for e in os.scandir(folder) if e.name.endswith(".dist-info"))).encode())

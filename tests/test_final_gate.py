@@ -15,7 +15,7 @@ import pytest
 from autograder.bulk import batch, rescore_batch, store as store_module
 from autograder.bulk.batch import MANIFEST_VERSION, _settle, write_outputs
 from autograder.bulk.final import final_results
-from autograder.bulk.store import BatchStore
+from autograder.bulk.store import BatchStore, grader_hash
 from autograder.results import GradingResult, QuestionResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lms"
@@ -31,6 +31,11 @@ def made_result(points: float, outcome: str = "measured", status: str = "passed"
         QuestionResult(QUESTION, "confusion: public example", "public", points, 2.0, status, outcome=outcome)])
 
 
+def graded_reply(result: GradingResult) -> dict:
+    """A job's reply as a grader process of the installed grader sends it."""
+    return {"result": result.to_dict(), "log": "", "grader": grader_hash()}
+
+
 def store_class(out: Path, replies: dict | None = None) -> BatchStore:
     """The class stored as grade-all stores it (folders, digests, grader hash), with a roster and a worksheet."""
     store = BatchStore(out)
@@ -39,7 +44,7 @@ def store_class(out: Path, replies: dict | None = None) -> BatchStore:
         record = {"id": sid, "name": sid.title(), "email": f"{sid}@example.edu", "source": sid,
                   "moodle_participant": participant, "roster": {"ID": canvas_id}, "status": "pending",
                   "error": "", "result": None}
-        reply = (replies or {}).get(sid) or {"result": made_result(points).to_dict(), "log": ""}
+        reply = (replies or {}).get(sid) or graded_reply(made_result(points))
         _settle(store, record, reply, {"confusion.py": b"# work\n"}, {}, rewrite=True)
         records.append(record)
     settings = {"roster": str(CANVAS_EXPORT), "moodle_worksheet": str(MOODLE_WORKSHEET), "questions": [],
@@ -155,7 +160,7 @@ def test_each_corrupted_store_file_exports_an_honest_blank_and_no_wrong_number(t
 
 def test_an_infrastructure_failure_is_blank_never_zero(tmp_path):
     failed = made_result(0.0, outcome="infrastructure", status="grader_error")
-    store = store_class(tmp_path / "out", {"bo": {"result": failed.to_dict(), "log": ""}})
+    store = store_class(tmp_path / "out", {"bo": graded_reply(failed)})
     write_outputs(store, store.read_manifest())
     assert_honest(store.out, "bo", "the grader or the machine failed on confusion.public_example")
 
@@ -173,7 +178,7 @@ def test_a_result_held_for_review_is_blank_and_not_regraded(tmp_path):
 
 def test_a_question_the_policy_held_for_review_keeps_the_whole_result_out_of_every_export(tmp_path):
     held = made_result(0.0, status="held")
-    store = store_class(tmp_path / "out", {"bo": {"result": held.to_dict(), "log": ""}})
+    store = store_class(tmp_path / "out", {"bo": graded_reply(held)})
     results, not_final = final_results(store, store.read_manifest())
     assert "bo" not in results and not not_final["bo"].regrade
     write_outputs(store, store.read_manifest())
@@ -201,7 +206,7 @@ def fake_grader(monkeypatch, tmp_path):
         for entry_id, files, source in jobs:
             graded.append(entry_id)
             points = float(files["confusion.py"].decode().split("=")[1].split()[0])
-            yield entry_id, {"result": made_result(points).to_dict(), "log": "fake"}
+            yield entry_id, graded_reply(made_result(points))
     monkeypatch.setattr(batch, "execute", execute)
     monkeypatch.setattr(batch, "_isolation_mode", lambda: "fake")
     root = tmp_path / "class"
@@ -306,7 +311,7 @@ def test_grade_all_names_a_failed_result_before_writing_and_exports_it_blank(fak
     def failing(jobs, options, **kwargs):
         for entry_id, reply in real(jobs, options, **kwargs):
             if entry_id == "bo":
-                reply = {"result": made_result(0.0, "infrastructure", "grader_error").to_dict(), "log": ""}
+                reply = graded_reply(made_result(0.0, "infrastructure", "grader_error"))
             yield entry_id, reply
     monkeypatch.setattr(batch, "execute", failing)
     run = CliRunner().invoke(app, ["grade-all", str(root), "--out", str(out), "-j", "1", "--quiet"])
@@ -329,3 +334,25 @@ def test_a_submission_with_no_result_has_a_blank_total_in_grades_csv():
         record = dict(zip(header, row))
         assert (record["total"], record["max_score"], record["percent"]) == ("", "", ""), record
         assert record["status"] in ("grader_error", "cannot_grade") and record["error"]
+
+
+def test_a_result_graded_by_other_code_than_the_installed_is_not_final_and_not_cached(fake_grader, tmp_path,
+                                                                                      monkeypatch):
+    """A grader process that imported another copy of the grader (a checkout beside an installed copy)
+    reports its own hash: the batch does not take its result as final, nor cache it."""
+    root, graded = fake_grader
+    real = batch.execute
+
+    def other_copy(jobs, options, **kwargs):
+        for entry_id, reply in real(jobs, options, **kwargs):
+            yield entry_id, {**reply, "grader": "0" * 16} if entry_id == "bo" else reply
+    monkeypatch.setattr(batch, "execute", other_copy)
+    out = tmp_path / "out"
+    batch.grade_all(root, out, workers=1)
+    bo = {r["id"]: r for r in read_csv(out / "grades.csv")}["bo"]
+    assert (bo["total"], bo["status"]) == ("", "not_final")
+    assert f"graded by grader {'0' * 16}; the installed grader is {grader_hash()}" in bo["error"]
+    graded.clear()
+    monkeypatch.setattr(batch, "execute", real)
+    batch.grade_all(None, out, workers=1, retry_failed=True)
+    assert graded == ["bo"] and grades(out) == GOOD  # not taken from the cache: graded again, now final

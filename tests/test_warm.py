@@ -143,6 +143,18 @@ def test_an_edit_to_the_installation_changes_the_socket(tmp_path):
     assert warm.fingerprint(tmp_path) != before  # an edited grader never serves from a stale process
 
 
+def test_an_edit_that_keeps_the_size_and_the_time_changes_the_socket(tmp_path):
+    for package in ("autograder", "solutions", "assignments"):
+        write_submission(tmp_path / package, files={"a.py": "x = 1\n"})
+    edited = tmp_path / "autograder" / "a.py"
+    info = edited.stat()
+    before = warm.fingerprint(tmp_path)
+    edited.write_text("x = 2\n")
+    os.utime(edited, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert edited.stat().st_size == info.st_size and edited.stat().st_mtime_ns == info.st_mtime_ns
+    assert warm.fingerprint(tmp_path) != before
+
+
 def test_a_socket_folder_others_can_open_is_refused(tmp_path, monkeypatch):
     shared = tmp_path / f"ch3-grader-{os.getuid()}"
     shared.mkdir(mode=0o755)

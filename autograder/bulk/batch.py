@@ -277,8 +277,9 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
 
 def cacheable(reply: dict) -> bool:
     """Whether a job's reply may be kept: a result that needs no regrading (no grader error, no
-    infrastructure failure). A failure of the grader or the machine is never the student's grade."""
-    if not reply.get("result"):
+    infrastructure failure), graded by the installed grader's code. A failure of the grader or the
+    machine is never the student's grade."""
+    if not reply.get("result") or reply.get("grader") != grader_hash():  # graded by other code than installed
         return False
     try:
         return not GradingResult.from_dict(reply["result"]).needs_regrade
@@ -345,7 +346,10 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
         result = GradingResult.from_dict(reply["result"])
         result.submission = record["source"]
         results[record["id"]] = result
-        record.update(status="graded", error="", result=f"students/{record['id']}/grading.json", grader=grader_hash(),
+        # the grader that graded it, as its grader process reported (a cached reply is used only when
+        # that is the installed grader: ``cacheable``)
+        record.update(status="graded", error="", result=f"students/{record['id']}/grading.json",
+                      grader=reply.get("grader"),
                       score=result.score, max_score=result.max_score,
                       percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0,
                       seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),

@@ -65,14 +65,18 @@ def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None 
     -------
     dict
         ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str,
-        "reports": {file name: text} (grading.render_reports, rendered here, in parallel) or None}``
+        "reports": {file name: text} (grading.render_reports, rendered here, in parallel) or None,
+        "grader": the content hash of the grader code this process runs (``store.grader_hash``)}``
     """
+    from autograder.bulk.store import grader_hash
     from autograder.grading import CannotGrade, apply_preparation, render_reports, run_graders
 
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-job-"))
+    # "grader": the content hash of the grader this process imported, the code that grades, which
+    # the batch compares with the installed one's (another copy on the path is not a final grader)
     reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}",
-             "reports": None}
+             "reports": None, "grader": grader_hash()}
     try:
         target = workdir / "submission"
         if isinstance(payload, str):

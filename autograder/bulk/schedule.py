@@ -104,7 +104,9 @@ def merge(replies: list[dict]) -> dict:
         merged["time_limits"] = time_limits
     merged.pop("score", None)
     merged.pop("max_score", None)
-    return {"result": merged, "error": None, "log": log, "host": ", ".join(hosts), "reports": None}
+    graders = sorted({str(r.get("grader")) for r in replies})  # parts graded by different code: no one grader
+    return {"result": merged, "error": None, "log": log, "host": ", ".join(hosts), "reports": None,
+            "grader": graders[0] if len(graders) == 1 else "mixed " + " + ".join(graders)}
 
 
 def _unique(items) -> list:
