@@ -93,3 +93,14 @@ def service(tmp_path_factory) -> Path:
         else:
             os.environ[name] = value
     return folder
+
+
+@pytest.fixture
+def kept(monkeypatch):
+    """This process keeps one sandbox from submission to submission, as a grade-all grader process does."""
+    from autograder.judge import client
+
+    keeper = client.KeptSandbox()
+    monkeypatch.setattr(client, "_kept", keeper)
+    yield keeper
+    keeper.close()

@@ -126,14 +126,6 @@ print("memo found:", find_memo(), "objects:", [open(f"/proc/sysvipc/{kind}").rea
 '''
 
 
-@pytest.fixture
-def kept(monkeypatch):
-    keeper = client.KeptSandbox()
-    monkeypatch.setattr(client, "_kept", keeper)
-    yield keeper
-    keeper.close()
-
-
 def graded(folder):
     result = grade(folder, None, questions=["confusion"], visibilities=("public", "hidden"))
     return result, {q.id: (q.status, q.points) for q in result.questions}

@@ -58,14 +58,6 @@ print("submission files:", sorted(os.listdir(os.path.dirname(os.path.abspath(__f
 '''
 
 
-@pytest.fixture
-def kept(monkeypatch):
-    keeper = client.KeptSandbox()
-    monkeypatch.setattr(client, "_kept", keeper)
-    yield keeper
-    keeper.close()
-
-
 def graded(folder, **options):
     result = grade(folder, None, questions=["confusion"], visibilities=("public", "hidden"), **options)
     return result, {q.id: (q.status, q.points) for q in result.questions}
