@@ -99,9 +99,20 @@ def grade(
     print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
     console.print(_text.console(f"Isolation: {result.isolation}"))
     console.print(_text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
+    _exit_if_not_final(result, out)
+
+
+def _exit_if_not_final(result, out: Path) -> None:
+    """Exit 3 when the grader or the machine failed on some question: those scores are nobody's."""
     if result.grader_errors:
         errors.print(_text.console(f"{len(result.grader_errors)} grader error(s); the tracebacks are in "
                                    f"{out / 'grading.json'} (staff only)", style="red"))
+    failed = [q.id for q in result.infrastructure_failures]
+    if failed:
+        errors.print(_text.console(f"The grader or the machine failed on {', '.join(failed)} (none of it counts "
+                                   f"against the submission): run the command again; the evidence is in "
+                                   f"{out / 'grading.json'}", style="red"))
+    if result.needs_regrade:
         raise typer.Exit(ExitCode.GRADER_ERRORS)
 
 
@@ -127,8 +138,7 @@ def check(
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
                   f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
     console.print(_text.console(f"Full feedback: {out / 'report.md'}"))
-    if result.grader_errors:
-        raise typer.Exit(ExitCode.GRADER_ERRORS)
+    _exit_if_not_final(result, out)
 
 
 def _notebook_modules(notebook: Path) -> list[str]:

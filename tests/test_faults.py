@@ -387,3 +387,19 @@ def _serving(folder: Path) -> list[int]:
     """Warm graders (alive) whose socket is in ``folder``."""
     return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _alive(int(pid))
             and "autograder.warm" in _proc(int(pid), "cmdline") and str(folder) in _proc(int(pid), "cmdline")]
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_grade_and_check_exit_3_naming_a_question_the_machine_failed_on(tmp_path, monkeypatch, command):
+    from typer.testing import CliRunner
+
+    from autograder.cli import app
+    from autograder.results import GradingResult, QuestionResult
+
+    stalled = GradingResult(submission="s", profile="quick", isolation="bubblewrap", questions=[
+        QuestionResult("confusion.public_example", "confusion: public example", "public", 0.0, 2.0, "grader_error",
+                       feedback="the machine kept the call waiting", outcome="infrastructure")])
+    monkeypatch.setattr("autograder.grading.grade", lambda *args, **kwargs: stalled)
+    run = CliRunner().invoke(app, [command, str(tmp_path), "--out", str(tmp_path / "out"), "-q", "confusion"])
+    assert run.exit_code == 3, run.output
+    assert "failed on confusion.public_example" in " ".join(run.output.split())
