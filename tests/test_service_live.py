@@ -1,0 +1,155 @@
+"""The student's loop in the service: question results recorded and streamed (Server-Sent Events)
+while the grading runs, the phases' times, the warm grading process, and `serve rescore`."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("django", reason="the service needs the serve extra")
+
+from tests.service_helpers import reference  # noqa: E402
+from tests.test_service import add_students, clean, client, post, service  # noqa: E402,F401
+
+
+def events(body: bytes) -> list[tuple[str, str | None, dict]]:
+    from autograder.service.client import _events
+
+    return [(name, event_id, json.loads(data)) for name, event_id, data in _events(body.splitlines(True))]
+
+
+def stream(pk: int, token: str, last: int = 0) -> list:
+    response = client().get(f"/submissions/{pk}/events",
+                            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(last)})
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    return events(b"".join(response.streaming_content))
+
+
+def test_question_results_are_recorded_while_grading_and_streamed(service):
+    from django.db import connection
+
+    from autograder.service import jobs
+    from autograder.service.dispatcher import grade_job
+    from autograder.service.models import QuestionProgress, Submission
+
+    tokens = add_students(service, "s1", "s2")
+    receipt = post(reference(), tokens["s1"]).json()
+    job = jobs.claim("test")
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = grade_job(job)
+        finally:
+            connection.close()
+
+    grader = threading.Thread(target=run)
+    grader.start()
+    seen_while_running = 0
+    deadline = time.monotonic() + 120
+    while grader.is_alive() and time.monotonic() < deadline:
+        rows = QuestionProgress.objects.filter(submission_id=receipt["id"]).count()
+        if Submission.objects.get(pk=receipt["id"]).status == "running":
+            seen_while_running = max(seen_while_running, rows)
+        time.sleep(0.05)
+    grader.join()
+    assert outcome["value"] == "graded"
+    assert seen_while_running >= 1  # a question's result was in the database before the grading ended
+
+    submission = Submission.objects.get(pk=receipt["id"])
+    phases = submission.phases()
+    assert 0 <= phases["queued"] <= phases["started"] <= phases["first_result"] < phases["finished"]
+
+    streamed = stream(receipt["id"], tokens["s1"])
+    questions = [e for e in streamed if e[0] == "question"]
+    assert [q[2]["id"] for q in questions] == [q["id"] for q in submission.student_result["questions"]]
+    assert [q[1] for q in questions] == [str(n) for n in range(1, len(questions) + 1)]
+    assert all(q[2]["status"] == "passed" for q in questions)
+    name, _, done = streamed[-1]
+    assert name == "done" and (done["status"], done["score"], done["max_score"]) == ("graded", 10, 10)
+    assert done["feedback"] == f"/submissions/{receipt['id']}/feedback.html"
+    resumed = [e for e in stream(receipt["id"], tokens["s1"], last=len(questions) - 1) if e[0] == "question"]
+    assert [q[1] for q in resumed] == [str(len(questions))]
+    assert client().get(f"/submissions/{receipt['id']}/events",
+                        headers={"Authorization": f"Bearer {tokens['s2']}"}).status_code == 404
+
+
+def test_a_queued_submission_streams_its_status_and_the_page_runs_only_our_script(service, monkeypatch):
+    from autograder.service import views
+
+    monkeypatch.setattr(views, "EVENTS_SECONDS", 0.3)
+    tokens = add_students(service, "s1")
+    receipt = post(reference(), tokens["s1"]).json()
+    streamed = stream(receipt["id"], tokens["s1"])
+    assert streamed == [("status", None, {"status": "queued"})]  # bounded: the stream ends, the browser reconnects
+    page = client().get(receipt["url"], headers={"Authorization": f"Bearer {tokens['s1']}"})
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert re.search(rb'<script src="/live.js"></script>', page.content) and b"<script>" not in page.content
+    assert b"EventSource" in client().get("/live.js").content
+
+
+def test_the_warm_process_grades_each_submission_in_a_fresh_child(service):
+    from autograder.service import jobs
+    from autograder.service.dispatcher import grade_job
+    from autograder.service.models import Submission
+    from autograder.service.warmslot import WarmRunner
+
+    tokens = add_students(service, "s1")
+    runner = WarmRunner()
+    try:
+        first = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        assert grade_job(jobs.claim("test"), runner=runner) == "graded"
+        warm_pid = runner.process.pid
+        second = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        assert grade_job(jobs.claim("test"), runner=runner) == "graded"
+        assert runner.process.pid == warm_pid  # the same warm process served both
+        for receipt in (first, second):
+            assert Submission.objects.get(pk=receipt["id"]).score == 2  # the public question only
+        runner.process.kill()  # a dead warm process: the next submission starts another
+        runner.process.wait()
+        third = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        assert grade_job(jobs.claim("test"), runner=runner) == "graded"
+        assert runner.process.pid != warm_pid and Submission.objects.get(pk=third["id"]).status == "graded"
+    finally:
+        runner.close()
+
+
+def test_rescore_follows_the_edited_questions_without_grading_again(service):
+    from autograder.service import jobs
+    from autograder.service.dispatcher import grade_job
+    from autograder.service.models import Job, Submission
+    from autograder.service.rescore import rescore_all
+
+    tokens = add_students(service, "s1", "s2")
+    graded = post(reference(), tokens["s1"]).json()
+    assert grade_job(jobs.claim("test")) == "graded"
+    failed = post(reference(), tokens["s2"]).json()
+    jobs.complete(jobs.claim("test"), status="failed", error="cannot grade")
+    assert rescore_all() == {"changed": 0, "unchanged": 1}  # the same questions.toml changes nothing
+    spec = service / "questions.toml"
+    original = spec.read_text()
+    try:
+        spec.write_text(original.replace('title = "matrix, precision, recall, F1 equal scikit-learn on hidden inputs"'
+                                         '\npoints = 6', 'title = "matrix, precision, recall, F1 equal scikit-learn '
+                                         'on hidden inputs"\npoints = 12'))
+        assert spec.read_text() != original
+        before = Submission.objects.get(pk=graded["id"])
+        assert rescore_all() == {"changed": 1, "unchanged": 0}
+        after = Submission.objects.get(pk=graded["id"])
+        assert (after.score, after.max_score) == (16, 16) and after.rescored is not None
+        assert after.feedback_html != before.feedback_html and "16" in after.feedback_html
+        assert Job.objects.get(submission_id=graded["id"]).attempts == 1 and Job.objects.count() == 2
+        assert Submission.objects.get(pk=failed["id"]).status == "failed"  # nothing graded anew
+        answer = client().get(graded["url"], headers={"Authorization": f"Bearer {tokens['s1']}",
+                                                      "Accept": "application/json"}).json()
+        assert {q["id"]: q["max_points"] for q in answer["questions"]}["confusion.hidden_inputs"] == 12
+        # a new grading uses the data folder's questions.toml too
+        again = post(reference(), tokens["s1"]).json()
+        assert grade_job(jobs.claim("test")) == "graded"
+        assert Submission.objects.get(pk=again["id"]).max_score == 16
+    finally:
+        spec.write_text(original)
