@@ -92,7 +92,8 @@ def test_a_queued_submission_streams_its_status_and_the_page_runs_only_our_scrip
     assert b"EventSource" in client().get("/live.js").content
 
 
-def test_the_warm_process_grades_each_submission_in_a_fresh_child(service):
+@pytest.mark.slow
+def test_the_warm_process_grades_each_submission_in_a_fresh_child_with_the_folders_questions(service):
     from autograder.service import jobs
     from autograder.service.dispatcher import grade_job
     from autograder.service.models import Submission
@@ -100,15 +101,20 @@ def test_the_warm_process_grades_each_submission_in_a_fresh_child(service):
 
     tokens = add_students(service, "s1")
     runner = WarmRunner()
+    spec = service / "questions.toml"
+    original = spec.read_text()
     try:
         first = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
         assert grade_job(jobs.claim("test"), runner=runner) == "graded"
+        assert Submission.objects.get(pk=first["id"]).score == 2  # the public question only
         warm_pid = runner.process.pid
+        spec.write_text(original.replace('title = "confusion matrix and metrics on the docstring example"\n'
+                                         'points = 2', 'title = "confusion matrix and metrics on the docstring '
+                                         'example"\npoints = 3'))
         second = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
         assert grade_job(jobs.claim("test"), runner=runner) == "graded"
         assert runner.process.pid == warm_pid  # the same warm process served both
-        for receipt in (first, second):
-            assert Submission.objects.get(pk=receipt["id"]).score == 2  # the public question only
+        assert Submission.objects.get(pk=second["id"]).score == 3  # the edited copy, not a stale one
         runner.process.kill()  # a dead warm process: the next submission starts another
         runner.process.wait()
         third = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
@@ -116,6 +122,7 @@ def test_the_warm_process_grades_each_submission_in_a_fresh_child(service):
         assert runner.process.pid != warm_pid and Submission.objects.get(pk=third["id"]).status == "graded"
     finally:
         runner.close()
+        spec.write_text(original)
 
 
 def test_rescore_follows_the_edited_questions_without_grading_again(service):
@@ -147,9 +154,28 @@ def test_rescore_follows_the_edited_questions_without_grading_again(service):
         answer = client().get(graded["url"], headers={"Authorization": f"Bearer {tokens['s1']}",
                                                       "Accept": "application/json"}).json()
         assert {q["id"]: q["max_points"] for q in answer["questions"]}["confusion.hidden_inputs"] == 12
-        # a new grading uses the data folder's questions.toml too
-        again = post(reference(), tokens["s1"]).json()
-        assert grade_job(jobs.claim("test")) == "graded"
-        assert Submission.objects.get(pk=again["id"]).max_score == 16
     finally:
         spec.write_text(original)
+
+
+@pytest.mark.slow
+def test_a_claimed_job_is_graded_on_a_dask_cluster(service):
+    distributed = pytest.importorskip("distributed", reason="the dask extra")
+    from autograder.service import jobs
+    from autograder.service.dispatcher import grade_job, make_runner
+    from autograder.service.models import Job, QuestionProgress, Submission
+
+    tokens = add_students(service, "s1")
+    receipt = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        runner = make_runner("dask://" + cluster.scheduler_address.removeprefix("tcp://"))
+        try:
+            job = jobs.claim("test")  # the database stays the queue: the cluster grades a claimed job
+            assert grade_job(job, runner=runner) == "graded"
+        finally:
+            runner.close()
+    submission = Submission.objects.get(pk=receipt["id"])
+    assert (submission.status, submission.score, submission.max_score) == ("graded", 2, 2)
+    assert Job.objects.get(pk=job.pk).status == "done" and "confusion" in submission.feedback_html
+    assert QuestionProgress.objects.filter(submission=submission).count() == 1
