@@ -179,3 +179,26 @@ def test_a_claimed_job_is_graded_on_a_dask_cluster(service):
     assert (submission.status, submission.score, submission.max_score) == ("graded", 2, 2)
     assert Job.objects.get(pk=job.pk).status == "done" and "confusion" in submission.feedback_html
     assert QuestionProgress.objects.filter(submission=submission).count() == 1
+
+
+def test_the_class_page_shows_the_phases_and_its_button_rescores(service):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils import timezone
+
+    from autograder.service.models import Submission
+
+    tokens = add_students(service, "s1")
+    receipt = post(reference(), tokens["s1"]).json()
+    submission = Submission.objects.get(pk=receipt["id"])
+    Submission.objects.filter(pk=submission.pk).update(
+        started=submission.received + timezone.timedelta(seconds=11.5),
+        first_result=submission.received + timezone.timedelta(seconds=14))
+    staff = Client()
+    staff.force_login(get_user_model().objects.get(username="staff"))
+    page = staff.get("/staff/").content.decode()
+    assert re.search(r"queued [0-9.]+, started 11\.50, first_result 14, finished -", page), page
+    assert client().post("/staff/rescore").status_code == 302 and client().post("/staff/rescore")["Location"] \
+        .startswith("/admin/login/")  # staff only
+    done = staff.post("/staff/rescore", follow=True)
+    assert "rescored: 0 changed, 0 unchanged" in done.content.decode()

@@ -57,3 +57,24 @@ def rescore_all() -> dict[str, int]:
         else:
             os.environ[SPEC_ENV] = before
     return counts
+
+
+#: The staff button waits this long for ``serve rescore`` (no student code runs: seconds for a class).
+RESCORE_SECONDS = 600
+
+
+def run_rescore() -> tuple[bool, str]:
+    """``serve rescore`` on this data folder in a child process (it renders every changed report
+    there, with the folder's questions.toml); (succeeded, its one-line summary or refusal)."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    try:
+        done = subprocess.run([sys.executable, "-m", "autograder", "serve", "rescore", str(settings.DATA_DIR)],
+                              capture_output=True, text=True, timeout=RESCORE_SECONDS, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return False, f"rescore did not finish in {RESCORE_SECONDS} s; run: python -m autograder serve rescore DIR"
+    lines = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()
+    return done.returncode == 0, lines[-1] if lines else f"rescore exited with {done.returncode}"

@@ -326,20 +326,9 @@ def class_view(request):
 @staff_member_required
 @require_POST
 def rescore_view(request):
-    """``serve rescore`` on this data folder, in a child process (it renders every changed report)."""
-    import subprocess
-    import sys
+    """The class page's button: ``serve rescore`` on this data folder (see :mod:`.rescore`)."""
+    from autograder.service.rescore import run_rescore
 
-    from django.conf import settings
-
-    done = subprocess.run([sys.executable, "-m", "autograder", "serve", "rescore", str(settings.DATA_DIR)],
-                          capture_output=True, text=True, timeout=RESCORE_SECONDS, stdin=subprocess.DEVNULL)
-    if done.returncode == 0:
-        messages.info(request, done.stdout.strip().splitlines()[-1])
-    else:
-        messages.error(request, (done.stderr.strip().splitlines() or ["rescore failed"])[-1])
+    ok, line = run_rescore()
+    (messages.info if ok else messages.error)(request, line)
     return redirect("class")
-
-
-#: The rescore button waits this long for ``serve rescore`` (no student code runs: seconds for a class).
-RESCORE_SECONDS = 600
