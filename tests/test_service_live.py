@@ -13,7 +13,9 @@ import pytest
 pytest.importorskip("django", reason="the service needs the serve extra")
 
 from tests.service_helpers import reference  # noqa: E402
-from tests.test_service import add_students, clean, client, post, service  # noqa: E402,F401
+from tests.test_service import add_students, clean, client, post, service  # noqa: E402
+
+FIXTURES = (service, clean)  # test_service's data folder (once per session) and its clean slate per test
 
 
 def events(body: bytes) -> list[tuple[str, str | None, dict]]:

@@ -21,7 +21,7 @@ def _same(old, new) -> bool:
 
 def rescore_all() -> dict[str, int]:
     """Rescore every graded submission of every assignment; returns the counts (changed, unchanged)."""
-    from autograder.bulk.rescore import rescore_result
+    from autograder.judge.rescore import rescore_result
     from autograder.grading import render_reports
     from autograder.results import GradingResult
     from autograder.service.dispatcher import student_result
