@@ -218,6 +218,8 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     except BlockingIOError:
         _refuse(f"another `serve run` is using {settings.DATA_DIR}")
     call_command("migrate", verbosity=0, interactive=False)  # a newer version's tables, if any
+    import autograder.grading  # noqa: F401 (the upload readers: imported now, not by the first receipt)
+    import autograder.notebooks  # noqa: F401
     from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
 
     if not executor.startswith("dask://"):
