@@ -20,24 +20,9 @@ from tests.service_helpers import reference, zip_bytes  # noqa: E402
 @pytest.fixture(scope="session")
 def service(tmp_path_factory):
     """A data folder made by `serve init` (in this process), with Django set up on it."""
-    from django.test.utils import setup_test_environment
+    from tests.service_helpers import service_folder
 
-    from autograder.service.commands import init_folder
-
-    import os
-
-    from autograder.service import DIR_ENV
-
-    folder = tmp_path_factory.mktemp("service") / "data"
-    before = {name: os.environ.get(name) for name in (DIR_ENV, "DJANGO_SETTINGS_MODULE")}
-    init_folder(folder, database=None, url="https://grader.example.edu/")
-    setup_test_environment()
-    for name, value in before.items():  # Django keeps its settings; other tests' children see no service
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return folder
+    return service_folder(tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)

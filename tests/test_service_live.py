@@ -12,10 +12,16 @@ import pytest
 
 pytest.importorskip("django", reason="the service needs the serve extra")
 
-from tests.service_helpers import reference  # noqa: E402
-from tests.test_service import add_students, clean, client, post, service  # noqa: E402
+from tests.service_helpers import reference, service_folder  # noqa: E402
+from tests.test_service import add_students, clean, client, post  # noqa: E402
 
-FIXTURES = (service, clean)  # test_service's data folder (once per session) and its clean slate per test
+FIXTURES = (clean,)  # test_service's clean slate before every test
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """The same data folder as test_service's (one per process)."""
+    return service_folder(tmp_path_factory)
 
 
 def events(body: bytes) -> list[tuple[str, str | None, dict]]:
@@ -74,6 +80,9 @@ def test_question_results_are_recorded_while_grading_and_streamed(service):
     name, _, done = streamed[-1]
     assert name == "done" and (done["status"], done["score"], done["max_score"]) == ("graded", 10, 10)
     assert done["feedback"] == f"/submissions/{receipt['id']}/feedback.html"
+    answer = client().get(receipt["url"], headers={"Authorization": f"Bearer {tokens['s1']}",
+                                                   "Accept": "application/json"}).json()
+    assert answer["phases"] == phases == done["phases"]
     resumed = [e for e in stream(receipt["id"], tokens["s1"], last=len(questions) - 1) if e[0] == "question"]
     assert [q[1] for q in resumed] == [str(len(questions))]
     assert client().get(f"/submissions/{receipt['id']}/events",

@@ -91,7 +91,10 @@ def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS, runner=None) 
         reports = out / "reports"
         reports.mkdir()
         relay = ProgressRelay(submission, reports / PROGRESS_FILE)
-        child = runner.start(submission, job_argv(submission, reports), out / "log.txt")
+        try:
+            child = runner.start(submission, job_argv(submission, reports), out / "log.txt")
+        except Exception as exc:  # noqa: BLE001 (no warm process, no cluster: another attempt, not a hang)
+            return "retry" if jobs.release(job, f"the grader could not start: {type(exc).__name__}: {exc}") else "lost"
         renewed = time.monotonic()
         while True:
             code = child.wait(PROGRESS_SECONDS)

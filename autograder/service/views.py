@@ -199,6 +199,7 @@ def submission_json(request, submission: Submission) -> dict:
                  "raw_score": submission.raw_score, "max_score": submission.max_score,
                  "late_days": submission.late_days, "error": submission.error or None,
                  "questions": result.get("questions", []), "notes": result.get("notes", []),
+                 "phases": submission.phases(),
                  "result": submission.student_result})
     return data
 
@@ -237,7 +238,8 @@ def final_event(submission: Submission) -> dict:
     return {"status": submission.status, "score": submission.score, "raw_score": submission.raw_score,
             "max_score": submission.max_score, "late_days": submission.late_days,
             "error": submission.error or None, "phases": submission.phases(),
-            "feedback": reverse("feedback", args=[submission.pk]) if submission.feedback_html else None}
+            "feedback": reverse("feedback", args=[submission.pk]) if Submission.objects.filter(
+                pk=submission.pk).exclude(feedback_html="").exists() else None}
 
 
 def _events(pk: int, after: int):
@@ -249,9 +251,8 @@ def _events(pk: int, after: int):
         for row in QuestionProgress.objects.filter(submission_id=pk, seq__gt=after).order_by("seq"):
             after = row.seq
             yield _event("question", row.question, row.seq)
-        submission = Submission.objects.only("status", "score", "raw_score", "max_score", "late_days", "error",
-                                             "feedback_html", "created", "received", "started", "first_result",
-                                             "finished").get(pk=pk)
+        submission = Submission.objects.defer("feedback_html", "report_md", "grading_json",
+                                              "student_result").get(pk=pk)  # the large fields: not every poll
         if submission.status != status:
             status = submission.status
             yield _event("status", {"status": status})
