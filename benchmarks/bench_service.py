@@ -99,10 +99,11 @@ def receipts(data: Path, tokens: list[str], rate: float, seconds: float) -> None
           f"p99 {percentile(floor, 99) * 1000:.0f} ms; receipt p50 / floor p50 = {p50 / floor50:.1f}x")
 
 
-def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[float, float]:
-    """Median seconds (to the last question's result, to the final event) of idle one-module checks."""
+def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[float, float, float]:
+    """Median seconds (to the first question's result, to the last one's, to the final event) of
+    idle one-module checks, as `submit` receives them."""
     server = Server(data, "--workers", "1", "--executor", executor)
-    firsts, finals = [], []
+    firsts, lasts, finals = [], [], []
     try:
         for n in range(repeats + 1):  # the first one also starts the warm process: not counted
             began = time.perf_counter()
@@ -111,11 +112,12 @@ def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[
             state = watch(receipt["url"], token, on_question=lambda q: seen.append(time.perf_counter()))
             assert state["status"] == "graded", state
             if n:
-                firsts.append(seen[-1] - began)
+                firsts.append(seen[0] - began)
+                lasts.append(seen[-1] - began)
                 finals.append(time.perf_counter() - began)
     finally:
         server.stop()
-    return statistics.median(firsts), statistics.median(finals)
+    return statistics.median(firsts), statistics.median(lasts), statistics.median(finals)
 
 
 def throughput(folder: Path, data: Path, tokens: list[str], size: int) -> None:
@@ -139,7 +141,7 @@ def throughput(folder: Path, data: Path, tokens: list[str], size: int) -> None:
         server.stop()
     graded = sum(s["status"] == "graded" for s in states)
     print(f"class of {size} ({MODULE}, hidden grading, 2 graders): service {service:.1f} s "
-          f"({size / service * 60:.1f} submissions/min, {graded} graded; includes starting 2 warm processes), "
+          f"({size / service * 60:.1f} submissions/min, {graded} graded), "
           f"grade-all -j 2 {batch:.1f} s ({size / batch * 60:.1f}/min); service / grade-all = {service / batch:.2f}x")
     if graded != size:
         print(f"  statuses: {statuses}")
@@ -161,9 +163,10 @@ def main() -> None:
         receipts(data, tokens, args.rate, args.seconds)
         cold = check_latency(data, tokens[0], "cold", args.repeats)
         warm = check_latency(data, tokens[0], "warm", args.repeats)
-        print(f"idle check -q {MODULE} (median of {args.repeats}): cold: last question {cold[0]:.2f} s, "
-              f"final {cold[1]:.2f} s; warm: last question {warm[0]:.2f} s, final {warm[1]:.2f} s; "
-              f"warm / cold = {warm[1] / cold[1]:.2f}x")
+        for name, times in (("cold", cold), ("warm", warm)):
+            print(f"idle check -q {MODULE}, {name} (median of {args.repeats}): first question {times[0]:.2f} s, "
+                  f"last question {times[1]:.2f} s, final {times[2]:.2f} s")
+        print(f"  warm / cold (final) = {warm[2] / cold[2]:.2f}x")
         throughput(scratch, data, tokens, args.class_size)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -213,3 +213,16 @@ def test_the_class_page_shows_the_phases_and_its_button_rescores(service):
         .startswith("/admin/login/")  # staff only
     done = staff.post("/staff/rescore", follow=True)
     assert "rescored: 0 changed, 0 unchanged" in done.content.decode()
+
+
+def test_rescore_refuses_a_broken_questions_file_in_one_line(service):
+    from autograder.service.rescore import run_rescore
+
+    spec = service / "questions.toml"
+    original = spec.read_text()
+    try:
+        spec.write_text(original + "\n[questions.\n")
+        ok, line = run_rescore()
+    finally:
+        spec.write_text(original)
+    assert not ok and line.startswith("serve: cannot rescore: ") and "\n" not in line

@@ -1,5 +1,7 @@
 """The dispatcher of ``serve run``: threads that claim jobs (:mod:`.jobs`), grade each in a child
-process (:mod:`.gradejob`), renew the lease while it runs and store the result."""
+process (:mod:`.gradejob`; forked by the thread's warm grading process, started fresh, or run on a
+Dask worker: :func:`make_runner`), renew the lease while it runs, copy each question's result into
+the database as the child reports it (:class:`ProgressRelay`), and store the result."""
 
 from __future__ import annotations
 
@@ -223,7 +225,10 @@ class Dispatcher:
         while not self.stopping.is_set():
             close_old_connections()
             try:
-                runner = runner or make_runner(self.executor)
+                if runner is None:
+                    runner = make_runner(self.executor)
+                    if hasattr(runner, "prepare"):
+                        runner.prepare()  # the warm process imports while the queue is still empty
                 job = jobs.claim(worker, self.lease_seconds)
                 if job is None:
                     self.stopping.wait(POLL_SECONDS)

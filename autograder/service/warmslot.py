@@ -46,6 +46,10 @@ class WarmRunner:
             raise WarmUnavailable("the warm grading process did not start")
         return self.process
 
+    def prepare(self) -> None:
+        """Start the warm process now (``serve run`` does, before the first submission arrives)."""
+        self._ensure()
+
     def _line(self, timeout: float) -> dict | None:
         """The next answer, or None after ``timeout`` s or when the warm process has gone."""
         deadline = time.monotonic() + timeout
