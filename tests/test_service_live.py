@@ -226,3 +226,27 @@ def test_rescore_refuses_a_broken_questions_file_in_one_line(service):
     finally:
         spec.write_text(original)
     assert not ok and line.startswith("serve: cannot rescore: ") and "\n" not in line
+
+
+def test_the_relay_copies_whole_lines_and_a_retry_numbers_on(service, tmp_path):
+    from autograder.service.dispatcher import ProgressRelay
+    from autograder.service.models import QuestionProgress, Submission
+
+    tokens = add_students(service, "s1")
+    submission = Submission.objects.get(pk=post(reference(), tokens["s1"]).json()["id"])
+    progress = tmp_path / "progress.jsonl"
+    relay = ProgressRelay(submission, progress)
+    assert relay.pump() == 0  # no file yet
+    progress.write_text('{"id": "confusion.public_example", "status": "passed"}\n{"id": "confusion.hid')
+    assert relay.pump() == 1  # the half-written line waits for its end
+    with open(progress, "a") as handle:
+        handle.write('den_inputs", "status": "partial"}\n')
+    assert relay.pump() == 1
+    rows = list(QuestionProgress.objects.filter(submission=submission).values_list("seq", "question__status"))
+    assert rows == [(1, "passed"), (2, "partial")]
+    assert Submission.objects.get(pk=submission.pk).first_result is not None
+    retry = tmp_path / "retry.jsonl"
+    retry.write_text('{"id": "confusion.public_example", "status": "passed"}\n')
+    relay = ProgressRelay(submission, retry)  # another attempt: its rows replace the first's, numbered on
+    assert relay.pump() == 1
+    assert list(QuestionProgress.objects.filter(submission=submission).values_list("seq", flat=True)) == [3]

@@ -50,8 +50,10 @@ class ProgressRelay:
     """Copies the child's progress.jsonl into ``QuestionProgress`` rows as lines appear."""
 
     def __init__(self, submission: Submission, path: Path):
-        self.submission, self.path, self.offset, self.seq = submission, path, 0, 0
-        QuestionProgress.objects.filter(submission=submission).delete()  # an earlier attempt's
+        self.submission, self.path, self.offset, self.first = submission, path, 0, True
+        earlier = QuestionProgress.objects.filter(submission=submission)  # an earlier attempt's: replaced,
+        self.seq = max(earlier.values_list("seq", flat=True), default=0)  # numbered on so a stream resumes
+        earlier.delete()
 
     def pump(self) -> int:
         try:
@@ -76,7 +78,8 @@ class ProgressRelay:
                 self.seq += 1
                 QuestionProgress.objects.create(submission=self.submission, seq=self.seq, question=question,
                                                 created=now)
-            if rows and self.seq == len(rows):
+            if rows and self.first:
+                self.first = False
                 Submission.objects.filter(pk=self.submission.pk).update(first_result=now)
         return len(rows)
 
