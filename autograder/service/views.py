@@ -45,6 +45,8 @@ LIVE_PAGE_CSP = PAGE_CSP.replace("script-src 'none'", "script-src 'self'")
 #: browser then reconnects (EventSource does, after ``retry``) and resumes from its last event.
 EVENTS_POLL = 0.25
 EVENTS_SECONDS = 120.0
+#: Seconds of silence after which the stream sends a comment line.
+EVENTS_KEEPALIVE = 15.0
 #: feedback.html is the pipeline's self-contained page: inline styles and data: images, nothing else.
 FEEDBACK_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
@@ -247,9 +249,10 @@ def _events(pk: int, after: int):
     yield b"retry: 2000\n\n"
     deadline = time.monotonic() + EVENTS_SECONDS
     status = None
+    sent = time.monotonic()
     while True:
         for row in QuestionProgress.objects.filter(submission_id=pk, seq__gt=after).order_by("seq"):
-            after = row.seq
+            after, sent = row.seq, time.monotonic()
             yield _event("question", row.question, row.seq)
         submission = Submission.objects.defer("feedback_html", "report_md", "grading_json",
                                               "student_result").get(pk=pk)  # the large fields: not every poll
@@ -261,6 +264,9 @@ def _events(pk: int, after: int):
             return
         if time.monotonic() > deadline:
             return
+        if time.monotonic() - sent > EVENTS_KEEPALIVE:  # a comment: proxies and clients see a live stream
+            sent = time.monotonic()
+            yield b": waiting\n\n"
         time.sleep(EVENTS_POLL)
 
 
