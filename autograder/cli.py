@@ -475,7 +475,7 @@ def submit(
     """Upload to a course server (`serve run`): prints the receipt's URL, then the score table."""
     from autograder.reporters import print_table
     from autograder.results import GradingResult
-    from autograder.service.client import SubmitError, submit as upload, wait as wait_for
+    from autograder.service.client import SubmitError, submit as upload, watch
 
     receipt = None
     try:
@@ -484,7 +484,11 @@ def submit(
                       f"{receipt['url']}", markup=False, soft_wrap=True)
         if not wait:
             return
-        state = wait_for(receipt["url"], token)
+        def show(q: dict) -> None:
+            console.print(f"  {q['id']}: {q['status']} ({q['points']:g} / {q['max_points']:g})", markup=False,
+                          soft_wrap=True)
+
+        state = watch(receipt["url"], token, on_question=show)
     except SubmitError as exc:
         errors.print(f"Cannot submit: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(ExitCode.CANNOT_GRADE)

@@ -72,27 +72,11 @@ def _close_figures():
 @pytest.fixture(scope="session")
 def service(tmp_path_factory) -> Path:
     """The submission service's data folder, made by `serve init` in this process, with Django set up
-    on it once (Django keeps its settings for the process: every service test shares this folder)."""
+    on it once (Django keeps its settings for the process: every in-process service test shares it)."""
     pytest.importorskip("django", reason="the service needs the serve extra")
-    from django.conf import settings
+    from tests.service_helpers import service_folder
 
-    if settings.configured:
-        return Path(settings.DATA_DIR)
-    from django.test.utils import setup_test_environment
-
-    from autograder.service import DIR_ENV
-    from autograder.service.commands import init_folder
-
-    folder = tmp_path_factory.mktemp("service") / "data"
-    before = {name: os.environ.get(name) for name in (DIR_ENV, "DJANGO_SETTINGS_MODULE")}
-    init_folder(folder, database=None, url="https://grader.example.edu/")
-    setup_test_environment()
-    for name, value in before.items():  # other tests' child processes see no service
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return folder
+    return service_folder(tmp_path_factory)
 
 
 @pytest.fixture

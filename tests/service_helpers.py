@@ -76,3 +76,33 @@ class Server:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+_FOLDER: list[Path] = []
+
+
+def service_folder(tmp_path_factory) -> Path:
+    """A data folder made by `serve init` in this process, with Django set up on it: one per test
+    session (Django's settings are set once per process), shared by the in-process service tests."""
+    from django.conf import settings
+
+    if _FOLDER:
+        return _FOLDER[0]
+    if settings.configured:  # set up by another way in this process
+        return Path(settings.DATA_DIR)
+    from django.test.utils import setup_test_environment
+
+    from autograder.service import DIR_ENV
+    from autograder.service.commands import init_folder
+
+    folder = tmp_path_factory.mktemp("service") / "data"
+    before = {name: os.environ.get(name) for name in (DIR_ENV, "DJANGO_SETTINGS_MODULE")}
+    init_folder(folder, database=None, url="https://grader.example.edu/")
+    setup_test_environment()
+    for name, value in before.items():  # Django keeps its settings; other tests' children see no service
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _FOLDER.append(folder)
+    return folder

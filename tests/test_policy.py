@@ -99,6 +99,7 @@ def test_a_machine_fault_is_an_infrastructure_failure_not_the_students(tmp_path,
 
 def test_results_that_need_regrading_are_never_cached(tmp_path):
     from autograder.bulk.batch import cacheable
+    from autograder.bulk.store import grader_hash
 
     fine = GradingResult("s", "quick", "bwrap", [QuestionResult("m.q", "m: q", "public", 1.0, 1.0, "passed",
                                                                  outcome="measured")])
@@ -106,7 +107,11 @@ def test_results_that_need_regrading_are_never_cached(tmp_path):
                                                                       status="grader_error",
                                                                       outcome="infrastructure")],
                                  grader_errors=["m.q: the sandbox could not start a worker"])
-    assert cacheable({"result": fine.to_dict()}) and not cacheable({"result": broken.to_dict()})
+    installed = grader_hash()
+    assert cacheable({"result": fine.to_dict(), "grader": installed})
+    assert not cacheable({"result": broken.to_dict(), "grader": installed})
+    assert not cacheable({"result": fine.to_dict(), "grader": "another copy"})  # graded by other code
+    assert not cacheable({"result": fine.to_dict()})  # by an unknown grader
 
 
 # ------------------------------------------------------------------ the cache key

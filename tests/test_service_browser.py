@@ -49,3 +49,41 @@ def test_a_student_signs_in_uploads_and_sees_the_feedback(tmp_path):
             browser.close()
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
+def test_the_results_stream_into_the_open_page(tmp_path):
+    data = tmp_path / "data"
+    cli("serve", "init", str(data))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\ns1,Ann Lee,ann@example.org\n")
+    token = next(csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout)))["token"]
+    server = Server(data)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            errors = []
+            page.on("console", lambda message: errors.append((message.text, message.location.get("url")))
+                    if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico")
+                    else None)
+            page.goto(server.url)
+            page.fill("input[name=token]", token)
+            page.click("button[type=submit]")
+            page.set_input_files("input[name=file]", str(SOLUTIONS / "confusion.py"))
+            page.fill("input[name=questions]", "confusion")
+            page.click("form[action='/submit'] button[type=submit]")
+            assert "/submissions/" in page.url
+            # no reload from here: the rows, the score and the feedback arrive through the event stream
+            page.wait_for_selector("#live-feedback iframe[title=feedback]", timeout=90_000)
+            rows = page.locator("#live-rows tr.question")
+            assert rows.count() == 3 and all("passed" in rows.nth(i).inner_text() for i in range(3))
+            assert page.inner_text("#status") == "graded"
+            assert page.inner_text("#live-score") == "score: 10 / 10"
+            feedback = page.frame_locator("#live-feedback iframe[title=feedback]")
+            assert "confusion" in feedback.locator("body").inner_text()
+            assert errors == []  # no script or CSP error
+            browser.close()
+    finally:
+        server.stop()

@@ -73,8 +73,12 @@ def test_submit_waits_for_the_score_and_a_killed_server_loses_and_repeats_nothin
     server = Server(data, "--lease", "30")
     try:
         graded = cli("submit", server.url, str(SOLUTIONS), "--token", tokens["s1"], "-q", "confusion")
-        title = next(line for line in graded.stdout.splitlines() if line.strip().endswith(" / 10")).strip()
-        assert title == "solutions.zip: 10 / 10"
+        lines = graded.stdout.splitlines()
+        title = next(n for n, line in enumerate(lines) if line.strip().endswith(" / 10"))
+        assert lines[title].strip() == "solutions.zip: 10 / 10"
+        streamed = [line.strip() for line in lines[:title] if line.startswith("  confusion.")]
+        assert streamed == ["confusion.public_example: passed (2 / 2)", "confusion.hidden_inputs: passed (6 / 6)",
+                            "confusion.validation: passed (2 / 2)"]  # each question as it was graded
         # acknowledged, then killed while grading: the next start grades it (once)
         receipt = cli("submit", server.url, str(SOLUTIONS / "confusion.py"), "--token", tokens["s2"],
                       "--no-wait", "-q", "confusion").stdout.split()[-1]

@@ -76,3 +76,51 @@ def wait(url: str, token: str, *, poll: float = 1.0, timeout: float = 3600.0) ->
         if time.monotonic() > deadline:
             raise SubmitError(f"still {state['status']} after {timeout:g} s; see {url}")
         time.sleep(poll)
+
+
+def _events(response):
+    """(event, id, data) of a ``text/event-stream`` response, as they arrive."""
+    name, event_id, data = "message", None, []
+    for raw in response:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield name, event_id, "\n".join(data)
+            name, data = "message", []
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            name = value
+        elif field == "id":
+            event_id = value
+        elif field == "data":
+            data.append(value)
+
+
+def watch(url: str, token: str, *, on_question=None, timeout: float = 3600.0) -> dict:
+    """The submission's JSON once it is final, calling ``on_question(result)`` for each question as
+    the server grades it (its Server-Sent Events; reconnects resume after the last one seen). A
+    server without the events stream is polled (:func:`wait`)."""
+    deadline = time.monotonic() + timeout
+    events = url if url.endswith("/") else url + "/"
+    after = "0"
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(events + "events", headers={
+            "Authorization": f"Bearer {token.strip()}", "Accept": "text/event-stream", "Last-Event-ID": after})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                for name, event_id, data in _events(response):
+                    if name == "question":
+                        after = event_id or after
+                        if on_question:
+                            on_question(json.loads(data))
+                    elif name == "done":
+                        return _request(url, token.strip())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404 and _request(url, token.strip()):  # the submission exists: an older server
+                return wait(url, token, timeout=max(1.0, deadline - time.monotonic()))
+            raise SubmitError(f"refused ({exc.code}): {exc.reason}") from None
+        except (urllib.error.URLError, OSError):
+            time.sleep(1.0)  # the stream broke (a restart, a proxy's timeout): reconnect and resume
+    raise SubmitError(f"not graded after {timeout:g} s; see {url}")

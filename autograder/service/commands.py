@@ -5,6 +5,7 @@
     serve run DIR [--host H] [--port P] [-j N]    the web server and the graders, in one process
     serve export DIR --format submissions|csv     CSV on stdout
     serve lti ...                                 LTI 1.3: platforms, keys, rosters, scores (lti/commands.py)
+    serve rescore DIR                             rescore graded submissions under DIR/questions.toml
     serve --demo                                  all of it on a demo class in a temporary folder
 """
 
@@ -32,6 +33,9 @@ serve_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
 QUESTIONS = Path(__file__).resolve().parents[1] / "questions.toml"
 #: The web server's own cap on a request; each assignment's upload limit is checked below it.
 MAX_BODY_BYTES = 256 * 2**20
+#: The web server's threads: a page watching its results (Server-Sent Events) holds one for up to
+#: ``views.EVENTS_SECONDS``, so there are more than the uploads alone need.
+HTTP_THREADS = 24
 DEMO_ROSTER = [("s001", "Ada Lovelace", "ada@example.org"), ("s002", "Alan Turing", "alan@example.org"),
                ("s003", "Grace Hopper", "grace@example.org")]
 
@@ -191,14 +195,19 @@ def run_command(
     port: int = typer.Option(8000, "--port", help="port (0: any free one)"),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="submissions graded at once"),
     lease: float = typer.Option(60.0, "--lease", min=5.0, help="seconds a grader holds a job between renewals"),
+    executor: str = typer.Option("warm", "--executor", help="warm (a warm grading process per grader, a fresh "
+                                 "child per submission), cold (a fresh process per submission) or "
+                                 "dask://HOST:PORT (a Dask cluster grades the claimed jobs)"),
 ):
     """Serve HTTP and grade the queue, in one process, until Ctrl-C or SIGTERM."""
+    if executor not in ("warm", "cold") and not executor.startswith("dask://"):
+        _refuse(f"--executor is warm, cold or dask://HOST:PORT, not {executor!r}")
     _setup(data_dir)
-    serve_forever(data_dir, host, port, workers=workers, lease=lease)
+    serve_forever(data_dir, host, port, workers=workers, lease=lease, executor=executor)
 
 
 def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: float = 60.0,
-                  hint: str = "") -> None:
+                  hint: str = "", executor: str = "warm") -> None:
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
@@ -212,18 +221,28 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     except BlockingIOError:
         _refuse(f"another `serve run` is using {settings.DATA_DIR}")
     call_command("migrate", verbosity=0, interactive=False)  # a newer version's tables, if any
+    import autograder.grading  # noqa: F401 (the upload readers: imported now, not by the first receipt)
+    import autograder.notebooks  # noqa: F401
     from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
 
-    try:  # the graders' sandbox, checked before anything is accepted
-        choose_isolation(allow_weak=settings.ALLOW_WEAK_SANDBOX)
-    except SandboxUnavailable as exc:
-        _refuse(f"cannot grade on this machine: {exc}")
+    if not executor.startswith("dask://"):
+        try:  # the graders' sandbox, checked before anything is accepted (a cluster's workers have their own)
+            choose_isolation(allow_weak=settings.ALLOW_WEAK_SANDBOX)
+        except SandboxUnavailable as exc:
+            _refuse(f"cannot grade on this machine: {exc}")
+    else:
+        from autograder.service.remote import DaskRunner
+
+        try:
+            DaskRunner(executor).close()
+        except Exception as exc:  # noqa: BLE001 (any failure to reach the cluster is one line)
+            _refuse(f"cannot reach the Dask scheduler {executor}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
     try:
-        server = create_server(WSGIHandler(), host=host, port=port, threads=4, clear_untrusted_proxy_headers=True,
-                               max_request_body_size=MAX_BODY_BYTES)
+        server = create_server(WSGIHandler(), host=host, port=port, threads=HTTP_THREADS,
+                               clear_untrusted_proxy_headers=True, max_request_body_size=MAX_BODY_BYTES)
     except OSError as exc:
         _refuse(f"cannot listen on {host}:{port}: {exc.strerror}")
-    dispatcher = Dispatcher(threads=workers, lease_seconds=lease).start()
+    dispatcher = Dispatcher(threads=workers, lease_seconds=lease, executor=executor).start()
     outbox = None
     if settings.LTI:  # scores to the LMS (LTI Assignment and Grade Services)
         from autograder.service.lti.outbox import OutboxWorker
@@ -233,7 +252,7 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
     def stop(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
-    typer.echo(f"serving http://{host}:{server.effective_port}/ with {workers} grader(s); data {settings.DATA_DIR}; "
+    typer.echo(f"serving http://{host}:{server.effective_port}/ with {workers} {executor} grader(s); data {settings.DATA_DIR}; "
                "Ctrl-C stops")
     if hint:
         typer.echo(hint.format(url=f"http://{host}:{server.effective_port}/"))
@@ -272,3 +291,18 @@ def export_command(
 
     header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
     sys.stdout.write(csv_text(header, rows, verbatim=("url",)))
+
+
+@serve_app.command("rescore")
+def rescore_command(data_dir: Path = typer.Argument(..., help="the data folder")):
+    """Rescore every graded submission under DIR's questions.toml (edited by the staff): no student
+    code runs and no attempt is counted; only the results that change are rewritten."""
+    _setup(data_dir)
+    from autograder.service.rescore import rescore_all
+    from autograder.spec import SpecError
+
+    try:
+        counts = rescore_all()
+    except (SpecError, ValueError, OSError) as exc:
+        _refuse(f"cannot rescore: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    typer.echo(f"rescored: {counts['changed']} changed, {counts['unchanged']} unchanged")

@@ -1,5 +1,7 @@
 """The dispatcher of ``serve run``: threads that claim jobs (:mod:`.jobs`), grade each in a child
-process (:mod:`.gradejob`), renew the lease while it runs and store the result."""
+process (:mod:`.gradejob`; forked by the thread's warm grading process, started fresh, or run on a
+Dask worker: :func:`make_runner`), renew the lease while it runs, copy each question's result into
+the database as the child reports it (:class:`ProgressRelay`), and store the result."""
 
 from __future__ import annotations
 
@@ -12,69 +14,155 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
 from autograder.service import jobs
-from autograder.service.models import Job, Submission
+from autograder.service.gradejob import PROGRESS_FILE
+from autograder.service.models import Job, QuestionProgress, Submission
 from autograder.service.policy import penalised
 
 log = logging.getLogger("autograder.service")
 POLL_SECONDS = 0.5
+#: How often a grader looks for new question results (and its child's end) while it grades.
+PROGRESS_SECONDS = 0.2
 
 
-def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS) -> str:
-    """Grade one claimed job and store its outcome; returns what happened ("graded", "failed",
-    "retry", "lost": the lease was taken over and nothing was stored)."""
-    submission = Submission.objects.select_related("assignment").get(pk=job.submission_id)
+def job_argv(submission: Submission, reports: Path) -> list[str]:
+    """The grading child's arguments for ``submission`` (see :mod:`.gradejob`)."""
     assignment = submission.assignment
+    argv = [str(settings.DATA_DIR / submission.blob), str(reports), "--kind", submission.kind,
+            "--name", submission.filename, "--profile", assignment.profile, "--spec", str(assignment.spec_path)]
+    for q in submission.questions or assignment.questions:
+        argv += ["-q", q]
+    if assignment.timeout:
+        argv += ["--timeout", str(assignment.timeout)]
+    if settings.ALLOW_WEAK_SANDBOX:
+        argv.append("--allow-weak-sandbox")
+    return argv
+
+
+class ProgressRelay:
+    """Copies the child's progress.jsonl into ``QuestionProgress`` rows as lines appear."""
+
+    def __init__(self, submission: Submission, path: Path):
+        self.submission, self.path, self.offset, self.first = submission, path, 0, True
+        earlier = QuestionProgress.objects.filter(submission=submission)  # an earlier attempt's: replaced,
+        self.seq = max(earlier.values_list("seq", flat=True), default=0)  # numbered on so a stream resumes
+        earlier.delete()
+
+    def pump(self) -> int:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return 0
+        complete = data[:data.rfind(b"\n") + 1]
+        if not complete:
+            return 0
+        self.offset += len(complete)
+        rows = []
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+        now = timezone.now()
+        with transaction.atomic():
+            for question in rows:
+                self.seq += 1
+                QuestionProgress.objects.create(submission=self.submission, seq=self.seq, question=question,
+                                                created=now)
+            if rows and self.first:
+                self.first = False
+                Submission.objects.filter(pk=self.submission.pk).update(first_result=now)
+        return len(rows)
+
+
+def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS, runner=None) -> str:
+    """Grade one claimed job and store its outcome; returns what happened ("graded", "failed",
+    "retry", "lost": the lease was taken over and nothing was stored). ``runner`` runs the
+    grading child: :class:`ColdRunner` (default), :class:`~autograder.service.warmslot.WarmRunner`
+    or :class:`~autograder.service.remote.DaskRunner`."""
+    submission = Submission.objects.select_related("assignment").get(pk=job.submission_id)
     out = Path(tempfile.mkdtemp(prefix=f"ch3-service-job{job.pk}-"))
+    runner = runner or ColdRunner()
     try:
-        command = [sys.executable, "-m", "autograder.service.gradejob", str(settings.DATA_DIR / submission.blob),
-                   str(out / "reports"), "--kind", submission.kind, "--name", submission.filename, "--profile", assignment.profile,
-                   "--parent", str(os.getpid())]
-        for q in submission.questions or assignment.questions:
-            command += ["-q", q]
-        if assignment.timeout:
-            command += ["--timeout", str(assignment.timeout)]
-        if settings.ALLOW_WEAK_SANDBOX:
-            command.append("--allow-weak-sandbox")
-        with open(out / "log.txt", "wb") as output:
-            child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            while True:
-                try:
-                    code = child.wait(timeout=lease_seconds / 3)
-                    break
-                except subprocess.TimeoutExpired:
-                    if not jobs.renew(job, lease_seconds):
-                        child.kill()
-                        child.wait()
-                        return "lost"
         reports = out / "reports"
+        reports.mkdir()
+        relay = ProgressRelay(submission, reports / PROGRESS_FILE)
+        try:
+            child = runner.start(submission, job_argv(submission, reports), out / "log.txt")
+        except Exception as exc:  # noqa: BLE001 (no warm process, no cluster: another attempt, not a hang)
+            return "retry" if jobs.release(job, f"the grader could not start: {type(exc).__name__}: {exc}") else "lost"
+        renewed = time.monotonic()
+        while True:
+            code = child.wait(PROGRESS_SECONDS)
+            relay.pump()
+            if code is not None:
+                break
+            if time.monotonic() - renewed > lease_seconds / 3:
+                renewed = time.monotonic()
+                if not jobs.renew(job, lease_seconds):
+                    child.kill()
+                    return "lost"
         if code == 0 or (code == 3 and (reports / "grading.json").is_file()):
             return _store(job, submission, reports, grader_failed=code == 3)
         if code == 2:
             reason = (reports / "error.txt").read_text().strip() if (reports / "error.txt").is_file() else "cannot grade"
             return "failed" if jobs.complete(job, status=Submission.Status.FAILED, error=reason) else "lost"
-        tail = (out / "log.txt").read_bytes()[-2000:].decode(errors="replace")
+        log_file = out / "log.txt"
+        tail = log_file.read_bytes()[-2000:].decode(errors="replace") if log_file.is_file() else ""
         return "retry" if jobs.release(job, f"the grader exited with {code}: {tail}") else "lost"
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def student_result(result, filename: str) -> dict:
+class _Child:
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class ColdRunner:
+    """A fresh ``python -m autograder.service.gradejob`` per submission (pays the imports each time)."""
+
+    def start(self, submission: Submission, argv: list[str], log: Path) -> _Child:
+        with open(log, "wb") as output:
+            return _Child(subprocess.Popen([sys.executable, "-m", "autograder.service.gradejob", *argv,
+                                            "--parent", str(os.getpid())],
+                                           stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+    def close(self) -> None:
+        pass
+
+
+def student_result(result, filename: str, spec: dict | None = None) -> dict:
     """What the submission's owner may read: ``questions.toml``'s disclosure applied (as in their
     feedback.html), without the grader's tracebacks or the staff's data flags."""
     from autograder.disclosure import for_students
 
-    view = dataclasses.replace(for_students(result), submission=filename, grader_errors=[], data_flags=[])
+    view = dataclasses.replace(for_students(result, spec), submission=filename, grader_errors=[], data_flags=[])
     return view.to_dict()
 
 
 def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bool) -> str:
     from autograder.results import GradingResult
+    from autograder.spec import load_spec
 
     result = GradingResult.load(reports / "grading.json")
     if grader_failed and jobs.release(job, "the grader failed on some questions: "
@@ -86,18 +174,36 @@ def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bo
     stored = jobs.complete(
         job, status=Submission.Status.GRADED, raw_score=result.score, max_score=result.max_score,
         score=penalised(result.score, submission.late_days, submission.assignment),
-        student_result=student_result(result, submission.filename),
+        student_result=student_result(result, submission.filename, load_spec(submission.assignment.spec_path)),
         feedback_html=(reports / "feedback.html").read_text(encoding="utf-8"),
         report_md=(reports / "report.md").read_text(encoding="utf-8"),
         grading_json=json.dumps(result.to_dict()))
     return "graded" if stored else "lost"
 
 
-class Dispatcher:
-    """``threads`` loops of claim, grade, store until :meth:`stop`."""
+def make_runner(executor: str):
+    """The runner of one grader thread: ``warm`` (a warm grading process of its own, a fresh child
+    per submission), ``cold`` (a fresh process per submission) or ``dask://HOST:PORT``."""
+    if executor == "cold":
+        return ColdRunner()
+    if executor == "warm":
+        from autograder.service.warmslot import WarmRunner
 
-    def __init__(self, threads: int = 1, lease_seconds: float = jobs.LEASE_SECONDS):
-        self.lease_seconds = lease_seconds
+        return WarmRunner()
+    if executor.startswith("dask://"):
+        from autograder.service.remote import DaskRunner
+
+        return DaskRunner(executor)
+    raise ValueError(f"--executor is warm, cold or dask://HOST:PORT, not {executor!r}")
+
+
+class Dispatcher:
+    """``threads`` loops of claim, grade, store until :meth:`stop`; each thread grades through its
+    own runner (:func:`make_runner`)."""
+
+    def __init__(self, threads: int = 1, lease_seconds: float = jobs.LEASE_SECONDS, executor: str = "warm"):
+        make_runner(executor if not executor.startswith("dask://") else "cold")  # refuse a bad name now
+        self.lease_seconds, self.executor = lease_seconds, executor
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._loop, args=(i,), name=f"grader-{i}", daemon=True)
                         for i in range(threads)]
@@ -118,16 +224,23 @@ class Dispatcher:
 
     def _loop(self, index: int) -> None:
         worker = f"{jobs.worker_name()}/{index}"
+        runner = None
         while not self.stopping.is_set():
             close_old_connections()
             try:
+                if runner is None:
+                    runner = make_runner(self.executor)
+                    if hasattr(runner, "prepare"):
+                        runner.prepare()  # the warm process imports while the queue is still empty
                 job = jobs.claim(worker, self.lease_seconds)
                 if job is None:
                     self.stopping.wait(POLL_SECONDS)
                     continue
-                outcome = grade_job(job, self.lease_seconds)
+                outcome = grade_job(job, self.lease_seconds, runner)
                 log.info("submission %s (attempt %d): %s", job.submission_id, job.attempts, outcome)
             except Exception:  # a database hiccup must not end the grader thread
                 log.exception("the dispatcher failed; trying again")
                 self.stopping.wait(POLL_SECONDS * 4)
+        if runner is not None:
+            runner.close()
         connection.close()

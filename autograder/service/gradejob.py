@@ -3,16 +3,30 @@
 
     python -m autograder.service.gradejob UPLOAD OUT --kind grade|check [--name FILE] [--profile quick]
                                           [-q Q ...] [--timeout S] [--allow-weak-sandbox]
+                                          [--spec questions.toml]
+    python -m autograder.service.gradejob --serve --parent PID      (a warm grading process)
 
 Writes OUT/results.json, report.md, feedback.html and grading.json; exits 0 when graded, 2 when
 the submission cannot be graded (the reason in OUT/error.txt), 3 when the grader itself failed.
-The process dies with its parent (a dispatcher killed with -9 leaves no grader running).
+While it grades, every question's result, as the student may see it (``questions.toml``'s
+disclosure), is appended to OUT/progress.jsonl as soon as it is known. ``--spec`` grades with
+that copy of ``questions.toml`` (the data folder's). The process dies with its parent (a
+dispatcher killed with -9 leaves no grader running).
+
+``--serve`` is the warm form: the process imports the grader once, then reads one job a line on
+its standard input (``{"argv": [...], "log": PATH}``) and forks a fresh child for each, which runs
+that job exactly as the cold command would (its output to ``log``) and exits; the warm process
+answers ``{"pid": ...}`` when the child starts and ``{"exit": ...}`` when it ends. The warm
+process never grades anything itself: student code runs only in a child's sandbox, and nothing a
+submission changes in its child outlives it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -21,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 CANNOT_GRADE, GRADER_FAILED = 2, 3
+PROGRESS_FILE = "progress.jsonl"
 
 
 def _die_with_parent(parent: int) -> None:
@@ -32,49 +47,142 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def main(argv=None) -> int:
+def student_question(question) -> dict:
+    """One question's result as its owner may read it (the disclosure of the current questions.toml)."""
+    from autograder.disclosure import for_students
+    from autograder.results import GradingResult
+
+    view = for_students(GradingResult(submission="", profile="", isolation="", questions=[question]))
+    return dataclasses.asdict(view.questions[0])
+
+
+def grade_upload(upload: Path, out: Path, *, kind: str = "grade", name: str | None = None, profile: str = "quick",
+                 questions=(), timeout: float | None = None, allow_weak_sandbox: bool = False,
+                 spec: str | None = None) -> int:
+    """Grade ``upload`` into ``out`` (the reports, progress.jsonl, error.txt); returns the exit code."""
+    from autograder.spec import SPEC_ENV
+
+    if spec:
+        os.environ[SPEC_ENV] = str(spec)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from autograder.grading import CannotGrade, grade
+    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+
+    out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ch3-job-"))
+    try:
+        # the upload under its own name: prepare_submission reads notebooks by suffix, and a notebook
+        # named after a module is that module
+        name = Path(name or "").name
+        source = workdir / (name if name.endswith(upload.suffix) else "submission" + upload.suffix)
+        shutil.copyfile(upload, source)
+        progress = open(out / PROGRESS_FILE, "a", encoding="utf-8")
+
+        def on_result(question) -> None:
+            progress.write(json.dumps(student_question(question)) + "\n")
+            progress.flush()
+
+        try:
+            isolation = choose_isolation(allow_weak=allow_weak_sandbox)
+            visibilities = ("public",) if kind == "check" else ("public", "hidden")
+            result = grade(source, out, profile="quick" if kind == "check" else profile, data_dir=None,
+                           questions=list(questions), visibilities=visibilities, isolation=isolation,
+                           limits={"timeout": timeout} if timeout else None, on_result=on_result)
+        except SandboxUnavailable as exc:
+            (out / "error.txt").write_text(f"no sandbox on the grading machine: {exc}")
+            return GRADER_FAILED
+        except (CannotGrade, ValueError) as exc:
+            (out / "error.txt").write_text(str(exc).replace(str(source), "the submission"))
+            return CANNOT_GRADE
+        finally:
+            progress.close()
+        return GRADER_FAILED if result.needs_regrade else 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder.service.gradejob")
-    parser.add_argument("upload", type=Path)
-    parser.add_argument("out", type=Path)
+    parser.add_argument("upload", type=Path, nargs="?")
+    parser.add_argument("out", type=Path, nargs="?")
     parser.add_argument("--kind", choices=("grade", "check"), default="grade")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("-q", "--question", action="append", default=[])
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--allow-weak-sandbox", action="store_true")
     parser.add_argument("--name", help="the upload's file name (a notebook's name can name its module)")
+    parser.add_argument("--spec", help="the copy of questions.toml to grade with")
     parser.add_argument("--parent", type=int)
-    args = parser.parse_args(argv)
+    parser.add_argument("--serve", action="store_true", help="a warm grading process (jobs on standard input)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     if args.parent:
         _die_with_parent(args.parent)
+    if args.serve:
+        return serve()
+    if args.upload is None or args.out is None:
+        parser().error("UPLOAD and OUT are needed")
+    return grade_upload(args.upload, args.out, kind=args.kind, name=args.name, profile=args.profile,
+                        questions=args.question, timeout=args.timeout, allow_weak_sandbox=args.allow_weak_sandbox,
+                        spec=args.spec)
+
+
+# ------------------------------------------------------------------ the warm form
+
+def warm_up() -> None:
+    """Import what every grading imports (pytest, scikit-learn, the grader, the report renderer).
+    Nothing is graded here: the warm process never runs submitted code."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
 
-    from autograder.grading import CannotGrade, grade
-    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+    import autograder.grading  # noqa: F401
+    import autograder.notebooks  # noqa: F401
+    import autograder.plugin  # noqa: F401
+    import autograder.reporters.html  # noqa: F401
+    from autograder.disclosure import for_students  # noqa: F401
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="ch3-job-"))
-    try:
-        # the upload under its own name: prepare_submission reads notebooks by suffix, and a notebook
-        # named after a module is that module
-        name = Path(args.name or "").name
-        source = workdir / (name if name.endswith(args.upload.suffix) else "submission" + args.upload.suffix)
-        shutil.copyfile(args.upload, source)
-        try:
-            isolation = choose_isolation(allow_weak=args.allow_weak_sandbox)
-            visibilities = ("public",) if args.kind == "check" else ("public", "hidden")
-            profile = "quick" if args.kind == "check" else args.profile
-            result = grade(source, args.out, profile=profile, data_dir=None, questions=args.question,
-                           visibilities=visibilities, isolation=isolation,
-                           limits={"timeout": args.timeout} if args.timeout else None)
-        except SandboxUnavailable as exc:
-            (args.out / "error.txt").write_text(f"no sandbox on the grading machine: {exc}")
-            return GRADER_FAILED
-        except (CannotGrade, ValueError) as exc:
-            (args.out / "error.txt").write_text(str(exc).replace(str(source), "the submission"))
-            return CANNOT_GRADE
-        return GRADER_FAILED if result.needs_regrade else 0
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+def serve() -> int:
+    """Read jobs from standard input until it closes; fork a child per job (see the module's doc)."""
+    warm_up()
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)  # stray prints of the children's imports never reach the protocol
+    answers.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        order = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            code = GRADER_FAILED
+            try:
+                _die_with_parent(os.getppid())
+                os.setsid()  # the dispatcher can stop the child and its sandbox as one group
+                log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                os.dup2(devnull, 0)
+                sys.stdin = open(os.devnull)
+                code = main(order["argv"])
+            except BaseException as exc:  # noqa: BLE001 (the dispatcher must get an exit status)
+                try:
+                    print(f"the grading child failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                except Exception:
+                    pass
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code if isinstance(code, int) else GRADER_FAILED)
+        answers.write(json.dumps({"pid": pid}) + "\n")
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        answers.write(json.dumps({"exit": code}) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

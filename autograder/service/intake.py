@@ -94,12 +94,12 @@ def _check_members(path: Path) -> None:
             raise Refused(f"the archive member {name!r} is a symbolic link (only regular files are accepted)")
 
 
-def validate(filename: str, content: bytes, questions: list[str]) -> None:
+def validate(filename: str, content: bytes, questions: list[str], spec_path: Path | None = None) -> None:
     """Read the upload as ``grade`` would; refuse it with the reader's reason."""
     from autograder.grading import CannotGrade, prepare_submission
     from autograder.spec import load_spec, select
 
-    spec = load_spec()
+    spec = load_spec(spec_path)
     for chosen in questions:
         if not select(spec, ("public", "hidden"), (chosen,)):
             raise Refused(f"-q {chosen}: no such question or module")
@@ -149,6 +149,7 @@ def store(content: bytes, suffix: str) -> tuple[str, str]:
 def accept(student: Student, assignment: Assignment, files: list[tuple[str, bytes]], *,
            kind: str = Submission.Kind.GRADE, questions: list[str] | None = None) -> Submission:
     """Validate, store and queue one upload; raises :class:`Refused` and stores nothing on refusal."""
+    received = timezone.now()
     if kind not in Submission.Kind.values:
         raise Refused(f"kind must be one of {', '.join(Submission.Kind.values)}")
     questions = [q for q in (questions or []) if q]
@@ -158,13 +159,13 @@ def accept(student: Student, assignment: Assignment, files: list[tuple[str, byte
                       "for this assignment", 413)
     check_allowed(student, assignment, kind, timezone.now())
     filename, content = pack(files)
-    validate(filename, content, questions)
+    validate(filename, content, questions, assignment.spec_path)
     digest, blob = store(content, Path(filename).suffix)
     with transaction.atomic():
         now = timezone.now()
         days = check_allowed(student, assignment, kind, now)  # again in the transaction: the hour and deadline as stored
         submission = Submission.objects.create(student=student, assignment=assignment, kind=kind, created=now,
                                                sha256=digest, blob=blob, filename=filename,
-                                               questions=questions, late_days=days)
+                                               questions=questions, late_days=days, received=received)
         jobs.enqueue(submission)
     return submission

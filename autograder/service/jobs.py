@@ -67,7 +67,8 @@ def claim(worker: str | None = None, lease_seconds: float = LEASE_SECONDS) -> Jo
             if not Job.objects.filter(pk__in=candidates.values("pk")[:1]).filter(_claimable(now)).update(**lease):
                 return None
         job = Job.objects.select_related("submission").get(lease_token=token)
-        Submission.objects.filter(pk=job.submission_id).update(status=Submission.Status.RUNNING)
+        Submission.objects.filter(pk=job.submission_id).update(status=Submission.Status.RUNNING, started=now,
+                                                                first_result=None)
     return job
 
 
@@ -86,7 +87,7 @@ def complete(job: Job, **fields) -> bool:
             status=Job.Status.DONE if status == Submission.Status.GRADED else Job.Status.FAILED,
             finished=timezone.now(), lease_until=None)
         if held:
-            Submission.objects.filter(pk=job.submission_id).update(**fields)
+            Submission.objects.filter(pk=job.submission_id).update(finished=timezone.now(), **fields)
     return bool(held)
 
 

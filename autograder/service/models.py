@@ -57,6 +57,11 @@ class Assignment(models.Model):
         if self.late_penalty_percent_per_day and self.late_until is None:
             raise ValidationError({"late_penalty_percent_per_day": "a late penalty needs a late window (late_until)"})
 
+    @property
+    def spec_path(self):
+        """The data folder's questions.toml: what this assignment is graded, shown and rescored with."""
+        return settings.DATA_DIR / self.spec_file
+
     def __str__(self):
         return self.title
 
@@ -129,9 +134,23 @@ class Submission(models.Model):
     report_md = models.TextField(blank=True)
     grading_json = models.TextField(blank=True, help_text="the full result (staff only)")
     error = models.TextField(blank=True)
+    # the phases: received (the upload began to be read), queued (``created``: stored and queued),
+    # started (a grader claimed it), first result (its first question was graded), finished
+    received = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    first_result = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    rescored = models.DateTimeField(null=True, blank=True, help_text="last changed by serve rescore")
 
     class Meta:
         indexes = [models.Index(fields=["student", "assignment", "kind", "status"])]
+
+    def phases(self) -> dict[str, float | None]:
+        """Seconds from receipt to each phase (None: not reached)."""
+        start = self.received or self.created
+        return {name: None if when is None else round((when - start).total_seconds(), 3)
+                for name, when in (("queued", self.created), ("started", self.started),
+                                   ("first_result", self.first_result), ("finished", self.finished))}
 
     def __str__(self):
         return f"#{self.pk} {self.student.student_id} {self.kind} {self.status}"
@@ -168,3 +187,18 @@ class Job(models.Model):
 
     def __str__(self):
         return f"job {self.pk} ({self.status}, attempt {self.attempts})"
+
+
+class QuestionProgress(models.Model):
+    """One question's result as the grader reported it, before the submission is finished: what
+    the student may see of it (``questions.toml``'s disclosure applied). The page and ``submit``
+    stream these; the final feedback replaces them."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="progress")
+    seq = models.PositiveIntegerField()
+    question = models.JSONField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["submission", "seq"], name="one_progress_seq")]

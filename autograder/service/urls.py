@@ -12,7 +12,10 @@ urlpatterns = [
     path("api/submissions", views.submit_api, name="api-submit"),
     path("submissions/<int:pk>/", views.submission_view, name="submission"),
     path("submissions/<int:pk>/feedback.html", views.feedback_view, name="feedback"),
+    path("submissions/<int:pk>/events", views.submission_events, name="events"),
+    path("live.js", views.live_js, name="live-js"),
     path("staff/", views.class_view, name="class"),
+    path("staff/rescore", views.rescore_view, name="rescore"),
     path("admin/", admin.site.urls),
 ]
 

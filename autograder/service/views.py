@@ -9,17 +9,24 @@
     GET  /submissions/<id>/             status and feedback (HTML), or JSON with ``Accept:
                                         application/json``: for the owner and staff only (404 else)
     GET  /submissions/<id>/feedback.html  the student feedback page, under a strict CSP
+    GET  /submissions/<id>/events       Server-Sent Events: each question's result as it is graded
+                                        (``question``, its ``id`` the sequence number; a reconnect
+                                        with ``Last-Event-ID`` resumes), ``status`` changes, then
+                                        ``done`` with the score; owner and staff only
+    GET  /live.js                       the submission page's script (EventSource; no inline script)
     GET  /staff/                        the class: each student's counted score, the queue depth
 """
 
 from __future__ import annotations
 
+import json
+import time
 from urllib.parse import unquote
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login, logout
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -27,11 +34,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from autograder.service import jobs
 from autograder.service.intake import accept, read_limited
-from autograder.service.models import Assignment, Student, Submission
+from autograder.service.models import Assignment, QuestionProgress, Student, Submission
 from autograder.service.policy import Refused, counted_submission, last_accepted, student_deadline
 
 PAGE_CSP = "default-src 'self'; frame-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " \
            "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+#: The submission page runs one script of ours (live.js, from this origin) and nothing inline.
+LIVE_PAGE_CSP = PAGE_CSP.replace("script-src 'none'", "script-src 'self'")
+#: An events stream polls the database every EVENTS_POLL seconds for at most EVENTS_SECONDS; a
+#: browser then reconnects (EventSource does, after ``retry``) and resumes from its last event.
+EVENTS_POLL = 0.25
+EVENTS_SECONDS = 120.0
+#: Seconds of silence after which the stream sends a comment line.
+EVENTS_KEEPALIVE = 15.0
 #: feedback.html is the pipeline's self-contained page: inline styles and data: images, nothing else.
 FEEDBACK_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
@@ -186,6 +201,7 @@ def submission_json(request, submission: Submission) -> dict:
                  "raw_score": submission.raw_score, "max_score": submission.max_score,
                  "late_days": submission.late_days, "error": submission.error or None,
                  "questions": result.get("questions", []), "notes": result.get("notes", []),
+                 "phases": submission.phases(),
                  "result": submission.student_result})
     return data
 
@@ -195,8 +211,101 @@ def submission_view(request, pk: int):
     submission = _owned(request, pk)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(submission_json(request, submission))
-    return render(request, "service/submission.html", {"submission": submission, "receipt": receipt(request, submission),
-                                                       "queue": jobs.depth()})
+    response = render(request, "service/submission.html", {
+        "submission": submission, "receipt": receipt(request, submission), "queue": jobs.depth(),
+        "progress": submission.progress.all() if submission.status == Submission.Status.RUNNING else []})
+    response.headers["Content-Security-Policy"] = LIVE_PAGE_CSP
+    return response
+
+
+@require_GET
+def submission_events(request, pk: int):
+    submission = _owned(request, pk)
+    try:
+        after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
+    except ValueError:
+        after = 0
+    response = StreamingHttpResponse(_events(submission.pk, after), content_type="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+def _event(name: str, data, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def final_event(submission: Submission) -> dict:
+    return {"status": submission.status, "score": submission.score, "raw_score": submission.raw_score,
+            "max_score": submission.max_score, "late_days": submission.late_days,
+            "error": submission.error or None, "phases": submission.phases(),
+            "feedback": reverse("feedback", args=[submission.pk]) if Submission.objects.filter(
+                pk=submission.pk).exclude(feedback_html="").exists() else None}
+
+
+def _events(pk: int, after: int):
+    """New question results and status changes, until the submission is final or EVENTS_SECONDS pass."""
+    yield b"retry: 2000\n\n"
+    deadline = time.monotonic() + EVENTS_SECONDS
+    status = None
+    sent = time.monotonic()
+    while True:
+        for row in QuestionProgress.objects.filter(submission_id=pk, seq__gt=after).order_by("seq"):
+            after, sent = row.seq, time.monotonic()
+            yield _event("question", row.question, row.seq)
+        submission = Submission.objects.defer("feedback_html", "report_md", "grading_json",
+                                              "student_result").get(pk=pk)  # the large fields: not every poll
+        if submission.status != status:
+            status = submission.status
+            yield _event("status", {"status": status})
+        if status in (Submission.Status.GRADED, Submission.Status.FAILED, Submission.Status.REPLACED):
+            yield _event("done", final_event(submission))
+            return
+        if time.monotonic() > deadline:
+            return
+        if time.monotonic() - sent > EVENTS_KEEPALIVE:  # a comment: proxies and clients see a live stream
+            sent = time.monotonic()
+            yield b": waiting\n\n"
+        time.sleep(EVENTS_POLL)
+
+
+LIVE_JS = """// The submission page: each question's result as it is graded (Server-Sent Events), then the feedback.
+(function () {
+  var page = document.getElementById("live");
+  if (!page || !window.EventSource) { return; }
+  var rows = document.getElementById("live-rows");
+  var status = document.getElementById("status");
+  var source = new EventSource(page.dataset.events);
+  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
+  source.addEventListener("question", function (e) {
+    var q = JSON.parse(e.data);
+    var row = document.createElement("tr");
+    row.className = "question " + q.status;
+    cell(row, q.id); cell(row, q.status); cell(row, q.points + " / " + q.max_points);
+    rows.appendChild(row);
+  });
+  source.addEventListener("status", function (e) { status.textContent = JSON.parse(e.data).status; });
+  source.addEventListener("done", function (e) {
+    source.close();
+    var done = JSON.parse(e.data);
+    status.textContent = done.status;
+    var score = document.getElementById("live-score");
+    if (done.score !== null) { score.textContent = "score: " + done.score + " / " + done.max_score; }
+    else if (done.error) { score.textContent = done.error; }
+    if (done.feedback) {
+      var frame = document.createElement("iframe");
+      frame.title = "feedback"; frame.src = done.feedback; frame.setAttribute("sandbox", "");
+      document.getElementById("live-feedback").appendChild(frame);
+    }
+  });
+})();
+"""
+
+
+@require_GET
+def live_js(request):
+    return HttpResponse(LIVE_JS, content_type="text/javascript; charset=utf-8")
 
 
 @require_GET
@@ -216,5 +325,17 @@ def class_view(request):
     for student in Student.objects.order_by("student_id"):
         counted = counted_submission(student, assignment)
         latest = Submission.objects.filter(student=student, assignment=assignment).order_by("-created").first()
-        rows.append({"student": student, "counted": counted, "latest": latest})
+        rows.append({"student": student, "counted": counted, "latest": latest,
+                     "phases": latest.phases() if latest else None})
     return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth()})
+
+
+@staff_member_required
+@require_POST
+def rescore_view(request):
+    """The class page's button: ``serve rescore`` on this data folder (see :mod:`.rescore`)."""
+    from autograder.service.rescore import run_rescore
+
+    ok, line = run_rescore()
+    (messages.info if ok else messages.error)(request, line)
+    return redirect("class")

@@ -1,0 +1,176 @@
+"""The course server (`serve run`) under load, against baselines measured in the same run.
+
+    python benchmarks/bench_service.py                        # a few minutes on 2 busy cores
+    python benchmarks/bench_service.py --rate 20 --seconds 20 --class-size 8
+
+Prints:
+- receipt latency (POST of a one-module upload until its receipt), p50 / p99 / max, at a bounded
+  rate (--rate requests a second for --seconds, open loop, from a thread pool) on 127.0.0.1,
+  against the server's floor (GET of the sign-in page at the same rate): the ratio of the p50s;
+- an idle server's result latency for a one-module check (`-q confusion --check`): the upload
+  until the last question's result and until the final event, for `--executor cold` (a fresh
+  process per submission) and `--executor warm` (the default): the ratio warm / cold;
+- throughput for a small class (each student a distinct copy of the reference `confusion`
+  module, hidden grading, -j 2): the service (uploads, queue, warm graders) vs `grade-all -j 2`
+  on the same files: the ratio of the wall times.
+Timings are wall-clock on this machine, under whatever else runs on it; compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from autograder.service.client import submit, watch  # noqa: E402
+from tests.service_helpers import SOLUTIONS, Server, cli  # noqa: E402
+
+MODULE = "confusion"
+
+
+def course(folder: Path, students: int) -> tuple[Path, list[str]]:
+    data = folder / "data"
+    cli("serve", "init", str(data))
+    roster = folder / "roster.csv"
+    roster.write_text("id,name,email\n" + "".join(f"s{n:03d},Student {n},s{n}@example.org\n"
+                                                  for n in range(students)))
+    rows = csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout))
+    return data, [row["token"] for row in rows]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def open_loop(call, rate: float, seconds: float) -> tuple[list[float], int]:
+    """``call()`` at ``rate`` a second for ``seconds`` (each at its scheduled time, whatever the
+    earlier ones take); (latencies in seconds, failures)."""
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+
+    def one(n: int):
+        time.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        began = time.perf_counter()
+        try:
+            call(n)
+        except Exception:  # noqa: BLE001 (counted, not raised: the run reports failures)
+            return None
+        return time.perf_counter() - began
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(one, range(count)))
+    done = [r for r in results if r is not None]
+    return done, count - len(done)
+
+
+def receipts(data: Path, tokens: list[str], rate: float, seconds: float) -> None:
+    upload = SOLUTIONS / f"{MODULE}.py"
+    server = Server(data, "--workers", "1")
+    try:
+        def page(n):
+            with urllib.request.urlopen(server.url, timeout=30) as response:
+                response.read()
+
+        def post(n):  # checks: not rate-limited per student; a newer one replaces a queued one
+            submit(server.url, tokens[n % len(tokens)], upload, check=True, questions=[MODULE])
+
+        page(0), post(0)  # one of each before the clock: the connection's first request, Django's first view
+        floor, floor_failed = open_loop(page, rate, seconds)
+        latencies, failed = open_loop(post, rate, seconds)
+    finally:
+        server.stop()
+    p50, floor50 = percentile(latencies, 50), percentile(floor, 50)
+    print(f"receipts at {rate:g}/s for {seconds:g} s: {len(latencies)} ok, {failed} failed; "
+          f"p50 {p50 * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+    print(f"  floor (GET /, same rate): {len(floor)} ok, {floor_failed} failed; p50 {floor50 * 1000:.0f} ms, "
+          f"p99 {percentile(floor, 99) * 1000:.0f} ms; receipt p50 / floor p50 = {p50 / floor50:.1f}x")
+
+
+def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[float, float, float]:
+    """Median seconds (to the first question's result, to the last one's, to the final event) of
+    idle one-module checks, as `submit` receives them."""
+    server = Server(data, "--workers", "1", "--executor", executor)
+    firsts, lasts, finals = [], [], []
+    try:
+        for n in range(repeats + 1):  # the first one also starts the warm process: not counted
+            began = time.perf_counter()
+            seen = []
+            receipt = submit(server.url, token, SOLUTIONS / f"{MODULE}.py", check=True, questions=[MODULE])
+            state = watch(receipt["url"], token, on_question=lambda q: seen.append(time.perf_counter()))
+            assert state["status"] == "graded", state
+            if n:
+                firsts.append(seen[0] - began)
+                lasts.append(seen[-1] - began)
+                finals.append(time.perf_counter() - began)
+    finally:
+        server.stop()
+    return statistics.median(firsts), statistics.median(lasts), statistics.median(finals)
+
+
+def throughput(folder: Path, data: Path, tokens: list[str], size: int) -> None:
+    classroom = folder / "class"
+    reference = (SOLUTIONS / f"{MODULE}.py").read_text()
+    for n in range(size):  # distinct files: nothing is graded once for several students
+        (classroom / f"s{n:03d}").mkdir(parents=True)
+        (classroom / f"s{n:03d}" / f"{MODULE}.py").write_text(reference + f"\n# student {n}\n")
+    started = time.perf_counter()
+    cli("grade-all", str(classroom), "--out", str(folder / "out"), "-j", "2", "-q", MODULE, "--quiet")
+    batch = time.perf_counter() - started
+    server = Server(data, "--workers", "2")
+    try:
+        started = time.perf_counter()
+        urls = [submit(server.url, tokens[n], classroom / f"s{n:03d}", questions=[MODULE])["url"]
+                for n in range(size)]
+        states = [watch(url, tokens[n]) for n, url in enumerate(urls)]
+        service = time.perf_counter() - started
+        statuses = json.dumps([s["status"] for s in states])
+    finally:
+        server.stop()
+    graded = sum(s["status"] == "graded" for s in states)
+    print(f"class of {size} ({MODULE}, hidden grading, 2 graders): service {service:.1f} s "
+          f"({size / service * 60:.1f} submissions/min, {graded} graded), "
+          f"grade-all -j 2 {batch:.1f} s ({size / batch * 60:.1f}/min); service / grade-all = {service / batch:.2f}x")
+    if graded != size:
+        print(f"  statuses: {statuses}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=10.0, help="receipt requests a second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the receipt load lasts")
+    parser.add_argument("--repeats", type=int, default=3, help="idle checks timed per executor")
+    parser.add_argument("--class-size", type=int, default=6)
+    args = parser.parse_args()
+    if args.rate * args.seconds > 2000 or args.seconds > 120:
+        parser.error("keep the load bounded: at most 2000 requests and 120 s")
+    scratch = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    try:
+        data, tokens = course(scratch, max(args.class_size, 10))
+        print(f"course server on 127.0.0.1 ({len(tokens)} students, SQLite), python {sys.version.split()[0]}")
+        receipts(data, tokens, args.rate, args.seconds)
+        cold = check_latency(data, tokens[0], "cold", args.repeats)
+        warm = check_latency(data, tokens[0], "warm", args.repeats)
+        for name, times in (("cold", cold), ("warm", warm)):
+            print(f"idle check -q {MODULE}, {name} (median of {args.repeats}): first question {times[0]:.2f} s, "
+                  f"last question {times[1]:.2f} s, final {times[2]:.2f} s")
+        print(f"  warm / cold (final) = {warm[2] / cold[2]:.2f}x")
+        throughput(scratch, data, tokens, args.class_size)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
