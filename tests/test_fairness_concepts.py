@@ -197,7 +197,8 @@ def test_hostile_output_fails_its_check_with_a_clear_message(hostile):
     assert "returned a list whose item 0 is a dict; expected a 3-tuple" in hostile["error_analysis.top"].feedback
     assert ("build_multilabel_model().predict() returned values other than 0/1 or False/True: [0.2, 0.4, 0.6, 0.8]"
             in hostile["multilabel.models"].feedback)
-    assert "expected the estimator itself (return self); got None" in hostile["cross_validation.never"].feedback
+    assert "expected the estimator itself (`return self`: scikit-learn chains" in hostile["cross_validation.never"].feedback
+    assert "a `fit` ending in `pass` returns None); got None" in hostile["cross_validation.never"].feedback
     assert hostile["multioutput.denoiser"].feedback == \
         "build_denoiser() returned None; expected an unfitted estimator"
 
