@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from autograder.bulk.rescore import rescore_question, rescore_result
+from autograder.judge.rescore import rescore_question, rescore_result
 from autograder.judge.scoring import Credit
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import Band, Limits, Question

@@ -17,7 +17,7 @@ import shutil
 import numpy as np
 import pytest
 
-from autograder.bulk.rescore import measured_fraction
+from autograder.judge.rescore import measured_fraction
 from autograder.contract import CONTRACT
 from autograder.grading import grade
 from autograder.judge.scoring import Check, Credit

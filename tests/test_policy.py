@@ -231,7 +231,7 @@ def test_band_disclosure_withholds_points_that_would_reveal_a_banded_checks_figu
 # ------------------------------------------------------------------ rescoring can loosen
 
 def test_loosening_the_shuffled_label_limit_gives_back_what_it_took():
-    from autograder.bulk.rescore import rescore_question
+    from autograder.judge.rescore import rescore_question
 
     band = Band(full_at=0.9, zero_at=0.5)
     strict = question(band=band, permuted_limit=0.2)
@@ -306,7 +306,7 @@ def test_rescore_refuses_a_hand_edited_grading_json(tmp_path):
 
 
 def test_rescored_points_never_leave_zero_to_max():
-    from autograder.bulk.rescore import rescore_question
+    from autograder.judge.rescore import rescore_question
 
     q = question("confusion.public_example", points=2.0)
     claimed = QuestionResult(q.id, q.name, "hidden", 80.0, 2.0, "error", outcome="student")
@@ -367,7 +367,7 @@ def _edited_policy(spec: dict) -> dict:
 
 @pytest.mark.slow
 def test_rescore_after_a_policy_edit_equals_a_fresh_grade_on_a_mixed_class(tmp_path, monkeypatch):
-    from autograder.bulk.rescore import rescore_result
+    from autograder.judge.rescore import rescore_result
     from autograder.grading import grade
     from autograder.spec import load_spec
     from submissions import write_submission

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from autograder.bulk.rescore import rescore_result
+from autograder.judge.rescore import rescore_result
 from autograder.disclosure import for_students
 from autograder.policy import HELD_TEXT, apply_review, hold
 from autograder.reporters.gradescope import to_gradescope

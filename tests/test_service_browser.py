@@ -17,15 +17,20 @@ from tests.service_helpers import SOLUTIONS, Server, cli  # noqa: E402
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
-def test_a_student_signs_in_uploads_and_sees_the_feedback(tmp_path):
+def _served_course(tmp_path, name: str):
+    """A course server with one student called ``name``; (the running server, the student's token)."""
     data = tmp_path / "data"
     cli("serve", "init", str(data))
     roster = tmp_path / "roster.csv"
-    roster.write_text("id,name,email\ns1,Ann <b>Lee</b>,ann@example.org\n")
+    roster.write_text(f"id,name,email\ns1,{name},ann@example.org\n")
     token = next(csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout)))["token"]
-    server = Server(data)
+    return Server(data), token
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
+def test_a_student_signs_in_uploads_and_sees_the_feedback(tmp_path):
+    server, token = _served_course(tmp_path, "Ann <b>Lee</b>")
     try:
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -54,12 +59,7 @@ def test_a_student_signs_in_uploads_and_sees_the_feedback(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
 def test_the_results_stream_into_the_open_page(tmp_path):
-    data = tmp_path / "data"
-    cli("serve", "init", str(data))
-    roster = tmp_path / "roster.csv"
-    roster.write_text("id,name,email\ns1,Ann Lee,ann@example.org\n")
-    token = next(csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout)))["token"]
-    server = Server(data)
+    server, token = _served_course(tmp_path, "Ann Lee")
     try:
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

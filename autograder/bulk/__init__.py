@@ -6,7 +6,8 @@ Built on the one-submission pipeline (``autograder.grading``): each submission i
 
 from autograder.bulk.batch import BatchEvent, BatchOutcome, grade_all
 from autograder.bulk.inputs import Entry, LayoutError, discover
-from autograder.bulk.rescore import rescore_batch, rescore_result
+from autograder.bulk.rescore import rescore_batch
+from autograder.judge.rescore import rescore_result
 
 __all__ = ["BatchEvent", "BatchOutcome", "Entry", "LayoutError", "discover", "grade_all", "rescore_batch",
            "rescore_result"]

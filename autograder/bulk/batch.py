@@ -335,7 +335,7 @@ def _isolation_mode() -> str:
 
 def _rescored(result: GradingResult) -> GradingResult:
     """A cached result scored under the current questions.toml (the cache keeps measurements)."""
-    from autograder.bulk.rescore import rescore_result
+    from autograder.judge.rescore import rescore_result
 
     return rescore_result(result)
 

@@ -1,27 +1,16 @@
 """Rescore a graded batch under a changed ``questions.toml`` without running any student code.
 
-Every question records what it measured (``QuestionResult.measurements``) and its typed
-``outcome``. Rescoring hands the measurements to the one scoring step, :func:`autograder.policy.score`,
-the same function that scored them when they were graded:
-
-- ``measured``: the policy recomputes the fraction from the spec's current points, bands (re-resolved
-  against the recorded reference figure when relative), check weights and integrity limits, so a
-  looser limit gives back what a stricter one took, and a stricter one takes it;
-- ``student`` (the student's code raised, timed out, did not import): 0 stays 0;
-- ``infrastructure`` (the grader or the machine failed): the result is not final: not rescored,
-  exported blank; ``grade-all --retry-failed`` regrades it.
-
-Stored files are not trusted: only a final result (``bulk.final``: its digest verifies, the grader
-that graded it is the installed one, nothing failed) is rescored; any other is refused, its entry
-saying why, and points never leave [0, max].
+Each result is rescored by :func:`autograder.judge.rescore.rescore_result` (what each outcome keeps
+is described there). Stored files are not trusted: only a final result (``bulk.final``: its digest
+verifies, the grader that graded it is the installed one, nothing failed) is rescored; any other is
+refused, its entry saying why, exported blank, and ``grade-all --retry-failed`` regrades it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.judge.rescore import (  # noqa: F401 (the per-result rescoring, used here and re-exported)
-    SCORED, STUDENT_FAILURES, TOLERANCE, measured_fraction, rescore_question, rescore_result)
+from autograder.judge.rescore import rescore_result
 from autograder.spec import Question, load_spec
 
 

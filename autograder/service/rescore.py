@@ -1,5 +1,5 @@
 """``serve rescore DIR``: every graded submission rescored under the data folder's ``questions.toml``
-after the staff edited it, by :func:`autograder.bulk.rescore.rescore_result` (the rescoring
+after the staff edited it, by :func:`autograder.judge.rescore.rescore_result` (the rescoring
 ``grade-all --rescore`` uses: the recorded measurements go through :func:`autograder.policy.score`
 again). No student code runs, no job is queued and no attempt is counted; a submission whose
 result does not change is not written."""
