@@ -53,28 +53,32 @@ def _progress(total: int):
     return progress, advance
 
 
-def _run(source: Path, out_dir: Optional[Path], **options):
-    from autograder.grading import CannotGrade, grade
-    from autograder.spec import load_spec, select
+def _run(source: Path, out_dir: Path, options) -> object:
+    """Prepare ``source``, grade it under ``options`` (a GradingOptions) with a progress bar, write the reports."""
+    from autograder.grading import CannotGrade, grade, render, write_reports
+    from autograder.intake import prepare
 
-    progress, advance = _progress(len(select(load_spec(), options["visibilities"], options["questions"])))
+    progress, advance = _progress(len(options.in_scope()))
     try:
+        # the path the user named is theirs to follow; inside it, no link is followed
+        prepared = prepare(Path(source).resolve())
         with progress:
-            # the path the user named is theirs to follow; inside it, no link is followed
-            return grade(Path(source).resolve(), out_dir, on_result=advance, **options)
-    except (CannotGrade, ValueError) as exc:
+            result = grade(prepared, options, source=str(Path(source).resolve()), on_result=advance)
+    except (CannotGrade, ValueError) as exc:  # ValueError: data that cannot be found or loaded
         errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
+    write_reports(result, Path(out_dir).resolve(), render(result))
+    return result
 
 
-def _isolation(allow_weak: bool, fallback: str | None = None) -> str:
-    """bubblewrap, or the weak mode only when asked for (grading untrusted code as root must not just happen)."""
-    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+def _options(**given):
+    """The command's GradingOptions; a bad value (an unknown question, a profile) is one "Cannot grade" line."""
+    from autograder.options import GradingOptions
 
     try:
-        return choose_isolation(allow_weak=allow_weak, fallback=fallback)
-    except SandboxUnavailable as exc:
-        errors.print(f"Cannot grade: {exc}", markup=False)
+        return GradingOptions(**given)
+    except ValueError as exc:
+        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
@@ -93,9 +97,12 @@ def grade(
     from autograder.disclosure import for_students
     from autograder.reporters import print_table
 
-    result = _run(submission, out, profile=data, data_dir=data_dir, questions=question,
-                  visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else None,
-                  isolation=_isolation(allow_weak_sandbox))
+    from autograder.options import Isolation
+
+    options = _options(profile=data, data_dir=str(data_dir.resolve()) if data_dir else None, questions=question,
+                       visibilities=("public", "hidden"), limits={"timeout": timeout} if timeout else {},
+                       isolation=Isolation.ALLOW_WEAK if allow_weak_sandbox else Isolation.STRICT)
+    result = _run(submission, out, options)
     print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
     console.print(_text.console(f"Isolation: {result.isolation}"))
     console.print(_text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
@@ -129,8 +136,11 @@ def check(
 
     if not question and submission.suffix == ".ipynb" and submission.is_file():
         question = _notebook_modules(submission)  # one notebook: the modules it covers, not every .py
-    result = _run(submission, out, profile="quick", data_dir=None, questions=question,
-                  visibilities=("public",), isolation=_isolation(False, fallback="own-code"))  # the student's own code
+    from autograder.options import Isolation
+
+    options = _options(profile="quick", questions=question, visibilities=("public",),
+                       isolation=Isolation.OWN_CODE)  # the student's own code, on their machine
+    result = _run(submission, out, options)
     print_table(result, console, hints=True)
     console.print(_text.console(f"How your code ran: {result.isolation}"))
     passed = sum(q.status == "passed" for q in result.questions)
@@ -143,7 +153,7 @@ def check(
 
 def _notebook_modules(notebook: Path) -> list[str]:
     """The modules a notebook's cells provide (all of them when it provides none: the report says why)."""
-    from autograder.notebooks import NotebookError, covered_modules
+    from autograder.intake.notebooks import NotebookError, covered_modules
 
     try:
         return covered_modules(notebook)

@@ -24,8 +24,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-KNOWN_SOURCES = (PACKAGE_DIR.parent / "assignments", PACKAGE_DIR.parent / "solutions")
+from autograder.paths import ASSIGNMENTS_DIR, SOLUTIONS_DIR
+
+KNOWN_SOURCES = (ASSIGNMENTS_DIR, SOLUTIONS_DIR)
 
 #: Flag a module pair at or above this similarity (the measured scores are in docs/guide/feedback.md).
 THRESHOLD = 0.6

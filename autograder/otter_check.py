@@ -39,7 +39,7 @@ def _notebook_path(name: str | None) -> Path:
 
 def _visibilities() -> tuple[str, ...]:
     """Public and hidden questions where the hidden graders are installed; public only in a student bundle."""
-    from autograder.grading import GRADERS_DIR
+    from autograder.paths import GRADERS_DIR
 
     return ("public", "hidden") if (GRADERS_DIR / "hidden").is_dir() else ("public",)
 
@@ -79,7 +79,8 @@ def otter_check(question: str, modules=(), notebook: str | None = None) -> None:
         credit included.
     """
     from autograder.grading import grade
-    from autograder.worker.sandbox import choose_isolation
+    from autograder.intake import prepare
+    from autograder.options import GradingOptions, Isolation
 
     path = _notebook_path(notebook)
     modules = tuple(modules) or (question.split(".", 1)[0],)
@@ -89,8 +90,8 @@ def otter_check(question: str, modules=(), notebook: str | None = None) -> None:
     if key not in _graded:
         # The sandbox where it starts; otherwise resource limits only, as `check` does: Otter has
         # already run the whole notebook unsandboxed in this kernel, so this exposes nothing more.
-        result = grade(path, None, questions=list(modules), visibilities=visibilities,
-                       isolation=choose_isolation(allow_weak=True))
+        options = GradingOptions(questions=modules, visibilities=visibilities, isolation=Isolation.ALLOW_WEAK)
+        result = grade(prepare(path), options, source=str(path.resolve()))
         _graded[key] = {q.id: q for q in result.questions}
     outcome = _graded[key].get(question)
     if outcome is None:

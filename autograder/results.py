@@ -15,6 +15,10 @@ STATUSES = {
 }
 
 
+class CannotGrade(RuntimeError):
+    """The grader could not grade at all (a missing submission, a broken zip, a grader bug)."""
+
+
 @dataclass
 class QuestionResult:
     id: str

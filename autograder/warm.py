@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.paths import PROJECT_DIR
+
 #: The commands a warm grader serves (the others are cheap, or keep a pool of their own: grade-all).
 WARM_COMMANDS = frozenset({"grade", "check"})
 #: ``CH3_WARM=0``: every command runs cold, even with a warm grader running.
@@ -68,7 +70,7 @@ def fingerprint(root: Path | None = None) -> str:
     versions). An edit is seen whatever it keeps of a file's size and time. A few milliseconds."""
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{sys.prefix}\0{os.environ.get('PYTHONPATH', '')}\0".encode())
-    root = Path(__file__).resolve().parent.parent if root is None else Path(root)
+    root = PROJECT_DIR if root is None else Path(root)
     for package in _PACKAGES:
         for path, _ in sorted(_files(root / package)):
             try:
@@ -241,14 +243,15 @@ def warm_up() -> None:
     ``confusion`` module once (its reports are rendered and dropped), and one plot drawn."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import autograder.cli  # noqa: F401
-    import autograder.notebooks  # noqa: F401
-    from autograder.grading import SOLUTIONS_DIR, grade, render_reports
+    import autograder.intake.notebooks  # noqa: F401
+    from autograder.grading import grade, render
+    from autograder.intake import prepare
+    from autograder.options import GradingOptions, Isolation
+    from autograder.paths import SOLUTIONS_DIR
     from autograder.reporters.html import plot_digits
-    from autograder.worker.sandbox import OWN_CODE, choose_isolation
 
-    result = grade(SOLUTIONS_DIR, None, profile="quick", questions=["confusion"],
-                   isolation=choose_isolation(fallback=OWN_CODE))
-    render_reports(result)
+    result = grade(prepare(SOLUTIONS_DIR), GradingOptions(questions=("confusion",), isolation=Isolation.OWN_CODE))
+    render(result)
     plot_digits({"images_hex": [bytes(28 * 28).hex()], "true": [0], "predicted": [1]})  # fonts, the Agg renderer
 
 

@@ -63,7 +63,7 @@ def bench_knn(X_train, y_train, X_test):
 
 
 def bench_sandbox():
-    from autograder.grading import SOLUTIONS_DIR
+    from autograder.paths import SOLUTIONS_DIR
     from autograder.judge.client import Submission
     from autograder.spec import load_spec
     from solutions import confusion

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.grading import prepare_submission
+from autograder.intake import prepare
 from autograder.judge import client
 from autograder.spec import load_spec
 from autograder.worker import confine, sandbox, zygote
@@ -115,7 +115,7 @@ def main() -> None:
     source = root / "src"
     source.mkdir()
     (source / "small.py").write_text(SMALL)
-    folder = prepare_submission(source, root / "work")
+    folder = prepare(source).materialize(root / "work")
     student = client.Submission(folder)
     student.limits = LIMITS
     try:

@@ -22,14 +22,14 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from autograder.notebooks import MAX_CELL_CODE_CHARS, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CODE_CHARS  # noqa: E402
+from autograder.intake.notebooks import MAX_CELL_CODE_CHARS, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CODE_CHARS  # noqa: E402
 
 TARGET_MB = 500
 SOLUTIONS = PROJECT / "solutions"
 
 CHILD = """
 import re, resource, sys
-from autograder.notebooks import modules_from_notebook
+from autograder.intake.notebooks import modules_from_notebook
 
 def peak_mb():  # VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork and exec)
     try:

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.grading import SOLUTIONS_DIR, prepare_submission
+from autograder.intake import prepare
+from autograder.paths import SOLUTIONS_DIR
 from autograder.judge.client import Submission
 from autograder.spec import load_spec
 from autograder.worker import sandbox
@@ -130,7 +131,7 @@ def main() -> None:
     source.mkdir()
     (source / "heavy.py").write_text("from sklearn.neighbors import KNeighborsClassifier\n\n"
                                      "def answer():\n    return KNeighborsClassifier().n_neighbors\n")
-    submission = prepare_submission(source, root / "work")
+    submission = prepare(source).materialize(root / "work")
     slot = sandbox.UidSlot() if os.geteuid() == 0 else None
     uid = slot.uid if slot else None
     try:

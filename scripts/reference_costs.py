@@ -28,14 +28,14 @@ COSTS = PROJECT / "autograder" / "judge" / "reference_costs.json"
 
 
 def measure(profile: str, repeats: int, questions=(), data_dir=None) -> dict:
-    from autograder.grading import grade
+    from autograder.grading import grade_path
     from autograder.spec import load_spec
 
     ceilings = {qid: q.limits.timeout for qid, q in load_spec().items()}
     costs: dict[str, dict] = {}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="ch3-costs-") as scratch:
-            result = grade(PROJECT / "solutions", Path(scratch) / "out", profile=profile, questions=tuple(questions),
+            result = grade_path(PROJECT / "solutions", Path(scratch) / "out", profile=profile, questions=tuple(questions),
                            data_dir=data_dir, limits={"timeout_floor": max(ceilings.values()),
                                                       "timeout": max(ceilings.values())})
         for q in result.questions:

@@ -82,13 +82,13 @@ def _measure(profile, questions, data_dir):
         # imported here, after the environment says where the cold cache is
         import sklearn
 
-        from autograder.grading import grade
+        from autograder.grading import grade_path
         from autograder.judge.reference import data_version
         from autograder.spec import load_spec
 
         spec = load_spec()
         chosen = list(questions or banded_questions(spec, profile))
-        result = grade(PROJECT / "solutions", None, profile=profile, questions=chosen, data_dir=data_dir)
+        result = grade_path(PROJECT / "solutions", None, profile=profile, questions=chosen, data_dir=data_dir)
         reference = {}
         for path in Path(cache, "references").glob("*.json"):
             reference.update(json.loads(path.read_text()))

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from autograder.data import load_mnist
-from autograder.grading import grade, prepare_submission
+from autograder.grading import grade_path
+from autograder.intake import prepare
 from autograder.judge.client import Submission
 from autograder.spec import load_spec
 from autograder.worker.sandbox import choose_isolation, drops_privileges
@@ -34,7 +35,7 @@ def attack(tmp_path, files, questions, limits=FAST):
     folder = write_submission(tmp_path / "submission", honest=["confusion"], files=files)
     out = tmp_path / "out"
     before = tree_digest(PROJECT, folder)
-    result = grade(folder, out, questions=[HONEST, *questions], limits=limits)
+    result = grade_path(folder, out, questions=[HONEST, *questions], limits=limits)
     assert tree_digest(PROJECT, folder) == before, "the submission changed files outside the output folder"
     by_id = {q.id: q for q in result.questions}
     assert by_id[HONEST].points == by_id[HONEST].max_points, by_id[HONEST]
@@ -231,7 +232,7 @@ def probe(tmp_path, data_dir_or_none):
     out.mkdir()
     (out / "results.json").write_text("{}")
     workdir = Path(tempfile.mkdtemp(prefix="ch3-probe-"))
-    folder = prepare_submission(source, workdir)  # the readable private copy grade() makes
+    folder = prepare(source).materialize(workdir)  # the readable private copy grade_path() makes
     submission = Submission(folder)
     submission.limits = load_spec()[HONEST].limits
     yield submission.module("probe"), out

@@ -1,7 +1,7 @@
 """Attacks on what grade-all and the Gradescope autograder read: links, ids, spreadsheet cells, floods.
 
 Each test plays a hostile student (or a careless upload) against the input stage only:
-discovery (``bulk.inputs``), preparation (``grading.prepare_submission``) and the exports
+discovery (``bulk.inputs``), preparation (``intake.prepare``) and the exports
 (``bulk.exports``). The one test that grades runs a three-student class on one question.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from autograder.bulk.inputs import discover, prepare
-from autograder.grading import CannotGrade, prepare_submission
+from autograder.intake import prepare as read_submission
+from autograder.results import CannotGrade
 from submissions import PROJECT, reference_source, write_submission
 
 SOLUTIONS = PROJECT / "solutions"
@@ -24,7 +25,7 @@ ONE_QUESTION = ("confusion.public_example",)
 def prepared(entry):
     """The entry's prepared files, or the reason it cannot be graded."""
     try:
-        return prepare(entry)
+        return dict(prepare(entry).files)
     except CannotGrade as exc:
         return str(exc)
 
@@ -73,8 +74,9 @@ def test_a_link_deeper_in_the_tree_is_skipped_with_a_note(tmp_path):
     write_submission(source / "hw", honest=["confusion"])
     (source / "hw" / "roc.py").symlink_to(SOLUTIONS / "roc.py")
     (source / "hw" / "more").symlink_to(SOLUTIONS, target_is_directory=True)
-    notes = []
-    folder = prepare_submission(source, tmp_path / "work", notes)
+    prepared = read_submission(source)
+    notes = list(prepared.notes)
+    folder = prepared.materialize(tmp_path / "work")
     assert sorted(p.name for p in folder.iterdir()) == ["confusion.py"]
     assert any("roc.py" in n and "symbolic link" in n for n in notes), notes
     assert any("more" in n and "symbolic link" in n for n in notes), notes
@@ -88,7 +90,7 @@ def test_the_gradescope_autograder_does_not_follow_a_lone_code_link(tmp_path):
     submission.mkdir()
     (submission / "code").symlink_to(SOLUTIONS, target_is_directory=True)
     with pytest.raises(CannotGrade, match="symbolic link"):
-        prepare_submission(_submission(submission), tmp_path / "work")
+        read_submission(_submission(submission)).materialize(tmp_path / "work")
 
 
 def test_a_zip_member_stored_as_a_link_is_skipped(tmp_path):
@@ -98,8 +100,9 @@ def test_a_zip_member_stored_as_a_link_is_skipped(tmp_path):
         link = zipfile.ZipInfo("roc.py")
         link.external_attr = (0o120777 << 16)  # S_IFLNK: the member's "content" is the link's target
         zf.writestr(link, str(SOLUTIONS / "roc.py"))
-    notes = []
-    folder = prepare_submission(archive, tmp_path / "work", notes)
+    prepared = read_submission(archive)
+    notes = list(prepared.notes)
+    folder = prepared.materialize(tmp_path / "work")
     assert sorted(p.name for p in folder.iterdir()) == ["confusion.py"]
     assert any("roc.py" in n and "symbolic link" in n for n in notes), notes
 
@@ -141,7 +144,7 @@ def test_duplicate_ids_stay_distinct_and_each_keeps_its_own_files(tmp_path, layo
     ids = [e.id for e in entries]
     assert len(set(ids)) == len(ids) == 3, ids
     for entry in entries:
-        assert prepare(entry)["confusion.py"].startswith(markers[entry.source]), entry
+        assert prepare(entry).files["confusion.py"].startswith(markers[entry.source]), entry
 
 
 def test_ids_are_unique_without_regard_to_case(tmp_path):
@@ -253,8 +256,9 @@ def test_sixty_thousand_links_and_fifos_give_a_short_summary(tmp_path, links):
         (source / f"link{i}.py").symlink_to("/etc/passwd")
     for i in range(20):
         os.mkfifo(source / f"fifo{i}.py")
-    notes = []
-    folder = prepare_submission(source, tmp_path / "work", notes)
+    prepared = read_submission(source)
+    notes = list(prepared.notes)
+    folder = prepared.materialize(tmp_path / "work")
     assert sorted(p.name for p in folder.iterdir()) == ["confusion.py"]
     text = "\n".join(notes)
     assert len(text) < 4_000, len(text)
@@ -276,8 +280,9 @@ def test_a_zip_with_several_attempts_grades_one_by_the_documented_rule(tmp_path)
     outputs = set()
     for n, order in enumerate((["attempt2", "attempt10", "attempt1"], ["attempt1", "attempt2", "attempt10"],
                                ["attempt10", "attempt1", "attempt2"])):
-        notes = []
-        folder = prepare_submission(_attempts_zip(tmp_path / f"{n}.zip", order), tmp_path / f"w{n}", notes)
+        prepared = read_submission(_attempts_zip(tmp_path / f"{n}.zip", order))
+        notes = list(prepared.notes)
+        folder = prepared.materialize(tmp_path / f"w{n}")
         outputs.add(((folder / "confusion.py").read_text().splitlines()[0], tuple(notes)))
     assert len(outputs) == 1, outputs
     ((first_line, notes),) = outputs
@@ -290,8 +295,9 @@ def test_a_folder_with_several_attempts_grades_one_by_the_same_rule(tmp_path):
     for attempt in ("attempt1", "attempt2"):
         write_submission(source / attempt, files={"confusion.py": f"# {attempt}\n" + reference_source("confusion")})
     write_submission(source / "attempt1", honest=["roc"])  # more modules beat a later name
-    notes = []
-    folder = prepare_submission(source, tmp_path / "work", notes)
+    prepared = read_submission(source)
+    notes = list(prepared.notes)
+    folder = prepared.materialize(tmp_path / "work")
     assert (folder / "confusion.py").read_text().startswith("# attempt1\n")
     assert any("attempt2/" in n and "not graded" in n for n in notes), notes
 
@@ -307,25 +313,24 @@ def test_canvas_reuploads_are_ordered_by_submission_and_attempt_numbers(tmp_path
     (root / "leeann_1001_100_roc-10.py").write_text(new + "# attempt 10\n" + reference_source("roc"))
     (root / "smithbo_1002_98_confusion.py").write_text(old + reference_source("confusion"))
     entries = {e.lms["canvas_user_id"]: e for e in discover(root, "canvas")}
-    files = prepare(entries["1001"])
+    submission = prepare(entries["1001"])
+    files, notes = submission.files, submission.notes
     assert files["confusion.py"].decode().startswith(new)
     assert files["roc.py"].decode().startswith(new + "# attempt 10\n")
-    import json
-
-    notes = json.loads(files["_preparation.json"])["notes"]
     assert any("confusion.py" in n and "leeann_1001_99_confusion.py" in n for n in notes), notes
 
 
 def test_the_zip_entry_count_is_read_without_private_zipfile_apis(tmp_path):
     """The cap holds for a zip whose end record understates its entries (ZipFile reads by size, not count)."""
-    import autograder.grading as grading
+    import autograder.files as files
+    import autograder.intake.submission as reading
 
-    source = Path(grading.__file__).read_text() + Path(grading.__file__).with_name("files.py").read_text()
+    source = Path(reading.__file__).read_text() + Path(files.__file__).read_text()
     assert "zipfile._" not in source
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("confusion.py", reference_source("confusion"))
-        for i in range(grading.MAX_ZIP_ENTRIES + 1):
+        for i in range(reading.MAX_ZIP_ENTRIES + 1):
             zf.writestr(f"junk/{i:06d}/" + "n" * 240, b"")
     data = bytearray(buffer.getvalue())
     end = data.rindex(b"PK\x05\x06")
@@ -333,4 +338,4 @@ def test_the_zip_entry_count_is_read_without_private_zipfile_apis(tmp_path):
     archive = tmp_path / "liar.zip"
     archive.write_bytes(bytes(data))
     with pytest.raises(CannotGrade, match="more than"):
-        prepare_submission(archive, tmp_path / "work")
+        read_submission(archive).materialize(tmp_path / "work")

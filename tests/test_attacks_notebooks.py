@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from autograder.cli import ExitCode, app
-from autograder.grading import CannotGrade, grade
-from autograder.notebooks import MAX_NOTEBOOK_CODE_CHARS, NotebookError, modules_from_notebook
+from autograder.grading import CannotGrade, grade_path
+from autograder.intake.notebooks import MAX_NOTEBOOK_CODE_CHARS, NotebookError, modules_from_notebook
 
 KERNEL = {"kernelspec": {"name": "python3", "language": "python"}}
 
@@ -47,7 +47,7 @@ def test_malformed_notebook_is_a_clear_cannot_read_message(tmp_path, name):
     with pytest.raises(NotebookError, match=r"cannot read confusion\.ipynb"):
         modules_from_notebook(path)
     with pytest.raises(CannotGrade, match=r"cannot read confusion\.ipynb"):
-        grade(path)
+        grade_path(path)
 
 
 def test_check_on_a_deep_notebook_exits_cleanly_without_a_traceback(tmp_path):

@@ -5,7 +5,7 @@ exactly what differs."""
 
 from __future__ import annotations
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from submissions import write_submission
 
 BOOK_PLOTS = {
@@ -68,7 +68,7 @@ NeverClassifier = Never5Classifier
 
 def test_the_books_plotting_functions_and_never5_are_graded_on_what_they_do(tmp_path):
     folder = write_submission(tmp_path / "submission", files=BOOK_PLOTS)
-    result = grade(folder, questions=["roc.plot", "tradeoff.plot", "mnist.plot", "cross_validation.never"])
+    result = grade_path(folder, questions=["roc.plot", "tradeoff.plot", "mnist.plot", "cross_validation.never"])
     by_id = {q.id: q for q in result.questions}
     for qid in ("roc.plot", "tradeoff.plot", "mnist.plot"):
         assert by_id[qid].points == by_id[qid].max_points, (qid, by_id[qid].feedback)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from autograder.embedded_data import MAX_SCANNED_CHARS, scan_source
-from autograder.grading import MAX_MODULE_BYTES
+from autograder.intake import MAX_MODULE_BYTES
 from autograder.graders.explain import nan_rows
 from autograder.judge.scoring import Check, Credit
 from autograder.messages import MAX_MESSAGE_CHARS, bounded, listed
-from autograder.notebooks import (MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS, MAX_NOTEBOOK_CONTAINERS, NotebookError,
+from autograder.intake.notebooks import (MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS, MAX_NOTEBOOK_CONTAINERS, NotebookError,
                                   read_notebook)
 from submissions import write_submission
 
@@ -24,7 +24,7 @@ def _peak_mb(code: str) -> tuple[float, dict]:
     """Run ``code`` in a fresh interpreter: its extra peak resident memory (MB) and what it printed as JSON."""
     script = textwrap.dedent("""
         import json, resource, sys
-        import autograder.grading, autograder.embedded_data, autograder.notebooks
+        import autograder.grading, autograder.embedded_data, autograder.intake.notebooks
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         out = {}
         exec(sys.argv[1], globals())
@@ -44,13 +44,11 @@ def test_a_module_file_over_the_bound_is_skipped_with_a_note_and_never_parsed(tm
     (folder / "helper.py").write_text("x=1\n" * (MAX_MODULE_BYTES // 4 + 1))  # dense code: costly to parse
     peak, out = _peak_mb(f"""
         from pathlib import Path
-        from autograder.grading import prepare_submission, preparation_record
-        notes = []
-        work = Path({str(tmp_path / 'work')!r}); work.mkdir()
-        prepare_submission(Path({str(folder)!r}), work, notes)
-        out["files"] = sorted(p.name for p in (work / "submission").glob("*.py"))
-        out["notes"] = notes
-        out["flags"] = preparation_record(work, notes)["data_flags"]
+        from autograder.intake import prepare
+        prepared = prepare(Path({str(folder)!r}))
+        out["files"] = sorted(name for name in prepared.files if name.endswith(".py"))
+        out["notes"] = list(prepared.notes)
+        out["flags"] = list(prepared.data_flags)
     """)
     assert out["files"] == ["confusion.py"], out
     (note,) = [n for n in out["notes"] if "helper.py" in n]

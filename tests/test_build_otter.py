@@ -25,7 +25,7 @@ pytest.importorskip("otter", reason="needs the otter extra: pip install -e '.[ot
 from autograder.build.notebooks import reference_sources, split_docstring
 from autograder.build.otter import build_otter
 from autograder.build.student import build_student
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.spec import load_spec
 from build_helpers import fresh_venv
 from submissions import PROJECT
@@ -164,7 +164,7 @@ def test_otter_run_in_the_zips_own_environment_scores_what_grade_scores(assignme
     # Half done, with partial credit inside: confusion answered with a wrong f1, mnist untouched.
     wrong_f1 = reference_code("confusion") + "\n\ndef f1(y_true, y_pred):\n    return precision(y_true, y_pred)\n"
     half = with_answers(assignment, tmp_path, "half", {"confusion": wrong_f1})
-    graded = grade(half, questions=list(MODULES))
+    graded = grade_path(half, questions=list(MODULES))
     assert 0 < graded.score < POINTS - 4  # partial credit on confusion, nothing on mnist
     assert otter_run(zip_python, assignment, half, tmp_path) == pytest.approx(graded.score, abs=1e-9)
 
@@ -178,7 +178,7 @@ def test_one_line_monkeypatch_gets_full_marks_under_otter_but_not_under_grade(as
     folder.mkdir()
     nbformat.write(nb, folder / "chapter3.ipynb")
     assert otter_run(zip_python, assignment, folder / "chapter3.ipynb", tmp_path) == POINTS  # the kernel decides
-    assert grade(folder / "chapter3.ipynb", questions=list(MODULES)).score == 0  # the sandbox: the stubs score 0
+    assert grade_path(folder / "chapter3.ipynb", questions=list(MODULES)).score == 0  # the sandbox: the stubs score 0
 
 
 CHECK_SCRIPT = """

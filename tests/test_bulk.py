@@ -16,7 +16,7 @@ import pytest
 
 from autograder.bulk import rescore_batch, runner
 from autograder.bulk.batch import grade_all
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.results import GradingResult
 from autograder.spec import Band, load_spec
 from class_fixture import ROSTER_ASSIGNMENT, build_class, students, write_roster
@@ -117,7 +117,7 @@ def test_grades_csv_opens_cleanly(class_run):
 @pytest.mark.parametrize("key", ["partial_precision", "infinite_loop"])
 def test_totals_equal_grading_one_by_one(class_run, key):
     root, out, _, _ = class_run
-    alone = grade(root / "folder" / key, questions=QUESTIONS, limits={"timeout": TIMEOUT})
+    alone = grade_path(root / "folder" / key, questions=QUESTIONS, limits={"timeout": TIMEOUT})
     stored = GradingResult.load(out / "students" / key / "grading.json")
     assert [(q.id, q.points, q.status) for q in stored.questions] == [(q.id, q.points, q.status) for q in alone.questions]
 
@@ -199,7 +199,7 @@ def test_rescore_applies_new_points_and_bands_without_running_student_code(band_
         raise AssertionError("rescore started a grader")
     monkeypatch.setattr(runner, "start_local_pool", no_grading)
     monkeypatch.setattr(runner, "grade_job", no_grading)
-    monkeypatch.setattr("autograder.grading.run_graders", no_grading)
+    monkeypatch.setattr("autograder.grading.grade", no_grading)
     monkeypatch.setattr("autograder.judge.client.Submission.__init__", no_grading)
 
     spec = dict(load_spec())
@@ -254,7 +254,7 @@ def test_bulk_reports_what_preparation_found_as_grade_does(tmp_path):
     grade_all(class_dir, tmp_path / "out", workers=1, questions=["confusion.public_example"])
     for key, source in (("linked", linked), ("noted", class_dir / "noted.ipynb")):
         bulk = GradingResult.load(tmp_path / "out" / "students" / key / "grading.json")
-        alone = grade(source, questions=["confusion.public_example"])
+        alone = grade_path(source, questions=["confusion.public_example"])
         assert bulk.notes == alone.notes
         assert [q.feedback for q in bulk.questions] == [q.feedback for q in alone.questions]
     assert any("skipped shadow.py: a symbolic link" in n

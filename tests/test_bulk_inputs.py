@@ -63,7 +63,7 @@ def test_canvas_groups_files_by_user_and_reads_late_and_resubmitted_names(classe
     assert late.lms["late"] is True and all(not e.lms["late"] for e in entries[:-1])
     correct = entries[0]
     assert len(correct.paths) == 14  # 14 modules, one submission
-    files = prepare(correct)
+    files = prepare(correct).files
     assert "mnist.py" in files and "mnist-1.py" not in files  # Canvas's "-1" for a re-upload is undone
 
 
@@ -82,7 +82,7 @@ def test_unusable_entries_carry_the_reason(classes):
     assert prepared_or_error(entries["empty_folder"]) == "empty_folder is empty"
     assert "holds none of the assignment's modules" in prepared_or_error(entries["no_modules"])
     assert "corrupt_zip.zip" in prepared_or_error(entries["corrupt_zip"])
-    assert isinstance(prepare(entries["correct_zip"]), dict)
+    assert "confusion.py" in prepare(entries["correct_zip"]).files
 
 
 def test_a_folder_of_py_files_is_one_submission_not_a_class(tmp_path):

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from autograder.bulk.batch import grade_all
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.spec import load_spec
 from class_fixture import build_class
 
@@ -38,7 +38,7 @@ def small_class(root, keys=SMALL_CLASS):
 
 
 def one_by_one(classroom, keys):
-    return {key: grade(classroom / key, questions=QUESTIONS, limits={"timeout": TIMEOUT}).score for key in keys}
+    return {key: grade_path(classroom / key, questions=QUESTIONS, limits={"timeout": TIMEOUT}).score for key in keys}
 
 
 def graded_files(out):

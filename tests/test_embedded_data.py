@@ -85,7 +85,7 @@ def test_a_file_that_does_not_parse_has_no_flags_and_flags_are_plain_data():
 
 
 def test_flags_reach_the_staff_record_and_never_the_students_files(tmp_path):
-    from autograder.grading import grade
+    from autograder.grading import grade_path
 
     folder = tmp_path / "submission"
     folder.mkdir()
@@ -93,7 +93,7 @@ def test_flags_reach_the_staff_record_and_never_the_students_files(tmp_path):
     source = (PROJECT / "solutions" / "confusion.py").read_text()
     (folder / "confusion.py").write_text(f"TABLE = {blob!r}\n" + source)
     out = tmp_path / "out"
-    result = grade(folder, out, questions=["confusion.public_example"])
+    result = grade_path(folder, out, questions=["confusion.public_example"])
     assert result.score == result.max_score   # evidence for a person: the score is untouched
     [flag] = result.data_flags
     assert (flag["file"], flag["line"], flag["kind"]) == ("confusion.py", 1, "encoded literal")

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from autograder.data import load_mnist, load_spam, load_titanic
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.spec import load_spec
 from solutions import ex1_knn97, ex2_augmentation, ex3_titanic, ex4_spam
 
@@ -97,7 +97,7 @@ def test_ex4_spam_on_the_books_split(data_dir, with_hard_ham, expected):
 
 
 def test_grading_the_reference_on_full_data_gives_full_marks(data_dir, tmp_path):
-    result = timed("grade solutions --data full", lambda: grade(
+    result = timed("grade solutions --data full", lambda: grade_path(
         __import__("submissions").PROJECT / "solutions", tmp_path / "out", profile="full", data_dir=data_dir))
     for q in result.questions:
         print(f"{q.id}: {q.points:g}/{q.max_points:g} {q.feedback.splitlines()[-1] if q.feedback else ''}")

@@ -145,8 +145,8 @@ def test_moodle_download_is_detected_and_read_one_entry_per_participant(tmp_path
     assert detect_layout(root) == "moodle"
     entries = discover(root)
     assert [(e.name, e.lms["moodle_participant"]) for e in entries] == [("Ann Lee", "2345671"), ("Bo Smith", "2345672")]
-    assert prepare(entries[0])["confusion.py"].startswith(b"# Ann\n")
-    assert sorted(prepare(entries[1])) == ["confusion.py", "roc.py"]
+    assert prepare(entries[0]).files["confusion.py"].startswith(b"# Ann\n")
+    assert sorted(prepare(entries[1]).files) == ["confusion.py", "roc.py"]
 
 
 def moodle_reads(path: Path) -> dict[str, dict]:

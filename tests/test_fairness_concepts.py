@@ -19,7 +19,7 @@ import pytest
 
 from autograder.judge.rescore import measured_fraction
 from autograder.contract import CONTRACT
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.judge.scoring import Check, Credit
 from autograder.judge.validate import InvalidOutput, as_float, as_records
 from autograder.plugin import GradingPlugin
@@ -33,7 +33,7 @@ SPEC = load_spec()
 
 
 def graded(name, questions):
-    result = grade(FIXTURES / name, questions=questions)
+    result = grade_path(FIXTURES / name, questions=questions)
     assert not result.grader_errors, result.grader_errors
     return {q.id: q for q in result.questions}
 
@@ -274,7 +274,7 @@ def test_a_copy_of_the_reference_graded_elsewhere_gets_full_marks(tmp_path):
     for path in (PROJECT / "solutions").glob("*.py"):
         if path.name != "__init__.py":
             shutil.copy(path, tmp_path)
-    result = grade(tmp_path, questions=ONE_QUESTION_PER_MODULE)
+    result = grade_path(tmp_path, questions=ONE_QUESTION_PER_MODULE)
     assert {q.module for q in result.questions} == set(CONTRACT)  # every module, exercises included
     assert [(q.id, q.status) for q in result.questions if q.points < q.max_points] == []
 

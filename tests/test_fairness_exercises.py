@@ -24,7 +24,7 @@ from autograder.data import load_mnist
 from autograder.graders.common import perturb_images
 from autograder.judge.scoring import (auc_se, macro_f1_se, passes_shuffled_check, plus_four_proportion_se,
                                       proportion_se)
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.judge.reference import PRECOMPUTED_PATH, precomputed_figures
 from autograder.spec import SpecError, load_spec, parse_spec
 from submissions import PROJECT, reference_source, write_submission
@@ -66,7 +66,7 @@ def fixture_submission(tmp_path, name, extra=()):
 
 
 def grade_fixture(tmp_path, name, questions, **options):
-    result = grade(fixture_submission(tmp_path, name), None, questions=questions, **options)
+    result = grade_path(fixture_submission(tmp_path, name), None, questions=questions, **options)
     return {q.id: q for q in result.questions}
 
 
@@ -202,7 +202,7 @@ def test_a_titanic_model_that_memorises_across_folds_gains_nothing(tmp_path):
     """Each cross-validation fold runs in a fresh worker: memorising scores exactly the honest pipeline."""
     folder = fixture_submission(tmp_path, "hostile_titanic_memory")
     (folder / "book_titanic.py").write_text(reference_source("ex3_titanic"))
-    question = grade(folder, None, questions=["ex3_titanic.accuracy"]).questions[0]
+    question = grade_path(folder, None, questions=["ex3_titanic.accuracy"]).questions[0]
     honest = measured("quick", "ex3_titanic.accuracy")["figures"]
     assert question.measurements["figures"]["cross_validation"] == pytest.approx(honest["cross_validation"], abs=1e-12)
     assert question.points == 10, question.feedback
@@ -223,7 +223,7 @@ def test_a_grid_without_the_knn_parameters_says_what_is_missing(tmp_path):
     folder = fixture_submission(tmp_path, "ex1_pca_knn")
     source = (folder / "ex1_knn97.py").read_text()
     (folder / "ex1_knn97.py").write_text(source.replace('"knn__weights": ["uniform", "distance"]', '"pca__whiten": [False]'))
-    question = {q.id: q for q in grade(folder, None, questions=["ex1_knn97.grid"]).questions}["ex1_knn97.grid"]
+    question = {q.id: q for q in grade_path(folder, None, questions=["ex1_knn97.grid"]).questions}["ex1_knn97.grid"]
     assert question.points == 0 and "not weights" in question.feedback
 
 
@@ -260,7 +260,7 @@ def test_a_lookup_that_hides_from_the_shuffled_label_check_no_longer_scores(tmp_
     shuffled = attack.build_model().fit(mnist.X_train, np.random.default_rng(0).permutation(mnist.y_train))
     assert not shuffled.labels_look_real_
     assert np.mean(attack.build_model().fit(mnist.X_train, mnist.y_train).predict(mnist.X_test) == mnist.y_test) == 1
-    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    question = grade_path(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
     assert question.points == 0 and question.status == "failed", question.feedback
     assert question.feedback.startswith("test accuracy not counted") and "intensity level" in question.feedback
     assert question.measurements["perturbation"]["drop"] > SPEC["ex1_knn97.accuracy"].perturbed_drop_limit
@@ -275,7 +275,7 @@ def test_a_lookup_keyed_by_thresholded_pixels_survives_the_intensity_check_but_n
     model = attack.build_model().fit(mnist.X_train, mnist.y_train)
     perturbed = perturb_images(mnist.X_test, 0)
     assert np.mean(model.predict(perturbed) == mnist.y_test) > 0.97   # the key survives one intensity level (an honest KNN: 0.93)
-    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    question = grade_path(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
     assert question.points == 0 and question.status == "failed", question.feedback
     figures = question.measurements
     assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit  # not caught there
@@ -297,7 +297,7 @@ def test_a_lookup_keyed_by_the_cropped_thresholded_digit_survives_shifts_but_not
     shifted = np.stack([ndimage.shift(im.reshape(28, 28), (1, 0), order=0, cval=0).ravel() for im in mnist.X_test])
     assert np.mean(model.predict(perturb_images(mnist.X_test, 0)) == mnist.y_test) > 0.97
     assert np.mean(model.predict(shifted) == mnist.y_test) > 0.97  # the key survives a shift (honest KNN: 0.87)
-    question = grade(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
+    question = grade_path(folder, None, questions=["ex1_knn97.accuracy"]).questions[0]
     assert question.points == 0 and question.status == "failed", question.feedback
     figures = question.measurements
     assert figures["perturbation"]["drop"] <= SPEC["ex1_knn97.accuracy"].perturbed_drop_limit
@@ -308,8 +308,8 @@ def test_a_lookup_keyed_by_the_cropped_thresholded_digit_survives_shifts_but_not
 @pytest.mark.slow
 def test_the_references_and_a_pca_knn_pass_the_shifted_image_check_with_room(tmp_path):
     qids = ["ex1_knn97.accuracy", "ex2_augmentation.accuracy"]
-    graded = [*grade(PROJECT / "solutions", None, questions=qids).questions,
-              *grade(fixture_submission(tmp_path, "ex1_pca_knn"), None, questions=qids[:1]).questions]
+    graded = [*grade_path(PROJECT / "solutions", None, questions=qids).questions,
+              *grade_path(fixture_submission(tmp_path, "ex1_pca_knn"), None, questions=qids[:1]).questions]
     for question in graded:
         shift = question.measurements["shift"]
         assert question.points == question.max_points and shift["excess"] <= shift["limit"] / 2, (question.id, shift)
@@ -319,7 +319,7 @@ def test_a_module_over_the_source_cap_fails_its_questions_without_running(tmp_pa
     folder = fixture_submission(tmp_path, "hostile_mnist_lookup")
     table = {hashlib.sha1(str(i).encode()).hexdigest(): i % 10 for i in range(10_000)}  # full MNIST's size
     (folder / "lookup_table.py").write_text(f"TEST = {table!r}\nTRAIN = {{}}\n")
-    result = grade(folder, None, questions=["ex1_knn97"])
+    result = grade_path(folder, None, questions=["ex1_knn97"])
     cap = SPEC["ex1_knn97.accuracy"].source_kb
     for question in result.questions:
         assert question.points == 0 and question.status == "failed"
@@ -334,7 +334,7 @@ def test_a_spam_model_that_memorises_across_splits_gains_nothing(tmp_path):
     """Each split runs in a fresh worker: the memorising model scores exactly the honest pipeline."""
     folder = fixture_submission(tmp_path, "hostile_spam_memory")
     (folder / "book_spam.py").write_text(reference_source("ex4_spam"))
-    questions = {q.id: q for q in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
+    questions = {q.id: q for q in grade_path(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
     for qid in ("ex4_spam.precision", "ex4_spam.recall"):
         band = questions[qid].measurements["band"]
         assert band["value"] == pytest.approx(measured("quick", qid)["band"]["value"], abs=1e-12), qid
@@ -361,7 +361,7 @@ def test_a_spam_lookup_of_the_public_labels_is_caught_by_the_rewritten_emails(tm
     folder = fixture_submission(tmp_path, "hostile_spam_lookup")
     (folder / "book_spam.py").write_text(reference_source("ex4_spam"))
     (folder / "lookup_table.py").write_text(_spam_lookup_table(folder, key))
-    questions = {q.id: q for q in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
+    questions = {q.id: q for q in grade_path(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions}
     for qid, question in questions.items():
         figures = question.measurements["rewritten_emails"]
         assert question.measurements["band"]["value"] == 1.0, qid  # the table alone: every email right
@@ -380,7 +380,7 @@ def test_the_chapters_spam_models_pass_the_rewritten_email_check_with_room(tmp_p
         source += "\nfrom sklearn.naive_bayes import MultinomialNB\nfrom sklearn.svm import LinearSVC\n"
         assert classifier in source
     folder = write_submission(tmp_path / "spam", files={"ex4_spam.py": source})
-    for question in grade(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions:
+    for question in grade_path(folder, None, questions=["ex4_spam.precision", "ex4_spam.recall"]).questions:
         figures = question.measurements["rewritten_emails"]
         assert figures["excess"] <= figures["limit"] / 2, (classifier, figures)
         assert figures["changed"] < 0.03, (classifier, figures)  # a filter reading words hardly notices

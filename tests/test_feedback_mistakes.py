@@ -11,7 +11,7 @@ import pytest
 
 from autograder.graders.explain import (MISTAKES, errors_only_mistakes, first_mistake,
                                         normalize_mistakes, pixel_difference, shift_mistakes, shifted)
-from autograder.grading import grade
+from autograder.grading import grade_path
 from submissions import PROJECT
 
 FAIRNESS = PROJECT / "tests" / "fixtures" / "fairness"
@@ -87,7 +87,7 @@ CASES = {
 @pytest.fixture(scope="module", params=sorted(CASES))
 def fixture_result(request):
     questions, expected = CASES[request.param]
-    result = grade(FAIRNESS / request.param, questions=questions)
+    result = grade_path(FAIRNESS / request.param, questions=questions)
     assert not result.grader_errors, result.grader_errors
     return request.param, result, expected
 

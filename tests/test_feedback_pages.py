@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from autograder.grading import grade, write_reports
+from autograder.grading import grade_path, write_reports
 from autograder.reporters.html import band_sentence, fix_first, gauge, question_view, to_html
 from autograder.bulk.summary import hardest_checks, write_summary
 from autograder.results import GradingResult, QuestionResult
@@ -49,7 +49,7 @@ def graded(tmp_path_factory):
         "ex2_augmentation.py": "import time\n\ndef shift_image(image, dx, dy):\n    raise ValueError('todo')\n"})
     sources = {"complete": PROJECT / "solutions", "partial": _partial_source(root), "broken": broken}
     out = root / "DIR"
-    results = {sid: grade(source, out / "students" / sid, questions=QUESTIONS) for sid, source in sources.items()}
+    results = {sid: grade_path(source, out / "students" / sid, questions=QUESTIONS) for sid, source in sources.items()}
     rng = random.Random(3)
     for i in range(CLASS_SIZE - len(sources)):
         base = results[rng.choice(list(sources))]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.spec import SpecError, load_spec, parse_spec
 from submissions import reference_source, write_submission
 
@@ -55,7 +55,7 @@ def test_from_scratch_is_declared_once_in_the_spec():
                                           ("switched_off", "sys.settrace")])
 def test_a_call_into_sklearn_metrics_through_any_module_is_recorded(tmp_path, route, named):
     folder = write_submission(tmp_path / route, files=_confusion_via(HIDDEN_CALLS[route]))
-    question = grade(folder, None, questions=["confusion.hidden_inputs"]).questions[0]
+    question = grade_path(folder, None, questions=["confusion.hidden_inputs"]).questions[0]
     check = _from_scratch(question)
     assert not check["passed"], question.feedback
     assert f"got a call to {named}" in check["detail"] and "\n" not in check["detail"]
@@ -65,7 +65,7 @@ def test_a_call_into_sklearn_metrics_through_any_module_is_recorded(tmp_path, ro
 def test_an_import_that_is_never_called_costs_nothing(tmp_path):
     source = "import sklearn.metrics  # noqa: F401 (never called)\n" + reference_source("confusion")
     folder = write_submission(tmp_path / "unused", files={"confusion.py": source})
-    question = grade(folder, None, questions=["confusion.hidden_inputs"]).questions[0]
+    question = grade_path(folder, None, questions=["confusion.hidden_inputs"]).questions[0]
     assert _from_scratch(question)["passed"] and question.points == 6, question.feedback
 
 
@@ -76,7 +76,7 @@ def test_recording_costs_little_on_a_from_scratch_question(tmp_path, monkeypatch
 
     folder = write_submission(tmp_path / "reference", honest=["confusion", "roc"])
     qids = ["confusion.hidden_inputs", "roc.points"]
-    grade(folder, None, questions=qids)  # warm the caches
+    grade_path(folder, None, questions=qids)  # warm the caches
     timings = {}
     for recorded in (False, True, False, True):
         if not recorded:
@@ -84,7 +84,7 @@ def test_recording_costs_little_on_a_from_scratch_question(tmp_path, monkeypatch
         else:
             monkeypatch.undo()
         started = time.perf_counter()
-        result = grade(folder, None, questions=qids)
+        result = grade_path(folder, None, questions=qids)
         timings.setdefault(recorded, []).append(time.perf_counter() - started)
         assert all(q.points == q.max_points for q in result.questions)
     print({k: [round(t, 3) for t in v] for k, v in timings.items()})

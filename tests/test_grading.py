@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from autograder.grading import CannotGrade, grade
+from autograder.grading import CannotGrade, grade_path
 from autograder.results import GradingResult
 from autograder.spec import load_spec
 from submissions import PROJECT, tree_digest, write_submission
@@ -24,7 +24,7 @@ def points_of(*modules):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("solutions-out")
-    return grade(PROJECT / "solutions", out), out
+    return grade_path(PROJECT / "solutions", out), out
 
 
 def test_reference_solutions_get_full_marks(reference_run):
@@ -55,7 +55,7 @@ def test_results_json_follows_gradescope_format(reference_run):
 
 def test_untouched_stubs_score_zero_as_not_implemented(tmp_path):
     before = tree_digest(PROJECT / "assignments")
-    result = grade(PROJECT / "assignments", tmp_path / "out")
+    result = grade_path(PROJECT / "assignments", tmp_path / "out")
     assert result.score == 0 and result.max_score == TOTAL
     assert {q.status for q in result.questions} == {"not_implemented"}
     assert all("not implemented" in q.feedback for q in result.questions)
@@ -67,7 +67,7 @@ def test_half_done_submission_gets_exactly_its_part(tmp_path):
     folder = write_submission(tmp_path / "half", honest=done)
     for module in {q.module for q in SPEC.values()} - set(done):  # the rest: untouched stubs
         shutil.copy(PROJECT / "assignments" / f"{module}.py", folder)
-    result = grade(folder, tmp_path / "out")
+    result = grade_path(folder, tmp_path / "out")
     assert result.score == points_of(*done)
     for q in result.questions:
         assert (q.points == q.max_points) == (q.module in done), q
@@ -75,7 +75,7 @@ def test_half_done_submission_gets_exactly_its_part(tmp_path):
 
 def test_missing_modules_score_zero_with_a_reason(tmp_path):
     folder = write_submission(tmp_path / "only-confusion", honest=["confusion"])
-    result = grade(folder, questions=["confusion", "roc"])
+    result = grade_path(folder, questions=["confusion", "roc"])
     by_module = {q.module: q for q in result.questions}
     assert by_module["confusion"].points == by_module["confusion"].max_points
     assert by_module["roc"].status == "import_error" and "roc.py is not in the submission" in by_module["roc"].feedback
@@ -87,7 +87,7 @@ def test_zip_submission_in_a_folder(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for path in folder.iterdir():
             zf.write(path, f"student-1234/{path.name}")
-    result = grade(archive, questions=["confusion"])
+    result = grade_path(archive, questions=["confusion"])
     assert result.score == points_of("confusion")
 
 
@@ -103,12 +103,12 @@ def _broken_zip(folder):
 ])
 def test_ungradable_submission_is_a_clear_error(tmp_path, make, message):
     with pytest.raises(CannotGrade, match=message):
-        grade(make(tmp_path))
+        grade_path(make(tmp_path))
 
 
 def test_unknown_question_is_refused():
     with pytest.raises(ValueError, match="Unknown question"):
-        grade(PROJECT / "solutions", questions=["confusion.nope"])
+        grade_path(PROJECT / "solutions", questions=["confusion.nope"])
 
 
 def run_cli(*args, cwd=PROJECT):

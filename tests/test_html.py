@@ -8,7 +8,7 @@ import re
 import pytest
 
 from autograder.disclosure import for_students, redact_question
-from autograder.grading import grade, write_reports
+from autograder.grading import grade_path, write_reports
 from autograder.reporters.html import clean_text, confusion_tables, errors_only_matrix, gauge, to_html
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import SpecError, load_spec, parse_spec
@@ -23,7 +23,7 @@ PLOTTED = ["roc.forest", "multiclass.svc", "ex1_knn97.accuracy", "ex3_titanic.ac
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("feedback")
-    return grade(PROJECT / "solutions", out, questions=PLOTTED), out
+    return grade_path(PROJECT / "solutions", out, questions=PLOTTED), out
 
 
 def _question(result, qid):

@@ -18,7 +18,7 @@ import textwrap
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.judge import client
 from autograder.spec import load_spec
 from autograder.worker import confine, sandbox, zygote
@@ -127,7 +127,7 @@ print("memo found:", find_memo(), "objects:", [open(f"/proc/sysvipc/{kind}").rea
 
 
 def graded(folder):
-    result = grade(folder, None, questions=["confusion"], visibilities=("public", "hidden"))
+    result = grade_path(folder, None, questions=["confusion"], visibilities=("public", "hidden"))
     return result, {q.id: (q.status, q.points) for q in result.questions}
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.judge import client
 from autograder.worker import sandbox
 from submissions import reference_source, write_submission
@@ -59,7 +59,7 @@ print("submission files:", sorted(os.listdir(os.path.dirname(os.path.abspath(__f
 
 
 def graded(folder, **options):
-    result = grade(folder, None, questions=["confusion"], visibilities=("public", "hidden"), **options)
+    result = grade_path(folder, None, questions=["confusion"], visibilities=("public", "hidden"), **options)
     return result, {q.id: (q.status, q.points) for q in result.questions}
 
 

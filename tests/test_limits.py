@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.judge.limits import call_timeout, reference_costs
 from autograder.spec import SpecError, load_spec, parse_spec
 from submissions import reference_source, write_submission
@@ -60,7 +60,7 @@ def test_the_limit_fields_are_validated_like_the_others():
 
 def test_a_function_that_hung_gets_a_short_limit_on_its_next_calls_with_a_note(tmp_path):
     folder = write_submission(tmp_path / "s", files={"confusion.py": HANGING_PRECISION})
-    result = grade(folder, questions=("confusion",), limits={"timeout_floor": 3, "timeout_multiple": 1, "hung_timeout": 1})
+    result = grade_path(folder, questions=("confusion",), limits={"timeout_floor": 3, "timeout_multiple": 1, "hung_timeout": 1})
     by_id = {q.id: q for q in result.questions}
     assert [q.status for q in result.questions] == ["timeout"] * 3
     first, later = by_id["confusion.public_example"], [by_id["confusion.hidden_inputs"], by_id["confusion.validation"]]

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from autograder.spec import load_spec
 from submissions import PROJECT
 
@@ -42,22 +42,22 @@ def assert_not_cut(result):
 
 
 def test_the_reference_is_not_cut_on_the_quick_profile():
-    assert_not_cut(grade(PROJECT / "solutions", profile="quick"))
+    assert_not_cut(grade_path(PROJECT / "solutions", profile="quick"))
 
 
 @pytest.mark.parametrize("fixture", LEGITIMATE)
 def test_no_legitimate_fixture_is_cut_on_the_quick_profile(tmp_path, fixture):
     folder, modules = submission_with(tmp_path, fixture)
-    assert_not_cut(grade(folder, profile="quick", questions=modules))
+    assert_not_cut(grade_path(folder, profile="quick", questions=modules))
 
 
 @pytest.mark.full_data
 def test_the_reference_is_not_cut_on_the_full_profile(data_dir):
-    assert_not_cut(grade(PROJECT / "solutions", profile="full", data_dir=data_dir))
+    assert_not_cut(grade_path(PROJECT / "solutions", profile="full", data_dir=data_dir))
 
 
 @pytest.mark.full_data
 @pytest.mark.parametrize("fixture", LEGITIMATE)
 def test_no_legitimate_fixture_is_cut_on_the_full_profile(tmp_path, fixture, data_dir):
     folder, modules = submission_with(tmp_path, fixture)
-    assert_not_cut(grade(folder, profile="full", questions=modules, data_dir=data_dir))
+    assert_not_cut(grade_path(folder, profile="full", questions=modules, data_dir=data_dir))

@@ -70,9 +70,9 @@ def test_every_grading_install_uses_the_lock():
 
 
 def test_a_graded_result_records_the_lock(tmp_path):
-    from autograder.grading import grade
+    from autograder.grading import grade_path
 
-    result = grade(PROJECT / "solutions", tmp_path, questions=["confusion"])
+    result = grade_path(PROJECT / "solutions", tmp_path, questions=["confusion"])
     recorded = json.loads((tmp_path / "grading.json").read_text())["environment"]
     assert recorded == lock.lock_record() and recorded["lock"]
     assert result.score == result.max_score > 0

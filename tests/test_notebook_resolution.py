@@ -5,12 +5,11 @@ every choice said once."""
 from __future__ import annotations
 
 import ast
-import json
 
 from test_notebooks import write_notebook
 
-from autograder.grading import grade
-from autograder.notebooks import modules_from_notebook, notebook_sources
+from autograder.grading import grade_path
+from autograder.intake.notebooks import modules_from_notebook, notebook_sources
 
 SHIFT = ("from scipy.ndimage import shift\n"
          "def shift_image(image, dx, dy):\n"
@@ -38,14 +37,11 @@ def test_two_notebooks_defining_one_module_make_one_module_of_both(tmp_path):
                    "def plot_digit(image_data):\n    plt.imshow(image_data.reshape(28, 28), cmap='binary')\n"
                    "    plt.axis('off')",
                    "def split_train_test(X, y, n_train=100):\n    return None")
-    work = tmp_path / "work"
-    work.mkdir()
-    sources = notebook_sources(tmp_path, work)
+    sources, info = notebook_sources(tmp_path)
     module = sources["mnist.py"].decode()
     ast.parse(module)
     assert "def plot_digit" in module and "import matplotlib.pyplot as plt" in module
     assert module.count("def split_train_test") == 1 and "n_train=60000" in module  # the first notebook's
-    info = json.loads((work / "notebook-lines.json").read_text())
     notes = "\n".join(info["notes"])
     assert ("b_plots.ipynb also defines parts of module mnist (as a_walkthrough.ipynb does): `plot_digit` added "
             "from cells 1-2; `split_train_test` defined in both: graded as a_walkthrough.ipynb defines it") in notes
@@ -57,7 +53,7 @@ def test_a_line_of_the_later_notebook_is_reported_in_that_notebook(tmp_path):
     write_notebook(tmp_path / "a.ipynb", SPLIT)
     write_notebook(tmp_path / "b.ipynb", "def plot_digit(image_data):\n    return 1 / 0",
                    "def plot_digits(instances, images_per_row=10):\n    return 1 / 0")
-    result = grade(tmp_path, questions=["mnist.plot"])
+    result = grade_path(tmp_path, questions=["mnist.plot"])
     [q] = result.questions
     assert "b.ipynb, cell 1, line 2" in q.feedback, q.feedback
     assert "a.ipynb, cell 1" not in q.feedback
@@ -87,7 +83,7 @@ def test_a_plain_script_is_searched_for_the_contract_names_and_said_in_its_lines
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / "chapter3.py").write_text(SCRIPT)
-    result = grade(folder, questions=["confusion.public_example", "ex2_augmentation.shift", "mnist.split"])
+    result = grade_path(folder, questions=["confusion.public_example", "ex2_augmentation.shift", "mnist.split"])
     notes = "\n".join(result.notes)
     assert "chapter3.py: definitions placed in confusion: line 9; ex2_augmentation: line 13" in notes, notes
     assert "contract names found: precision, shift_image" in notes
@@ -105,7 +101,7 @@ def test_a_module_file_wins_over_a_scripts_definition_and_the_note_says_so(tmp_p
     folder.mkdir()
     (folder / "chapter3.py").write_text(SCRIPT)
     (folder / "confusion.py").write_text(reference_source("confusion"))
-    result = grade(folder, questions=["confusion.public_example"])
+    result = grade_path(folder, questions=["confusion.public_example"])
     assert result.questions[0].points == result.questions[0].max_points
     notes = "\n".join(result.notes)
     assert "confusion.py is graded as module confusion; the definitions of its names in chapter3.py are not" in notes
@@ -115,7 +111,7 @@ def test_a_script_defining_no_contract_name_is_named_in_a_note(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / "homework.py").write_text("def helper():\n    return 1\n")
-    result = grade(folder, questions=["mnist.split"])
+    result = grade_path(folder, questions=["mnist.split"])
     assert any(n.startswith("homework.py: not named like a module of the assignment") for n in result.notes), \
         result.notes
 
@@ -123,7 +119,7 @@ def test_a_script_defining_no_contract_name_is_named_in_a_note(tmp_path):
 def test_a_notebook_reader_reads_cells_not_modules_and_the_graders_own_lines_are_not_their_output(tmp_path):
     write_notebook(tmp_path / "roc.ipynb", "import numpy as np\nTHRESHOLD = int('x')",
                    "def roc_points(y_true, scores):\n    return THRESHOLD")
-    result = grade(tmp_path, questions=["roc.points"])
+    result = grade_path(tmp_path, questions=["roc.points"])
     [q] = result.questions
     assert "has no attribute" not in q.feedback and "no cell of roc.ipynb defines `auc`" in q.feedback
     details = [c["detail"] for c in q.measurements["checks"] if c.get("detail")]
@@ -186,6 +182,6 @@ def test_a_script_in_a_zip_is_searched_as_in_a_folder(tmp_path):
     archive = tmp_path / "submission.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("homework/chapter3.py", SCRIPT)
-    result = grade(archive, questions=["ex2_augmentation.shift"])
+    result = grade_path(archive, questions=["ex2_augmentation.shift"])
     assert result.questions[0].points > 0, result.questions[0].feedback
     assert any("chapter3.py: contract names found: precision, shift_image" in n for n in result.notes), result.notes

@@ -16,8 +16,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.build.notebooks import (CHAPTER_NOTEBOOK, KERNEL, build_notebooks, fill_answers,
                                         reference_sources, stub_sources)
-from autograder.grading import SOLUTIONS_DIR, CannotGrade, grade
-from autograder.notebooks import METADATA_KEY, modules_from_notebook, module_from_history, parse_cell
+from autograder.grading import CannotGrade, grade_path
+from autograder.paths import SOLUTIONS_DIR
+from autograder.intake.notebooks import METADATA_KEY, modules_from_notebook, module_from_history, parse_cell
 from submissions import reference_source, write_submission
 
 
@@ -45,7 +46,7 @@ def test_same_code_as_modules_and_as_notebooks_gets_identical_results(tmp_path):
     for module in (*modules, "mnist"):
         write_notebook(notebooks / f"{module}.ipynb", (folder / f"{module}.py").read_text(), "confusion_matrix")
     chosen = ["confusion", "ex3_titanic", "mnist.split"]
-    as_modules, as_notebooks = grade(folder, questions=chosen), grade(notebooks, questions=chosen)
+    as_modules, as_notebooks = grade_path(folder, questions=chosen), grade_path(notebooks, questions=chosen)
     assert [x[:3] for x in comparable(as_notebooks)] == [x[:3] for x in comparable(as_modules)]
     assert [x[3] for x in comparable(as_notebooks) if x[1] == "passed"] == \
         [x[3] for x in comparable(as_modules) if x[1] == "passed"]
@@ -70,7 +71,7 @@ def test_chapter_notebook_sections_place_reused_names(tmp_path):
     assert "def param_grid" in converted.sources["ex1_knn97"]
     assert "def param_grid" not in converted.sources["ex2_augmentation"]
     assert "def parse_email" not in converted.sources["ex3_titanic"]
-    result = grade(tmp_path / "filled.ipynb", questions=["confusion", "ex3_titanic", "ex4_spam.parsing"])
+    result = grade_path(tmp_path / "filled.ipynb", questions=["confusion", "ex3_titanic", "ex4_spam.parsing"])
     assert result.score == result.max_score
 
 
@@ -106,7 +107,7 @@ def test_filled_chapter_notebook_with_a_learners_exploration_scores_what_the_sol
         top_level = [ast.unparse(n) for n in ast.parse(source).body
                      if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
         assert not [t for t in top_level if any(mark in t for mark in TRAINS_OR_DOWNLOADS)], module
-    as_notebook, as_modules = grade(tmp_path / "explored.ipynb"), grade(SOLUTIONS_DIR)
+    as_notebook, as_modules = grade_path(tmp_path / "explored.ipynb"), grade_path(SOLUTIONS_DIR)
     assert [(q.id, q.status, q.points) for q in as_notebook.questions] == \
         [(q.id, q.status, q.points) for q in as_modules.questions]
     assert as_notebook.score == as_modules.score == as_modules.max_score
@@ -149,7 +150,7 @@ def test_broken_notebooks_get_clear_messages(tmp_path):
     bad = tmp_path / "confusion.ipynb"
     bad.write_text('{"cells": [')
     with pytest.raises(CannotGrade, match="cannot read confusion.ipynb: it is not valid notebook JSON"):
-        grade(bad)
+        grade_path(bad)
 
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -161,7 +162,7 @@ def test_broken_notebooks_get_clear_messages(tmp_path):
                     "stream", name="stdout", text="x" * 3_000_000)]),
                 new_code_cell("THRESHOLD = float('not a number')")]
     nbformat.write(nb, folder / "confusion.ipynb")
-    result = grade(folder, questions=["confusion.public_example", "roc.plot"])
+    result = grade_path(folder, questions=["confusion.public_example", "roc.plot"])
     by_id = {q.id: q for q in result.questions}
     confusion, roc = by_id["confusion.public_example"], by_id["roc.plot"]
     assert confusion.status == "passed"  # a failing set-up statement is a note, not an import error

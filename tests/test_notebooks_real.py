@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from autograder.contract import CONTRACT
-from autograder.grading import grade
-from autograder.notebooks import modules_from_notebook
+from autograder.grading import grade_path
+from autograder.intake.notebooks import modules_from_notebook
 from autograder.spec import load_spec, select
 
 CORPUS = Path(__file__).parent / "fixtures" / "notebooks"
@@ -118,7 +118,7 @@ def test_each_defined_name_is_graded_and_reports_stay_small(notebook, tmp_path):
     questions = [q.id for q in select(load_spec(), ("public", "hidden"), list(converted.sources))
                  if any(name in json.dumps(q.title) for name in converted.found[q.module])]
     questions.append("binary_classifier.target")  # a module no corpus notebook covers
-    result = grade(CORPUS / notebook, tmp_path / "out", questions=questions)
+    result = grade_path(CORPUS / notebook, tmp_path / "out", questions=questions)
     by_id = {q.id: q for q in result.questions}
     for qid in questions[:-1]:
         q = by_id[qid]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade_path
 from submissions import reference_source, write_submission
 
 #: The book's email_to_text and html_to_plain_text (chapter 3 notebook), with the book's load_email in
@@ -57,7 +57,7 @@ def _checks(question):
 
 def test_the_books_email_to_text_earns_its_points_without_parse_email(tmp_path):
     folder = write_submission(tmp_path / "submission", files={"ex4_spam.py": BOOK_TEXT})
-    [q] = grade(folder, questions=["ex4_spam.parsing"], limits={"timeout": 20}).questions
+    [q] = grade_path(folder, questions=["ex4_spam.parsing"], limits={"timeout": 20}).questions
     checks = _checks(q)
     assert all(passed for name, passed in checks.items() if not name.startswith("parse_email")), checks
     assert not any(passed for name, passed in checks.items() if name.startswith("parse_email")), checks
@@ -70,7 +70,7 @@ def test_a_missing_email_to_text_costs_only_its_own_checks(tmp_path):
     source = reference_source("ex4_spam").replace("def email_to_text(", "def text_of_email(")
     source = source.replace("text = email_to_text(message)", "text = text_of_email(message)")
     folder = write_submission(tmp_path / "submission", files={"ex4_spam.py": source})
-    [q] = grade(folder, questions=["ex4_spam.parsing"], limits={"timeout": 20}).questions
+    [q] = grade_path(folder, questions=["ex4_spam.parsing"], limits={"timeout": 20}).questions
     checks = _checks(q)
     assert [name for name, passed in checks.items() if passed] == [n for n in checks if n.startswith("parse_email")]
     assert q.points == pytest.approx(1.0)
@@ -151,14 +151,14 @@ class WordCounterToVector(BaseEstimator, TransformerMixin):
 
 def test_the_books_transformers_are_graded_on_parsed_emails_and_the_references_counts(tmp_path):
     folder = write_submission(tmp_path / "submission", files={"ex4_spam.py": BOOK_TRANSFORMERS})
-    [q] = grade(folder, questions=["ex4_spam.transformers"], limits={"timeout": 20}).questions
+    [q] = grade_path(folder, questions=["ex4_spam.transformers"], limits={"timeout": 20}).questions
     assert q.points == q.max_points, q.feedback
 
 
 def test_a_missing_counter_leaves_the_vectorizer_its_check(tmp_path):
     source = BOOK_TRANSFORMERS.replace("class EmailToWordCounter(", "class EmailToWordCounterTransformer(")
     folder = write_submission(tmp_path / "submission", files={"ex4_spam.py": source})
-    [q] = grade(folder, questions=["ex4_spam.transformers"], limits={"timeout": 20}).questions
+    [q] = grade_path(folder, questions=["ex4_spam.transformers"], limits={"timeout": 20}).questions
     checks = _checks(q)
     assert [name for name, passed in checks.items() if passed] == [
         "vectors: (n_emails, vocabulary_size + 1), column 0 counts the rest"], checks

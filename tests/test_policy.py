@@ -61,11 +61,13 @@ def test_the_students_own_errors_still_fail_the_check():
 # --------------------------------------------------- infrastructure failures are never the student's
 
 def _grade_one(tmp_path, monkeypatch, fault):
-    from autograder.grading import run_graders
+    from autograder.grading import grade
+    from autograder.intake import prepare
+    from autograder.options import GradingOptions
 
     fault(monkeypatch)
-    return run_graders(PROJECT / "solutions", source=PROJECT / "solutions", questions=("confusion.public_example",),
-                       visibilities=("public",))
+    return grade(prepare(PROJECT / "solutions"), GradingOptions(questions=("confusion.public_example",),
+                                                                visibilities=("public",)))
 
 
 def _refuse_memory(monkeypatch):
@@ -131,9 +133,10 @@ class _Project:
 
     def key(self, files=None, **options):
         from autograder.bulk.store import cache_key, measurement_inputs
+        from autograder.intake import PreparedSubmission
 
         inputs = measurement_inputs(self.root / "autograder", self.root / "solutions")
-        return cache_key(files or {"confusion.py": b"x = 1\n"},
+        return cache_key(PreparedSubmission(files or {"confusion.py": b"x = 1\n"}),
                          {"profile": "quick", "isolation": "bwrap", **options}, inputs=inputs)
 
 
@@ -368,7 +371,7 @@ def _edited_policy(spec: dict) -> dict:
 @pytest.mark.slow
 def test_rescore_after_a_policy_edit_equals_a_fresh_grade_on_a_mixed_class(tmp_path, monkeypatch):
     from autograder.judge.rescore import rescore_result
-    from autograder.grading import grade
+    from autograder.grading import grade_path
     from autograder.spec import load_spec
     from submissions import write_submission
 
@@ -381,10 +384,10 @@ def test_rescore_after_a_policy_edit_equals_a_fresh_grade_on_a_mixed_class(tmp_p
                                         files={"confusion.py": broken})}
     spec = load_spec()
     edited = _edited_policy(spec)
-    graded = {name: grade(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
+    graded = {name: grade_path(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
     rescored = {name: rescore_result(result, edited) for name, result in graded.items()}
     monkeypatch.setattr("autograder.plugin.load_spec", lambda: edited)
-    fresh = {name: grade(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
+    fresh = {name: grade_path(path, questions=CLASS_QUESTIONS) for name, path in class_.items()}
 
     def scored(result):
         return [(q.id, q.points, q.max_points, q.status, q.outcome,

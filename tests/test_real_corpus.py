@@ -7,14 +7,13 @@ code: the book's functions earn what they do, and every note speaks of cells (or
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import nbformat
 import pytest
 
-from autograder.grading import grade
-from autograder.notebooks import modules_from_script, notebook_sources
+from autograder.grading import grade_path
+from autograder.intake.notebooks import modules_from_script, notebook_sources
 
 CORPUS = __import__("pathlib").Path(__file__).parent / "fixtures" / "notebooks"
 BOOK = CORPUS / "geron_2nd_edition.ipynb"      # Apache-2.0 (ageron/handson-ml2)
@@ -50,12 +49,10 @@ def test_the_books_notebook_saved_as_a_script_finds_what_the_notebook_finds():
 
 def test_a_learners_notebook_named_like_a_module_gives_other_modules_their_cells(tmp_path):
     shutil.copy(BOOK, tmp_path / "mnist.ipynb")
-    work = tmp_path / "work"
-    work.mkdir()
-    sources = notebook_sources(tmp_path / "mnist.ipynb", work)
+    sources, lines = notebook_sources(tmp_path / "mnist.ipynb")
     assert {"mnist.py", "ex2_augmentation.py", "ex4_spam.py", "roc.py"} <= set(sources)
     assert "def shift_image" in sources["ex2_augmentation.py"].decode()
-    notes = json.loads((work / "notebook-lines.json").read_text())["notes"]
+    notes = lines["notes"]
     moved = next(n for n in notes if "is named like the module mnist" in n)
     assert "cells 30, 51, 61, 123, 219, 228, 233 define names of" in moved, moved
 
@@ -63,10 +60,8 @@ def test_a_learners_notebook_named_like_a_module_gives_other_modules_their_cells
 def test_two_learners_notebooks_defining_the_same_module_make_one(tmp_path):
     shutil.copy(BOOK, tmp_path / "a_book.ipynb")
     shutil.copy(LEARNER, tmp_path / "b_exercises.ipynb")
-    work = tmp_path / "work"
-    work.mkdir()
-    sources = notebook_sources(tmp_path, work)
-    notes = json.loads((work / "notebook-lines.json").read_text())["notes"]
+    sources, lines = notebook_sources(tmp_path)
+    notes = lines["notes"]
     both = next(n for n in notes if n.startswith("b_exercises.ipynb also defines parts of module mnist"))
     assert "`plot_digit` defined in both: graded as a_book.ipynb defines it" in both, both
     assert sources["mnist.py"].decode().count("def plot_digit(") == 1
@@ -77,7 +72,7 @@ def test_the_books_notebook_is_graded_on_what_its_functions_do(tmp_path):
     """Scores checked by hand against the book's code (2nd edition)."""
     questions = ["mnist.plot", "roc.plot", "tradeoff.plot", "cross_validation.never", "ex4_spam.parsing",
                  "ex4_spam.transformers"]
-    result = grade(BOOK, questions=questions)
+    result = grade_path(BOOK, questions=questions)
     by_id = {q.id: q for q in result.questions}
     # the book's plot_digit(s), plot_roc_curve and plot_precision_recall_vs_threshold return None and draw
     for qid in ("mnist.plot", "roc.plot", "tradeoff.plot"):

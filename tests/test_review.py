@@ -152,7 +152,7 @@ def test_a_titanic_model_that_looks_passengers_up_in_the_public_list_is_held(tmp
     """The lookup survives the shuffled-label check (the model learns to trust a column of known outcomes,
     which shuffled labels break) and scores far above any honest model: held, not full marks."""
     from autograder.data import load_titanic
-    from autograder.grading import grade
+    from autograder.grading import grade_path
     from submissions import write_submission
 
     titanic = load_titanic("quick")
@@ -180,7 +180,7 @@ def build_pipeline():
 """
     folder = write_submission(tmp_path / "submission", files={"ex3_titanic.py": source})
     out = tmp_path / "out"
-    result = grade(folder, out, questions=["ex3_titanic.accuracy"])
+    result = grade_path(folder, out, questions=["ex3_titanic.accuracy"])
     [q] = result.questions
     assert q.status == "held" and q.points == 0.0, q
     assert q.measurements["held"]["figure"] > 0.95 and q.measurements["held"]["fraction"] == 1.0

@@ -18,7 +18,8 @@ import pytest
 
 import autograder
 from autograder.data._locations import SAMPLE_DIR
-from autograder.grading import CannotGrade, grade, prepare_submission
+from autograder.grading import CannotGrade, grade_path
+from autograder.intake import prepare
 from autograder.judge.client import LimitRefused, Submission, TimedOut
 from autograder.spec import load_spec
 from autograder.worker import sandbox
@@ -90,9 +91,9 @@ def cpu():
 def probe():
     """A sandboxed worker running PROBE, graded the way `grade` does (a private copy of the submission)."""
     root = Path(tempfile.mkdtemp(prefix="ch3-view-test-"))
-    root.chmod(0o755)  # as grade() makes it: the sandbox uid may traverse it
+    root.chmod(0o755)  # as grade_path() makes it: the sandbox uid may traverse it
     source = write_submission(root / "probe", files={"probe.py": PROBE})
-    submission = Submission(prepare_submission(source, root / "work"))
+    submission = Submission(prepare(source).materialize(root / "work"))
     submission.limits = LIMITS
     yield submission.module("probe")
     submission.close()
@@ -244,7 +245,7 @@ def test_the_weak_mode_as_root_leaves_results_and_install_untouched(tmp_path, mo
     folder = write_submission(tmp_path / "s", files={"multilabel.py": FORGER.format(targets=targets)})
     monkeypatch.setenv(sandbox.ISOLATION_ENV, "rlimits")
     try:
-        result = grade(folder, out, questions=["multilabel.targets"], limits={"timeout": 10})
+        result = grade_path(folder, out, questions=["multilabel.targets"], limits={"timeout": 10})
     except CannotGrade as exc:  # an interpreter under /root, or grader files others can read: refused
         assert "not reachable by the sandbox uid" in str(exc) or "could read these grader files" in str(exc)
     else:
@@ -278,7 +279,7 @@ def shared_tmp():
 
 def submission_with(root: Path, source: str) -> Submission:
     """A Submission on a private copy of ``source`` as stateful.py, prepared as ``grade`` does."""
-    folder = prepare_submission(write_submission(root / "s", files={"stateful.py": source}), root / "work")
+    folder = prepare(write_submission(root / "s", files={"stateful.py": source})).materialize(root / "work")
     submission = Submission(folder)
     submission.limits = LIMITS
     return submission
@@ -330,8 +331,8 @@ def test_a_real_memory_ceiling_on_the_grader_gives_the_configuration_message(tmp
     script = textwrap.dedent(f"""
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
-        from autograder.grading import grade
-        result = grade({str(folder)!r}, questions=["confusion.public_example"], limits={{"memory_mb": 20000}})
+        from autograder.grading import grade_path
+        result = grade_path({str(folder)!r}, questions=["confusion.public_example"], limits={{"memory_mb": 20000}})
         (q,) = result.questions
         print(q.status, q.outcome, result.needs_regrade, "|", " ".join(result.grader_errors))
     """)
@@ -375,8 +376,8 @@ def daemon_alive():
 @needs_bwrap
 def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(shared_tmp):
     """Workers of one submission share a sandbox (the zygote's); a timed-out one takes its daemons along."""
-    folder = prepare_submission(write_submission(shared_tmp / "s", files={"hang.py": DAEMON, "check.py": DAEMON}),
-                                shared_tmp / "work")
+    folder = prepare(write_submission(shared_tmp / "s", files={"hang.py": DAEMON, "check.py": DAEMON})).materialize(
+        shared_tmp / "work")
     submission = Submission(folder)
     submission.limits = dataclasses.replace(LIMITS, timeout=3)
     try:
@@ -412,7 +413,7 @@ def search(n_jobs):
 def test_n_jobs_runs_in_the_worker_itself_with_the_same_results(shared_tmp):
     """joblib starts no loky workers (each a fresh interpreter importing scikit-learn again);
     what a student's n_jobs=-1 computes is unchanged."""
-    folder = prepare_submission(write_submission(shared_tmp / "s", files={"parallel.py": PARALLEL}), shared_tmp / "w")
+    folder = prepare(write_submission(shared_tmp / "s", files={"parallel.py": PARALLEL})).materialize(shared_tmp / "w")
     submission = Submission(folder)
     submission.limits = LIMITS
     try:

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from autograder.grading import grade, write_reports
+from autograder.grading import grade_path, write_reports
 from autograder.bulk.summary import load_batch, rebuild_reports, write_summary
 from browser import CHROMIUM, render
 from submissions import PROJECT, write_submission
@@ -65,7 +65,7 @@ def batch(tmp_path_factory):
     out = root / "DIR"
     entries, results = [], {}
     for sid, source in real.items():
-        results[sid] = grade(source, out / "students" / sid, questions=QUESTIONS)
+        results[sid] = grade_path(source, out / "students" / sid, questions=QUESTIONS)
     rng = random.Random(0)
     fixtures = sorted(p.name for p in SIMILARITY.iterdir() if p.is_dir())
     for i in range(N_SYNTHETIC):

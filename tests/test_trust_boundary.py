@@ -24,7 +24,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from autograder.cli import app
-from autograder.grading import MAX_FILE_BYTES, MAX_ZIP_ENTRIES, CannotGrade, grade, prepare_submission
+from autograder.grading import CannotGrade, grade_path
+from autograder.intake import MAX_FILE_BYTES, MAX_ZIP_ENTRIES, prepare
 from autograder.reporters import print_table, to_gradescope, to_markdown
 from autograder.results import GradingResult, QuestionResult
 from autograder.worker import protocol
@@ -38,7 +39,7 @@ def grade_hostile(tmp_path, files, questions, honest=("confusion",)):
     """Grade ``files`` beside the honest confusion module; the honest question keeps its marks."""
     folder = write_submission(tmp_path / "submission", honest=honest, files=files)
     before = tree_digest(PROJECT)
-    result = grade(folder, tmp_path / "out", questions=[HONEST, *questions], limits=FAST)
+    result = grade_path(folder, tmp_path / "out", questions=[HONEST, *questions], limits=FAST)
     assert tree_digest(PROJECT) == before
     by_id = {q.id: q for q in result.questions}
     assert by_id[HONEST].points == by_id[HONEST].max_points, by_id[HONEST]
@@ -168,10 +169,10 @@ def test_a_worker_that_forges_its_reply_fails_only_its_question(tmp_path, header
 # ------------------------------------------------ 3. links, special files and archives
 
 def _prepare_in_a_child(source: Path, workdir: Path) -> dict:
-    """prepare_submission in a child with 1 GB of memory and 60 s: /dev/zero or a FIFO cannot take the test down."""
-    code = ("import json, sys; from pathlib import Path; from autograder.grading import prepare_submission\n"
-            "notes = []; folder = prepare_submission(Path(sys.argv[1]), Path(sys.argv[2]), notes)\n"
-            "print(json.dumps({'files': sorted(p.name for p in folder.iterdir()), 'notes': notes}))")
+    """intake.prepare in a child with 1 GB of memory and 60 s: /dev/zero or a FIFO cannot take the test down."""
+    code = ("import json, sys; from pathlib import Path; from autograder.intake import prepare\n"
+            "prepared = prepare(Path(sys.argv[1])); folder = prepared.materialize(Path(sys.argv[2]))\n"
+            "print(json.dumps({'files': sorted(p.name for p in folder.iterdir()), 'notes': list(prepared.notes)}))")
 
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
@@ -214,7 +215,7 @@ def test_skipped_files_are_reported_with_the_results(tmp_path):
     folder = write_submission(tmp_path / "submission", honest=["confusion"])
     (folder / "x.py").mkdir()
     (folder / "shadow.py").symlink_to("/etc/shadow")
-    result = grade(folder, tmp_path / "out2", questions=[HONEST], limits=FAST)
+    result = grade_path(folder, tmp_path / "out2", questions=[HONEST], limits=FAST)
     assert result.score == 2 and len(result.notes) == 2
     assert "x.py" in (tmp_path / "out2" / "report.md").read_text()
     assert "shadow.py" in json.loads((tmp_path / "out2" / "results.json").read_text())["output"]
@@ -227,7 +228,7 @@ def test_a_zip_with_too_many_entries_is_refused_before_it_is_read(tmp_path):
         for i in range(MAX_ZIP_ENTRIES + 1):
             handle.writestr(f"junk/{i}", b"")
     with pytest.raises(CannotGrade, match="entries, more than"):
-        prepare_submission(archive, tmp_path / "work")
+        prepare(archive).materialize(tmp_path / "work")
 
 
 # ------------------------------------- 4. students cannot raise "grader error" nor see the graders
@@ -239,7 +240,7 @@ def test_a_zip_with_too_many_entries_is_refused_before_it_is_read(tmp_path):
 ], ids=["ragged list", "integer too large for a float"])
 def test_unusual_return_values_fail_the_question_not_the_grader(tmp_path, files, question):
     folder = write_submission(tmp_path / "submission", files=files, honest=["confusion"] if question != HONEST else [])
-    result = grade(folder, tmp_path / "out", questions=[question], limits=FAST)
+    result = grade_path(folder, tmp_path / "out", questions=[question], limits=FAST)
     (graded,) = result.questions
     assert graded.status in ("failed", "partial") and graded.points < graded.max_points, graded
     assert not result.grader_errors, result.grader_errors

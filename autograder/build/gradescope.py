@@ -174,7 +174,8 @@ def run(root: Path) -> dict:
 
     Students read results.json; this function's printed output (Gradescope's autograder output) only
     instructors see: how student code was isolated, and why the grader could not start, go there."""
-    from autograder.grading import grade
+    from autograder.grading import grade_path
+    from autograder.options import Isolation, isolation_mode
     from autograder.worker import sandbox
 
     root = Path(root)
@@ -184,7 +185,7 @@ def run(root: Path) -> dict:
     config = json.loads((source / CONFIG_NAME).read_text())
     data_dir = source / config["data_dir"] if config.get("data_dir") else None
     try:
-        isolation = sandbox.choose_isolation(fallback=sandbox.CONTAINER)
+        isolation = isolation_mode(Isolation.CONTAINER)
         if isolation != sandbox.STRONG:
             print(f"Isolation: bubblewrap cannot start in this container ({sandbox.why_no_sandbox()}). Grading in "
                   f"the container's weaker mode: {sandbox.describe_isolation(isolation)}.")
@@ -193,8 +194,9 @@ def run(root: Path) -> dict:
         print(f"The autograder cannot run student code safely here: {exc}")
         return _not_graded(results_dir, "the autograder could not start; your instructor has the details.")
     try:
-        grade(_submission(root / "submission"), results_dir, profile=config["profile"], data_dir=data_dir,
-              questions=config["questions"], visibilities=("public", "hidden"), isolation=isolation)
+        grade_path(_submission(root / "submission"), results_dir, profile=config["profile"],
+                   data_dir=str(data_dir) if data_dir else None, questions=config["questions"],
+                   visibilities=("public", "hidden"), isolation=Isolation.CONTAINER)
         return json.loads((results_dir / "results.json").read_text())
     except Exception as exc:  # a results.json with the reason, so the student sees it on Gradescope
         detail = str(exc) if type(exc).__name__ == "CannotGrade" else traceback.format_exc()[-3000:]

@@ -3,7 +3,7 @@
 One notebook per module (``confusion.ipynb``) and one for the chapter (``chapter3.ipynb``)
 with a section per module.  Section headings carry ``{"autograder": {"module": ...}}``
 metadata, which is how a submitted chapter notebook's cells are placed
-(:mod:`autograder.notebooks`).
+(:mod:`autograder.intake.notebooks`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.contract import CONTRACT
-from autograder.notebooks import METADATA_KEY
+from autograder.intake.notebooks import METADATA_KEY
 from autograder.spec import load_spec, select
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

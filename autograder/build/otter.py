@@ -35,7 +35,7 @@ from autograder.build.gradescope import build_wheel
 from autograder.build.notebooks import KERNEL, reference_sources, split_docstring, stub_sources
 from autograder.contract import CONTRACT
 from autograder.lock import LOCK_NAME
-from autograder.notebooks import METADATA_KEY
+from autograder.intake.notebooks import METADATA_KEY
 from autograder.spec import load_spec, select
 
 NAME = "chapter3"

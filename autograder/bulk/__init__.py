@@ -1,7 +1,7 @@
 """Grade a whole class: ``grade_all`` (parallel, cached, resumable, on a Dask cluster) and ``rescore_batch``.
 
 Built on the one-submission pipeline (``autograder.grading``): each submission is prepared by
-``prepare_submission``, graded by ``run_graders`` in a grader process, and reported by ``write_reports``.
+``intake.prepare``, graded by ``grading.grade`` in a grader process, and reported by ``write_reports``.
 """
 
 from autograder.bulk.batch import BatchEvent, BatchOutcome, grade_all

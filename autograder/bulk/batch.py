@@ -27,7 +27,8 @@ from typing import Callable
 from autograder.bulk import exports
 from autograder.bulk.final import NOT_FINAL_FILE, Verdict, advice, final_results
 from autograder.bulk.inputs import Entry, LayoutError, apply_roster, discover, prepare, read_roster
-from autograder.bulk.runner import available_cores, execute, stage_in_shared_dir, threads_per_worker
+from autograder.bulk.runner import available_cores, execute, job_options, stage_in_shared_dir, threads_per_worker
+from autograder.intake import PreparedSubmission
 from autograder.bulk.store import BatchStore, cache_key, grader_hash, grader_version, text_digest
 from autograder.results import GradingResult
 
@@ -116,7 +117,7 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
         settings = _resumed_settings(store, settings)
     if settings["source"] is None:
         raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
-    _check_selection(settings["profile"], settings["questions"])
+    _grading_options(settings)
     _check_gradebooks(settings)
     workers = workers or available_cores()
     if workers < 1:
@@ -172,16 +173,15 @@ def _lock_holder(path: Path) -> str:
         return "its holder did not record itself yet"
 
 
-def _check_selection(profile: str, questions) -> None:
-    """Fail before grading anyone: a typo in -q or --data would otherwise fail every submission."""
-    from autograder.data._locations import check_profile
-    from autograder.spec import load_spec
+def _grading_options(settings: dict):
+    """The batch's GradingOptions, validated before anyone is graded: a typo in -q or --data would
+    otherwise fail every submission."""
+    from autograder.options import GradingOptions, Isolation
 
-    check_profile(profile)
-    spec = load_spec()
-    unknown = set(questions) - set(spec) - {q.module for q in spec.values()}
-    if unknown:
-        raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+    return GradingOptions(profile=settings["profile"], questions=tuple(settings["questions"]),
+                          visibilities=("public", "hidden"), data_dir=settings["data_dir"],
+                          limits={"timeout": settings["timeout"]} if settings["timeout"] else {},
+                          isolation=Isolation.STRICT)
 
 
 def _check_gradebooks(settings: dict) -> None:
@@ -199,33 +199,37 @@ def _check_gradebooks(settings: dict) -> None:
 
 def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
                on_start, on_event, on_not_final=None) -> BatchOutcome:
-    options = job_options(settings, store.out)
-    isolation = _isolation_mode()
+    grading = _grading_options(settings)
+    isolation = _isolation_mode(grading)
     local = not (scheduler or client is not None)
     threads = threads_per_worker(workers) if local else None
+    # the class folder is named in the results; the sandbox's allowlist view shows the student none of it
+    key_options = job_options(grading, source=settings["source"], out_dir=str(store.out))
     if local:
-        options["limits"] = _with_thread_cap(options["limits"], threads, settings["questions"])
+        grading = grading.replace(limits=_with_thread_cap(dict(grading.limits), threads, grading))
+    options = job_options(grading, source=settings["source"], out_dir=str(store.out))
     store.out.mkdir(parents=True, exist_ok=True)
     store.clean_leftovers(keep={e.id for e in entries})
 
     records: dict[str, dict] = {}
     results: dict[str, GradingResult] = {}
-    jobs: list[tuple[str, object, str]] = []
-    prepared: dict[str, dict[str, bytes]] = {}
+    jobs: list[tuple[str, dict, str]] = []
+    prepared: dict[str, PreparedSubmission] = {}
     for entry in entries:
         record = {**entry.manifest(), "status": "pending", "error": "", "result": None, "cache_key": None,
                   "score": None, "max_score": None, "percent": None, "seconds": None, "timeouts": 0,
                   "grader_errors": 0, "cached": False}
         records[entry.id] = record
         try:
-            files = prepare(entry)
+            submission = prepare(entry)
         except Exception as exc:  # CannotGrade, or anything else an odd file throws: a row, never a stop
             record.update(status="cannot_grade", error=str(exc) or type(exc).__name__)
             store.write_student(record, None, f"could not grade {entry.source}: {record['error']}\n", None)
             continue
-        key = cache_key(files, {**options, "limits": _key_limits(options["limits"]), "isolation": isolation})
+        key = cache_key(submission, {**key_options, "isolation": isolation})
         record["cache_key"] = key
-        prepared[entry.id] = files
+        prepared[entry.id] = submission
+        files = dict(submission.files)
         reply = store.cached(key)
         if reply is not None and reply.get("result") and cacheable(reply):
             record["cached"] = True
@@ -236,7 +240,8 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
             _settle(store, record, reply, files, results,
                     rewrite=not (same_folder and _stored_result_is(store, entry.id, reply["result"], record, stored)))
         else:
-            payload = stage_verified(shared_dir, key, files) if shared_dir else files
+            payload = ({**submission.without_files().to_dict(), "folder": stage_verified(shared_dir, key, files)}
+                       if shared_dir else submission.to_dict())
             jobs.append((entry.id, payload, record["source"]))
 
     manifest = {"version": MANIFEST_VERSION, "settings": settings, "grader_version": grader_version(),
@@ -256,7 +261,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
             record = records[entry_id]
             if cacheable(reply):  # the rendered reports name the student: not for the cache
                 store.remember(record["cache_key"], {k: v for k, v in reply.items() if k != "reports"})
-            _settle(store, record, reply, prepared[entry_id], results, rewrite=True)
+            _settle(store, record, reply, dict(prepared[entry_id].files), results, rewrite=True)
             if on_event:
                 on_event(BatchEvent(record, results.get(entry_id)))
             if time.monotonic() - last_write >= MANIFEST_EVERY_S:
@@ -323,12 +328,13 @@ def _folder_digests(folder: Path) -> dict[str, str] | None:
         return None
 
 
-def _isolation_mode() -> str:
+def _isolation_mode(grading) -> str:
     """The isolation the grader processes will use (it changes what a submission can do)."""
-    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+    from autograder.options import isolation_mode
+    from autograder.worker.sandbox import SandboxUnavailable
 
     try:
-        return choose_isolation()
+        return isolation_mode(grading.isolation)
     except SandboxUnavailable:
         return "unavailable"
 
@@ -389,26 +395,11 @@ def _same_person(stored: dict, record: dict) -> bool:
     return all(stored.get(k) == record.get(k) for k in ("name", "email", "source"))
 
 
-def job_options(settings: dict, out: Path) -> dict:
-    """What every job needs (plain data: it travels to the cluster)."""
-    limits = {"timeout": settings["timeout"]} if settings["timeout"] else {}
-    return {"profile": settings["profile"], "questions": list(settings["questions"]), "limits": limits,
-            "data_dir": settings["data_dir"], "out_dir": str(out),
-            # The results name the class folder; the sandbox's allowlist view shows the student none of it.
-            "source": settings["source"]}
-
-
-def _with_thread_cap(limits: dict, threads: int, questions) -> dict:
-    """Cap the student workers' BLAS threads so that grader processes x threads <= cores."""
-    from autograder.spec import load_spec, select
-
-    most = max((q.limits.threads for q in select(load_spec(), chosen=questions)), default=1)
+def _with_thread_cap(limits: dict, threads: int, grading) -> dict:
+    """Cap the student workers' BLAS threads so that grader processes x threads <= cores (the cap depends
+    on --workers, not on the submission: it is not part of the cache key)."""
+    most = max((q.limits.threads for q in grading.in_scope()), default=1)
     return {**limits, "threads": threads} if threads < most else dict(limits)
-
-
-def _key_limits(limits: dict) -> dict:
-    """The thread cap depends on --workers, not on the submission: it does not change the cache key."""
-    return {k: v for k, v in limits.items() if k != "threads"}
 
 
 def _resumed_settings(store: BatchStore, given: dict) -> dict:

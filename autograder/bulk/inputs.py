@@ -6,18 +6,17 @@
     moodle      Moodle's "Download all submissions": <Full name>_<participant id>_assignsubmission_file_/<files>
                 (Moodle 3.1+), or the same prefix on each file without folders
 
-Each layout yields :class:`Entry` objects; :func:`prepare` turns one into the flat module files
-that ``grading.prepare_submission`` makes (notebooks included, once that stage reads them).
+Each layout yields :class:`Entry` objects; :func:`prepare` turns one into the
+:class:`~autograder.intake.PreparedSubmission` that ``intake.prepare`` reads from any submission.
 Nothing here raises for one bad entry: the entry carries the reason instead, so a batch never stops.
 Nothing here follows a link: entries are checked with ``lstat`` and a link is an entry that
-cannot be graded, with the reason; below an entry, ``grading.prepare_submission`` walks
-folders without following links.
+cannot be graded, with the reason; below an entry, ``intake.prepare`` walks folders without
+following links.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shutil
@@ -29,6 +28,9 @@ from pathlib import Path
 
 from autograder.contract import CONTRACT
 from autograder.files import NotARegularFile, read_regular_file
+from autograder.intake import MAX_FILE_BYTES, MAX_ZIP_BYTES, PreparedSubmission
+from autograder.intake import prepare as read_submission
+from autograder.results import CannotGrade
 
 LAYOUTS = ("folder", "gradescope", "canvas", "moodle")
 GRADESCOPE_METADATA = "submission_metadata.yml"
@@ -53,9 +55,6 @@ ROSTER_KEYS = {"canvas_user_id": ("ID",),
                "id": ("ID", "SIS User ID", "SIS Login ID", "Email")}
 #: csv's default field limit (131,072 characters) stops on a long online text or comment: LMS files are read whole.
 CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
-#: Travels with a prepared submission's files when preparation has something to say (skipped
-#: files, a notebook's line map); the grading job takes it out before the worker sees the files.
-PREPARATION_FILE = "_preparation.json"
 
 
 @dataclass
@@ -377,15 +376,13 @@ def apply_roster(entries: list[Entry], roster: list[dict]) -> None:
 
 # -------------------------------------------------------------------- preparation
 
-def prepare(entry: Entry) -> dict[str, bytes]:
-    """The entry's prepared module files ``{name: bytes}`` as ``grading.prepare_submission`` makes them,
-    plus ``PREPARATION_FILE`` when preparation skipped files or converted a notebook.
+def prepare(entry: Entry) -> PreparedSubmission:
+    """The entry's :class:`~autograder.intake.PreparedSubmission`, as ``grade`` would read it (an LMS
+    download's files gathered under their own names first).
 
-    Raises ``CannotGrade`` (from the pipeline) or ``ValueError`` with the reason when the entry
-    cannot be graded: unreadable, empty, no module files.
+    Raises ``CannotGrade`` with the reason when the entry cannot be graded: unreadable, empty, no
+    module files.
     """
-    from autograder.grading import CannotGrade, prepare_submission, preparation_record
-
     if entry.error:
         raise CannotGrade(entry.error)
     workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-prepare-"))
@@ -399,18 +396,14 @@ def prepare(entry: Entry) -> dict[str, bytes]:
         if _is_dir(source):
             source = _submission_in_folder(source, entry)
         try:
-            prepared = prepare_submission(source, workdir / "prepared", notes)
+            prepared = read_submission(source)
         except CannotGrade as exc:  # name the entry, not our scratch copy of it
             raise CannotGrade(str(exc).replace(str(source), entry.source)) from None
-        files = {p.name: p.read_bytes() for p in sorted(prepared.iterdir()) if p.is_file()}
-        preparation = preparation_record(workdir / "prepared", notes)
-        if preparation["notes"] or preparation["notebook_lines"]:  # skipped files, a notebook's line map
-            files[PREPARATION_FILE] = json.dumps(preparation, sort_keys=True).encode()
-        if not any(name.endswith(".py") and name[:-3] in CONTRACT for name in files):
-            found = ", ".join(sorted(files)) or "no files"
+        if not any(name.endswith(".py") and name[:-3] in CONTRACT for name in prepared.files):
+            found = ", ".join(prepared.files) or "no files"
             raise CannotGrade(f"{entry.source} holds none of the assignment's modules "
                               f"({', '.join(m + '.py' for m in list(CONTRACT)[:3])}, ...); found {found}")
-        return files
+        return PreparedSubmission(prepared.files, (*notes, *prepared.notes), prepared.line_map, prepared.data_flags)
     except OSError as exc:
         raise CannotGrade(f"{entry.source} is not readable: {exc}") from exc
     finally:
@@ -421,10 +414,8 @@ def _submission_in_folder(folder: Path, entry: Entry) -> Path:
     """The folder itself, or what an upload wrapped: a single sub-folder, a single .zip or .ipynb.
 
     Entries are checked with ``lstat``: a link is never unwrapped; the folder itself is graded, and
-    ``prepare_submission`` skips the link with a note (only links: the entry cannot be graded).
+    ``intake.prepare`` skips the link with a note (only links: the entry cannot be graded).
     """
-    from autograder.grading import CannotGrade
-
     children = _listing(folder)
     if not children:
         raise CannotGrade(f"{entry.source} is empty")
@@ -458,8 +449,6 @@ def _newest_first(paths: list[Path]) -> list[tuple[Path, str, tuple[int, int]]]:
 def _gather_canvas_files(paths: list[Path], folder: Path, notes: list[str]) -> Path:
     """One Canvas student's files under their own names, the newest copy of each; a single .zip or .ipynb
     (the newest, if re-uploaded) is passed on whole. Older copies are named in a note."""
-    from autograder.grading import MAX_FILE_BYTES, MAX_ZIP_BYTES, CannotGrade
-
     folder.mkdir(parents=True)
     chosen: dict[str, Path] = {}
     for path, original, _ in _newest_first(paths):
@@ -489,8 +478,6 @@ def _gather_canvas_files(paths: list[Path], folder: Path, notes: list[str]) -> P
 
 def _gather_moodle_files(entry: Entry, folder: Path, notes: list[str]) -> Path:
     """A Moodle participant's upload: the "file" plugin's folder (3.1+), or the flat files under their own names."""
-    from autograder.grading import MAX_FILE_BYTES, MAX_ZIP_BYTES
-
     folders = [p for p in entry.paths if MOODLE_NAME.match(p.name)["filename"] == "" or _is_dir(p)]
     if len(entry.paths) == 1 and folders:
         return folders[0]  # the walk below it never follows a link (a link here is refused by prepare)

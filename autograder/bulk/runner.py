@@ -1,7 +1,7 @@
 """Run the per-submission jobs: in long-lived local grader processes, or on a Dask cluster.
 
-One job is :func:`grade_job`: the prepared module files in (bytes, or a folder on a shared
-file system), ``grading.run_graders`` on them, the result as a plain dict out. It is the same
+One job is :func:`grade_job`: a prepared submission in (its files as bytes, or in a folder on a
+shared file system), ``grading.grade`` on it, the result as a plain dict out. It is the same
 function whichever executor runs it, so the local path and the cluster give the same grades.
 
 Local: a ``concurrent.futures.ProcessPoolExecutor`` of N grader processes that each import the
@@ -11,7 +11,6 @@ its own sandboxed worker (``autograder/worker``), one per grader process at a ti
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -25,7 +24,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from autograder.bulk.inputs import PREPARATION_FILE
 
 #: BLAS/OpenMP thread variables set in every grader process (the grader's own numpy work).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -48,15 +46,27 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 # ------------------------------------------------------------------------- the job
 
-def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None = None) -> dict:
+#: The keys of a job's options besides the GradingOptions' own fields.
+JOB_KEYS = ("source", "out_dir", "render")
+
+
+def job_options(grading, *, source: str, out_dir: str | None) -> dict:
+    """What every job of a batch needs, as plain data (it travels to the cluster): the
+    :class:`~autograder.options.GradingOptions`' fields, the class folder (``source``, named in the
+    results) and the batch's folder (``out_dir``)."""
+    return {**grading.to_dict(), "source": source, "out_dir": out_dir}
+
+
+def grade_job(payload: dict, options: dict, label: str | None = None) -> dict:
     """Grade one prepared submission; the reply is plain data (it crosses processes and machines).
 
     Parameters
     ----------
-    payload : dict of str to bytes, or str
-        The prepared module files, or the folder holding them (``--shared-dir``).
+    payload : dict
+        A :class:`~autograder.intake.PreparedSubmission` as ``to_dict`` writes it; with ``folder``,
+        its files are read from that folder of a shared file system (``--shared-dir``) instead.
     options : dict
-        ``profile``, ``questions``, ``limits``, ``data_dir``, ``out_dir``, ``source``; ``render``
+        :func:`job_options`: the grading options' fields, ``source`` and ``out_dir``; ``render``
         (default True): False for one part of a split submission, whose merged result is rendered.
     label : str, optional
         What the reports call the submission (its place in the class folder).
@@ -65,50 +75,36 @@ def grade_job(payload: dict[str, bytes] | str, options: dict, label: str | None 
     -------
     dict
         ``{"result": GradingResult.to_dict() or None, "error": str or None, "log": str, "host": str,
-        "reports": {file name: text} (grading.render_reports, rendered here, in parallel) or None,
+        "reports": {file name: text} (grading.render, rendered here, in parallel) or None,
         "grader": the content hash of the grader code this process runs (``store.grader_hash``)}``
     """
     from autograder.bulk.store import grader_hash
-    from autograder.grading import CannotGrade, apply_preparation, render_reports, run_graders
+    from autograder.grading import CannotGrade, grade, render
+    from autograder.intake import PreparedSubmission
+    from autograder.options import GradingOptions
 
     started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="ch3-bulk-job-"))
     # "grader": the content hash of the grader this process imported, the code that grades, which
     # the batch compares with the installed one's (another copy on the path is not a final grader)
     reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}",
              "reports": None, "grader": grader_hash()}
     try:
-        target = workdir / "submission"
-        if isinstance(payload, str):
-            shutil.copytree(payload, target)
-        else:
-            target.mkdir()
-            for name, content in payload.items():
-                (target / Path(name).name).write_bytes(content)
-        preparation_file = target / PREPARATION_FILE
-        preparation = json.loads(preparation_file.read_text()) if preparation_file.is_file() else {}
-        preparation_file.unlink(missing_ok=True)
-        for path in target.iterdir():
-            path.chmod(0o644)
-        for folder in (workdir, target):
-            folder.chmod(0o755)  # readable by the sandbox's own uid
+        prepared = PreparedSubmission.from_dict(payload)
+        if payload.get("folder"):
+            prepared = PreparedSubmission.from_folder(Path(payload["folder"]), prepared)
+        grading = GradingOptions.from_dict({k: v for k, v in options.items() if k not in JOB_KEYS})
         with _ONE_AT_A_TIME:
-            result = run_graders(target, source=Path(options["source"]), profile=options["profile"],
-                                 visibilities=("public", "hidden"), questions=tuple(options.get("questions") or ()),
-                                 out_dir=Path(options["out_dir"]) if options.get("out_dir") else None,
-                                 data_dir=options.get("data_dir"), limits=options.get("limits") or None)
-        apply_preparation(result, preparation)
+            result = grade(prepared, grading, source=str(options.get("source") or ""))
         if label is not None:
             result.submission = label
         reply["result"] = result.to_dict()
         if options.get("render", True):  # a part of a split submission: rendered once merged
-            reply["reports"] = render_reports(result, staff_page=True)
+            reply["reports"] = render(result, "staff")
         reply["log"] = _log(result, reply["host"], time.perf_counter() - started)
     except CannotGrade as exc:
         reply["error"] = str(exc)
         reply["log"] = f"graded on {reply['host']}: could not grade\n{exc}\n"
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
         os.environ.pop("PYTEST_CURRENT_TEST", None)
     return reply
 
@@ -171,10 +167,10 @@ def start_local_pool(workers: int, threads: int) -> ProcessPoolExecutor:
 
 def render_job(result: dict) -> dict:
     """A merged submission's report files, rendered in a grader process (the plots are most of the cost)."""
-    from autograder.grading import render_reports
+    from autograder.grading import render
     from autograder.results import GradingResult
 
-    return render_reports(GradingResult.from_dict(result), staff_page=True)
+    return render(GradingResult.from_dict(result), "staff")
 
 
 class GraderProcess:

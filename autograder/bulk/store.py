@@ -128,13 +128,16 @@ def data_version(profile: str) -> str:
     return f"quick-{h.hexdigest()[:12]}"
 
 
-def cache_key(files: dict[str, bytes], options: dict, *, inputs: dict | None = None) -> str:
-    """What decides the measurements: the prepared files, :func:`measurement_inputs` (default: the
-    installed grader's), the data version, the options that change a run (profile, questions,
-    limits) and the isolation mode. Never the scoring policy: a cached result is rescored."""
+def cache_key(prepared, options: dict, *, inputs: dict | None = None) -> str:
+    """What decides the measurements: the prepared submission (its files, and what reading them found:
+    notes, a notebook's line map, data flags), :func:`measurement_inputs` (default: the installed
+    grader's), the data version, the options that change a run (profile, questions, limits) and the
+    isolation mode. Never the scoring policy: a cached result is rescored."""
     h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    for name, digest in prepared.digests().items():
+        h.update(name.encode() + b"\0" + bytes.fromhex(digest))
+    findings = prepared.without_files().to_dict()
+    h.update(json.dumps(findings, sort_keys=True).encode())
     decided_by = {"inputs": inputs if inputs is not None else json.loads(_installed_inputs()),
                   "data": data_version(options["profile"]),
                   "questions": sorted(options.get("questions") or ()), "limits": options.get("limits") or {},
@@ -200,7 +203,7 @@ class BatchStore:
         staging = Path(tempfile.mkdtemp(dir=self.students, prefix=f".{entry['id']}.", suffix=".tmp"))
         try:
             if result is not None:
-                write_reports(result, staging, reports, staff_page=True)
+                write_reports(result, staging, reports, audience="staff")
                 entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "log.txt").write_text(log, encoding="utf-8")
             if files:
@@ -225,7 +228,7 @@ class BatchStore:
                     shutil.copy2(folder / kept, staging / kept)
             from autograder.grading import write_reports
 
-            write_reports(result, staging, staff_page=True)
+            write_reports(result, staging, audience="staff")
             entry["result_sha256"] = text_digest((staging / "grading.json").read_text(encoding="utf-8"))
             (staging / "entry.json").write_text(json.dumps(entry, indent=2))
             self._swap_in(staging, folder)

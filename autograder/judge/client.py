@@ -30,7 +30,8 @@ from autograder.worker import confine
 from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
                                        WorkerProcess, WorkerStalled, WorkerTimeout, check_memory, check_weak_mode,
-                                       choose_isolation, describe_isolation, drops_privileges)
+                                       choose_isolation, describe_isolation, drops_privileges,
+                                       open_to_sandbox)
 
 
 #: Workers kept alive between questions (a module's questions are spread over the graders).
@@ -471,9 +472,7 @@ class KeptSandbox:
         """The submission's files (links copied as links, never followed), readable by the sandbox uid."""
         self._empty()
         shutil.copytree(directory, self.inbox, symlinks=True, dirs_exist_ok=True)
-        for path in [self.inbox, *self.inbox.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() else 0o644)
+        open_to_sandbox(self.inbox)
 
 
 #: The kept sandbox's folder in the temporary folder: ``ch3-kept-PID-RANDOM``.

@@ -222,12 +222,14 @@ def serve_forever(data_dir: Path, host: str, port: int, *, workers: int, lease: 
         _refuse(f"another `serve run` is using {settings.DATA_DIR}")
     call_command("migrate", verbosity=0, interactive=False)  # a newer version's tables, if any
     import autograder.grading  # noqa: F401 (the upload readers: imported now, not by the first receipt)
-    import autograder.notebooks  # noqa: F401
-    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+    import autograder.intake.notebooks  # noqa: F401
+    from autograder.options import isolation_mode
+    from autograder.service.dispatcher import isolation
+    from autograder.worker.sandbox import SandboxUnavailable
 
     if not executor.startswith("dask://"):
         try:  # the graders' sandbox, checked before anything is accepted (a cluster's workers have their own)
-            choose_isolation(allow_weak=settings.ALLOW_WEAK_SANDBOX)
+            isolation_mode(isolation())
         except SandboxUnavailable as exc:
             _refuse(f"cannot grade on this machine: {exc}")
     else:

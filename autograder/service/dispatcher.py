@@ -32,18 +32,27 @@ POLL_SECONDS = 0.5
 PROGRESS_SECONDS = 0.2
 
 
+def isolation():
+    """The service's isolation policy (settings.ALLOW_WEAK_SANDBOX: resource limits only where
+    bubblewrap cannot start, opted in by the staff; else bubblewrap or nothing)."""
+    from autograder.options import Isolation
+
+    return Isolation.ALLOW_WEAK if settings.ALLOW_WEAK_SANDBOX else Isolation.STRICT
+
+
 def job_argv(submission: Submission, reports: Path) -> list[str]:
-    """The grading child's arguments for ``submission`` (see :mod:`.gradejob`)."""
+    """The grading child's arguments for ``submission`` (see :mod:`.gradejob`): the upload, the reports'
+    folder and the :class:`~autograder.options.GradingOptions` as JSON (validated in the child, against
+    the assignment's copy of questions.toml)."""
     assignment = submission.assignment
-    argv = [str(settings.DATA_DIR / submission.blob), str(reports), "--kind", submission.kind,
-            "--name", submission.filename, "--profile", assignment.profile, "--spec", str(assignment.spec_path)]
-    for q in submission.questions or assignment.questions:
-        argv += ["-q", q]
-    if assignment.timeout:
-        argv += ["--timeout", str(assignment.timeout)]
-    if settings.ALLOW_WEAK_SANDBOX:
-        argv.append("--allow-weak-sandbox")
-    return argv
+    check = submission.kind == "check"
+    options = {"profile": "quick" if check else assignment.profile,
+               "questions": list(submission.questions or assignment.questions),
+               "visibilities": ["public"] if check else ["public", "hidden"],
+               "limits": {"timeout": assignment.timeout} if assignment.timeout else {},
+               "isolation": isolation().value}
+    return [str(settings.DATA_DIR / submission.blob), str(reports), "--name", submission.filename,
+            "--spec", str(assignment.spec_path), "--options", json.dumps(options)]
 
 
 class ProgressRelay:

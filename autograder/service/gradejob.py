@@ -1,9 +1,8 @@
-"""One grading, in a child process of the dispatcher: ``autograder.grading.grade`` with the options
-``python -m autograder grade`` uses (hidden grading) or the public tests only (``--check``).
+"""One grading, in a child process of the dispatcher: the pipeline (``autograder.grading.grade``)
+under the :class:`~autograder.options.GradingOptions` the dispatcher built for the submission
+(hidden grading, or the public tests only for a check).
 
-    python -m autograder.service.gradejob UPLOAD OUT --kind grade|check [--name FILE] [--profile quick]
-                                          [-q Q ...] [--timeout S] [--allow-weak-sandbox]
-                                          [--spec questions.toml]
+    python -m autograder.service.gradejob UPLOAD OUT --options JSON [--name FILE] [--spec questions.toml]
     python -m autograder.service.gradejob --serve --parent PID      (a warm grading process)
 
 Writes OUT/results.json, report.md, feedback.html and grading.json; exits 0 when graded, 2 when
@@ -56,22 +55,23 @@ def student_question(question) -> dict:
     return dataclasses.asdict(view.questions[0])
 
 
-def grade_upload(upload: Path, out: Path, *, kind: str = "grade", name: str | None = None, profile: str = "quick",
-                 questions=(), timeout: float | None = None, allow_weak_sandbox: bool = False,
-                 spec: str | None = None) -> int:
-    """Grade ``upload`` into ``out`` (the reports, progress.jsonl, error.txt); returns the exit code."""
+def grade_upload(upload: Path, out: Path, options: dict, *, name: str | None = None, spec: str | None = None) -> int:
+    """Grade ``upload`` into ``out`` (the reports, progress.jsonl, error.txt) under ``options``
+    (:class:`~autograder.options.GradingOptions` as a dict); returns the exit code."""
     from autograder.spec import SPEC_ENV
 
     if spec:
         os.environ[SPEC_ENV] = str(spec)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from autograder.grading import CannotGrade, grade
-    from autograder.worker.sandbox import SandboxUnavailable, choose_isolation
+    from autograder.grading import CannotGrade, grade, render, write_reports
+    from autograder.intake import prepare
+    from autograder.options import GradingOptions, isolation_mode
+    from autograder.worker.sandbox import SandboxUnavailable
 
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ch3-job-"))
     try:
-        # the upload under its own name: prepare_submission reads notebooks by suffix, and a notebook
+        # the upload under its own name: intake reads notebooks by suffix, and a notebook
         # named after a module is that module
         name = Path(name or "").name
         source = workdir / (name if name.endswith(upload.suffix) else "submission" + upload.suffix)
@@ -83,11 +83,10 @@ def grade_upload(upload: Path, out: Path, *, kind: str = "grade", name: str | No
             progress.flush()
 
         try:
-            isolation = choose_isolation(allow_weak=allow_weak_sandbox)
-            visibilities = ("public",) if kind == "check" else ("public", "hidden")
-            result = grade(source, out, profile="quick" if kind == "check" else profile, data_dir=None,
-                           questions=list(questions), visibilities=visibilities, isolation=isolation,
-                           limits={"timeout": timeout} if timeout else None, on_result=on_result)
+            chosen = GradingOptions.from_dict(options)
+            isolation_mode(chosen.isolation)  # no sandbox is the grading machine's failure, not the upload's
+            result = grade(prepare(source), chosen, source=str(source), on_result=on_result)
+            write_reports(result, out, render(result))
         except SandboxUnavailable as exc:
             (out / "error.txt").write_text(f"no sandbox on the grading machine: {exc}")
             return GRADER_FAILED
@@ -105,11 +104,7 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder.service.gradejob")
     parser.add_argument("upload", type=Path, nargs="?")
     parser.add_argument("out", type=Path, nargs="?")
-    parser.add_argument("--kind", choices=("grade", "check"), default="grade")
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("-q", "--question", action="append", default=[])
-    parser.add_argument("--timeout", type=float)
-    parser.add_argument("--allow-weak-sandbox", action="store_true")
+    parser.add_argument("--options", default="{}", help="the GradingOptions, as JSON")
     parser.add_argument("--name", help="the upload's file name (a notebook's name can name its module)")
     parser.add_argument("--spec", help="the copy of questions.toml to grade with")
     parser.add_argument("--parent", type=int)
@@ -125,9 +120,7 @@ def main(argv=None) -> int:
         return serve()
     if args.upload is None or args.out is None:
         parser().error("UPLOAD and OUT are needed")
-    return grade_upload(args.upload, args.out, kind=args.kind, name=args.name, profile=args.profile,
-                        questions=args.question, timeout=args.timeout, allow_weak_sandbox=args.allow_weak_sandbox,
-                        spec=args.spec)
+    return grade_upload(args.upload, args.out, json.loads(args.options), name=args.name, spec=args.spec)
 
 
 # ------------------------------------------------------------------ the warm form
@@ -140,7 +133,7 @@ def warm_up() -> None:
     import sklearn.linear_model  # noqa: F401
 
     import autograder.grading  # noqa: F401
-    import autograder.notebooks  # noqa: F401
+    import autograder.intake.notebooks  # noqa: F401
     import autograder.plugin  # noqa: F401
     import autograder.reporters.html  # noqa: F401
     from autograder.disclosure import for_students  # noqa: F401

@@ -1,7 +1,7 @@
 """Accepting an upload: the rules (:mod:`.policy`), the pipeline's own readers, storage by hash.
 
 An upload is one ``.zip``, one ``.ipynb``, or ``.py`` files (packed into a zip here). It is read
-by :func:`autograder.grading.prepare_submission`, the reader ``grade`` uses, with its limits
+by :func:`autograder.intake.prepare`, the reader ``grade`` uses, with its limits
 (entries, directory size, module size, the .py total), and refused whole when that reader
 refuses it, when it holds no module of the assignment, or when a zip member is a link or a path
 outside the archive (``..``, absolute). Only then is the file stored, under its sha256, and the
@@ -72,7 +72,7 @@ def pack(files: list[tuple[str, bytes]]) -> tuple[str, bytes]:
 def _check_members(path: Path) -> None:
     """Refuse an archive with a link, or a member outside it (``..``, an absolute path)."""
     from autograder.files import zip_directory
-    from autograder.grading import MAX_ZIP_DIRECTORY_BYTES, MAX_ZIP_ENTRIES
+    from autograder.intake import MAX_ZIP_DIRECTORY_BYTES, MAX_ZIP_ENTRIES
 
     with open(path, "rb") as handle:
         try:
@@ -96,7 +96,8 @@ def _check_members(path: Path) -> None:
 
 def validate(filename: str, content: bytes, questions: list[str], spec_path: Path | None = None) -> None:
     """Read the upload as ``grade`` would; refuse it with the reader's reason."""
-    from autograder.grading import CannotGrade, prepare_submission
+    from autograder.intake import prepare
+    from autograder.results import CannotGrade
     from autograder.spec import load_spec, select
 
     spec = load_spec(spec_path)
@@ -111,12 +112,11 @@ def validate(filename: str, content: bytes, questions: list[str], spec_path: Pat
             if not zipfile.is_zipfile(upload):
                 raise Refused(f"{filename} is not a readable .zip archive")
             _check_members(upload)
-        notes: list[str] = []
         try:
-            modules = prepare_submission(upload, workdir / "prepared", notes)
+            prepared = prepare(upload)
         except CannotGrade as exc:
             raise Refused(str(exc).replace(str(upload), filename).replace(upload.name, filename)) from None
-        if not any(modules.iterdir()):
+        if not prepared.files:
             from autograder.contract import CONTRACT
 
             raise Refused(f"{filename} holds no module of the assignment (expected files such as "

@@ -22,7 +22,7 @@ def _same(old, new) -> bool:
 def rescore_all() -> dict[str, int]:
     """Rescore every graded submission of every assignment; returns the counts (changed, unchanged)."""
     from autograder.judge.rescore import rescore_result
-    from autograder.grading import render_reports
+    from autograder.grading import render
     from autograder.results import GradingResult
     from autograder.service.dispatcher import student_result
     from autograder.service.policy import penalised
@@ -42,7 +42,7 @@ def rescore_all() -> dict[str, int]:
                 if _same(old, new):
                     counts["unchanged"] += 1
                     continue
-                reports = render_reports(new)
+                reports = render(new)
                 with transaction.atomic():
                     Submission.objects.filter(pk=submission.pk, status=Submission.Status.GRADED).update(
                         raw_score=new.score, max_score=new.max_score,

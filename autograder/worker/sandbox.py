@@ -62,6 +62,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.paths import PACKAGE_DIR
 from autograder.worker import confine, protocol
 
 SANDBOX_UID_ENV = "CH3_SANDBOX_UID"
@@ -78,7 +79,6 @@ BWRAP_PROBE = ("--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev",
 #: How many of the grader's readable files a weak-mode refusal names.
 NAMED_FILES = 8
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]          # autograder/
 SUBMISSION_MOUNT = "/submission"                            # where the worker sees the submission
 SCRATCH_MOUNT = "/tmp"                                      # its private, size-bounded scratch
 SCRATCH_MB = 256                                            # the scratch tmpfs (and /dev/shm) size
@@ -228,6 +228,15 @@ def bwrap_executable() -> str:
     if found is None:
         raise SandboxUnavailable(f"student code cannot be sandboxed here: {why_no_sandbox()}")
     return found.path
+
+
+def open_to_sandbox(root: Path) -> None:
+    """Make ``root`` and everything under it readable (never writable) by the sandbox's own uid:
+    folders 0755, files 0644; links are left as they are (never followed)."""
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def why_no_sandbox() -> str:
