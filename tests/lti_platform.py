@@ -5,6 +5,11 @@ checks the tool's client assertion against the tool's JWKS, AGS line items and s
 memberships. ``fail(kind, [500, (429, seconds), "timeout"])`` makes the next requests of a kind
 (``token``, ``lineitems``, ``scores``, ``memberships``) fail in that order.
 
+For dynamic registration it serves ``/.well-known/openid-configuration`` (its issuer is
+``config_issuer`` where a test sets one) and ``/register``; both want ``registration_token`` as a
+Bearer token, and ``/register`` answers with ``client_id`` and ``deployment_id`` (``registered``
+keeps what the tool sent).
+
 For a browser, ``/course?user=HINT&tool=URL`` is a course page that frames the tool's login
 initiation, and ``/auth`` answers the OIDC authorization request with a form that posts the signed
 id_token of ``users[HINT]`` (its ``claims`` keywords) to the tool's redirect URI.
@@ -52,6 +57,9 @@ class MockPlatform:
         self.members: list[dict] = []
         self.tokens: set[str] = set()
         self.users: dict[str, dict] = {}  # login_hint -> keywords of claims(), for the browser flow
+        self.registration_token = f"reg-{uuid.uuid4().hex}"
+        self.config_issuer: str | None = None  # an issuer other than its own, to test the check
+        self.registered: list[dict] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -72,6 +80,23 @@ class MockPlatform:
     def registration(self) -> dict:
         return {"issuer": self.issuer, "client_id": self.client_id, "deployment_ids": [self.deployment_id],
                 "auth_url": f"{self.url}/auth", "token_url": f"{self.url}/token", "jwks_url": f"{self.url}/jwks"}
+
+    @property
+    def openid_configuration_url(self) -> str:
+        return f"{self.url}/.well-known/openid-configuration"
+
+    def openid_configuration(self) -> dict:
+        return {"issuer": self.config_issuer or self.issuer, "authorization_endpoint": f"{self.url}/auth",
+                "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
+                "registration_endpoint": f"{self.url}/register",
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid"], "response_types_supported": ["id_token"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                    "product_family_code": "mock", "version": "1.0",
+                    "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}]}}
 
     def fail(self, kind: str, schedule: list) -> None:
         with self.lock:
@@ -200,7 +225,22 @@ class MockPlatform:
                 header = self.headers.get("Authorization", "")
                 return header.startswith("Bearer ") and header[7:] in platform.tokens
 
+            def _registration_token(self) -> bool:
+                return self.headers.get("Authorization", "") == f"Bearer {platform.registration_token}"
+
             def _answer(self, method, parts, kind, body):
+                if parts.path == "/.well-known/openid-configuration" and method == "GET":
+                    if not self._registration_token():
+                        return 401, {"error": "no or wrong registration token"}, None
+                    return 200, platform.openid_configuration(), None
+                if kind == "register" and method == "POST":
+                    if not self._registration_token():
+                        return 401, {"error": "no or wrong registration token"}, None
+                    sent = json.loads(body)
+                    platform.registered.append(sent)
+                    tool = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+                    return 200, {**sent, "client_id": platform.client_id,
+                                 tool: {**sent.get(tool, {}), "deployment_id": platform.deployment_id}}, None
                 if kind == "jwks" and method == "GET":
                     return 200, {"keys": [public_jwk(platform.key, platform.kid)]}, None
                 if kind == "token" and method == "POST":

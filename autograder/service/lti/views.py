@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import urlsplit
 
 import jwt
@@ -12,6 +13,7 @@ from django.contrib.auth import login
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -87,11 +89,13 @@ def _launch_origins(claims: dict) -> list[str]:
     return sorted(set(filter(None, map(_origin, urls))))
 
 
-def _framable(response, request, form_action: str = "'self'"):
-    """An LTI page: shown inside the platform's iframe, scripts off, forms to ``form_action`` only."""
-    ancestors = " ".join(["'self'", *sorted(_platform_origins(request))])
+def _framable(response, request, form_action: str = "'self'", script_nonce: str = "", also_framed_by=()):
+    """An LTI page: shown inside the platform's iframe, forms to ``form_action`` only, and no script
+    but the one inline script carrying ``script_nonce`` where there is one."""
+    ancestors = " ".join(["'self'", *sorted(_platform_origins(request) | set(filter(None, also_framed_by)))])
+    scripts = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; "
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src {scripts}; "
         f"object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
     response.xframe_options_exempt = True
     return response
@@ -234,6 +238,35 @@ def _assignment_total(assignment: Assignment) -> float:
     from autograder.service.lti.outbox import assignment_total
 
     return assignment_total(assignment)
+
+
+@xframe_options_exempt
+@require_GET
+def register_view(request, secret: str):
+    """Dynamic registration, opened by the LMS with ``openid_configuration`` and ``registration_token``
+    on a one-time URL from ``serve lti registration-url``; the page then asks the LMS to close it."""
+    from autograder.service.lti import dynamic
+
+    config_url = request.GET.get("openid_configuration", "")
+    framer = _origin(config_url)
+    try:
+        invite = dynamic.open_invite(secret)
+        if not config_url:
+            raise dynamic.RegistrationRefused("open this URL from the LMS's tool registration page: it came "
+                                              "without the LMS's openid_configuration")
+        registration, deployments = dynamic.register(config_url, request.GET.get("registration_token", ""))
+    except dynamic.RegistrationRefused as exc:
+        record_refusal("register", str(exc), request, issuer=exc.issuer or framer or "")
+        page = render(request, "lti/refused.html", {"reason": str(exc), "step": "register"}, status=403)
+        return _framable(page, request, also_framed_by=[framer])
+    invite.used, invite.registration = timezone.now(), registration
+    invite.save(update_fields=["used", "registration"])
+    log.info("LTI platform %s registered itself (client %s, deployments %s)", registration.issuer,
+             registration.client_id, ", ".join(deployments) or "none")
+    nonce = secrets.token_urlsafe(16)
+    page = render(request, "lti/registered.html", {"registration": registration, "deployments": deployments,
+                                                   "nonce": nonce})
+    return _framable(page, request, script_nonce=nonce, also_framed_by=[framer])
 
 
 @require_GET
