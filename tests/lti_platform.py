@@ -5,9 +5,19 @@ checks the tool's client assertion against the tool's JWKS, AGS line items and s
 memberships. ``fail(kind, [500, (429, seconds), "timeout"])`` makes the next requests of a kind
 (``token``, ``lineitems``, ``scores``, ``memberships``) fail in that order.
 
+For dynamic registration it serves ``/.well-known/openid-configuration`` (its issuer is
+``config_issuer`` where a test sets one) and ``/register``; both want ``registration_token`` as a
+Bearer token, and ``/register`` answers with ``client_id`` and ``deployment_id`` (``registered``
+keeps what the tool sent).
+
 For a browser, ``/course?user=HINT&tool=URL`` is a course page that frames the tool's login
 initiation, and ``/auth`` answers the OIDC authorization request with a form that posts the signed
-id_token of ``users[HINT]`` (its ``claims`` keywords) to the tool's redirect URI.
+id_token of ``users[HINT]`` (its ``claims`` keywords) to the tool's redirect URI. With
+``&storage=NAME`` the login carries ``lti_storage_target=NAME`` and the course page holds the
+platform's storage for the tool (LTI client-side postMessages: ``lti.put_data``/``lti.get_data``,
+kept per origin), in a frame of that name as Canvas does, or in the page itself for ``_parent``.
+``browser_host`` names the platform for the browser (the authorization endpoint and course pages),
+so that it is another site than a tool on 127.0.0.1; the tool still reaches it on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -30,6 +40,22 @@ ROLES = {"Learner": "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",
          "TeachingAssistant": "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"}
 
 
+STORAGE_JS = """<script>
+var kept = {};
+window.addEventListener("message", function (event) {
+  var data = event.data || {}, key = event.origin + " " + data.key, answer;
+  if (data.subject === "lti.put_data") {
+    kept[key] = data.value;
+    answer = {subject: "lti.put_data.response", message_id: data.message_id, key: data.key, value: data.value};
+  } else if (data.subject === "lti.get_data") {
+    answer = {subject: "lti.get_data.response", message_id: data.message_id, key: data.key};
+    if (key in kept) { answer.value = kept[key]; } else { answer.error = {code: "bad_request", message: "no such key"}; }
+  } else { return; }
+  event.source.postMessage(answer, event.origin);
+});
+</script>"""
+
+
 def rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -40,7 +66,8 @@ def public_jwk(key, kid: str) -> dict:
 
 
 class MockPlatform:
-    def __init__(self, *, client_id: str = "tool-client-1", deployment_id: str = "deploy-1", timeout: float = 1.0):
+    def __init__(self, *, client_id: str = "tool-client-1", deployment_id: str = "deploy-1", timeout: float = 1.0,
+                 browser_host: str | None = None):
         self.key, self.kid = rsa_key(), f"platform-{uuid.uuid4().hex[:8]}"
         self.client_id, self.deployment_id = client_id, deployment_id
         self.timeout = timeout  # how long a scheduled "timeout" stalls
@@ -52,11 +79,16 @@ class MockPlatform:
         self.members: list[dict] = []
         self.tokens: set[str] = set()
         self.users: dict[str, dict] = {}  # login_hint -> keywords of claims(), for the browser flow
+        self.registration_token = f"reg-{uuid.uuid4().hex}"
+        self.config_issuer: str | None = None  # an issuer other than its own, to test the check
+        self.registered: list[dict] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.issuer = self.url
+        port = self.server.server_address[1]
+        self.browser_url = f"http://{browser_host}:{port}" if browser_host else self.url
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
@@ -71,7 +103,24 @@ class MockPlatform:
     @property
     def registration(self) -> dict:
         return {"issuer": self.issuer, "client_id": self.client_id, "deployment_ids": [self.deployment_id],
-                "auth_url": f"{self.url}/auth", "token_url": f"{self.url}/token", "jwks_url": f"{self.url}/jwks"}
+                "auth_url": f"{self.browser_url}/auth", "token_url": f"{self.url}/token", "jwks_url": f"{self.url}/jwks"}
+
+    @property
+    def openid_configuration_url(self) -> str:
+        return f"{self.url}/.well-known/openid-configuration"
+
+    def openid_configuration(self) -> dict:
+        return {"issuer": self.config_issuer or self.issuer, "authorization_endpoint": f"{self.url}/auth",
+                "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
+                "registration_endpoint": f"{self.url}/register",
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid"], "response_types_supported": ["id_token"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                    "product_family_code": "mock", "version": "1.0",
+                    "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}]}}
 
     def fail(self, kind: str, schedule: list) -> None:
         with self.lock:
@@ -145,11 +194,18 @@ class MockPlatform:
                 """The course page and the authorization endpoint (HTML for a browser)."""
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 if parts.path == "/course":
+                    storage = query.get("storage")
                     login = (f"{query['tool']}lti/login?" + urlencode({
                         "iss": platform.issuer, "login_hint": query["user"], "client_id": platform.client_id,
-                        "target_link_uri": f"{query['tool']}lti/launch", "lti_deployment_id": platform.deployment_id}))
-                    self._html(200, f'<!doctype html><h1>Course</h1><iframe name="tool" id="tool" src="{escape(login)}" '
-                                    'style="width:900px;height:600px"></iframe>')
+                        "target_link_uri": f"{query['tool']}lti/launch", "lti_deployment_id": platform.deployment_id,
+                        **({"lti_storage_target": storage} if storage else {})}))
+                    keeper = ("" if not storage else STORAGE_JS if storage == "_parent" else
+                              f'<iframe name="{escape(storage)}" src="/storage" hidden></iframe>')
+                    self._html(200, f'<!doctype html><h1>Course</h1>{keeper}<iframe name="tool" id="tool" '
+                                    f'src="{escape(login)}" style="width:900px;height:600px"></iframe>')
+                    return True
+                if parts.path == "/storage":
+                    self._html(200, f"<!doctype html><title>storage</title>{STORAGE_JS}")
                     return True
                 if parts.path == "/auth":
                     assert query["response_type"] == "id_token" and query["client_id"] == platform.client_id
@@ -200,7 +256,22 @@ class MockPlatform:
                 header = self.headers.get("Authorization", "")
                 return header.startswith("Bearer ") and header[7:] in platform.tokens
 
+            def _registration_token(self) -> bool:
+                return self.headers.get("Authorization", "") == f"Bearer {platform.registration_token}"
+
             def _answer(self, method, parts, kind, body):
+                if parts.path == "/.well-known/openid-configuration" and method == "GET":
+                    if not self._registration_token():
+                        return 401, {"error": "no or wrong registration token"}, None
+                    return 200, platform.openid_configuration(), None
+                if kind == "register" and method == "POST":
+                    if not self._registration_token():
+                        return 401, {"error": "no or wrong registration token"}, None
+                    sent = json.loads(body)
+                    platform.registered.append(sent)
+                    tool = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+                    return 200, {**sent, "client_id": platform.client_id,
+                                 tool: {**sent.get(tool, {}), "deployment_id": platform.deployment_id}}, None
                 if kind == "jwks" and method == "GET":
                     return 200, {"keys": [public_jwk(platform.key, platform.kid)]}, None
                 if kind == "token" and method == "POST":

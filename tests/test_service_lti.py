@@ -421,3 +421,52 @@ def test_used_nonces_are_kept_two_days(platform):
     assert use_nonce(platform.issuer, "new") and not use_nonce(platform.issuer, "recent")
     assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"recent", "new"}
     assert not UsedNonce.objects.filter(pk=old.pk).exists() and UsedNonce.objects.filter(pk=recent.pk).exists()
+
+
+# ------------------------------------------------------------------ state kept by the platform (postMessage storage)
+
+def test_a_login_with_a_storage_target_keeps_its_state_in_the_platform_and_the_launch_checks_it(platform):
+    from autograder.service.models import Student
+
+    browser = client()
+    query = {"iss": platform.issuer, "login_hint": "hint-1", "target_link_uri": "https://grader.example.edu/lti/launch",
+             "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id,
+             "lti_storage_target": "post_message_forwarding"}
+    page = browser.get("/lti/login", query)
+    assert page.status_code == 200  # a page that asks the platform to keep the state, not a redirect
+    stored = json.loads(page.content.decode().split('<script id="lti-storage" type="application/json">')[1]
+                        .split("</script>")[0])
+    assert stored["target"] == "post_message_forwarding" and stored["origin"] == platform.url
+    sent = {k: v[0] for k, v in parse_qs(urlsplit(stored["auth_url"]).query).items()}
+    assert sent["state"] == stored["state"] and stored["auth_url"].startswith(f"{platform.url}/auth?")
+    nonce = page.content.decode().split('<script nonce="')[1].split('"')[0]
+    assert f"script-src 'nonce-{nonce}'" in page["Content-Security-Policy"]
+    assert page.cookies[f"lti1p3-{sent['state']}"].value == sent["state"]  # the cookie too, where it is kept
+
+    token = platform.sign(platform.claims(sent["nonce"], sub="stored-1", name="Ada Lovelace"))
+    cookieless = client()  # the browser kept no cookie from the login
+    check = cookieless.post("/lti/launch", {"id_token": token, "state": sent["state"]})
+    text = check.content.decode()
+    assert check.status_code == 200 and 'name="lti_storage_checked" value="1"' in text and token in text
+    assert "lti.get_data" in text and not Student.objects.exists()  # nobody signed in before the check
+
+    checked = {"id_token": token, "state": sent["state"], "lti_storage_checked": "1"}
+    forged = cookieless.post("/lti/launch", checked, HTTP_ORIGIN="https://attacker.example", HTTP_SEC_FETCH_SITE="cross-site")
+    assert forged.status_code == 403 and "must come from the tool&#x27;s own page" in forged.content.decode()
+    no_origin = cookieless.post("/lti/launch", checked)
+    assert no_origin.status_code == 403 and not Student.objects.exists()
+    landed = cookieless.post("/lti/launch", checked, HTTP_ORIGIN="http://testserver", HTTP_SEC_FETCH_SITE="same-origin")
+    assert landed.status_code == 200 and "Ada Lovelace" in landed.content.decode()
+    again = cookieless.post("/lti/launch", checked, HTTP_ORIGIN="http://testserver", HTTP_SEC_FETCH_SITE="same-origin")
+    assert again.status_code == 403 and "nonce replayed" in again.content.decode()
+
+
+def test_a_cookie_login_cannot_be_finished_as_a_storage_checked_launch(platform):
+    browser = client()
+    state, nonce = login(browser, platform)  # no lti_storage_target: the state lives in a cookie only
+    token = platform.sign(platform.claims(nonce))
+    forged = client().post("/lti/launch", {"id_token": token, "state": state, "lti_storage_checked": "1"},
+                           HTTP_ORIGIN="http://testserver", HTTP_SEC_FETCH_SITE="same-origin")
+    assert forged.status_code == 403 and "cookies blocked?" in forged.content.decode()
+    fine = browser.post("/lti/launch", {"id_token": token, "state": state})  # the cookie path still works
+    assert fine.status_code == 200

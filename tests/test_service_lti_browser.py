@@ -60,3 +60,47 @@ def test_a_learner_launches_in_the_frame_submits_and_the_score_reaches_the_platf
             assert len(platform.line_items) == 1
         finally:
             server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
+def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms_storage(tmp_path):
+    """The platform on another site than the tool, third-party cookies blocked: a login without
+    lti_storage_target fails on its missing state cookie, and one with it succeeds through the
+    platform's postMessage storage."""
+    data = tmp_path / "data"
+    cli("serve", "init", str(data))
+    with MockPlatform(browser_host="platform.test") as platform:
+        reg = platform.registration
+        cli("serve", "lti", "add-platform", str(data), "--issuer", reg["issuer"], "--client-id", reg["client_id"],
+            "--deployment-id", platform.deployment_id, "--auth-url", reg["auth_url"], "--token-url",
+            reg["token_url"], "--jwks-url", reg["jwks_url"])
+        platform.users = {"ada": {"sub": "ada-sub", "name": "Ada Lovelace", "roles": ("Learner",)},
+                          "grace": {"sub": "grace-sub", "name": "Grace Hopper", "roles": ("Learner",)}}
+        server = Server(data)
+        platform.tool_jwks = lambda: json.loads(urllib.request.urlopen(server.url + "lti/jwks.json", timeout=10).read())
+        try:
+            with sync_api.sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--host-resolver-rules=MAP platform.test 127.0.0.1",
+                    "--test-third-party-cookie-phaseout"])
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(f"{platform.browser_url}/course?user=grace&tool={server.url}")
+                cookies_only = page.frame_locator("#tool").locator("h1")
+                cookies_only.wait_for(timeout=20_000)
+                assert cookies_only.inner_text() == "This launch was refused"
+                assert "cookies blocked?" in page.frame_locator("#tool").locator("body").inner_text()
+
+                page.goto(f"{platform.browser_url}/course?user=ada&tool={server.url}&storage=post_message_forwarding")
+                frame = page.frame_locator("#tool")
+                frame.locator("#token").wait_for(timeout=20_000)
+                assert "Signed in as Ada Lovelace" in frame.locator("body").inner_text()
+                assert not [c for c in context.cookies() if c["name"].startswith("lti1p3-")]  # none was kept
+
+                page.goto(f"{platform.browser_url}/course?user=grace&tool={server.url}&storage=_parent")
+                page.frame_locator("#tool").locator("#token").wait_for(timeout=20_000)
+                assert "Signed in as Grace Hopper" in page.frame_locator("#tool").locator("body").inner_text()
+                browser.close()
+        finally:
+            server.stop()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from autograder.service.lti.models import LaunchRefusal, LineItemLink, LtiStaff, LtiStudent, ScorePost
+from autograder.service.lti.models import LaunchRefusal, LineItemLink, LtiStaff, LtiStudent, RegistrationInvite, ScorePost
 
 
 @admin.register(ScorePost)
@@ -18,3 +18,9 @@ class LaunchRefusalAdmin(admin.ModelAdmin):
 admin.site.register(LtiStudent)
 admin.site.register(LtiStaff)
 admin.site.register(LineItemLink)
+
+
+@admin.register(RegistrationInvite)
+class RegistrationInviteAdmin(admin.ModelAdmin):
+    list_display = ("id", "created", "expires", "used", "registration")
+    readonly_fields = [f.name for f in RegistrationInvite._meta.fields]

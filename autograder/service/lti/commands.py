@@ -5,6 +5,7 @@
     serve lti sync DIR                     every course's members (NRPS); Learners become students
     serve lti post DIR                     record changed scores and post the due ones (AGS) once
     serve lti config DIR                   Canvas's developer-key JSON
+    serve lti registration-url DIR [--hours H]   a one-time URL for the LMS's dynamic registration
 """
 
 from __future__ import annotations
@@ -42,18 +43,33 @@ def add_platform_command(
 ):
     """Register an LTI 1.3 platform (or update it) and its deployments."""
     _setup(data_dir)
-    for value, option in ((issuer, "--issuer"), (auth_url, "--auth-url"), (token_url, "--token-url"),
-                          (jwks_url, "--jwks-url")):
-        if not value.startswith(("https://", "http://")):
-            typer.echo(f"serve: {option} takes an http(s) URL", err=True)
-            raise typer.Exit(2)
     from autograder.service.lti.tool import add_platform, base_url
 
-    registration = add_platform(issuer=issuer, client_id=client_id, deployment_ids=deployment_id, auth_url=auth_url,
-                                token_url=token_url, jwks_url=jwks_url, name=name, audience=audience)
+    try:
+        registration = add_platform(issuer=issuer, client_id=client_id, deployment_ids=deployment_id,
+                                    auth_url=auth_url, token_url=token_url, jwks_url=jwks_url, name=name,
+                                    audience=audience)
+    except ValueError as exc:
+        typer.echo(f"serve: {exc}", err=True)
+        raise typer.Exit(2)
     typer.echo(f"registered {registration.issuer} (client {registration.client_id}; deployments "
                f"{', '.join(deployment_id)})")
     typer.echo(f"tool: login {base_url()}/lti/login, launch {base_url()}/lti/launch, keys {base_url()}/lti/jwks.json")
+
+
+@lti_app.command("registration-url")
+def registration_url_command(
+    data_dir: Path = typer.Argument(..., help="the data folder"),
+    hours: float = typer.Option(24.0, "--hours", min=0.1, help="how long the URL stays valid"),
+):
+    """A one-time URL to paste into the LMS's dynamic registration (Moodle: Tool URL; Canvas: Install by URL)."""
+    _setup(data_dir)
+    from autograder.service.lti.dynamic import new_invite
+
+    url, invite = new_invite(hours)
+    typer.echo(url)
+    typer.echo(f"valid once, until {invite.expires:%Y-%m-%d %H:%M} UTC; the platform it registers is listed at "
+               "/lti/staff/", err=True)
 
 
 @lti_app.command("rotate-keys")

@@ -95,3 +95,18 @@ class ScorePost(models.Model):
 
     def __str__(self):
         return f"{self.student} {self.score_given:g}/{self.score_maximum:g} {self.status}"
+
+
+class RegistrationInvite(models.Model):
+    """A one-time dynamic registration URL made by staff (``serve lti registration-url``): only its
+    hash is kept; it works once, until ``expires``, and names the platform it registered."""
+
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+    used = models.DateTimeField(null=True, blank=True)
+    registration = models.ForeignKey("lti_tool.LtiRegistration", null=True, blank=True, on_delete=models.SET_NULL)
+
+    def __str__(self):
+        state = f"used {self.used:%Y-%m-%d %H:%M}" if self.used else f"until {self.expires:%Y-%m-%d %H:%M}"
+        return f"registration URL {self.pk} ({state})"

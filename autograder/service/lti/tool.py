@@ -78,7 +78,15 @@ def signing_key_pem() -> tuple[str, str]:
 
 def add_platform(*, issuer: str, client_id: str, deployment_ids: list[str], auth_url: str, token_url: str,
                  jwks_url: str, name: str = "", audience: str = "") -> LtiRegistration:
-    """Register a platform (or update the one with this issuer and client id) and its deployments."""
+    """Register a platform (or update the one with this issuer and client id) and its deployments:
+    the one way in for ``serve lti add-platform`` and dynamic registration alike. ValueError names
+    the first field that is not an http(s) URL or is empty."""
+    for value, field in ((issuer, "issuer"), (auth_url, "auth-url"), (token_url, "token-url"),
+                         (jwks_url, "jwks-url")):
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError(f"--{field} takes an http(s) URL")
+    if not client_id:
+        raise ValueError("--client-id is empty")
     ensure_key()
     with transaction.atomic():
         registration, _ = LtiRegistration.objects.update_or_create(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+import secrets
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 
@@ -12,12 +13,14 @@ from django.contrib.auth import login
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from lti_tool.models import Key, LtiLaunch, LtiRegistration
 from lti_tool.utils import sync_data_from_launch
 from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.contrib.django.request import DjangoRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
 from pylti1p3.exception import LtiException, OIDCException
@@ -87,11 +90,13 @@ def _launch_origins(claims: dict) -> list[str]:
     return sorted(set(filter(None, map(_origin, urls))))
 
 
-def _framable(response, request, form_action: str = "'self'"):
-    """An LTI page: shown inside the platform's iframe, scripts off, forms to ``form_action`` only."""
-    ancestors = " ".join(["'self'", *sorted(_platform_origins(request))])
+def _framable(response, request, form_action: str = "'self'", script_nonce: str = "", also_framed_by=()):
+    """An LTI page: shown inside the platform's iframe, forms to ``form_action`` only, and no script
+    but the one inline script carrying ``script_nonce`` where there is one."""
+    ancestors = " ".join(["'self'", *sorted(_platform_origins(request) | set(filter(None, also_framed_by)))])
+    scripts = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; "
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src {scripts}; "
         f"object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
     response.xframe_options_exempt = True
     return response
@@ -121,6 +126,50 @@ def _explain(exc: Exception) -> str:
     return text
 
 
+class SharedCacheStorage(DjangoCacheDataStorage):
+    """pylti1p3's cache storage without its session-id cookie (which an iframe without third-party
+    cookies never gets back): nonces and state parameters are keyed by their own random values."""
+
+    def get_session_cookie_name(self):
+        return None
+
+
+class PlatformStorageLaunch(ToolMessageLaunch):
+    """A launch whose state the browser checked against the platform's storage (LTI client-side
+    postMessages) instead of a cookie: the state must be one this tool's login issued for a
+    platform-storage login; everything else pylti1p3 checks as usual."""
+
+    def validate_state(self):
+        state = self._get_request_param("state")
+        params = self._session_service.get_state_params(state) if state else None
+        if not isinstance(params, dict) or not params.get(STORAGE_TARGET):
+            raise LtiException("State not found")
+        return self
+
+
+STORAGE_TARGET = "lti_storage_target"
+STORAGE_CHECKED = "lti_storage_checked"
+
+
+def _storage_origin(issuer: str, client_id: str) -> str | None:
+    """The origin the platform's storage answers from: its authorization endpoint's."""
+    registrations = LtiRegistration.objects.active().filter(issuer=issuer)
+    if client_id:
+        registrations = registrations.filter(client_id=client_id)
+    registration = registrations.order_by("id").first()
+    return _origin(registration.auth_url) if registration is not None else None
+
+
+def _same_origin(request) -> bool:
+    """The request came from a page of this tool (the browser sets Origin and Sec-Fetch-Site; a page
+    elsewhere cannot)."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+        return False
+    origin = request.headers.get("Origin", "")
+    own = {_origin(request.build_absolute_uri("/")), _origin(base_url())}
+    return bool(origin) and origin in own
+
+
 @csrf_exempt
 @xframe_options_exempt
 @require_http_methods(["GET", "POST"])
@@ -131,18 +180,47 @@ def login_view(request):
     if not params.get("target_link_uri"):
         return _refuse(request, "login", "the login request has no target_link_uri", status=400, **fields)
     ensure_key()
-    oidc = DjangoOIDCLogin(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
+    target = params.get(STORAGE_TARGET, "")
+    storage = SharedCacheStorage() if target else DjangoCacheDataStorage()
+    oidc = DjangoOIDCLogin(request, StrictToolConfig(), launch_data_storage=storage)
+    launch_url = request.build_absolute_uri(reverse("lti-launch"))
     try:  # no JavaScript cookie check: the state cookie is set on this redirect
-        return oidc.disable_check_cookies().redirect(request.build_absolute_uri(reverse("lti-launch")))
+        if not target:
+            return oidc.disable_check_cookies().redirect(launch_url)
+        origin = _storage_origin(fields["issuer"], fields["client_id"])
+        redirect = oidc.disable_check_cookies().pass_params_to_launch(
+            {STORAGE_TARGET: target}).get_redirect_object(launch_url)
     except (LtiException, OIDCException) as exc:
         return _refuse(request, "login", _explain(exc), status=400, **fields)
+    # The platform keeps the state for this tool (lti.put_data); the cookie is set too, for a
+    # browser that still accepts it.
+    auth_url = redirect.get_redirect_url()
+    state = dict(parse_qsl(urlsplit(auth_url).query)).get("state", "")
+    nonce = secrets.token_urlsafe(16)
+    page = render(request, "lti/storage_login.html", {"nonce": nonce, "storage": {
+        "target": target, "origin": origin, "state": state, "auth_url": auth_url}})
+    page.cookies.update(redirect.do_redirect().cookies)
+    return _framable(page, request, script_nonce=nonce)
 
 
 @csrf_exempt
 @xframe_options_exempt
 @require_POST
 def launch_view(request):
-    message_launch = ToolMessageLaunch(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
+    state = request.POST.get("state", "")
+    storage = SharedCacheStorage()
+    storage.set_request(DjangoRequest(request))
+    state_params = storage.get_value(f"lti1p3-{state}") if state and not request.COOKIES.get(f"lti1p3-{state}") \
+        else None
+    if isinstance(state_params, dict) and state_params.get(STORAGE_TARGET):
+        if request.POST.get(STORAGE_CHECKED) != "1":
+            return _storage_check(request, state, state_params[STORAGE_TARGET])
+        if not _same_origin(request):
+            return _refuse(request, "launch", "a launch checked against the platform's storage must come from "
+                                              "the tool's own page", unverified_claims(request))
+        message_launch = PlatformStorageLaunch(request, StrictToolConfig(), launch_data_storage=storage)
+    else:
+        message_launch = ToolMessageLaunch(request, StrictToolConfig(), launch_data_storage=DjangoCacheDataStorage())
     claims = {}
     try:
         message_launch.validate()
@@ -197,6 +275,22 @@ def launch_view(request):
     return _framable(render(request, "lti/student.html", _student_page(request, student, token)), request)
 
 
+def _storage_check(request, state: str, target: str):
+    """The page that asks the platform's storage (lti.get_data) for the state this browser's login
+    put there, and posts the launch back to the tool only if it matches."""
+    claims = unverified_claims(request)
+    aud = claims.get("aud")
+    client_id = claims.get("azp") or (aud[0] if isinstance(aud, list) and aud else aud) or ""
+    origin = _storage_origin(str(claims.get("iss") or ""), str(client_id))
+    if origin is None:
+        return _refuse(request, "launch", "this platform or client id is not registered with the tool", claims)
+    nonce = secrets.token_urlsafe(16)
+    page = render(request, "lti/storage_launch.html", {
+        "nonce": nonce, "id_token": request.POST.get("id_token", ""), "state": state,
+        "storage": {"target": target, "origin": origin, "state": state}})
+    return _framable(page, request, script_nonce=nonce)
+
+
 def _student_page(request, student: Student, token: str) -> dict:
     return {"student": student, "token": token, "server": base_url() + "/",
             "assignment": Assignment.objects.order_by("id").first()}
@@ -234,6 +328,35 @@ def _assignment_total(assignment: Assignment) -> float:
     from autograder.service.lti.outbox import assignment_total
 
     return assignment_total(assignment)
+
+
+@xframe_options_exempt
+@require_GET
+def register_view(request, secret: str):
+    """Dynamic registration, opened by the LMS with ``openid_configuration`` and ``registration_token``
+    on a one-time URL from ``serve lti registration-url``; the page then asks the LMS to close it."""
+    from autograder.service.lti import dynamic
+
+    config_url = request.GET.get("openid_configuration", "")
+    framer = _origin(config_url)
+    try:
+        invite = dynamic.open_invite(secret)
+        if not config_url:
+            raise dynamic.RegistrationRefused("open this URL from the LMS's tool registration page: it came "
+                                              "without the LMS's openid_configuration")
+        registration, deployments = dynamic.register(config_url, request.GET.get("registration_token", ""))
+    except dynamic.RegistrationRefused as exc:
+        record_refusal("register", str(exc), request, issuer=exc.issuer or framer or "")
+        page = render(request, "lti/refused.html", {"reason": str(exc), "step": "register"}, status=403)
+        return _framable(page, request, also_framed_by=[framer])
+    invite.used, invite.registration = timezone.now(), registration
+    invite.save(update_fields=["used", "registration"])
+    log.info("LTI platform %s registered itself (client %s, deployments %s)", registration.issuer,
+             registration.client_id, ", ".join(deployments) or "none")
+    nonce = secrets.token_urlsafe(16)
+    page = render(request, "lti/registered.html", {"registration": registration, "deployments": deployments,
+                                                   "nonce": nonce})
+    return _framable(page, request, script_nonce=nonce, also_framed_by=[framer])
 
 
 @require_GET
