@@ -142,15 +142,16 @@ def write_grades_csv(path: Path, entries: list[dict], results: dict[str, Grading
 
 # -------------------------------------------------------------------- the total
 
-def assignment_total() -> float:
-    """The whole assignment's points (every question of questions.toml)."""
+def assignment_total(spec: Path | None = None) -> float:
+    """The whole assignment's points (every question of ``spec``; default: the installed questions.toml)."""
     from autograder.spec import load_spec
 
-    return float(sum(q.points for q in load_spec().values()))
+    return float(sum(q.points for q in load_spec(spec).values()))
 
 
-def check_gradebook_selection(questions, *, partial_export: bool) -> None:
+def check_gradebook_selection(questions, *, partial_export: bool, spec: Path | None = None) -> None:
     """A gradebook export records the whole assignment: a ``-q`` subset is refused unless asked for.
+    ``spec``: the questions.toml graded with (default: the installed one).
 
     Raises
     ------
@@ -161,8 +162,8 @@ def check_gradebook_selection(questions, *, partial_export: bool) -> None:
         return
     from autograder.spec import load_spec, select
 
-    chosen = sum(q.points for q in select(load_spec(), chosen=questions))
-    total = assignment_total()
+    chosen = sum(q.points for q in select(load_spec(spec), chosen=questions))
+    total = assignment_total(spec)
     if chosen < total:
         raise ValueError(f"-q grades {chosen:g} of the assignment's {total:g} points: a gradebook export would "
                          f"record every student out of {chosen:g}. Grade the whole assignment, or pass "
