@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("django", reason="the service needs the serve extra")
 
-from tests.service_helpers import cli  # noqa: E402
+from tests.service_helpers import cli, zip_bytes  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lms"
 CANVAS_EXPORT = FIXTURES / "canvas_gradebook_export.csv"
@@ -161,3 +161,40 @@ def test_the_class_page_offers_the_exports_to_staff_only(service, course):
     refused = staff.post("/staff/export/moodle", {"gradebook": io.BytesIO(b"name,grade\nAnn,3\n")}, follow=True)
     assert "cannot export moodle: the file" in refused.content.decode() and "not a Moodle grading worksheet" \
         in refused.content.decode()
+
+
+# ------------------------------------------------------------------ similarity flags
+
+SIMILARITY = Path(__file__).parent / "fixtures" / "similarity"
+
+
+def test_the_class_page_flags_near_identical_counted_submissions(service, course):
+    """bob's counted confusion.py is alice's renamed and reformatted (grade-all's planted copy); carol
+    wrote her own; alice's earlier, lower submission is not the counted one and is not compared."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from autograder.service.intake import store
+    from autograder.service.models import Submission
+
+    def upload(student, source: Path, score: float):
+        digest, blob = store(zip_bytes({"confusion.py": source.read_bytes()}), ".zip")
+        return submission(student, score=score, grading_json=grading(score), blob=blob, filename="work.zip")
+
+    Submission.objects.all().delete()
+    alice, bob = make_student("alice", "alice@example.org"), make_student("bob", "bob@example.org")
+    carol = make_student("carol", "carol@example.org")
+    upload(alice, SIMILARITY / "carol" / "confusion.py", 10)  # not counted: her best is below
+    counted = upload(alice, SIMILARITY / "alice" / "confusion.py", 90)
+    copied = upload(bob, SIMILARITY / "bob" / "confusion.py", 80)
+    upload(carol, SIMILARITY / "carol" / "confusion.py", 70)
+    staff = Client()
+    staff.force_login(get_user_model().objects.get(username="staff"))
+    page = staff.get("/staff/").content.decode()
+    similar = page[page.index("<h2>Similar code</h2>"):]
+    assert "The counted submissions of 3 student(s)" in similar
+    rows = similar.split('<tr><td><a href="')[1:]
+    assert len(rows) == 1
+    assert f'/submissions/{counted.pk}/">alice</a>' in rows[0] and f'/submissions/{copied.pk}/">bob</a>' in rows[0]
+    assert "confusion.py (" in rows[0] and "carol" not in similar
+    assert float(rows[0].split("</a></td><td>")[1].split("</td>")[0]) >= 0.6

@@ -14,7 +14,8 @@
                                         with ``Last-Event-ID`` resumes), ``status`` changes, then
                                         ``done`` with the score; owner and staff only
     GET  /live.js                       the submission page's script (EventSource; no inline script)
-    GET  /staff/                        the class: each student's counted score, the queue depth
+    GET  /staff/                        the class: each student's counted score, the queue depth,
+                                        the similarity flags between counted submissions
     GET  /staff/export/submissions|csv  ``serve export``'s CSV files, as downloads
     POST /staff/export/canvas|moodle    Canvas's or Moodle's gradebook file (the upload ``gradebook``)
                                         filled in with the final grades, as a download
@@ -325,16 +326,21 @@ def feedback_view(request, pk: int):
 @staff_member_required
 def class_view(request):
     from autograder.service.export import final_grades
+    from autograder.service.similarity import similar_counted
 
     assignment = _assignment()
     grades = final_grades(assignment)
+    similar, compared = similar_counted(grades.counted)
+    pairs = [{"a": p.a, "b": p.b, "score": p.score, "modules": p.modules,
+              "a_submission": grades.counted[p.a], "b_submission": grades.counted[p.b]} for p in similar]
     rows = []
     for student in grades.students:
         latest = Submission.objects.filter(student=student, assignment=assignment).order_by("-created").first()
         rows.append({"student": student, "counted": grades.counted.get(student.student_id), "latest": latest,
                      "phases": latest.phases() if latest else None,
                      "blank": grades.blank.get(student.student_id, "")})
-    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth()})
+    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth(),
+                                                  "pairs": pairs, "compared": compared})
 
 
 #: The largest gradebook file (Canvas's export, Moodle's worksheet) the class page takes.
