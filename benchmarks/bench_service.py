@@ -13,6 +13,13 @@ Prints:
 - throughput for a small class (each student a distinct copy of the reference `confusion`
   module, hidden grading, -j 2): the service (uploads, queue, warm graders) vs `grade-all -j 2`
   on the same files: the ratio of the wall times.
+- the deadline spike (``--spike N``, default 12; 60 for a lecture-sized class): N students each
+  upload a hidden grading within ``--spike-window`` seconds (open loop, evenly spaced), and every
+  other student a public check too; the same N files graded by `grade-all -j 2` in the same run.
+  Reported: receipt p50/p95 during the spike, the time until the last grading finished and the
+  class's throughput against grade-all's (the ratio), and the checks' p95 result latency (upload to
+  finished, as the server recorded it) against an idle check's on the same server (the ratio).
+  ``--only-spike`` runs only this part.
 Timings are wall-clock on this machine, under whatever else runs on it; compare the ratios.
 """
 
@@ -58,7 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 def open_loop(call, rate: float, seconds: float) -> tuple[list[float], int]:
     """``call()`` at ``rate`` a second for ``seconds`` (each at its scheduled time, whatever the
     earlier ones take); (latencies in seconds, failures)."""
-    count = int(rate * seconds)
+    count = round(rate * seconds)
     start = time.perf_counter() + 0.2
 
     def one(n: int):
@@ -121,11 +128,7 @@ def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[
 
 
 def throughput(folder: Path, data: Path, tokens: list[str], size: int) -> None:
-    classroom = folder / "class"
-    reference = (SOLUTIONS / f"{MODULE}.py").read_text()
-    for n in range(size):  # distinct files: nothing is graded once for several students
-        (classroom / f"s{n:03d}").mkdir(parents=True)
-        (classroom / f"s{n:03d}" / f"{MODULE}.py").write_text(reference + f"\n# student {n}\n")
+    classroom = class_folder(folder / "class", size)
     started = time.perf_counter()
     cli("grade-all", str(classroom), "--out", str(folder / "out"), "-j", "2", "-q", MODULE, "--quiet")
     batch = time.perf_counter() - started
@@ -147,19 +150,84 @@ def throughput(folder: Path, data: Path, tokens: list[str], size: int) -> None:
         print(f"  statuses: {statuses}")
 
 
+def class_folder(folder: Path, size: int) -> Path:
+    """``size`` students, each a distinct copy of the reference module (nothing is graded once for several)."""
+    reference = (SOLUTIONS / f"{MODULE}.py").read_text()
+    for n in range(size):
+        (folder / f"s{n:03d}").mkdir(parents=True)
+        (folder / f"s{n:03d}" / f"{MODULE}.py").write_text(reference + f"\n# student {n}\n")
+    return folder
+
+
+def spike(folder: Path, data: Path, tokens: list[str], size: int, window: float) -> None:
+    """The deadline spike: ``size`` hidden gradings and ``size // 2`` checks within ``window`` seconds."""
+    classroom = class_folder(folder / "spike-class", size)
+    started = time.perf_counter()
+    cli("grade-all", str(classroom), "--out", str(folder / "spike-out"), "-j", "2", "-q", MODULE, "--quiet")
+    batch = time.perf_counter() - started
+    uploads = [("grade", n) for n in range(size)] + [("check", n) for n in range(0, size, 2)]
+    uploads.sort(key=lambda u: (u[1], u[0] == "grade"))  # a student's check just before their grading
+    server = Server(data, "--workers", "2")
+    try:
+        idle = []
+        for n in range(3):  # the first also starts the warm graders: not counted
+            receipt = submit(server.url, tokens[-1], classroom / "s000", check=True, questions=[MODULE])
+            state = watch(receipt["url"], tokens[-1])
+            assert state["status"] == "graded", state
+            if n:
+                idle.append(state["phases"]["finished"])
+        receipts_: dict[int, tuple[float, float, dict]] = {}
+        clock = time.perf_counter()
+
+        def upload(k: int):
+            kind, n = uploads[k]
+            sent = time.perf_counter()
+            receipt = submit(server.url, tokens[n], classroom / f"s{n:03d}", check=kind == "check",
+                             questions=[MODULE])
+            receipts_[k] = (sent - clock, time.perf_counter() - sent, receipt)
+
+        latencies, failed = open_loop(upload, len(uploads) / window, window)
+        states = {k: watch(receipts_[k][2]["url"], tokens[uploads[k][1]]) for k in sorted(receipts_)}
+    finally:
+        server.stop()
+    graded = [k for k, (kind, _) in enumerate(uploads) if kind == "grade" and k in states
+              and states[k]["status"] == "graded"]
+    checks = [states[k]["phases"]["finished"] for k, (kind, _) in enumerate(uploads)
+              if kind == "check" and k in states and states[k]["status"] == "graded"]
+    drained = max(receipts_[k][0] + states[k]["phases"]["finished"] for k in graded) if graded else float("nan")
+    p95 = percentile(checks, 95) if checks else float("nan")
+    idle_check = statistics.median(idle)
+    print(f"deadline spike: {size} hidden gradings + {len(uploads) - size} checks within {window:g} s, 2 graders; "
+          f"{len(latencies)} receipts ok, {failed} failed; receipt p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+          f"p95 {percentile(latencies, 95) * 1000:.0f} ms")
+    print(f"  last grading finished {drained:.1f} s after the first upload ({len(graded)}/{size} graded; "
+          f"{size / drained * 60:.1f}/min); grade-all -j 2 on the same files {batch:.1f} s ({size / batch * 60:.1f}/min); "
+          f"spike / grade-all = {drained / batch:.2f}x")
+    print(f"  checks during the spike: p95 {p95:.2f} s upload to result ({len(checks)} graded); idle check "
+          f"{idle_check:.2f} s; spike p95 / idle = {p95 / idle_check:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10.0, help="receipt requests a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the receipt load lasts")
     parser.add_argument("--repeats", type=int, default=3, help="idle checks timed per executor")
     parser.add_argument("--class-size", type=int, default=6)
+    parser.add_argument("--spike", type=int, default=12, help="students in the deadline spike (60: a large class)")
+    parser.add_argument("--spike-window", type=float, default=10.0, help="seconds the spike's uploads span")
+    parser.add_argument("--only-spike", action="store_true", help="run only the deadline spike")
     args = parser.parse_args()
     if args.rate * args.seconds > 2000 or args.seconds > 120:
         parser.error("keep the load bounded: at most 2000 requests and 120 s")
+    if not 2 <= args.spike <= 60 or not 1 <= args.spike_window <= 120:
+        parser.error("keep the spike bounded: 2 to 60 students within 1 to 120 s")
     scratch = Path(tempfile.mkdtemp(prefix="bench-service-"))
     try:
-        data, tokens = course(scratch, max(args.class_size, 10))
+        data, tokens = course(scratch, max(args.class_size, args.spike + 1, 10))
         print(f"course server on 127.0.0.1 ({len(tokens)} students, SQLite), python {sys.version.split()[0]}")
+        if args.only_spike:
+            spike(scratch, data, tokens, args.spike, args.spike_window)
+            return
         receipts(data, tokens, args.rate, args.seconds)
         cold = check_latency(data, tokens[0], "cold", args.repeats)
         warm = check_latency(data, tokens[0], "warm", args.repeats)
@@ -168,6 +236,7 @@ def main() -> None:
                   f"last question {times[1]:.2f} s, final {times[2]:.2f} s")
         print(f"  warm / cold (final) = {warm[2] / cold[2]:.2f}x")
         throughput(scratch, data, tokens, args.class_size)
+        spike(scratch, data, tokens, args.spike, args.spike_window)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

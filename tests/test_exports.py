@@ -191,6 +191,18 @@ def test_a_worksheet_that_is_not_moodles_is_refused(tmp_path):
         exports.write_moodle_worksheet(tmp_path / "w.csv", moodle_records(tmp_path), {}, other)
 
 
+def test_people_are_matched_to_the_worksheets_participants_by_email_or_id_number(tmp_path):
+    people = [{"id": "s1", "email": "ANN@example.edu"}, {"id": "s2", "email": "nobody@example.edu"}]
+    assert exports.moodle_participants(MOODLE_WORKSHEET, people) == {"s1": "2345671"}
+    numbered = tmp_path / "numbered.csv"
+    header, *body = read_csv_rows(MOODLE_WORKSHEET)
+    exports.write_csv(numbered, ["ID number", *header], [["s2", *body[0]], ["", *body[1]]])
+    # s2's ID number is on Ann's row, where s1's email is: one row claimed by two people is refused
+    with pytest.raises(LayoutError, match="Participant 2345671 matches several people: s1, s2"):
+        exports.moodle_participants(numbered, people)
+    assert exports.moodle_participants(numbered, [people[1]]) == {"s2": "2345671"}
+
+
 def test_a_bad_worksheet_or_roster_is_refused_before_anyone_is_graded(tmp_path):
     from autograder.bulk import grade_all
 

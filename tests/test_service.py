@@ -414,10 +414,15 @@ def test_exports_list_submissions_and_every_roster_student(service, capsys):
     from autograder.service.commands import export_command
     from autograder.service.models import Assignment, Job, Student, Submission
 
+    from autograder.results import GradingResult, QuestionResult
+
     add_students(service, "s1", "s2")
     s1 = Student.objects.get(student_id="s1")
+    result = GradingResult(submission="x.zip", profile="quick", isolation="bubblewrap",
+                           questions=[QuestionResult("confusion.f1", "f1", "hidden", 7.5, 10, "partial")])
     graded = Submission.objects.create(student=s1, assignment=Assignment.objects.get(), sha256="0" * 64, blob="-",
-                                       filename="x.zip", status="graded", score=7.5, max_score=10)
+                                       filename="x.zip", status="graded", score=7.5, max_score=10,
+                                       grading_json=json.dumps(result.to_dict()))
     Job.objects.create(submission=graded, status="done", attempts=1)
     capsys.readouterr()
     export_command(service, format="submissions")

@@ -47,6 +47,9 @@ CANVAS_ASSIGNMENT_ID = re.compile(r"^(?P<title>.*?)\s*\((?P<id>\d+)\)\s*$")
 MOODLE_IDENTIFIER, MOODLE_GRADE, MOODLE_MAX, MOODLE_MODIFIED = (
     "Identifier", "Grade", "Maximum Grade", "Last modified (grade)")
 MOODLE_PARTICIPANT = "Participant "
+#: The worksheet's identity columns (those the site's "Show user identity" setting adds), matched to a
+#: person's id or email by :func:`moodle_participants`.
+MOODLE_IDENTITY = ("ID number", "Username", "Email address")
 MOODLE_COLUMNS = (MOODLE_IDENTIFIER, "Full name", "Email address", "Status", MOODLE_GRADE, MOODLE_MAX,
                   "Grade can be changed", "Last modified (submission)", MOODLE_MODIFIED)
 #: What a spreadsheet treats as the start of a formula (OWASP, "CSV Injection").
@@ -77,9 +80,14 @@ def csv_text(header: list[str], rows: list[list], verbatim=()) -> str:
     return buffer.getvalue()
 
 
+def csv_file_text(header: list[str], rows: list[list], *, bom: bool = False, verbatim=()) -> str:
+    """A CSV file's whole text (see :func:`csv_text`); ``bom``: with a byte-order mark, for Excel."""
+    return ("\ufeff" if bom else "") + csv_text(header, rows, verbatim)
+
+
 def write_csv(path: Path, header: list[str], rows: list[list], *, bom: bool = False, verbatim=()) -> Path:
-    """Write a CSV atomically (see :func:`csv_text`); ``bom``: UTF-8 with a byte-order mark, for Excel."""
-    atomic_write(path, ("\ufeff" if bom else "") + csv_text(header, rows, verbatim))
+    """Write a CSV atomically (see :func:`csv_file_text`)."""
+    atomic_write(path, csv_file_text(header, rows, bom=bom, verbatim=verbatim))
     return Path(path)
 
 
@@ -134,15 +142,16 @@ def write_grades_csv(path: Path, entries: list[dict], results: dict[str, Grading
 
 # -------------------------------------------------------------------- the total
 
-def assignment_total() -> float:
-    """The whole assignment's points (every question of questions.toml)."""
+def assignment_total(spec: Path | None = None) -> float:
+    """The whole assignment's points (every question of ``spec``; default: the installed questions.toml)."""
     from autograder.spec import load_spec
 
-    return float(sum(q.points for q in load_spec().values()))
+    return float(sum(q.points for q in load_spec(spec).values()))
 
 
-def check_gradebook_selection(questions, *, partial_export: bool) -> None:
+def check_gradebook_selection(questions, *, partial_export: bool, spec: Path | None = None) -> None:
     """A gradebook export records the whole assignment: a ``-q`` subset is refused unless asked for.
+    ``spec``: the questions.toml graded with (default: the installed one).
 
     Raises
     ------
@@ -153,8 +162,8 @@ def check_gradebook_selection(questions, *, partial_export: bool) -> None:
         return
     from autograder.spec import load_spec, select
 
-    chosen = sum(q.points for q in select(load_spec(), chosen=questions))
-    total = assignment_total()
+    chosen = sum(q.points for q in select(load_spec(spec), chosen=questions))
+    total = assignment_total(spec)
     if chosen < total:
         raise ValueError(f"-q grades {chosen:g} of the assignment's {total:g} points: a gradebook export would "
                          f"record every student out of {chosen:g}. Grade the whole assignment, or pass "
@@ -166,6 +175,10 @@ def _scaled(score: float, maximum: float, target: float | None) -> float:
     if not target or not maximum or abs(target - maximum) < 1e-9:
         return score
     return score * target / maximum
+
+
+def _score(sid: str, result: GradingResult, points: dict[str, float] | None) -> float:
+    return points[sid] if points and sid in points else result.score
 
 
 def _number(text: str) -> float | None:
@@ -241,6 +254,14 @@ def roster_matches(entries: list[dict]) -> dict[str, dict]:
 
 def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, GradingResult], roster: Path,
                      assignment: str | None = None, *, partial_export: bool = False) -> Path:
+    """Write :func:`canvas_import_text` to ``path`` (``grade-all``'s ``canvas_import.csv``)."""
+    atomic_write(path, canvas_import_text(entries, results, roster, assignment, partial_export=partial_export))
+    return Path(path)
+
+
+def canvas_import_text(entries: list[dict], results: dict[str, GradingResult], roster: Path,
+                       assignment: str | None = None, *, partial_export: bool = False,
+                       points: dict[str, float] | None = None, total: float | None = None) -> str:
     """Canvas's gradebook import: every roster student, the score of the submission matched to them.
 
     The assignment column is the roster's own (see :func:`canvas_assignment_column`). Points
@@ -249,6 +270,9 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     total and their raw points, never scaled.
     ``results`` holds final results only: students without one (nothing gradable, or a result that
     is not final) get an empty cell (Canvas leaves the grade as it is).
+    ``points`` (id -> score) is the score to export where it is not the result's own (the service's
+    counted score, after its late penalty); ``total``: the assignment's points where they are not
+    those of the installed ``questions.toml`` (a course server's copy).
     """
     read_roster(roster)  # the roster's own checks (Student and ID columns)
     header, rows = roster_table(Path(roster))
@@ -256,7 +280,7 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     at = header.index(column)
     identity = [c for c in CANVAS_IDENTITY if c in header]
     maxima = [r.max_score for r in results.values()]
-    total = max(maxima) if partial_export and maxima else assignment_total()
+    total = max(maxima) if partial_export and maxima else total or assignment_total()
     possible_row = next((r for r in rows if r and r[0].strip() == "Points Possible"), None)
     canvas_points = _number(possible_row[at]) if possible_row and at < len(possible_row) else None
     if partial_export:  # the subset's own points, as asked: never stretched over the whole assignment
@@ -267,9 +291,9 @@ def write_canvas_csv(path: Path, entries: list[dict], results: dict[str, Grading
     for row in read_roster(roster):
         entry = by_roster_id.get(row.get("ID", ""))
         result = results.get(entry["id"]) if entry else None
-        score = _points(_scaled(result.score, total, canvas_points)) if result else ""
+        score = _points(_scaled(_score(entry["id"], result, points), total, canvas_points)) if result else ""
         out_rows.append([*(row.get(c, "") for c in identity), score])
-    return write_csv(path, [*identity, column], out_rows, bom=True)
+    return csv_file_text([*identity, column], out_rows, bom=True)
 
 
 # ------------------------------------------------------------------------ Moodle
@@ -299,9 +323,57 @@ def read_moodle_worksheet(worksheet: Path) -> tuple[list[str], list[list[str]]]:
     return header, table[1:]
 
 
+def moodle_participants(worksheet: Path, people: list[dict]) -> dict[str, str]:
+    """Each person's participant id in Moodle's downloaded ``worksheet``: ``people`` are ``{"id", "email"}``
+    dicts, matched by the worksheet's identity columns (:data:`MOODLE_IDENTITY`, those the site shows),
+    compared without case. A person found in no row is left out.
+
+    Raises
+    ------
+    LayoutError
+        The worksheet is not Moodle's (see :func:`read_moodle_worksheet`), or a person matches
+        several rows, or a row matches several people: the conflicts are named.
+    """
+    header, body = read_moodle_worksheet(Path(worksheet))
+    ident = header.index(MOODLE_IDENTIFIER)
+    columns = [header.index(c) for c in MOODLE_IDENTITY if c in header]
+    index: dict[str, set[str]] = {}
+    for row in body:
+        row = row + [""] * (len(header) - len(row))
+        participant = row[ident].removeprefix(MOODLE_PARTICIPANT).strip()
+        for n in columns:
+            if row[n].strip():
+                index.setdefault(row[n].strip().casefold(), set()).add(participant)
+    found: dict[str, str] = {}
+    conflicts, claimed = [], {}
+    for person in people:
+        keys = {str(person.get(k) or "").strip().casefold() for k in ("id", "email")} - {""}
+        hits = sorted({p for key in keys for p in index.get(key, ())})
+        if len(hits) > 1:
+            conflicts.append(f"{person['id']} matches several participants: {', '.join(hits)}")
+        elif hits:
+            found[str(person["id"])] = hits[0]
+            claimed.setdefault(hits[0], []).append(str(person["id"]))
+    conflicts += [f"{MOODLE_PARTICIPANT}{p} matches several people: {', '.join(ids)}"
+                  for p, ids in sorted(claimed.items()) if len(ids) > 1]
+    if conflicts:
+        raise LayoutError(f"The Moodle worksheet {worksheet} does not identify every student unambiguously: "
+                          + "; ".join(conflicts))
+    return found
+
+
 def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, GradingResult],
                            worksheet: Path | None = None, *, partial_export: bool = False,
                            not_final: dict[str, str] | None = None) -> Path:
+    """Write :func:`moodle_worksheet_text` to ``path`` (``grade-all``'s ``moodle_grading_worksheet.csv``)."""
+    atomic_write(path, moodle_worksheet_text(entries, results, worksheet, partial_export=partial_export,
+                                             not_final=not_final))
+    return Path(path)
+
+
+def moodle_worksheet_text(entries: list[dict], results: dict[str, GradingResult], worksheet: Path | None = None,
+                          *, partial_export: bool = False, not_final: dict[str, str] | None = None,
+                          points: dict[str, float] | None = None, total: float | None = None) -> str:
     """Moodle's grading worksheet for "Upload grading worksheet".
 
     With ``worksheet`` (the one downloaded from the assignment's "Download grading worksheet"),
@@ -312,6 +384,7 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
     Participants are matched by the id in ``Participant <id>`` (the download's folder names).
     ``results`` holds final results only: any other participant's Grade is left empty (Moodle skips
     it); ``not_final`` (id -> reason) gives the Status of the worksheet written without a download.
+    ``points`` and ``total`` as in :func:`canvas_import_text`.
 
     Raises
     ------
@@ -319,13 +392,13 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
         ``worksheet`` lacks Moodle's Identifier, Grade or Last modified (grade) column.
     """
     maxima = [r.max_score for r in results.values()]
-    total = max(maxima) if partial_export and maxima else assignment_total()
+    total = max(maxima) if partial_export and maxima else total or assignment_total()
     by_participant = {str(e.get("moodle_participant")): e for e in entries if e.get("moodle_participant")}
 
     def grade_for(participant: str, target: float | None) -> str:
         entry = by_participant.get(participant)
         result = results.get(entry["id"]) if entry else None
-        return _moodle_grade(_scaled(result.score, total, target)) if result else ""
+        return _moodle_grade(_scaled(_score(entry["id"], result, points), total, target)) if result else ""
 
     if worksheet is None:
         rows = []
@@ -335,7 +408,7 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
                          f"not final: {not_final[entry['id']]}" if entry["id"] in (not_final or {})
                          else entry.get("status", ""),
                          grade_for(participant, None), _moodle_grade(total), "Yes", "-", "-"])
-        return write_csv(path, list(MOODLE_COLUMNS), rows)
+        return csv_file_text(list(MOODLE_COLUMNS), rows)
 
     header, body = read_moodle_worksheet(Path(worksheet))
     ident, grade = header.index(MOODLE_IDENTIFIER), header.index(MOODLE_GRADE)
@@ -351,7 +424,7 @@ def write_moodle_worksheet(path: Path, entries: list[dict], results: dict[str, G
             row[grade] = filled  # a result that is not final: empty (Moodle skips it), never the old number
         rows.append(row)
     # Moodle's own cells come back as downloaded: it imports its feedback columns as text.
-    return write_csv(path, header, rows, verbatim=[c for c in header if c != MOODLE_GRADE])
+    return csv_file_text(header, rows, verbatim=[c for c in header if c != MOODLE_GRADE])
 
 
 def _one_line(text: str, limit: int = 300) -> str:

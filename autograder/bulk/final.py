@@ -12,7 +12,8 @@ A stored result is **final** when
   note in its record), no question of it held for review by the policy (``status`` "held").
 
 ``grades.csv``, the Canvas and Moodle files, the class summary and ``report`` read stored results
-only through :func:`final_results`. A result that is not final is exported blank with its reason
+only through :func:`final_results`; the submission service, whose results are rows of its database,
+applies the same rules through :func:`result_verdict`. A result that is not final is exported blank with its reason
 (the ``status``/``error`` columns of grades.csv, ``not_final.csv``), never as 0 and never as the
 number it holds. A file that is missing, truncated or edited is such a result, never an exception.
 """
@@ -83,10 +84,9 @@ def judge(store, record: dict, installed: str | None = None) -> Verdict | None:
         _ = result.score, result.max_score
     except (ValueError, TypeError, KeyError, AttributeError):
         return Verdict(sid, reason=f"{record['result']} is not a readable result", regrade=True)
-    if result.needs_regrade:
-        failed = ", ".join(q.id for q in result.infrastructure_failures) or "grader errors"
-        return Verdict(sid, reason=f"the grader or the machine failed on {failed} (none of it counts against "
-                                   "the student)", regrade=True)
+    failed = _failed(sid, result)
+    if failed:
+        return failed
     graders = {record.get("grader"), stored.get("grader")}
     installed = installed or grader_hash()
     if len(graders) != 1 or None in graders:
@@ -96,13 +96,32 @@ def judge(store, record: dict, installed: str | None = None) -> Verdict | None:
     if graded_by != installed:
         return Verdict(sid, reason=f"graded by grader {graded_by}; the installed grader is {installed}",
                        regrade=True)
-    review = record.get("review") or stored.get("review")
+    return _held(sid, result, record.get("review") or stored.get("review")) or Verdict(sid, result=result)
+
+
+def _failed(sid: str, result: GradingResult) -> Verdict | None:
+    if result.needs_regrade:
+        failed = ", ".join(q.id for q in result.infrastructure_failures) or "grader errors"
+        return Verdict(sid, reason=f"the grader or the machine failed on {failed} (none of it counts against "
+                                   "the student)", regrade=True)
+    return None
+
+
+def _held(sid: str, result: GradingResult, review: str | None) -> Verdict | None:
     if review:
         return Verdict(sid, reason=f"held for review: {review}")
     if result.held:
         return Verdict(sid, reason=f"held for review: {', '.join(q.id for q in result.held)} scored above its "
                                    "review ceiling on code that carries data (the staff feedback page shows both)")
-    return Verdict(sid, result=result)
+    return None
+
+
+def result_verdict(sid: str, result: GradingResult, review: str | None = None) -> Verdict:
+    """The gate's rules on a result itself, for a frontend that keeps results elsewhere than a batch
+    folder (the submission service's database): final unless the grader or the machine failed on it,
+    ``review`` (a staff note) holds it, or a question of it is held for review by the policy.
+    :func:`judge` applies the same rules, between its checks of the stored file and of the grader."""
+    return _failed(sid, result) or _held(sid, result, review) or Verdict(sid, result=result)
 
 
 def final_results(store, manifest: dict) -> tuple[dict[str, GradingResult], dict[str, Verdict]]:

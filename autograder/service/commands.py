@@ -3,7 +3,8 @@
     serve init DIR [--database URL] [--url URL]   the data folder, a staff login, the assignment
     serve students DIR roster.csv [--reissue]     students from id,name,email; prints their tokens
     serve run DIR [--host H] [--port P] [-j N]    the web server and the graders, in one process
-    serve export DIR --format submissions|csv     CSV on stdout
+    serve export DIR --format submissions|csv|canvas|moodle [--roster F | --moodle-worksheet F]
+                                                  CSV on stdout; who got no grade on stderr
     serve lti ...                                 LTI 1.3: platforms, keys, rosters, scores (lti/commands.py)
     serve rescore DIR                             rescore graded submissions under DIR/questions.toml
     serve --demo                                  all of it on a demo class in a temporary folder
@@ -36,6 +37,8 @@ MAX_BODY_BYTES = 256 * 2**20
 #: The web server's threads: a page watching its results (Server-Sent Events) holds one for up to
 #: ``views.EVENTS_SECONDS``, so there are more than the uploads alone need.
 HTTP_THREADS = 24
+#: ``serve export``'s formats (see :mod:`autograder.service.export`).
+EXPORT_FORMATS = ("submissions", "csv", "canvas", "moodle")
 DEMO_ROSTER = [("s001", "Ada Lovelace", "ada@example.org"), ("s002", "Alan Turing", "alan@example.org"),
                ("s003", "Grace Hopper", "grace@example.org")]
 
@@ -282,15 +285,35 @@ _add_lti_commands()
 @serve_app.command("export")
 def export_command(
     data_dir: Path = typer.Argument(..., help="the data folder"),
-    format: str = typer.Option("submissions", "--format", help="submissions (every submission) or csv "
-                                                                "(every roster student's counted score)"),
+    format: str = typer.Option("submissions", "--format", help="submissions (every submission), csv (every "
+                               "roster student's counted score), canvas or moodle (the LMS's gradebook file)"),
+    roster: Optional[Path] = typer.Option(None, "--roster", help="with canvas: Canvas's gradebook export CSV "
+                                                                 "(as grade-all --roster)"),
+    assignment: Optional[str] = typer.Option(None, "--assignment", help="with canvas: the roster's column for "
+                                             "this grade (its name or Canvas id; default: matched by title)"),
+    moodle_worksheet: Optional[Path] = typer.Option(None, "--moodle-worksheet", help="with moodle: Moodle's "
+                                                    "downloaded grading worksheet, filled in"),
+    partial_export: bool = typer.Option(False, "--partial-export", help="canvas/moodle, for an assignment graded "
+                                        "on some questions only: export those questions' points anyway"),
 ):
-    """CSV on stdout: every submission, or the gradebook (every roster student, graded or not)."""
-    if format not in ("submissions", "csv"):
-        _refuse("--format is submissions or csv")
+    """CSV on stdout: every submission, the gradebook, or Canvas's or Moodle's gradebook file filled in
+    with the final grades (who got no grade, and why, on stderr)."""
+    if format not in EXPORT_FORMATS:
+        _refuse(f"--format is {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}")
     _setup(data_dir)
-    from autograder.service.export import gradebook_rows, submission_rows
+    from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
 
+    if format in ("canvas", "moodle"):
+        try:
+            book = gradebook(format, roster if format == "canvas" else moodle_worksheet,
+                             assignment_column=assignment, partial_export=partial_export)
+        except ExportRefused as exc:
+            _refuse(f"cannot export {format}: {exc}")
+        sys.stdout.write(book.text)
+        sys.stdout.flush()
+        for note in book.notes:
+            typer.echo(f"serve: {note}", err=True)
+        return
     header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
     sys.stdout.write(csv_text(header, rows, verbatim=("url",)))
 

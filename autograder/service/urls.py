@@ -16,6 +16,7 @@ urlpatterns = [
     path("live.js", views.live_js, name="live-js"),
     path("staff/", views.class_view, name="class"),
     path("staff/rescore", views.rescore_view, name="rescore"),
+    path("staff/export/<str:format>", views.export_view, name="export"),
     path("admin/", admin.site.urls),
 ]
 

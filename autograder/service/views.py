@@ -14,13 +14,18 @@
                                         with ``Last-Event-ID`` resumes), ``status`` changes, then
                                         ``done`` with the score; owner and staff only
     GET  /live.js                       the submission page's script (EventSource; no inline script)
-    GET  /staff/                        the class: each student's counted score, the queue depth
+    GET  /staff/                        the class: each student's counted score, the queue depth,
+                                        the similarity flags between counted submissions
+    GET  /staff/export/submissions|csv  ``serve export``'s CSV files, as downloads
+    POST /staff/export/canvas|moodle    Canvas's or Moodle's gradebook file (the upload ``gradebook``)
+                                        filled in with the final grades, as a download
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from urllib.parse import unquote
 
 from django.contrib import messages
@@ -320,14 +325,70 @@ def feedback_view(request, pk: int):
 
 @staff_member_required
 def class_view(request):
+    from autograder.service.export import final_grades
+    from autograder.service.similarity import similar_counted
+
     assignment = _assignment()
+    grades = final_grades(assignment)
+    similar, compared = similar_counted(grades.counted)
+    pairs = [{"a": p.a, "b": p.b, "score": p.score, "modules": p.modules,
+              "a_submission": grades.counted[p.a], "b_submission": grades.counted[p.b]} for p in similar]
     rows = []
-    for student in Student.objects.order_by("student_id"):
-        counted = counted_submission(student, assignment)
+    for student in grades.students:
         latest = Submission.objects.filter(student=student, assignment=assignment).order_by("-created").first()
-        rows.append({"student": student, "counted": counted, "latest": latest,
-                     "phases": latest.phases() if latest else None})
-    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth()})
+        rows.append({"student": student, "counted": grades.counted.get(student.student_id), "latest": latest,
+                     "phases": latest.phases() if latest else None,
+                     "blank": grades.blank.get(student.student_id, "")})
+    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth(),
+                                                  "pairs": pairs, "compared": compared})
+
+
+#: The largest gradebook file (Canvas's export, Moodle's worksheet) the class page takes.
+GRADEBOOK_BYTES = 20 * 2**20
+
+
+def _csv_download(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text.encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@staff_member_required
+def export_view(request, format: str):
+    """The class page's downloads: ``serve export``'s files. GET: submissions and csv; POST (with the
+    LMS's own file as ``gradebook``): canvas and moodle. A refusal goes back to the class page."""
+    import tempfile
+
+    from autograder.bulk.exports import csv_text
+    from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
+
+    if format in ("submissions", "csv"):
+        if request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET"})
+        header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
+        return _csv_download(csv_text(header, rows, verbatim=("url",)),
+                             "submissions.csv" if format == "submissions" else "gradebook.csv")
+    if format not in ("canvas", "moodle"):
+        raise Http404("no such export")
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    upload, source = request.FILES.get("gradebook"), None
+    try:
+        if upload is None:
+            raise ExportRefused(f"choose the {format.capitalize()} file to fill in")
+        if upload.size > GRADEBOOK_BYTES:
+            raise ExportRefused(f"the file is larger than {GRADEBOOK_BYTES / 2**20:g} MB")
+        with tempfile.TemporaryDirectory(prefix="ch3-export-") as folder:
+            source = Path(folder) / "gradebook.csv"
+            source.write_bytes(upload.read())
+            book = gradebook(format, source, assignment_column=request.POST.get("assignment") or None,
+                             partial_export=bool(request.POST.get("partial_export")))
+    except ExportRefused as exc:
+        reason = str(exc).replace(str(source), f"the file {upload.name}") if source else str(exc)
+        messages.error(request, f"cannot export {format}: {reason}")
+        return redirect("class")
+    name = "canvas_import.csv" if format == "canvas" else "moodle_grading_worksheet.csv"
+    return _csv_download(book.text, name)
 
 
 @staff_member_required
