@@ -24,6 +24,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from autograder.bulk.reply import JobReply, normalized
+
 
 #: BLAS/OpenMP thread variables set in every grader process (the grader's own numpy work).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -86,8 +88,7 @@ def grade_job(payload: dict, options: dict, label: str | None = None) -> dict:
     started = time.perf_counter()
     # "grader": the content hash of the grader this process imported, the code that grades, which
     # the batch compares with the installed one's (another copy on the path is not a final grader)
-    reply = {"result": None, "error": None, "log": "", "host": f"{socket.gethostname()} pid {os.getpid()}",
-             "reports": None, "grader": grader_hash()}
+    reply = JobReply(host=f"{socket.gethostname()} pid {os.getpid()}", grader=grader_hash()).to_dict()
     try:
         prepared = PreparedSubmission.from_dict(payload)
         if payload.get("folder"):
@@ -233,6 +234,8 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                 process, task = running.pop(future)
                 try:
                     reply = future.result()
+                    if not isinstance(task, tuple):  # a job's reply (a rendering gives the report files)
+                        reply = normalized(reply)
                 except BrokenProcessPool as exc:  # the grader process died (killed, out of memory)
                     processes[processes.index(process)] = fresh = GraderProcess(threads)
                     process.stop()
@@ -243,16 +246,15 @@ def run_local(jobs: list[tuple[str, object, str]], options: dict, *, workers: in
                         task.attempts += 1
                         running[fresh.submit(*_call(task, job, options, pending))] = (fresh, task)  # alone, at once
                         continue
-                    reply = {"result": None, "log": "", "host": "", "reports": None, "infrastructure": True,
-                             "error": f"the grader process died while grading this submission, twice, the "
-                                      f"second time alone in a fresh process: {exc}"}
+                    reply = JobReply.failure(f"the grader process died while grading this submission, twice, "
+                                             f"the second time alone in a fresh process: {exc}",
+                                             infrastructure=True).to_dict()
                 except Exception as exc:  # the grader failed on this submission: its row says how
                     if isinstance(task, tuple):
                         yield task[0], {**task[1], "reports": None,
                                         "log": task[1]["log"] + f"\nthe reports could not be rendered: {exc}\n"}
                         continue
-                    reply = {"result": None, "log": "", "host": "", "reports": None,
-                             "error": f"the grader failed: {type(exc).__name__}: {exc}"}
+                    reply = JobReply.failure(f"the grader failed: {type(exc).__name__}: {exc}").to_dict()
                 if isinstance(task, tuple):
                     yield task[0], {**task[1], "reports": reply}
                     continue
@@ -321,10 +323,12 @@ def run_dask(jobs: list[tuple[str, object, str]], options: dict, *, address: str
         for future in as_completed(futures):
             job_id = futures[future]
             try:
-                yield job_id, future.result()
-            except Exception as exc:  # a worker lost, or the job raised on the worker
-                yield job_id, {"result": None, "log": "", "host": "", "infrastructure": True,
-                               "error": f"the cluster could not run the job: {type(exc).__name__}: {exc}"}
+                reply = normalized(future.result())  # the one shape, whatever version of the job replied
+            except Exception as exc:  # a worker lost, the job raised on the worker, a reply of another shape
+                yield job_id, JobReply.failure(f"the cluster could not run the job: {type(exc).__name__}: {exc}",
+                                               infrastructure=True).to_dict()
+                continue
+            yield job_id, reply
     finally:
         for future in futures:
             future.cancel()

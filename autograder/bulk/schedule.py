@@ -19,6 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.bulk.reply import JobReply
+
 #: Per-student, per-module seconds measured by earlier runs of a batch, kept in its output folder.
 COSTS_FILE = "grader_costs.json"
 #: A module nobody has measured yet is assumed to cost this much.
@@ -88,8 +90,8 @@ def merge(replies: list[dict]) -> dict:
     log = "".join(r.get("log", "") for r in replies)
     hosts = sorted({r.get("host", "") for r in replies if r.get("host")})
     if errors:
-        return {"result": None, "error": errors[0] or "no result", "log": log, "host": ", ".join(hosts),
-                "reports": None, "infrastructure": any(r.get("infrastructure") for r in replies)}
+        return JobReply.failure(errors[0] or "no result", log=log, host=", ".join(hosts),
+                                infrastructure=any(r.get("infrastructure") for r in replies)).to_dict()
     results = [r["result"] for r in replies]
     order = {qid: n for n, qid in enumerate(load_spec())}
     questions = sorted((q for r in results for q in r["questions"]), key=lambda q: order.get(q["id"], len(order)))
@@ -105,8 +107,8 @@ def merge(replies: list[dict]) -> dict:
     merged.pop("score", None)
     merged.pop("max_score", None)
     graders = sorted({str(r.get("grader")) for r in replies})  # parts graded by different code: no one grader
-    return {"result": merged, "error": None, "log": log, "host": ", ".join(hosts), "reports": None,
-            "grader": graders[0] if len(graders) == 1 else "mixed " + " + ".join(graders)}
+    return JobReply(result=merged, log=log, host=", ".join(hosts),
+                    grader=graders[0] if len(graders) == 1 else "mixed " + " + ".join(graders)).to_dict()
 
 
 def _unique(items) -> list:
