@@ -20,7 +20,7 @@ import socket
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -35,9 +35,51 @@ from autograder.results import GradingResult
 MANIFEST_VERSION = 1
 #: The longest a finished result waits before batch.json lists it (each student's folder is written at once).
 MANIFEST_EVERY_S = 1.0
-#: Options recorded in batch.json so that ``--resume`` finishes the batch the way it was started.
-RECORDED = ("source", "profile", "questions", "timeout", "data_dir", "roster", "layout", "assignment",
-            "partial_export", "moodle_worksheet")
+
+
+def _absolute(path) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """A batch's options, recorded in batch.json (``to_dict``) so that ``--resume`` and
+    ``--retry-failed`` finish it the way it was started (``from_dict``): what to grade and how
+    (:meth:`grading_options`), and which gradebooks to fill in."""
+
+    source: str | None = None
+    profile: str = "quick"
+    questions: tuple[str, ...] = ()
+    timeout: float | None = None
+    data_dir: str | None = None
+    roster: str | None = None
+    layout: str | None = None
+    assignment: str | None = None
+    partial_export: bool = False
+    moodle_worksheet: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "questions", tuple(sorted(self.questions or ())))
+        for name in ("source", "data_dir", "roster", "moodle_worksheet"):
+            object.__setattr__(self, name, _absolute(getattr(self, name)))
+
+    def grading_options(self):
+        """The :class:`~autograder.options.GradingOptions` every job of the batch grades with: hidden
+        grading, bubblewrap or nothing. Raises ValueError (a typo in -q or --data) before anyone is graded."""
+        from autograder.options import GradingOptions, Isolation
+
+        return GradingOptions(profile=self.profile, questions=self.questions, visibilities=("public", "hidden"),
+                              data_dir=self.data_dir, limits={"timeout": self.timeout} if self.timeout else {},
+                              isolation=Isolation.STRICT)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "questions": list(self.questions)}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "BatchSettings":
+        """The settings batch.json records (keys it does not record keep their defaults)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
 
 @dataclass
@@ -107,27 +149,24 @@ def grade_all(source: Path | None, out: Path, *, workers: int | None = None, pro
     BatchOutcome
     """
     store = BatchStore(out)
-    settings = {"source": str(Path(source).resolve()) if source else None, "profile": profile,
-                "questions": sorted(questions), "timeout": timeout,
-                "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-                "roster": str(Path(roster).resolve()) if roster else None, "layout": layout,
-                "assignment": assignment, "partial_export": partial_export,
-                "moodle_worksheet": str(Path(moodle_worksheet).resolve()) if moodle_worksheet else None}
+    settings = BatchSettings(source=source, profile=profile, questions=tuple(questions), timeout=timeout,
+                             data_dir=data_dir, roster=roster, layout=layout, assignment=assignment,
+                             partial_export=partial_export, moodle_worksheet=moodle_worksheet)
     if resume or retry_failed:
         settings = _resumed_settings(store, settings)
-    if settings["source"] is None:
+    if settings.source is None:
         raise LayoutError("Which submissions? Give the class folder (or, with --resume, an --out that holds a batch).")
-    _grading_options(settings)
+    settings.grading_options()
     _check_gradebooks(settings)
     workers = workers or available_cores()
     if workers < 1:
         raise ValueError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
 
     with tempfile.TemporaryDirectory(prefix="ch3-bulk-export-") as scratch:
-        root = _class_folder(Path(settings["source"]), Path(scratch))
-        entries = discover(root, settings["layout"])
-        if settings["roster"]:  # refused before anything is written, --out included
-            apply_roster(entries, read_roster(Path(settings["roster"])))
+        root = _class_folder(Path(settings.source), Path(scratch))
+        entries = discover(root, settings.layout)
+        if settings.roster:  # refused before anything is written, --out included
+            apply_roster(entries, read_roster(Path(settings.roster)))
         with hold_out_folder(store.out):
             return _run_batch(store, entries, settings, workers=workers, scheduler=scheduler,
                               shared_dir=shared_dir, client=client, on_start=on_start, on_event=on_event,
@@ -173,41 +212,30 @@ def _lock_holder(path: Path) -> str:
         return "its holder did not record itself yet"
 
 
-def _grading_options(settings: dict):
-    """The batch's GradingOptions, validated before anyone is graded: a typo in -q or --data would
-    otherwise fail every submission."""
-    from autograder.options import GradingOptions, Isolation
-
-    return GradingOptions(profile=settings["profile"], questions=tuple(settings["questions"]),
-                          visibilities=("public", "hidden"), data_dir=settings["data_dir"],
-                          limits={"timeout": settings["timeout"]} if settings["timeout"] else {},
-                          isolation=Isolation.STRICT)
-
-
-def _check_gradebooks(settings: dict) -> None:
+def _check_gradebooks(settings: BatchSettings) -> None:
     """Fail before grading anyone: a roster without the assignment, or a -q subset for a gradebook."""
-    if settings.get("roster") or settings.get("moodle_worksheet"):
-        exports.check_gradebook_selection(settings["questions"], partial_export=settings.get("partial_export"))
-    if settings.get("roster"):
-        roster = Path(settings["roster"])
+    if settings.roster or settings.moodle_worksheet:
+        exports.check_gradebook_selection(settings.questions, partial_export=settings.partial_export)
+    if settings.roster:
+        roster = Path(settings.roster)
         read_roster(roster)
         header, _ = exports.roster_table(roster)
-        exports.canvas_assignment_column(header, settings.get("assignment"))
-    if settings.get("moodle_worksheet"):
-        exports.read_moodle_worksheet(Path(settings["moodle_worksheet"]))
+        exports.canvas_assignment_column(header, settings.assignment)
+    if settings.moodle_worksheet:
+        exports.read_moodle_worksheet(Path(settings.moodle_worksheet))
 
 
-def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, shared_dir, client,
+def _run_batch(store, entries: list[Entry], settings: BatchSettings, *, workers, scheduler, shared_dir, client,
                on_start, on_event, on_not_final=None) -> BatchOutcome:
-    grading = _grading_options(settings)
+    grading = settings.grading_options()
     isolation = _isolation_mode(grading)
     local = not (scheduler or client is not None)
     threads = threads_per_worker(workers) if local else None
     # the class folder is named in the results; the sandbox's allowlist view shows the student none of it
-    key_options = job_options(grading, source=settings["source"], out_dir=str(store.out))
+    key_options = job_options(grading, source=settings.source, out_dir=str(store.out))
     if local:
         grading = grading.replace(limits=_with_thread_cap(dict(grading.limits), threads, grading))
-    options = job_options(grading, source=settings["source"], out_dir=str(store.out))
+    options = job_options(grading, source=settings.source, out_dir=str(store.out))
     store.out.mkdir(parents=True, exist_ok=True)
     store.clean_leftovers(keep={e.id for e in entries})
 
@@ -244,7 +272,7 @@ def _run_batch(store, entries: list[Entry], settings, *, workers, scheduler, sha
                        if shared_dir else submission.to_dict())
             jobs.append((entry.id, payload, record["source"]))
 
-    manifest = {"version": MANIFEST_VERSION, "settings": settings, "grader_version": grader_version(),
+    manifest = {"version": MANIFEST_VERSION, "settings": settings.to_dict(), "grader_version": grader_version(),
                 "complete": False, "entries": list(records.values())}
     store.write_manifest(manifest)
     if on_start:
@@ -402,13 +430,13 @@ def _with_thread_cap(limits: dict, threads: int, grading) -> dict:
     return {**limits, "threads": threads} if threads < most else dict(limits)
 
 
-def _resumed_settings(store: BatchStore, given: dict) -> dict:
+def _resumed_settings(store: BatchStore, given: BatchSettings) -> BatchSettings:
     manifest = store.read_manifest()
     if manifest is None:
         raise LayoutError(f"--resume: {store.out / 'batch.json'} does not exist; there is no batch to resume.")
-    recorded = {k: manifest["settings"].get(k) for k in RECORDED}
-    if given["source"] and recorded["source"] and given["source"] != recorded["source"]:
-        raise LayoutError(f"--resume: {store.out} holds the batch of {recorded['source']}, not {given['source']}.")
+    recorded = BatchSettings.from_dict(manifest.get("settings"))
+    if given.source and recorded.source and given.source != recorded.source:
+        raise LayoutError(f"--resume: {store.out} holds the batch of {recorded.source}, not {given.source}.")
     return recorded
 
 
@@ -445,7 +473,7 @@ def write_outputs(store: BatchStore, manifest: dict, *,
     if held and on_not_final:
         on_not_final(held)
     reasons = {sid: v.reason for sid, v in held.items()}
-    settings = manifest.get("settings") or {}
+    settings = BatchSettings.from_dict(manifest.get("settings"))
     entries = manifest["entries"]
     written = [exports.write_grades_csv(store.out / "grades.csv", entries, results, reasons)]
     notes = store.out / NOT_FINAL_FILE
@@ -457,21 +485,20 @@ def write_outputs(store: BatchStore, manifest: dict, *,
             bom=True))
     else:
         notes.unlink(missing_ok=True)  # a list from an earlier run would name results that are final now
-    if settings.get("roster"):
+    if settings.roster:
         written.append(exports.write_canvas_csv(store.out / "canvas_import.csv", entries, results,
-                                                Path(settings["roster"]), settings.get("assignment"),
-                                                partial_export=bool(settings.get("partial_export"))))
-    if settings.get("moodle_worksheet") or any(e.get("moodle_participant") for e in entries):
+                                                Path(settings.roster), settings.assignment,
+                                                partial_export=settings.partial_export))
+    if settings.moodle_worksheet or any(e.get("moodle_participant") for e in entries):
         try:
-            exports.check_gradebook_selection(settings.get("questions"),
-                                              partial_export=bool(settings.get("partial_export")))
+            exports.check_gradebook_selection(settings.questions, partial_export=settings.partial_export)
         except ValueError:
             pass  # a Moodle download graded on a -q subset: no worksheet unless --partial-export
         else:
-            worksheet = settings.get("moodle_worksheet")
+            worksheet = settings.moodle_worksheet
             written.append(exports.write_moodle_worksheet(
                 store.out / "moodle_grading_worksheet.csv", entries, results,
-                Path(worksheet) if worksheet else None, partial_export=bool(settings.get("partial_export")),
+                Path(worksheet) if worksheet else None, partial_export=settings.partial_export,
                 not_final=reasons))
     if importlib.util.find_spec("autograder.bulk.summary") is not None:
         from autograder.bulk.summary import write_summary
