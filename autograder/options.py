@@ -115,6 +115,8 @@ class GradingOptions:
                              f"Got {getattr(self, name)!r} instead.")
         object.__setattr__(self, "questions", tuple(self.questions or ()))
         object.__setattr__(self, "visibilities", tuple(self.visibilities))
+        if self.limits is None:
+            object.__setattr__(self, "limits", {})
         if not isinstance(self.limits, Mapping):
             raise ValueError(f"The 'limits' parameter must be a mapping of limit name to cap. Got {self.limits!r} "
                              "instead.")
