@@ -16,10 +16,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.contract import CONTRACT
 from autograder.intake.notebooks import METADATA_KEY
+from autograder.paths import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.spec import load_spec, select
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-STUBS_DIR = PROJECT_DIR / "assignments"
+STUBS_DIR = ASSIGNMENTS_DIR
 CHAPTER_NOTEBOOK = "chapter3.ipynb"
 SETUP = "from autograder.notebooks import notebook_check  # runs the public tests of `check` on your code"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -104,7 +104,7 @@ def build_notebooks(out_dir: Path, sources: dict[str, str] | None = None) -> lis
 
 def reference_sources() -> dict[str, str]:
     """The reference solutions as notebook code (each reference module stands alone)."""
-    return {module: (PROJECT_DIR / "solutions" / f"{module}.py").read_text() for module in CONTRACT}
+    return {module: (SOLUTIONS_DIR / f"{module}.py").read_text() for module in CONTRACT}
 
 
 def fill_answers(nb, sources: dict[str, str]):

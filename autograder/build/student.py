@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.build.notebooks import PROJECT_DIR, build_notebooks
+from autograder.build.notebooks import build_notebooks
 from autograder.data.loaders import SPAM_UNLABELLED_FOLDER, STUDENT_SAMPLE_MARK, _read_spam_archive
+from autograder.paths import PACKAGE_DIR, PROJECT_DIR
 
-PACKAGE_DIR = PROJECT_DIR / "autograder"
 #: Paths under autograder/ never shipped to students.
 SECRET_PARTS = ("graders/hidden", "build", "data/sample/titanic_test_labels.csv")
 HIDDEN_MNIST_KEYS = ("y_test",)

@@ -22,10 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from autograder.lock import library_versions
+from autograder.paths import PACKAGE_DIR, SOLUTIONS_DIR
 from autograder.results import GradingResult
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-SOLUTIONS_DIR = PACKAGE_DIR.parent / "solutions"
 MANIFEST = "batch.json"
 #: Code and data files that decide what a question measures: everything but the reporters, the CLI,
 #: this package and the scoring policy (points, bands and weights are applied to cached measurements).
