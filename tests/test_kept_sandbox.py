@@ -85,7 +85,7 @@ def test_the_next_submission_finds_nothing_of_the_last(kept, tmp_path):
 @pytest.mark.parametrize("attack", [STOP_THE_ZYGOTE, KILL_THE_ZYGOTE], ids=["stops", "kills"])
 def test_a_submission_that_stops_or_kills_the_zygote_costs_the_next_one_nothing(kept, tmp_path, attack):
     honest = write_submission(tmp_path / "honest", honest=["confusion"])
-    _, fresh = graded(honest, isolation="bwrap")  # kept: every grading here goes through it
+    _, fresh = graded(honest)  # kept: every grading here goes through it
     graded(write_submission(tmp_path / "attack", files={"confusion.py": attack + reference_source("confusion")}))
     _, after = graded(honest)
     assert after == fresh
