@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder.data._locations import SAMPLE_DIR
+from autograder.data import SAMPLE_DIR
 from autograder.grading import CannotGrade, grade_path
 from autograder.intake import prepare
 from autograder.judge.client import LimitRefused, Submission, TimedOut

@@ -6,7 +6,7 @@ hidden graders' tracebacks never appear (they stay in grading.json).
 
 from __future__ import annotations
 
-from autograder.reporters._text import plain
+from autograder.reporters.text import plain
 from autograder.results import GradingResult
 
 #: Our visibility -> Gradescope's: public results show at once, hidden ones once grades are published.
