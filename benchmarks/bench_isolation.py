@@ -105,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per figure (median)")
     args = parser.parse_args()
-    if not sandbox._bwrap_works():
+    if not sandbox.bwrap_works():
         sys.exit("needs bubblewrap (apt-get install bubblewrap)")
     if confine.why_unavailable():
         sys.exit(f"workers cannot be confined here: {confine.why_unavailable()}")

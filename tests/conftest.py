@@ -13,7 +13,7 @@ from autograder.worker import sandbox  # noqa: E402
 
 #: Set (CI sets it) to fail the run where bubblewrap cannot start, instead of skipping its tests.
 REQUIRE_SANDBOX_ENV = "CH3_REQUIRE_SANDBOX"
-SANDBOX_WORKS = sandbox._bwrap_works()
+SANDBOX_WORKS = sandbox.bwrap_works()
 
 if not SANDBOX_WORKS:  # the suite on a machine without bubblewrap: the opt-in weak mode
     os.environ.setdefault(sandbox.ISOLATION_ENV, "rlimits")

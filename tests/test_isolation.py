@@ -24,7 +24,7 @@ from autograder.spec import load_spec
 from autograder.worker import confine, sandbox, zygote
 from submissions import reference_source, write_submission
 
-pytestmark = pytest.mark.skipif(not sandbox._bwrap_works() or confine.why_unavailable() is not None,
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works() or confine.why_unavailable() is not None,
                                 reason="needs the bubblewrap sandbox and the seccomp filter")
 
 LIMITS = load_spec()["confusion.public_example"].limits

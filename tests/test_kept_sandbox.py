@@ -12,7 +12,7 @@ from autograder.judge import client
 from autograder.worker import sandbox
 from submissions import reference_source, write_submission
 
-pytestmark = pytest.mark.skipif(not sandbox._bwrap_works(), reason="only the bubblewrap sandbox is kept")
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="only the bubblewrap sandbox is kept")
 
 #: Run at import by the first submission: what it leaves behind, and what it tries on the zygote.
 LEAVE_BEHIND = '''
