@@ -80,11 +80,10 @@ def service(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def kept(monkeypatch):
+def kept():
     """This process keeps one sandbox from submission to submission, as a grade-all grader process does."""
     from autograder.judge import client
 
-    keeper = client.KeptSandbox()
-    monkeypatch.setattr(client, "_kept", keeper)
-    yield keeper
+    with client.keeping(client.KeptSandbox()) as keeper:
+        yield keeper
     keeper.close()

@@ -143,11 +143,8 @@ def attack(tmp_path, name: str, code: str):
 def fresh_scores(tmp_path):
     """The honest submission's scores in a fresh sandbox, and its folder."""
     honest = write_submission(tmp_path / "honest", honest=["confusion"])
-    kept_before, client._kept = client._kept, None
-    try:
+    with client.keeping(None):
         return honest, graded(honest)[1]
-    finally:
-        client._kept = kept_before
 
 
 # ------------------------------------------------------------------ the filter, directly

@@ -15,11 +15,11 @@ features and keep labels here.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import os
 import shutil
-import signal
 import stat
 import tempfile
 import time
@@ -454,9 +454,18 @@ class KeptSandbox:
         self.sandbox = self.key = None
         self.busy = False
 
+    @property
+    def home(self) -> Path:
+        """Its folder in the temporary folder (the submission's inbox is under it)."""
+        return self._home
+
+    def remove_home(self) -> None:
+        """Remove its folder (the process is ending: the sandbox dies with it)."""
+        shutil.rmtree(self._home, ignore_errors=True)
+
     def close(self) -> None:
         self.discard()
-        shutil.rmtree(self._home, ignore_errors=True)
+        self.remove_home()
         if self.uid is not None:
             self.uid.release()
             self.uid = None
@@ -481,20 +490,27 @@ KEPT_PREFIX = "ch3-kept-"
 _kept: KeptSandbox | None = None
 
 
-def keep_sandboxes() -> None:
+def keep_sandboxes() -> KeptSandbox:
     """Keep one sandbox in this process from submission to submission (long-lived grader
-    processes: ``grade-all``). Only the strong (bubblewrap) mode keeps one. A SIGTERM (how
-    ``grade-all`` stops its grader processes) removes its folder and ends the process; the
-    sandbox dies with it (``--die-with-parent``)."""
+    processes: ``grade-all``), and return its keeper. Only the strong (bubblewrap) mode keeps one.
+    How the process ends is its entry point's to decide (``bulk.grader_process``: a SIGTERM removes
+    the keeper's folder); the sandbox dies with the process (``--die-with-parent``)."""
     global _kept
     if _kept is None:
         _kept = KeptSandbox()
-        signal.signal(signal.SIGTERM, _end_keeping)
+    return _kept
 
 
-def _end_keeping(signum, frame):
-    shutil.rmtree(_kept._home, ignore_errors=True)
-    os._exit(0)
+@contextlib.contextmanager
+def keeping(keeper: KeptSandbox | None):
+    """Within the block this process grades with ``keeper`` (None: a fresh sandbox per submission);
+    the keeper it had before is restored after (tests and benchmarks)."""
+    global _kept
+    before, _kept = _kept, keeper
+    try:
+        yield keeper
+    finally:
+        _kept = before
 
 
 def _remove_stale_homes() -> None:
