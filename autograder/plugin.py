@@ -186,7 +186,9 @@ class GradingPlugin:
             lines.append(f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
         elif report.passed:
             fraction = credit.value if credit and credit.value is not None else 1.0
-            status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else (credit.status or "failed"))
+            status = policy.status_for(fraction)
+            if status == "failed" and credit and credit.status:  # the grader named how it failed
+                status = credit.status
             scored = policy.score(measurements, q, self.profile_name)
             if scored is not None:  # the measurements decide, as on every rescore
                 fraction = scored.fraction
