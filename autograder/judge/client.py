@@ -126,17 +126,17 @@ class Remote:
         return _is_class(self.mro, qualified_name, _student_modules(self.submission))
 
     def call(self, method: str, *args, keep: bool = False, **kwargs):
-        return self.submission._request(self.module, {"op": "call", "handle": self.handle, "attr": method,
+        return self.submission.request(self.module, {"op": "call", "handle": self.handle, "attr": method,
                                                       "args": list(args), "kwargs": kwargs, "keep": keep},
                                         f"{self.type.rsplit('.', 1)[-1]}.{method}()", self)
 
     def get(self, attr: str, keep: bool = False):
-        return self.submission._request(self.module, {"op": "getattr", "handle": self.handle,
+        return self.submission.request(self.module, {"op": "getattr", "handle": self.handle,
                                                       "attr": attr, "keep": keep},
                                         f"{self.type.rsplit('.', 1)[-1]}.{attr}", self)
 
     def item(self, key, keep: bool = False):
-        return self.submission._request(self.module, {"op": "getitem", "handle": self.handle,
+        return self.submission.request(self.module, {"op": "getitem", "handle": self.handle,
                                                       "key": key, "keep": keep}, f"[{key!r}]", self)
 
 
@@ -145,7 +145,7 @@ class RemoteFunction:
         self.submission, self.module, self.name = submission, module, name
 
     def __call__(self, *args, keep: bool = False, **kwargs):
-        return self.submission._request(self.module, {"op": "call", "module": self.module, "attr": self.name,
+        return self.submission.request(self.module, {"op": "call", "module": self.module, "attr": self.name,
                                                       "args": list(args), "kwargs": kwargs, "keep": keep},
                                         f"{self.module}.{self.name}()")
 
@@ -197,7 +197,7 @@ class Submission:
 
     def library(self, owner: str, module: str, attr: str, **kwargs) -> Remote:
         """A scikit-learn/numpy object built in ``owner``'s worker, to pass to the student's code there."""
-        return self._request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
+        return self.request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
                              f"{module}.{attr}()")
 
     def take_output(self, module: str) -> str:
@@ -335,7 +335,9 @@ class Submission:
             if not importing:  # what the call limit applies to
                 self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
 
-    def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
+    def request(self, module: str, message: dict, what: str, remote: Remote | None = None):
+        """One request to ``module``'s worker (a call, an attribute, an item; ``remote``: of that kept
+        object), its reply judged: a failure of the student's code raises :class:`StudentCodeError`."""
         worker = self._worker(module)
         if remote is not None and remote.generation != self._generation[module]:
             raise SandboxStopped(f"{what}: the object was lost when the worker was restarted")
