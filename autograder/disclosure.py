@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from autograder.reporters._text import student_visible
+from autograder.reporters.text import student_visible
 from autograder.results import GradingResult, QuestionResult
 from autograder.spec import DISCLOSURES, load_spec
 

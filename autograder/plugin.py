@@ -26,6 +26,7 @@ import dataclasses
 import time
 import traceback
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable
 
 import pytest
@@ -39,7 +40,7 @@ from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.messages import bounded
 from autograder.results import GradingResult, QuestionResult
-from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
+from autograder.spec import PROFILES, VISIBILITIES, Limits, Question, load_spec, select
 from autograder.worker.sandbox import LimitUnavailable, check_memory
 
 QUESTION_MARK = "question"
@@ -50,10 +51,12 @@ class GradingPlugin:
 
     def __init__(self, submission_dir: Path, *, profile: str = "quick", visibilities=VISIBILITIES,
                  questions=(), data_dir=None, isolation: str | None = None,
-                 limits: dict | None = None, on_result: Callable[[QuestionResult], None] | None = None):
+                 limits: dict | None = None, on_result: Callable[[QuestionResult], None] | None = None,
+                 spec: Mapping[str, Question] | None = None):
+        """``spec``: the questions graded, ``{question id: Question}``; default :func:`load_spec`'s."""
         if profile not in PROFILES:
             raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
-        self.spec = load_spec()
+        self.spec = dict(spec) if spec is not None else load_spec()
         unknown = set(questions) - set(self.spec) - {q.split(".")[0] for q in self.spec}
         if unknown:
             raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
@@ -183,7 +186,9 @@ class GradingPlugin:
             lines.append(f"skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
         elif report.passed:
             fraction = credit.value if credit and credit.value is not None else 1.0
-            status = "passed" if fraction >= 1 else ("partial" if fraction > 0 else (credit.status or "failed"))
+            status = policy.status_for(fraction)
+            if status == "failed" and credit and credit.status:  # the grader named how it failed
+                status = credit.status
             scored = policy.score(measurements, q, self.profile_name)
             if scored is not None:  # the measurements decide, as on every rescore
                 fraction = scored.fraction

@@ -15,6 +15,15 @@ STATUSES = {
 }
 
 
+def percent(score: float, max_score: float, places: int | None = 2) -> float:
+    """``score`` as a percent of ``max_score`` (0.0 where there is nothing to score), rounded to
+    ``places`` decimals (None: not rounded). Records and exports keep two; the class page shows one."""
+    if not max_score:
+        return 0.0
+    value = 100 * score / max_score
+    return value if places is None else round(value, places)
+
+
 class CannotGrade(RuntimeError):
     """The grader could not grade at all (a missing submission, a broken zip, a grader bug)."""
 

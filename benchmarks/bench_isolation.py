@@ -80,21 +80,20 @@ def bench_checks(spawn: float, folder: Path, repeat: int) -> None:
     checks = statistics.median(timed(lambda: (zygote.changes(zygote.process_state(), zygote.process_state()),
                                               zygote.ipc_objects())) for _ in range(repeat * 10))
     keeper = client.KeptSandbox()
-    client._kept = keeper
     resets = []
     try:
-        for _ in range(repeat):
-            student = client.Submission(folder)
-            student.limits = LIMITS
-            student.module("small").answer()
-            for module in list(student._workers):
-                student.restart(module)
-            resets.append(timed(lambda: keeper.sandbox.reset()))
-            keeper.busy = False  # reset done by hand: release without a second one
-            student._sandbox = None
-            student.close()
+        with client.keeping(keeper):
+            for _ in range(repeat):
+                student = client.Submission(folder)
+                student.limits = LIMITS
+                student.module("small").answer()
+                for module in list(student._workers):
+                    student.restart(module)
+                resets.append(timed(lambda: keeper.sandbox.reset()))
+                keeper.busy = False  # reset done by hand: release without a second one
+                student._sandbox = None
+                student.close()
     finally:
-        client._kept = None
         keeper.close()
     reset = statistics.median(resets)
     report("spawn: the zygote's checks vs the whole worker start", checks, spawn)
@@ -105,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per figure (median)")
     args = parser.parse_args()
-    if not sandbox._bwrap_works():
+    if not sandbox.bwrap_works():
         sys.exit("needs bubblewrap (apt-get install bubblewrap)")
     if confine.why_unavailable():
         sys.exit(f"workers cannot be confined here: {confine.why_unavailable()}")

@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--grade", action="store_true", help="also time check/grade of the reference")
     parser.add_argument("--baseline", help="python of an older checkout to time the same commands with")
     args = parser.parse_args()
-    if not sandbox._bwrap_works():
+    if not sandbox.bwrap_works():
         sys.exit("needs bubblewrap (apt-get install bubblewrap)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (figures taken under this load)")
     root = Path(tempfile.mkdtemp(prefix="ch3-bench-"))

@@ -10,7 +10,7 @@ import argparse
 import pprint
 from pathlib import Path
 
-from autograder.data._locations import SAMPLE_DIR
+from autograder.data import SAMPLE_DIR
 from autograder.data.sampling import build_sample
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

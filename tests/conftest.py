@@ -13,7 +13,7 @@ from autograder.worker import sandbox  # noqa: E402
 
 #: Set (CI sets it) to fail the run where bubblewrap cannot start, instead of skipping its tests.
 REQUIRE_SANDBOX_ENV = "CH3_REQUIRE_SANDBOX"
-SANDBOX_WORKS = sandbox._bwrap_works()
+SANDBOX_WORKS = sandbox.bwrap_works()
 
 if not SANDBOX_WORKS:  # the suite on a machine without bubblewrap: the opt-in weak mode
     os.environ.setdefault(sandbox.ISOLATION_ENV, "rlimits")
@@ -80,11 +80,10 @@ def service(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def kept(monkeypatch):
+def kept():
     """This process keeps one sandbox from submission to submission, as a grade-all grader process does."""
     from autograder.judge import client
 
-    keeper = client.KeptSandbox()
-    monkeypatch.setattr(client, "_kept", keeper)
-    yield keeper
+    with client.keeping(client.KeptSandbox()) as keeper:
+        yield keeper
     keeper.close()

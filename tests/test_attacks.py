@@ -250,7 +250,7 @@ def data_dir_or_none():
 def test_hidden_files_are_invisible(probe, data_dir_or_none):
     module, out = probe
     from autograder.data import cache_dir
-    from autograder.data._locations import SAMPLE_DIR
+    from autograder.data import SAMPLE_DIR
     secrets = [str(SAMPLE_DIR / "mnist.npz"), str(SAMPLE_DIR / "titanic_test_labels.csv"), str(out / "results.json"),
                str(PROJECT / "solutions" / "confusion.py"),
                str(PROJECT / "autograder" / "graders" / "hidden" / "test_exercises_hidden.py")]

@@ -24,14 +24,21 @@ from autograder.worker import sandbox
 from submissions import PROJECT, write_submission
 
 LIMITS = load_spec()["confusion.public_example"].limits
-needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="bubblewrap cannot start on this machine")
+needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap cannot start on this machine")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox uid and the mount namespace need root")
 
 
+def _forget_probes():
+    sandbox.probe_bwrap.cache_clear()
+    sandbox.userns_lock.cache_clear()
+
+
 @pytest.fixture
-def fresh_probes(monkeypatch):
-    """Forget what was probed about bubblewrap (restored afterwards)."""
-    monkeypatch.setattr(sandbox, "_PROBES", {})
+def fresh_probes():
+    """Probe bubblewrap afresh in the test, and again after it (what a test patched is not kept)."""
+    _forget_probes()
+    yield
+    _forget_probes()
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def open_tmp():
 
 #: The weak modes as root run the interpreter as another uid: it must be reachable by it.
 reachable_interpreter = pytest.mark.skipif(
-    sandbox._needs_rebinding(Path(sys.executable).resolve()) is not None,
+    sandbox.needs_rebinding(Path(sys.executable).resolve()) is not None,
     reason="this interpreter is under a folder closed to other users (the weak mode refuses it)")
 
 
@@ -90,7 +97,7 @@ def test_a_system_bwrap_comes_first(fresh_probes):
     ("win32", "WSL 2", "apt-get"),
 ])
 def test_where_no_sandbox_can_start_the_advice_fits_the_platform(fresh_probes, monkeypatch, platform, says, never):
-    monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     monkeypatch.setattr(sandbox.sys, "platform", platform)
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
     with pytest.raises(sandbox.SandboxUnavailable) as refused:
@@ -113,11 +120,11 @@ def test_a_kernel_without_user_namespaces_is_named_with_what_to_do(fresh_probes,
 def test_the_lock_on_user_namespaces_holds_where_only_the_view_reaches_the_bwrap(fresh_probes, monkeypatch):
     """A bwrap under a folder closed to the sandbox uid (a venv under /root) is probed inside the view,
     where its folders are bound open, instead of being given up."""
-    if not sandbox._userns_lock_works(sandbox.FIRST_UID):
+    if sandbox.userns_lock(sandbox.FIRST_UID) is None:
         pytest.skip("this kernel forbids the sandbox uid user namespaces")
-    sandbox._PROBES.pop("userns")
-    monkeypatch.setattr(sandbox, "_needs_rebinding", lambda path: Path("/root"))
-    assert sandbox._userns_lock(sandbox.FIRST_UID) == sandbox.find_bwrap().path
+    sandbox.userns_lock.cache_clear()
+    monkeypatch.setattr(sandbox, "needs_rebinding", lambda path: Path("/root"))
+    assert sandbox.userns_lock(sandbox.FIRST_UID) == sandbox.find_bwrap().path
 
 
 # ------------------------------------------------------------ check on a student's own machine
@@ -125,7 +132,7 @@ def test_the_lock_on_user_namespaces_holds_where_only_the_view_reaches_the_bwrap
 def test_check_without_a_sandbox_says_how_the_code_ran_and_nobody_opted_in(fresh_probes, monkeypatch, tmp_path):
     from autograder.cli import app
 
-    monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
     folder = write_submission(tmp_path / "mine", honest=["confusion"])
     done = CliRunner().invoke(app, ["check", str(folder), "-q", "confusion", "--out", str(tmp_path / "out")])
@@ -161,7 +168,7 @@ def test_the_weak_mode_refuses_while_the_sandbox_uid_could_read_the_graders_file
     data.mkdir()
     (data / "labels.csv").write_text(SECRET)
     monkeypatch.setenv("CH3_DATA_DIR", str(data))
-    monkeypatch.setattr(sandbox, "_needs_rebinding", lambda path: None)  # whatever the interpreter's place
+    monkeypatch.setattr(sandbox, "needs_rebinding", lambda path: None)  # whatever the interpreter's place
     with pytest.raises(sandbox.SandboxUnavailable) as refused:
         sandbox.check_weak_mode(sandbox.OPTED_IN)
     assert str(data / "labels.csv") in str(refused.value) and "chmod" in str(refused.value)
@@ -206,7 +213,7 @@ def try_unshare():
 @reachable_interpreter
 def test_the_weak_mode_forbids_new_user_namespaces(monkeypatch, open_tmp):
     monkeypatch.setattr(sandbox, "grader_files", lambda data_dirs=(): [])  # this checkout is readable to all
-    if not sandbox._userns_lock_works(sandbox.FIRST_UID):
+    if sandbox.userns_lock(sandbox.FIRST_UID) is None:
         pytest.skip("this kernel forbids the sandbox uid user namespaces already")
     folder = write_submission(open_tmp / "s", files={"ns.py": UNSHARE})
     errno, _ = call(folder, sandbox.OPTED_IN, "ns", "try_unshare")
@@ -302,7 +309,7 @@ def _gradescope_root(tmp_path: Path, files: dict) -> Path:
 @reachable_interpreter
 def test_gradescope_without_bubblewrap_grades_in_the_container_mode_and_tells_only_the_instructor(
         fresh_probes, monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
     monkeypatch.setattr(sandbox, "grader_files", lambda data_dirs=(): [])  # as setup.sh leaves them: closed
     reference = (PROJECT / "solutions" / "confusion.py").read_text()
@@ -317,9 +324,9 @@ def test_gradescope_without_bubblewrap_grades_in_the_container_mode_and_tells_on
 @as_root
 def test_gradescope_refuses_in_the_container_mode_while_grader_files_are_open(fresh_probes, monkeypatch, open_tmp,
                                                                               capsys):
-    monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
-    monkeypatch.setattr(sandbox, "_needs_rebinding", lambda path: None)  # whatever the interpreter's place
+    monkeypatch.setattr(sandbox, "needs_rebinding", lambda path: None)  # whatever the interpreter's place
     root = _gradescope_root(open_tmp, {"confusion.py": "x = 1\n"})
     (root / "source" / "labels.csv").write_text(SECRET)
     for folder in (root, root / "source"):

@@ -8,7 +8,7 @@ import pytest
 from autograder.data import (ChecksumError, DataNotFoundError, clear_cache, load_mnist, load_spam,
                              load_titanic)
 from autograder.data import loaders
-from autograder.data._integrity import array_digest
+from autograder.data import array_digest
 from autograder.data.sampling import build_sample
 
 

@@ -30,7 +30,7 @@ from autograder.spec import load_spec
 from autograder.worker import sandbox
 from submissions import reference_source, write_submission
 
-BWRAP = sandbox._bwrap_works()
+BWRAP = sandbox.bwrap_works()
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason="the zygote and bwrap exist only in the bubblewrap sandbox")
 
 #: Student functions for the cases: honest CPU work, waiting, killing itself, crashing, over-eating.

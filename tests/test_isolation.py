@@ -24,7 +24,7 @@ from autograder.spec import load_spec
 from autograder.worker import confine, sandbox, zygote
 from submissions import reference_source, write_submission
 
-pytestmark = pytest.mark.skipif(not sandbox._bwrap_works() or confine.why_unavailable() is not None,
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works() or confine.why_unavailable() is not None,
                                 reason="needs the bubblewrap sandbox and the seccomp filter")
 
 LIMITS = load_spec()["confusion.public_example"].limits
@@ -143,11 +143,8 @@ def attack(tmp_path, name: str, code: str):
 def fresh_scores(tmp_path):
     """The honest submission's scores in a fresh sandbox, and its folder."""
     honest = write_submission(tmp_path / "honest", honest=["confusion"])
-    kept_before, client._kept = client._kept, None
-    try:
+    with client.keeping(None):
         return honest, graded(honest)[1]
-    finally:
-        client._kept = kept_before
 
 
 # ------------------------------------------------------------------ the filter, directly

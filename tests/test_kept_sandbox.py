@@ -12,7 +12,7 @@ from autograder.judge import client
 from autograder.worker import sandbox
 from submissions import reference_source, write_submission
 
-pytestmark = pytest.mark.skipif(not sandbox._bwrap_works(), reason="only the bubblewrap sandbox is kept")
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="only the bubblewrap sandbox is kept")
 
 #: Run at import by the first submission: what it leaves behind, and what it tries on the zygote.
 LEAVE_BEHIND = '''
@@ -114,13 +114,13 @@ def test_a_second_submission_while_the_first_holds_the_kept_sandbox_gets_its_own
     assert not kept.busy
 
 
-def test_a_kept_sandbox_grades_as_a_fresh_one(kept, tmp_path, monkeypatch):
+def test_a_kept_sandbox_grades_as_a_fresh_one(kept, tmp_path):
     folders = [write_submission(tmp_path / "ref", honest=["confusion"]),
                write_submission(tmp_path / "stub", files={"confusion.py": "def precision(y_true, y_pred):\n"
                                                                           "    raise NotImplementedError\n"})]
     kept_scores = [graded(folder)[1] for folder in folders + folders]
-    monkeypatch.setattr(client, "_kept", None)
-    fresh_scores = [graded(folder)[1] for folder in folders]
+    with client.keeping(None):
+        fresh_scores = [graded(folder)[1] for folder in folders]
     assert kept_scores == fresh_scores + fresh_scores
 
 
@@ -138,7 +138,7 @@ def test_the_folder_of_a_grader_process_killed_outright_is_removed_by_the_next(t
     alive.mkdir()
     keeper = client.KeptSandbox()
     try:
-        assert not stale.exists() and alive.is_dir() and keeper._home.is_dir()
+        assert not stale.exists() and alive.is_dir() and keeper.home.is_dir()
     finally:
         keeper.close()
-    assert not keeper._home.exists()
+    assert not keeper.home.exists()

@@ -42,13 +42,14 @@ def test_the_isolation_policy_becomes_a_mode_in_one_place(monkeypatch):
     import autograder.worker.sandbox as sandbox
 
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
-    monkeypatch.setattr(sandbox, "_bwrap_works", lambda: False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     assert isolation_mode(Isolation.OWN_CODE) == sandbox.OWN_CODE
     assert isolation_mode(Isolation.CONTAINER) == sandbox.CONTAINER
     assert isolation_mode(Isolation.ALLOW_WEAK) == sandbox.OPTED_IN
     with pytest.raises(sandbox.SandboxUnavailable):
         isolation_mode(Isolation.STRICT)
-    monkeypatch.setattr(sandbox, "_bwrap_works", lambda: True)
+    works = sandbox.BwrapProbe(sandbox.Bwrap("/usr/bin/bwrap", "system", "0.11"))
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: works)
     assert {isolation_mode(policy) for policy in Isolation} == {sandbox.STRONG}
 
 

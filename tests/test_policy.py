@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from autograder import policy
 from autograder.disclosure import for_students
 from autograder.graders.common import Raises, attempt, check
 from autograder.judge.client import Remote, StudentCodeError
@@ -424,3 +425,19 @@ def test_an_injected_memory_fault_loses_no_points_and_is_retried(tmp_path):
     entries = {e["id"]: e for e in json.loads((out / "batch.json").read_text())["entries"]}
     assert entries["alice"]["score"] == entries["alice"]["max_score"] > 0
     assert entries["bob"]["score"] == 0 and not entries["bob"].get("infrastructure")
+
+
+@pytest.mark.parametrize("points, max_points, status", [
+    (1.0, 1.0, "passed"), (1.2, 1.0, "passed"), (0.5, 1.0, "partial"), (0.0, 1.0, "failed"), (-0.1, 1.0, "failed"),
+    (3.0, 3.0, "passed"), (2.9999, 3.0, "partial"), (0.0, 0.0, "passed"),
+])
+def test_status_follows_from_the_points_earned(points, max_points, status):
+    assert policy.status_for(points, max_points) == status
+
+
+def test_percent_has_one_rounding_and_nothing_to_score_is_zero():
+    from autograder.results import percent
+
+    assert percent(2, 3) == 66.67 and percent(2, 3, places=1) == 66.7
+    assert percent(2, 3, places=None) == pytest.approx(200 / 3)
+    assert percent(5, 0) == 0.0

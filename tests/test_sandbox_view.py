@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder.data._locations import SAMPLE_DIR
+from autograder.data import SAMPLE_DIR
 from autograder.grading import CannotGrade, grade_path
 from autograder.intake import prepare
 from autograder.judge.client import LimitRefused, Submission, TimedOut
@@ -27,7 +27,7 @@ from autograder.worker.sandbox import SandboxUnavailable, UidSlot, choose_isolat
 from submissions import PROJECT, write_submission
 
 LIMITS = load_spec()["confusion.public_example"].limits
-needs_bwrap = pytest.mark.skipif(not sandbox._bwrap_works(), reason="bubblewrap cannot start here (see docs/guide/sandbox.md)")
+needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap cannot start here (see docs/guide/sandbox.md)")
 
 PROBE = """
 import os, subprocess, threading, time
@@ -164,7 +164,7 @@ def test_threads_left_running_burn_no_cpu_between_calls(probe):
 
 
 @needs_bwrap
-@pytest.mark.skipif(not sandbox._userns_lock_works(UidSlot().uid if os.geteuid() == 0 else None),
+@pytest.mark.skipif(sandbox.userns_lock(UidSlot().uid if os.geteuid() == 0 else None) is None,
                     reason="the kernel allows no unprivileged user namespaces here, so there is nothing to lock")
 def test_no_new_user_namespaces_in_the_sandbox(probe):
     code, _ = probe.run(["unshare", "--user", "true"])
@@ -198,7 +198,7 @@ def test_a_worker_that_fails_to_start_leaves_no_scratch_folder(tmp_path, monkeyp
 
 
 def test_without_bubblewrap_grading_refuses_unless_asked(monkeypatch):
-    monkeypatch.setitem(sandbox._PROBES, "bwrap", False)
+    monkeypatch.setattr(sandbox, "probe_bwrap", lambda: sandbox.BwrapProbe(None))  # no bwrap starts here
     monkeypatch.delenv(sandbox.ISOLATION_ENV, raising=False)
     with pytest.raises(SandboxUnavailable, match="opt in explicitly"):
         choose_isolation()

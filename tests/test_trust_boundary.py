@@ -305,7 +305,7 @@ def test_console_prints_student_text_as_text():
 
 
 def test_html_text_is_inert():
-    from autograder.reporters._text import html_text
+    from autograder.reporters.text import html_text
 
     assert html_text('<img src=x onerror="alert(1)">\x1b[2J') == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
 

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder.build.notebooks import build_notebooks
-from autograder.data.loaders import SPAM_UNLABELLED_FOLDER, STUDENT_SAMPLE_MARK, _read_spam_archive
+from autograder.data import read_spam_archive
+from autograder.data.loaders import SPAM_UNLABELLED_FOLDER, STUDENT_SAMPLE_MARK
 from autograder.paths import PACKAGE_DIR, PROJECT_DIR
 
 #: Paths under autograder/ never shipped to students.
@@ -105,7 +106,7 @@ def _student_spam(source: Path, target: Path) -> None:
     """The spam sample with its categories removed: every email in one folder, under a number, in an
     order drawn for this build (``secrets``: not reproducible from anything shipped), with the same
     owner, mode and time on every entry."""
-    emails = [raw for msgs in _read_spam_archive(source).values() for raw in msgs.values()]
+    emails = [raw for msgs in read_spam_archive(source).values() for raw in msgs.values()]
     order = list(range(len(emails)))
     secrets.SystemRandom().shuffle(order)
     with tarfile.open(target, "w:bz2") as tar:

@@ -30,7 +30,7 @@ from autograder.bulk.inputs import Entry, LayoutError, apply_roster, discover, p
 from autograder.bulk.runner import available_cores, execute, job_options, stage_in_shared_dir, threads_per_worker
 from autograder.intake import PreparedSubmission
 from autograder.bulk.store import BatchStore, cache_key, grader_hash, grader_version, text_digest
-from autograder.results import GradingResult
+from autograder.results import GradingResult, percent
 
 MANIFEST_VERSION = 1
 #: The longest a finished result waits before batch.json lists it (each student's folder is written at once).
@@ -385,7 +385,7 @@ def _settle(store: BatchStore, record: dict, reply: dict, files, results: dict, 
         record.update(status="graded", error="", result=f"students/{record['id']}/grading.json",
                       grader=reply.get("grader"),
                       score=result.score, max_score=result.max_score,
-                      percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0,
+                      percent=percent(result.score, result.max_score),
                       seconds=result.seconds, timeouts=sum(q.status == "timeout" for q in result.questions),
                       grader_errors=len(result.grader_errors),
                       infrastructure=[q.id for q in result.infrastructure_failures])

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from autograder.bulk.batch import BatchEvent
-from autograder.reporters import _text
+from autograder.reporters import text
 
 LOWEST = 5
 HISTOGRAM_BINS = 10
@@ -62,7 +62,7 @@ class BatchProgress:
                 line = f"{entry['id']}: {entry['score']:g}/{entry['max_score']:g} [{how}]{extra}"
             else:
                 line = f"{entry['id']}: cannot grade: {entry['error'].splitlines()[0][:200]}"
-            self.console.print(_text.console(line), highlight=False, soft_wrap=True)
+            self.console.print(text.console(line), highlight=False, soft_wrap=True)
 
 
 def print_class_table(console: Console, entries: list[dict]) -> None:
@@ -83,7 +83,7 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
         for column in ("id", "name", "score", "percent", "timeouts"):
             lowest.add_column(column)
         for e in sorted(graded, key=lambda e: (e["percent"], e["id"]))[:LOWEST]:
-            lowest.add_row(_text.console(e["id"]), _text.console(e.get("name", "")),
+            lowest.add_row(text.console(e["id"]), text.console(e.get("name", "")),
                            f"{e['score']:g}/{e['max_score']:g}", f"{e['percent']:.1f}%",
                            str(e.get("timeouts", 0)))
         console.print(lowest)
@@ -95,8 +95,8 @@ def print_class_table(console: Console, entries: list[dict]) -> None:
         table.add_column("why", overflow="fold")
         for e in failed:
             # ids, names, file names and their errors come from the students' uploads: never markup
-            table.add_row(_text.console(e["id"]), _text.console(e.get("source", "")),
-                          _text.console(e.get("error") or e["status"]))
+            table.add_row(text.console(e["id"]), text.console(e.get("source", "")),
+                          text.console(e.get("error") or e["status"]))
         console.print(table)
 
 
@@ -115,11 +115,11 @@ def print_written(console: Console, outcome) -> None:
     console.print(f"{graded}/{len(entries)} graded. Wrote:", highlight=False)
     for path in [*outcome.written, outcome.out / "batch.json"]:
         purpose = WRITTEN_PURPOSE.get(path.name, "")
-        line = Text("  ").append_text(_text.console(str(path))).append(f"  ({purpose})" if purpose else "")
+        line = Text("  ").append_text(text.console(str(path))).append(f"  ({purpose})" if purpose else "")
         console.print(line, highlight=False, soft_wrap=True)
     if any(e.get("moodle_participant") for e in entries) and not any(
             p.name == "moodle_grading_worksheet.csv" for p in outcome.written):
         console.print("  (no moodle_grading_worksheet.csv: -q graded part of the assignment; "
                       "--partial-export writes it out of the graded questions' points)", highlight=False)
-    console.print(Text("  ").append_text(_text.console(f"{outcome.out / 'students'}/<id>/"))
+    console.print(Text("  ").append_text(text.console(f"{outcome.out / 'students'}/<id>/"))
                   .append(f"  (each student's reports: {len(entries)} folders)"), highlight=False, soft_wrap=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from autograder.bulk.inputs import LayoutError, read_csv_rows, read_roster
 from autograder.bulk.store import atomic_write
-from autograder.results import GradingResult
+from autograder.results import GradingResult, percent
 
 #: The assignment's name, matched (case, punctuation and the "(id)" suffix aside) against the roster's columns.
 ASSIGNMENT_TITLE = "Chapter 3: Classification"
@@ -126,7 +126,7 @@ def grades_table(entries: list[dict], results: dict[str, GradingResult],
         rows.append([
             entry["id"], entry.get("name", ""), entry.get("email", ""), total,
             f"{maximum:g}" if maximum is not None else "",
-            f"{100 * result.score / maximum:.2f}" if maximum else ("0.00" if result else ""),
+            f"{percent(result.score, maximum):.2f}" if maximum else ("0.00" if result else ""),
             *[f"{points[qid]:g}" if qid in points else "" for qid in question_ids],
             entry["status"], _one_line(entry.get("error", "")),
             f"{result.seconds:.1f}" if result else "", entry.get("source", ""),

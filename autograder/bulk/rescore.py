@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.judge.rescore import rescore_result
+from autograder.results import percent
 from autograder.spec import Question, load_spec
 
 
@@ -51,7 +52,7 @@ def rescore_batch(out: Path, spec: dict[str, Question] | None = None, on_event=N
             continue
         result = rescore_result(verdict.result, spec)
         record.update(status="graded", error="", score=result.score, max_score=result.max_score,
-                      percent=round(100 * result.score / result.max_score, 2) if result.max_score else 0.0)
+                      percent=percent(result.score, result.max_score))
         store.rewrite_reports(record["id"], result, record)
         if on_event:
             on_event(record, result)

@@ -155,7 +155,7 @@ def _start_grader_process(threads: int, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import autograder.grading  # noqa: F401  (pytest, the plugin, the judge)
     import sklearn.metrics  # noqa: F401  (what every grader uses)
-    from autograder.judge.client import keep_sandboxes
+    from autograder.bulk.grader_process import keep_sandboxes
 
     keep_sandboxes()  # the sandbox's own imports too: once per grader process, not per submission
 

@@ -115,7 +115,7 @@ def grader_version() -> str:
 @lru_cache(maxsize=None)
 def data_version(profile: str) -> str:
     """A digest of the profile's pinned data checksums (the embedded sample's files for quick)."""
-    from autograder.data._locations import SAMPLE_DIR
+    from autograder.data import SAMPLE_DIR
     from autograder.judge.reference import data_version as pinned
 
     if profile != "quick":

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.policy import status_for
 from autograder.reporters.html import STAFF_PAGE, clean_text, environment, new_figure, png_data_url, write_feedback
-from autograder.results import GradingResult
+from autograder.results import GradingResult, percent
 
 #: Statuses that mean the student's code did not run to the end, as the dashboard names them.
 FAILURE_STATUSES = {"timeout": "timeout", "crashed": "crash", "import_error": "import error", "error": "error",
@@ -99,7 +100,8 @@ def question_stats(results: dict[str, GradingResult]) -> list[dict]:
             "id": qid, "name": answers[0].name, "visibility": answers[0].visibility,
             "max_points": answers[0].max_points, "n": len(answers),
             "mean_points": round(statistics.fmean(points), 3) if final else 0.0,
-            "pass_rate": round(sum(q.points >= q.max_points for q in final) / len(final), 3) if final else 0.0,
+            "pass_rate": round(sum(status_for(q.points, q.max_points) == "passed" for q in final) / len(final), 3)
+            if final else 0.0,
             "zero_rate": round(sum(q.points <= 0 for q in final) / len(final), 3) if final else 0.0,
             "mean_seconds": round(statistics.fmean(seconds), 2), "max_seconds": round(max(seconds), 2),
             "statuses": dict(statuses),
@@ -155,11 +157,11 @@ def status_counts(entries: list[dict], results: dict[str, GradingResult]) -> dic
 def plot_scores(results: dict[str, GradingResult]) -> str | None:
     if not results:
         return None
-    percent = [100 * r.score / r.max_score if r.max_score else 0 for r in results.values()]
+    percents = [percent(r.score, r.max_score, places=None) for r in results.values()]
     fig, axes = new_figure(1, 1, (6.5, 2.8))
     ax = axes[0][0]
-    ax.hist(percent, bins=np.linspace(0, 100, 21), color="#0969da", edgecolor="white")
-    ax.axvline(statistics.median(percent), color="k", ls="--", lw=1, label=f"median {statistics.median(percent):.1f}%")
+    ax.hist(percents, bins=np.linspace(0, 100, 21), color="#0969da", edgecolor="white")
+    ax.axvline(statistics.median(percents), color="k", ls="--", lw=1, label=f"median {statistics.median(percents):.1f}%")
     ax.set_xlabel("total score (%)")
     ax.set_ylabel("students")
     ax.legend(fontsize=8)
@@ -265,7 +267,7 @@ def write_summary(batch_dir: Path, *, similarity: bool = True, staff_pages: bool
         crashed = [q.id for q in result.questions if q.status in RUN_FAILURES]
         students.append({"id": sid, "name": entry.get("name") or "", "score": result.score,
                          "max": result.max_score,
-                         "percent": round(100 * result.score / result.max_score, 1) if result.max_score else 0.0,
+                         "percent": percent(result.score, result.max_score, places=1),
                          "seconds": result.seconds, "feedback": (folder / "feedback.html").is_file(),
                          "problems": len(lost), "lost": lost, "crashed": crashed,
                          "held": [q.id for q in result.held],

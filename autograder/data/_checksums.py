@@ -50,3 +50,10 @@ SAMPLE = {
     "titanic/test_labels.csv": "ad51152fbad11165ff9178e985fe738ee33fa25ba667f98c32844e394824bd36",
     "titanic/train.csv": "9d4fb1497ac7c4252547a54cf33a25b2ad88d474f9f2dccb46f67dd4a5929bab",
 }
+
+
+def pinned_checksums(profile: str) -> dict[str, str]:
+    """Every pinned checksum of ``profile``'s data: the embedded sample's for quick, the data kit's for full."""
+    if profile == "quick":
+        return dict(SAMPLE)
+    return {**MNIST_FULL, **TITANIC_FULL, **SPAM_FULL}

@@ -230,7 +230,7 @@ def load_spam(profile="quick", *, data_dir=None, cache=None) -> SpamCorpus:
         path = SAMPLE_DIR / "spam.tar.bz2"
         stat = path.stat() if path.is_file() else None
         if STUDENT_SAMPLE_MARK.is_file():  # a student bundle: the emails without their categories
-            emails = _read_spam_archive(path).get(SPAM_UNLABELLED_FOLDER, {})
+            emails = read_spam_archive(path).get(SPAM_UNLABELLED_FOLDER, {})
             return SpamCorpus(None, None, None, profile="quick", source=str(path),
                               unlabelled=[emails[n] for n in sorted(emails)])
         by_cat = _verified_spam_sample(path, stat and (stat.st_size, stat.st_mtime_ns))
@@ -249,7 +249,7 @@ def load_spam(profile="quick", *, data_dir=None, cache=None) -> SpamCorpus:
         if not path.is_file():
             raise _not_found("SpamAssassin corpus", [f"{path} (no such file)"],
                              f"put the three 20030228_*.tar.bz2 archives under ${DATA_DIR_ENV}/spam")
-        msgs = _read_spam_archive(path)[cat]
+        msgs = read_spam_archive(path)[cat]
         _verify_message_names(msgs, path)
         if len(msgs) != count:
             raise ChecksumError(f"{path} holds {len(msgs)} {cat} messages; expected {count}.")
@@ -263,7 +263,7 @@ def load_spam(profile="quick", *, data_dir=None, cache=None) -> SpamCorpus:
 def _verified_spam_sample(path: Path, version) -> dict[str, dict[str, bytes]]:
     """The sample's messages, checked against their digests; kept per file version (decompressing
     the .tar.bz2 took 0.3 s of every grading in a grade-all process).  Callers build new lists."""
-    by_cat = _read_spam_archive(path)
+    by_cat = read_spam_archive(path)
     for cat, msgs in by_cat.items():
         check_digest(corpus_digest(msgs), _checksums.SAMPLE[f"spam/{cat}"], what=cat, path=path)
     return by_cat
@@ -290,7 +290,8 @@ def _unpack_messages(entry: Path) -> dict[str, dict[str, bytes]]:
     return by_cat
 
 
-def _read_spam_archive(path: Path) -> dict[str, dict[str, bytes]]:
+def read_spam_archive(path: Path) -> dict[str, dict[str, bytes]]:
+    """The messages of a SpamAssassin archive by folder (category): ``{folder: {file name: bytes}}``."""
     by_cat: dict[str, dict[str, bytes]] = {}
     try:
         with tarfile.open(path, "r:bz2") as tar:

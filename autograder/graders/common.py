@@ -367,7 +367,7 @@ def in_worker(submission, module: str, target: str, attr: str, *args, what: str 
     only its own checks. Arguments may be other kept objects (:class:`~autograder.judge.client.Remote`).
     ``keep=False``: plain data comes back as it is (a list of artists as a list of handles).
     """
-    return submission._request(module, {"op": "call", "module": target, "attr": attr, "args": list(args),
+    return submission.request(module, {"op": "call", "module": target, "attr": attr, "args": list(args),
                                         "kwargs": kwargs, "keep": keep}, what or f"{target}.{attr}()")
 
 

@@ -15,11 +15,11 @@ features and keep labels here.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import os
 import shutil
-import signal
 import stat
 import tempfile
 import time
@@ -126,17 +126,17 @@ class Remote:
         return _is_class(self.mro, qualified_name, _student_modules(self.submission))
 
     def call(self, method: str, *args, keep: bool = False, **kwargs):
-        return self.submission._request(self.module, {"op": "call", "handle": self.handle, "attr": method,
+        return self.submission.request(self.module, {"op": "call", "handle": self.handle, "attr": method,
                                                       "args": list(args), "kwargs": kwargs, "keep": keep},
                                         f"{self.type.rsplit('.', 1)[-1]}.{method}()", self)
 
     def get(self, attr: str, keep: bool = False):
-        return self.submission._request(self.module, {"op": "getattr", "handle": self.handle,
+        return self.submission.request(self.module, {"op": "getattr", "handle": self.handle,
                                                       "attr": attr, "keep": keep},
                                         f"{self.type.rsplit('.', 1)[-1]}.{attr}", self)
 
     def item(self, key, keep: bool = False):
-        return self.submission._request(self.module, {"op": "getitem", "handle": self.handle,
+        return self.submission.request(self.module, {"op": "getitem", "handle": self.handle,
                                                       "key": key, "keep": keep}, f"[{key!r}]", self)
 
 
@@ -145,7 +145,7 @@ class RemoteFunction:
         self.submission, self.module, self.name = submission, module, name
 
     def __call__(self, *args, keep: bool = False, **kwargs):
-        return self.submission._request(self.module, {"op": "call", "module": self.module, "attr": self.name,
+        return self.submission.request(self.module, {"op": "call", "module": self.module, "attr": self.name,
                                                       "args": list(args), "kwargs": kwargs, "keep": keep},
                                         f"{self.module}.{self.name}()")
 
@@ -197,7 +197,7 @@ class Submission:
 
     def library(self, owner: str, module: str, attr: str, **kwargs) -> Remote:
         """A scikit-learn/numpy object built in ``owner``'s worker, to pass to the student's code there."""
-        return self._request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
+        return self.request(owner, {"op": "library", "module": module, "attr": attr, "kwargs": kwargs},
                              f"{module}.{attr}()")
 
     def take_output(self, module: str) -> str:
@@ -335,7 +335,9 @@ class Submission:
             if not importing:  # what the call limit applies to
                 self.slowest_call = max(self.slowest_call, time.perf_counter() - started)
 
-    def _request(self, module: str, message: dict, what: str, remote: Remote | None = None):
+    def request(self, module: str, message: dict, what: str, remote: Remote | None = None):
+        """One request to ``module``'s worker (a call, an attribute, an item; ``remote``: of that kept
+        object), its reply judged: a failure of the student's code raises :class:`StudentCodeError`."""
         worker = self._worker(module)
         if remote is not None and remote.generation != self._generation[module]:
             raise SandboxStopped(f"{what}: the object was lost when the worker was restarted")
@@ -454,9 +456,18 @@ class KeptSandbox:
         self.sandbox = self.key = None
         self.busy = False
 
+    @property
+    def home(self) -> Path:
+        """Its folder in the temporary folder (the submission's inbox is under it)."""
+        return self._home
+
+    def remove_home(self) -> None:
+        """Remove its folder (the process is ending: the sandbox dies with it)."""
+        shutil.rmtree(self._home, ignore_errors=True)
+
     def close(self) -> None:
         self.discard()
-        shutil.rmtree(self._home, ignore_errors=True)
+        self.remove_home()
         if self.uid is not None:
             self.uid.release()
             self.uid = None
@@ -481,20 +492,27 @@ KEPT_PREFIX = "ch3-kept-"
 _kept: KeptSandbox | None = None
 
 
-def keep_sandboxes() -> None:
+def keep_sandboxes() -> KeptSandbox:
     """Keep one sandbox in this process from submission to submission (long-lived grader
-    processes: ``grade-all``). Only the strong (bubblewrap) mode keeps one. A SIGTERM (how
-    ``grade-all`` stops its grader processes) removes its folder and ends the process; the
-    sandbox dies with it (``--die-with-parent``)."""
+    processes: ``grade-all``), and return its keeper. Only the strong (bubblewrap) mode keeps one.
+    How the process ends is its entry point's to decide (``bulk.grader_process``: a SIGTERM removes
+    the keeper's folder); the sandbox dies with the process (``--die-with-parent``)."""
     global _kept
     if _kept is None:
         _kept = KeptSandbox()
-        signal.signal(signal.SIGTERM, _end_keeping)
+    return _kept
 
 
-def _end_keeping(signum, frame):
-    shutil.rmtree(_kept._home, ignore_errors=True)
-    os._exit(0)
+@contextlib.contextmanager
+def keeping(keeper: KeptSandbox | None):
+    """Within the block this process grades with ``keeper`` (None: a fresh sandbox per submission);
+    the keeper it had before is restored after (tests and benchmarks)."""
+    global _kept
+    before, _kept = _kept, keeper
+    try:
+        yield keeper
+    finally:
+        _kept = before
 
 
 def _remove_stale_homes() -> None:

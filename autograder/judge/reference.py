@@ -24,7 +24,7 @@ from typing import Callable
 
 import sklearn
 
-from autograder.data import _checksums, cache_dir
+from autograder.data import cache_dir, pinned_checksums
 
 PRECOMPUTED_PATH = Path(__file__).with_name("reference_figures.json")
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
@@ -35,8 +35,7 @@ MODE_ENV = "CH3_REFERENCE_FIGURES"
 
 def data_version(profile: str) -> str:
     """A digest of the pinned checksums of the profile's data: new data, new cache file."""
-    pins = _checksums.SAMPLE if profile == "quick" else {
-        **_checksums.MNIST_FULL, **_checksums.TITANIC_FULL, **_checksums.SPAM_FULL}
+    pins = pinned_checksums(profile)
     return hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -12,7 +12,8 @@ person's review (status "held"). Nothing here runs student code or reads data.
 
 from autograder.policy.review import HELD, HELD_TEXT, apply_review, hold
 from autograder.policy.scoring import (INFRASTRUCTURE, MEASURED, OUTCOMES, STUDENT, Scored, bounded_points,
-                                       check_weights, checks_fraction, integrity_failures, score, spec_band)
+                                       check_weights, checks_fraction, integrity_failures, score, spec_band,
+                                       status_for)
 
 __all__ = ["HELD", "HELD_TEXT", "apply_review", "hold", "INFRASTRUCTURE", "MEASURED", "OUTCOMES", "STUDENT", "Scored", "bounded_points", "check_weights",
-           "checks_fraction", "integrity_failures", "score", "spec_band"]
+           "checks_fraction", "integrity_failures", "score", "spec_band", "status_for"]

@@ -60,7 +60,7 @@ def hold(measurements: dict, question: Question | None, flags: list[dict]) -> di
 
 def apply_review(result, spec: dict[str, Question]) -> None:
     """Hold (or release) each measured question of ``result`` by :func:`hold`; see the module docstring."""
-    from autograder.policy.scoring import MEASURED, bounded_points
+    from autograder.policy.scoring import MEASURED, bounded_points, status_for
 
     for q in result.questions:
         previous = q.measurements.pop("held", None) if isinstance(q.measurements, dict) else None
@@ -69,7 +69,7 @@ def apply_review(result, spec: dict[str, Question]) -> None:
         if previous is not None and q.status == HELD:  # released unless still held: the policy's fraction
             fraction = float(previous.get("fraction", 0.0))
             q.points = bounded_points(q.max_points * fraction, q.max_points)
-            q.status = "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
+            q.status = status_for(fraction)
         if q.outcome != MEASURED or q.status not in ("passed", "partial"):
             continue
         reason = hold(q.measurements, spec.get(q.id), result.data_flags)

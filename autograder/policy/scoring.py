@@ -193,8 +193,15 @@ def score(measurements: dict, question: Question, profile: str) -> Scored | None
     failures = integrity_failures(measurements, question, band) if question is not None else []
     if failures:
         fraction = 0.0
-    status = "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
-    return Scored(fraction, status, band, failures)
+    return Scored(fraction, status_for(fraction), band, failures)
+
+
+def status_for(points: float, max_points: float = 1.0) -> str:
+    """A scored question's status from the points it earned of ``max_points`` (the default 1: a
+    fraction): "passed" with all of them, "partial" with some, "failed" with none."""
+    if points >= max_points:
+        return "passed"
+    return "partial" if points > 0 else "failed"
 
 
 def bounded_points(points: float, max_points: float) -> float:

@@ -6,7 +6,8 @@ hidden graders' tracebacks never appear (they stay in grading.json).
 
 from __future__ import annotations
 
-from autograder.reporters._text import plain
+from autograder.policy import status_for
+from autograder.reporters.text import plain
 from autograder.results import GradingResult
 
 #: Our visibility -> Gradescope's: public results show at once, hidden ones once grades are published.
@@ -28,7 +29,7 @@ def _test(number: int, q) -> dict:
         "number": str(number),
         "score": round(q.points, 4),
         "max_score": q.max_points,
-        "status": "passed" if q.points >= q.max_points else "failed",
+        "status": "passed" if status_for(q.points, q.max_points) == "passed" else "failed",  # Gradescope's two
         "visibility": GRADESCOPE_VISIBILITY[q.visibility],
         "output": _test_output(q),
         "extra_data": {"question": q.id, "status": q.status, "seconds": round(q.seconds, 3)},

@@ -1,13 +1,13 @@
 """report.md: the readable report a TA or student opens first.
 
 A table of headlines, then every question's full feedback, hint and output.  All text that
-came from the submission is escaped (see ``_text``): it cannot end a code block, add a
+came from the submission is escaped (see ``reporters.text``): it cannot end a code block, add a
 heading or carry HTML.  Hidden graders' tracebacks stay in grading.json (staff only).
 """
 
 from __future__ import annotations
 
-from autograder.reporters._text import md_block, md_inline
+from autograder.reporters.text import md_block, md_inline
 from autograder.reporters.console import headline
 from autograder.results import STATUSES, GradingResult
 

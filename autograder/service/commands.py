@@ -48,7 +48,8 @@ def _refuse(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def _setup(data_dir: Path) -> None:
+def setup_or_refuse(data_dir: Path) -> None:
+    """Set the service up on ``data_dir``, or end the command with why it cannot run here."""
     try:
         setup(data_dir)
     except ServiceUnavailable as exc:
@@ -109,7 +110,7 @@ def init_folder(data_dir: Path, *, database: str | None, url: str, allow_weak_sa
     with os.fdopen(fd, "w") as handle:
         json.dump(config, handle, indent=2)
     shutil.copyfile(QUESTIONS, data_dir / "questions.toml")
-    _setup(data_dir)
+    setup_or_refuse(data_dir)
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -147,7 +148,7 @@ def students_command(
     reissue: bool = typer.Option(False, "--reissue", help="new tokens for students already there (the old stop)"),
 ):
     """Add the roster's students; prints CSV id,name,email,token (tokens are shown once, stored hashed)."""
-    _setup(data_dir)
+    setup_or_refuse(data_dir)
     add_students(data_dir, roster, reissue=reissue)
 
 
@@ -205,7 +206,7 @@ def run_command(
     """Serve HTTP and grade the queue, in one process, until Ctrl-C or SIGTERM."""
     if executor not in ("warm", "cold") and not executor.startswith("dask://"):
         _refuse(f"--executor is warm, cold or dask://HOST:PORT, not {executor!r}")
-    _setup(data_dir)
+    setup_or_refuse(data_dir)
     serve_forever(data_dir, host, port, workers=workers, lease=lease, executor=executor)
 
 
@@ -300,7 +301,7 @@ def export_command(
     with the final grades (who got no grade, and why, on stderr)."""
     if format not in EXPORT_FORMATS:
         _refuse(f"--format is {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}")
-    _setup(data_dir)
+    setup_or_refuse(data_dir)
     from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
 
     if format in ("canvas", "moodle"):
@@ -322,7 +323,7 @@ def export_command(
 def rescore_command(data_dir: Path = typer.Argument(..., help="the data folder")):
     """Rescore every graded submission under DIR's questions.toml (edited by the staff): no student
     code runs and no attempt is counted; only the results that change are rewritten."""
-    _setup(data_dir)
+    setup_or_refuse(data_dir)
     from autograder.service.rescore import rescore_all
     from autograder.spec import SpecError
 

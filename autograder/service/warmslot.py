@@ -40,7 +40,7 @@ class WarmRunner:
             [sys.executable, "-m", "autograder.service.gradejob", "--serve", "--parent", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.buffer = b""
-        ready = self._line(START_SECONDS)
+        ready = self.read_answer(START_SECONDS)
         if not ready or "ready" not in ready:
             self.close()
             raise WarmUnavailable("the warm grading process did not start")
@@ -50,7 +50,7 @@ class WarmRunner:
         """Start the warm process now (``serve run`` does, before the first submission arrives)."""
         self._ensure()
 
-    def _line(self, timeout: float) -> dict | None:
+    def read_answer(self, timeout: float) -> dict | None:
         """The next answer, or None after ``timeout`` s or when the warm process has gone."""
         deadline = time.monotonic() + timeout
         fd = self.process.stdout.fileno()
@@ -69,7 +69,7 @@ class WarmRunner:
         process = self._ensure()
         process.stdin.write((json.dumps({"argv": argv, "log": str(log)}) + "\n").encode())
         process.stdin.flush()
-        started = self._line(START_SECONDS)
+        started = self.read_answer(START_SECONDS)
         if not started or "pid" not in started:
             self.close()
             raise WarmUnavailable("the warm grading process did not start the grading")
@@ -91,7 +91,7 @@ class WarmChild:
 
     def wait(self, timeout: float) -> int | None:
         try:
-            answer = self.runner._line(timeout)
+            answer = self.runner.read_answer(timeout)
         except EOFError:  # the warm process died with the child: the job goes back to the queue
             self.runner.close()
             return LOST

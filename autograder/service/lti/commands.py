@@ -20,13 +20,13 @@ lti_app = typer.Typer(no_args_is_help=True, help="LTI 1.3: platforms, keys, rost
 
 
 def _setup(data_dir: Path) -> None:
-    from autograder.service.commands import _setup as setup
+    from autograder.service.commands import setup_or_refuse
     from autograder.service.lti import available
 
     if not available():
         typer.echo("serve: LTI needs django-lti: pip install 'ch3-autograder[serve]'", err=True)
         raise typer.Exit(2)
-    setup(data_dir)
+    setup_or_refuse(data_dir)
 
 
 @lti_app.command("add-platform")
