@@ -65,7 +65,7 @@ def _run(source: Path, out_dir: Path, options) -> object:
         with progress:
             result = grade(prepared, options, source=str(Path(source).resolve()), on_result=advance)
     except (CannotGrade, ValueError) as exc:  # ValueError: data that cannot be found or loaded
-        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot grade: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     write_reports(result, Path(out_dir).resolve(), render(result))
     return result
@@ -78,7 +78,7 @@ def _options(**given):
     try:
         return GradingOptions(**given)
     except ValueError as exc:
-        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot grade: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
@@ -104,19 +104,19 @@ def grade(
                        isolation=Isolation.ALLOW_WEAK if allow_weak_sandbox else Isolation.STRICT)
     result = _run(submission, out, options)
     print_table(for_students(result), console)  # what the student will see (questions.toml: disclosure)
-    console.print(_text.console(f"Isolation: {result.isolation}"))
-    console.print(_text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
+    console.print(text.console(f"Isolation: {result.isolation}"))
+    console.print(text.console(f"Wrote {out / 'results.json'} and {out / 'report.md'}"))
     _exit_if_not_final(result, out)
 
 
 def _exit_if_not_final(result, out: Path) -> None:
     """Exit 3 when the grader or the machine failed on some question: those scores are nobody's."""
     if result.grader_errors:
-        errors.print(_text.console(f"{len(result.grader_errors)} grader error(s); the tracebacks are in "
+        errors.print(text.console(f"{len(result.grader_errors)} grader error(s); the tracebacks are in "
                                    f"{out / 'grading.json'} (staff only)", style="red"))
     failed = [q.id for q in result.infrastructure_failures]
     if failed:
-        errors.print(_text.console(f"The grader or the machine failed on {', '.join(failed)} (none of it counts "
+        errors.print(text.console(f"The grader or the machine failed on {', '.join(failed)} (none of it counts "
                                    f"against the submission): run the command again; the evidence is in "
                                    f"{out / 'grading.json'}", style="red"))
     if result.needs_regrade:
@@ -142,12 +142,12 @@ def check(
                        isolation=Isolation.OWN_CODE)  # the student's own code, on their machine
     result = _run(submission, out, options)
     print_table(result, console, hints=True)
-    console.print(_text.console(f"How your code ran: {result.isolation}"))
+    console.print(text.console(f"How your code ran: {result.isolation}"))
     passed = sum(q.status == "passed" for q in result.questions)
     hidden_points = sum(q.points for q in select(load_spec(), ("hidden",), question))
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
                   f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
-    console.print(_text.console(f"Full feedback: {out / 'report.md'}"))
+    console.print(text.console(f"Full feedback: {out / 'report.md'}"))
     _exit_if_not_final(result, out)
 
 
@@ -158,7 +158,7 @@ def _notebook_modules(notebook: Path) -> list[str]:
     try:
         return covered_modules(notebook)
     except NotebookError as exc:
-        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot grade: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
 
 
@@ -211,7 +211,7 @@ def _say_not_final(out: Path):
         errors.print(f"[red]{len(held)} result(s) are not final[/]: they are exported blank (never 0), "
                      f"with the reason in grades.csv and {Path(out) / 'not_final.csv'}:")
         for line in describe(held, Path(out)):
-            errors.print(_text.console(f"  {line}"))
+            errors.print(text.console(f"  {line}"))
     return say
 
 
@@ -266,12 +266,12 @@ def grade_all(
                      f"continue with: python -m autograder grade-all --resume --out {out}")
         raise typer.Exit(130)
     except (LayoutError, ValueError) as exc:
-        errors.print(Text("Cannot grade: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot grade: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     except OSError as exc:
         if exc.errno not in OUT_FOLDER_ERRORS:
             raise
-        errors.print(Text("Cannot write: ", style="red").append_text(_text.console(_out_folder_message(exc, out))),
+        errors.print(Text("Cannot write: ", style="red").append_text(text.console(_out_folder_message(exc, out))),
                      soft_wrap=True)
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, outcome.entries)
@@ -281,9 +281,9 @@ def grade_all(
         errors.print(f"[red]The grader or the machine failed on {len(failed)} submission(s)[/]; none of it counts "
                      "against the students, and nothing of it was cached:")
         for e in failed:
-            errors.print(_text.console(f"  {e['id']}: {', '.join(e.get('infrastructure') or []) or 'grader errors'} "
+            errors.print(text.console(f"  {e['id']}: {', '.join(e.get('infrastructure') or []) or 'grader errors'} "
                                        f"(details in students/{e['id']}/grading.json)"))
-        errors.print(_text.console(f"Regrade them with: python -m autograder grade-all --retry-failed --out {out}"))
+        errors.print(text.console(f"Regrade them with: python -m autograder grade-all --retry-failed --out {out}"))
         raise typer.Exit(ExitCode.GRADER_ERRORS)
     if outcome.not_final:
         raise typer.Exit(ExitCode.NOT_FINAL)
@@ -322,7 +322,7 @@ def rescore(
     try:
         manifest = rescore_batch(out, on_event=note, on_not_final=not_final)
     except FileNotFoundError as exc:
-        errors.print(Text("Cannot rescore: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot rescore: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     print_class_table(console, manifest["entries"])
     console.print(f"rescored {len(changed)} submissions; rewrote {out / 'grades.csv'} and the reports of every "
@@ -402,7 +402,7 @@ def report(
     try:
         rewritten = rebuild_reports(folder, similarity=similarity, on_not_final=not_final)
     except (FileNotFoundError, ValueError) as exc:
-        errors.print(Text("Cannot rebuild: ", style="red").append_text(_text.console(exc)))
+        errors.print(Text("Cannot rebuild: ", style="red").append_text(text.console(exc)))
         raise typer.Exit(ExitCode.CANNOT_GRADE)
     console.print(f"Rewrote the reports of {len(rewritten)} result(s) in {folder}")
     if (folder / "summary.html").is_file() and len(rewritten) and (folder / "students").is_dir():
@@ -516,4 +516,4 @@ def submit(
     if state.get("late_days"):
         console.print(f"{state['late_days']} day(s) late: {state['score']:g} / {state['max_score']:g} after the "
                       f"penalty ({state['raw_score']:g} before)")
-    console.print(_text.console(f"Feedback: {receipt['url']}"))
+    console.print(text.console(f"Feedback: {receipt['url']}"))
