@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from autograder.reporters import text as _text  # the grade/check commands call it _text
+from autograder.reporters import text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Exercises, reference solutions and an isolated grader for HOML chapter 3.")
