@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.bulk import batch, rescore_batch, store as store_module
+from autograder.intake import PreparedSubmission
 from autograder.bulk.batch import MANIFEST_VERSION, _settle, write_outputs
 from autograder.bulk.final import final_results
 from autograder.bulk.store import BatchStore, grader_hash
@@ -203,12 +204,13 @@ def fake_grader(monkeypatch, tmp_path):
     graded = []
 
     def execute(jobs, options, **kwargs):
-        for entry_id, files, source in jobs:
+        for entry_id, payload, source in jobs:
             graded.append(entry_id)
+            files = PreparedSubmission.from_dict(payload).files
             points = float(files["confusion.py"].decode().split("=")[1].split()[0])
             yield entry_id, graded_reply(made_result(points))
     monkeypatch.setattr(batch, "execute", execute)
-    monkeypatch.setattr(batch, "_isolation_mode", lambda: "fake")
+    monkeypatch.setattr(batch, "_isolation_mode", lambda grading: "fake")
     root = tmp_path / "class"
     for sid, (points, _, _) in CLASS.items():
         (root / sid).mkdir(parents=True)
