@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select
+from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select, unknown
 
 #: The limits a frontend may cap for every question (``spec.Limits``' resource fields).
 CAPPABLE_LIMITS = ("timeout", "memory_mb", "threads", "processes", "file_mb", "output_kb")
@@ -132,10 +132,9 @@ class GradingOptions:
             value = getattr(self, name)
             if not valid(value):
                 raise ValueError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
-        spec = load_spec()
-        unknown = set(self.questions) - set(spec) - {q.module for q in spec.values()}
-        if unknown:
-            raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+        wrong = unknown(load_spec(), self.questions)
+        if wrong:
+            raise ValueError(f"Unknown question(s) {wrong}; see `python -m autograder questions`.")
 
     def in_scope(self) -> list:
         """The questions these options grade (``spec.Question``), in ``questions.toml``'s order."""

@@ -40,7 +40,7 @@ from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
 from autograder.messages import bounded
 from autograder.results import GradingResult, QuestionResult
-from autograder.spec import PROFILES, VISIBILITIES, Limits, Question, load_spec, select
+from autograder.spec import PROFILES, VISIBILITIES, Limits, Question, load_spec, select, unknown
 from autograder.worker.sandbox import LimitUnavailable, check_memory
 
 QUESTION_MARK = "question"
@@ -57,9 +57,9 @@ class GradingPlugin:
         if profile not in PROFILES:
             raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
         self.spec = dict(spec) if spec is not None else load_spec()
-        unknown = set(questions) - set(self.spec) - {q.split(".")[0] for q in self.spec}
-        if unknown:
-            raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
+        wrong = unknown(self.spec, questions)
+        if wrong:
+            raise ValueError(f"Unknown question(s) {wrong}; see `python -m autograder questions`.")
         self.profile_name = profile
         self.limit_overrides = dict(limits or {})  # e.g. {"timeout": 5}: one cap for every question
         unknown_limits = set(self.limit_overrides) - set(Limits.__dataclass_fields__)

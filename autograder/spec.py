@@ -264,6 +264,11 @@ def parse_spec(document: dict) -> dict[str, Question]:
     return questions
 
 
+def unknown(spec: dict[str, Question], chosen) -> list[str]:
+    """The names among ``chosen`` that are neither a question id nor a module of ``spec``, sorted."""
+    return sorted(set(chosen) - set(spec) - {q.module for q in spec.values()})
+
+
 def select(spec: dict[str, Question], visibilities=VISIBILITIES, chosen=()) -> list[Question]:
     """The questions in scope: of these visibilities and, if any are chosen, among those ids or modules."""
     return [q for q in spec.values()

@@ -35,9 +35,9 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder.paths import PROJECT_DIR
 from autograder.lock import LOCK_NAME, LOCK_PATH
-from autograder.spec import PROFILES, load_spec
+from autograder.options import GradingOptions
+from autograder.paths import PROJECT_DIR
 
 CONFIG_NAME = "ch3-autograder.json"
 DATA_KIT = ("mnist/mnist.npz", "titanic/train.csv", "titanic/test.csv", "titanic/test_labels.csv",
@@ -95,14 +95,9 @@ def build_gradescope(out_dir: Path, *, profile: str = "quick", data_dir=None, qu
     questions : sequence of str
         Grade only these questions or modules (default: every question).
     """
-    if profile not in PROFILES:
-        raise ValueError(f"The 'profile' parameter must be one of {PROFILES}. Got {profile!r} instead.")
+    GradingOptions(profile=profile, questions=tuple(questions))  # the profile and the questions, checked once
     if profile == "full" and data_dir is None:
         raise ValueError("The 'data_dir' parameter is required with profile='full' (the data is packed into the zip).")
-    spec = load_spec()
-    unknown = set(questions) - set(spec) - {q.module for q in spec.values()}
-    if unknown:
-        raise ValueError(f"Unknown question(s) {sorted(unknown)}; see `python -m autograder questions`.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / "autograder.zip"

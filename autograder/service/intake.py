@@ -98,12 +98,11 @@ def validate(filename: str, content: bytes, questions: list[str], spec_path: Pat
     """Read the upload as ``grade`` would; refuse it with the reader's reason."""
     from autograder.intake import prepare
     from autograder.results import CannotGrade
-    from autograder.spec import load_spec, select
+    from autograder.spec import load_spec, unknown
 
-    spec = load_spec(spec_path)
-    for chosen in questions:
-        if not select(spec, ("public", "hidden"), (chosen,)):
-            raise Refused(f"-q {chosen}: no such question or module")
+    wrong = unknown(load_spec(spec_path), questions)
+    if wrong:
+        raise Refused(f"-q {wrong[0]}: no such question or module")
     workdir = Path(tempfile.mkdtemp(prefix="ch3-intake-"))
     try:
         upload = workdir / filename
