@@ -35,7 +35,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder.build.notebooks import PROJECT_DIR
+from autograder.paths import PROJECT_DIR
 from autograder.lock import LOCK_NAME, LOCK_PATH
 from autograder.spec import PROFILES, load_spec
 

@@ -26,7 +26,6 @@ from typing import Optional
 
 import typer
 
-from autograder.bulk.exports import csv_text, write_csv
 from autograder.service import CONFIG, ServiceUnavailable, setup
 
 serve_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
@@ -68,6 +67,8 @@ def serve(ctx: typer.Context,
     folder = Path(tempfile.mkdtemp(prefix="ch3-serve-demo-"))
     typer.echo(f"demo data folder: {folder} (delete it when done)")
     init_folder(folder / "data", database=None, url=f"http://127.0.0.1:{port}/")
+    from autograder.bulk.exports import write_csv
+
     roster = folder / "roster.csv"
     write_csv(roster, ["id", "name", "email"], list(DEMO_ROSTER))
     typer.echo("demo students:")
@@ -186,6 +187,8 @@ def add_students(data_dir: Path, roster: Path, *, reissue: bool) -> None:
             student.name, student.email = row["name"].strip(), row["email"].strip()
             student.save(update_fields=["name", "email"])
             issued.append([student_id, student.name, student.email, token])
+    from autograder.bulk.exports import csv_text
+
     # every cell through the spreadsheet-formula guard but the tokens, which must be copied as they are
     sys.stdout.write(csv_text(["id", "name", "email", "token"], issued, verbatim=("token",)))
     sys.stdout.flush()
@@ -301,6 +304,7 @@ def export_command(
     if format not in EXPORT_FORMATS:
         _refuse(f"--format is {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}")
     _setup(data_dir)
+    from autograder.bulk.exports import csv_text
     from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
 
     if format in ("canvas", "moodle"):
