@@ -9,10 +9,11 @@ process that imports everything, grades the three questions in the sandbox and w
 and of a cold ``check -q confusion solutions``, against ``otter run`` on an assignment with one
 trivial test (Otter's floor: kernel start and notebook execution; the assignment of
 ``bench_otter.empty_assignment``), with the ratio floor / command. Then, from
-``python -X importtime``, each command's total import time and its slowest imports: the top-level
-ones (what the command's own modules pulled in, cumulative) and the slowest modules by their own
-time. For a before/after, run it in a ``git worktree`` of the older commit with its own
-installation: the sandbox imports the grader installed for the interpreter, never ``PYTHONPATH``'s.
+``python -X importtime`` (pytest's output capture off, which would swallow what the graders'
+modules import), each command's total import time and its slowest imports: the top-level ones
+(what the command's own modules pulled in, cumulative) and the slowest modules by their own time.
+For a before/after, run it on a checkout of the older commit installed for the interpreter: the
+sandbox imports the grader installed for it, never ``PYTHONPATH``'s.
 
 The commands run with bytecode caches, as an installation has them (``PYTHONDONTWRITEBYTECODE`` is
 dropped, and one unmeasured run of each command writes them). Timings are wall-clock under whatever
@@ -61,9 +62,12 @@ IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)")
 
 
 def import_times(command: list[str], env: dict[str, str], cwd: Path) -> list[tuple[str, int, int, int]]:
-    """``-X importtime`` of ``command``: (module, self us, cumulative us, depth), in import order."""
+    """``-X importtime`` of ``command``: (module, self us, cumulative us, depth), in import order.
+    pytest's output capture is off for this run: it would swallow what the graders' modules import."""
     done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True,
-                          env=env, cwd=cwd)
+                          env={**env, "PYTEST_ADDOPTS": "--capture=no"}, cwd=cwd)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:5])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     rows = []
     for line in done.stderr.splitlines():
         match = IMPORT_LINE.match(line)
