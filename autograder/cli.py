@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import errno
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +26,10 @@ data_app = typer.Typer(no_args_is_help=True, help="Where the datasets and the ca
 app.add_typer(data_app, name="data")
 console = Console()
 errors = Console(stderr=True)
+
+
+#: True in a warm grader's process, whose forked children run the commands it serves.
+served_warm = False
 
 
 def refresh_consoles() -> None:
@@ -148,7 +153,20 @@ def check(
     console.print(f"public: {passed}/{len(result.questions)} passed ({result.score:g}/{result.max_score:g} points); "
                   f"{hidden_points:g} more points depend on hidden tests run when you are graded.")
     console.print(text.console(f"Full feedback: {out / 'report.md'}"))
+    _start_warm_for_next_checks()
     _exit_if_not_final(result, out)
+
+
+def _start_warm_for_next_checks() -> None:
+    """A check that ran cold starts a warm grader for the next ones, in the background, and says so
+    (never under CI or with CH3_WARM=0; a check a warm grader serves finds it running)."""
+    if served_warm:
+        return
+    from autograder import warm
+
+    if warm.start_in_background():
+        errors.print(f"started a warm grader for the next checks; it stops after {warm.AUTO_IDLE_MINUTES:g} idle "
+                     f"minutes ({warm.WARM_ENV}=0 to turn this off)", markup=False, soft_wrap=True)
 
 
 def _notebook_modules(notebook: Path) -> list[str]:
@@ -371,6 +389,33 @@ def warm_status():
         console.print("no warm grader runs for this installation; `grade` and `check` start cold")
         raise typer.Exit(1)
     console.print(_warm_status_line(status), markup=False)
+
+
+@warm_app.command("serve", hidden=True)
+def warm_serve(socket_path: Path = typer.Argument(..., help="the socket to serve on"),
+               idle: float = typer.Option(30.0, "--idle", help="stop after this many idle minutes"),
+               lock_fd: Optional[int] = typer.Option(None, "--lock-fd", help="the start's lock, held until ready")):
+    """The warm grader's own process (`warm start` and a first `check` start it)."""
+    from autograder import warm
+
+    global served_warm
+    served_warm = True
+    warm.serve(socket_path, run_served, idle_minutes=idle, lock_fd=lock_fd)
+
+
+def run_served(argv: list[str]) -> int:
+    """One command a warm grader serves, in its forked child: its exit status."""
+    refresh_consoles()
+    try:
+        app(args=argv, prog_name="ch3-grader")
+    except SystemExit as exc:
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code
+        print(exc.code, file=sys.stderr)
+        return 1
+    return 0
 
 
 @warm_app.command("stop")

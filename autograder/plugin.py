@@ -23,6 +23,7 @@ Used by :mod:`autograder.grading`; instructors can also run it directly::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import traceback
 from pathlib import Path
@@ -69,7 +70,6 @@ class GradingPlugin:
         self.student = Submission(submission_dir, isolation=isolation,
                                   modules={self.spec[qid].module for qid in self.in_scope})
         self.datasets = GradingData(profile, data_dir)
-        self.references = ReferenceCache(profile)
         self.shared: dict = {}
         self.on_result = on_result
         self.results: dict[str, QuestionResult] = {}
@@ -146,6 +146,11 @@ class GradingPlugin:
     @pytest.fixture
     def data(self) -> GradingData:
         return self.datasets
+
+    @functools.cached_property
+    def references(self) -> ReferenceCache:
+        """The reference figures, read when a grader first asks (scikit-learn's version names them)."""
+        return ReferenceCache(self.profile_name)
 
     @pytest.fixture
     def reference(self) -> ReferenceCache:

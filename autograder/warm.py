@@ -20,6 +20,11 @@ modification time) and the installed distributions, so an edit or an upgrade mea
 and a cold command, never a stale grader. ``CH3_WARM=0`` turns warm grading off for a command.
 Linux only (the socket passes file descriptors and checks its caller's uid); elsewhere every
 command is cold.
+
+A ``check`` run cold starts one in the background for the next checks, as build tools start their
+daemons (:func:`start_in_background`; never under ``CI``, nor with ``CH3_WARM=0``). The warm
+grader's process is ``ch3-grader warm serve``: this module knows how to serve a command, the CLI
+(:mod:`autograder.cli`) what a command is.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from autograder.paths import PROJECT_DIR
 
@@ -45,6 +51,8 @@ WARM_ENV = "CH3_WARM"
 SOCKET_DIR_ENV = "CH3_WARM_DIR"
 #: A warm grader with nothing to do stops after this long.
 DEFAULT_IDLE_MINUTES = 30.0
+#: ... and one that a ``check`` started by itself after this long.
+AUTO_IDLE_MINUTES = 15.0
 #: How long ``warm start`` waits for the warm-up (imports, collection, one sample grading).
 START_TIMEOUT = 120.0
 #: Seconds between a warm grader's checks that the installation it imported is still the one on disk.
@@ -59,6 +67,16 @@ class WarmUnavailable(RuntimeError):
 
 def supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "send_fds") and hasattr(socket, "SO_PEERCRED")
+
+
+def turned_off() -> bool:
+    """``CH3_WARM=0``: no warm grader serves this command, and none is started for it."""
+    return os.environ.get(WARM_ENV, "1").strip() == "0"
+
+
+def under_ci() -> bool:
+    """A continuous-integration job (``CI`` set, as CI services set it): nothing is left running after it."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 # ------------------------------------------------------------------ which warm grader
@@ -121,7 +139,7 @@ def socket_path(create: bool = False) -> Path:
 def run_warm(argv: list[str]) -> int | None:
     """Run ``argv`` on this installation's warm grader: its exit status, or None when there is
     none (or the command is not one it serves): the caller then runs the command itself."""
-    if not argv or argv[0] not in WARM_COMMANDS or os.environ.get(WARM_ENV, "1") == "0" or not supported():
+    if not argv or argv[0] not in WARM_COMMANDS or turned_off() or not supported():
         return None
     try:
         path = socket_path()
@@ -202,21 +220,54 @@ def start(idle_minutes: float = DEFAULT_IDLE_MINUTES, timeout: float = START_TIM
     path = socket_path(create=True)
     # One start at a time: a second `warm start` meanwhile waits, then finds the first one's grader
     # (two servers would each put their socket at the same path, the first left serving an unlinked one).
+    # The starting grader holds the lock too (an inherited descriptor) until its socket is in place.
     import fcntl
 
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return request("status") or _start_locked(path, idle_minutes, timeout)
+        return request("status") or _start_locked(path, idle_minutes, timeout, lock)
 
 
-def _start_locked(path: Path, idle_minutes: float, timeout: float) -> dict:
-    log = path.with_suffix(".log")
+def start_in_background(idle_minutes: float = AUTO_IDLE_MINUTES) -> bool:
+    """Start this installation's warm grader for the next commands without waiting for it; True when
+    this call started one. Nothing is started under ``CI``, with ``CH3_WARM=0``, off Linux, when one
+    runs or is starting already, or when the socket folder is not private."""
+    if turned_off() or under_ci() or not supported():
+        return False
+    import fcntl
+
+    try:
+        path = socket_path(create=True)
+        if request("status"):
+            return False
+        with open(path.with_suffix(".lock"), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another command is starting it
+                return False
+            if request("status"):
+                return False
+            _spawn(path, idle_minutes, lock)
+    except (OSError, WarmUnavailable):
+        return False
+    return True
+
+
+def _spawn(path: Path, idle_minutes: float, lock):
+    """The warm grader's process, in its own session, its output in ``<socket>.log``; it inherits
+    ``lock`` and lets it go once it serves."""
     import subprocess
 
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-P", "-m", "autograder.warm", str(path), str(idle_minutes)],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True, cwd="/")
+    with open(path.with_suffix(".log"), "wb") as out:
+        return subprocess.Popen([sys.executable, "-P", "-m", "autograder", "warm", "serve", str(path),
+                                 "--idle", str(idle_minutes), "--lock-fd", str(lock.fileno())],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd="/", pass_fds=(lock.fileno(),))
+
+
+def _start_locked(path: Path, idle_minutes: float, timeout: float, lock) -> dict:
+    log = path.with_suffix(".log")
+    process = _spawn(path, idle_minutes, lock)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = request("status")
@@ -238,11 +289,11 @@ def _tail(path: Path, size: int = 2000) -> str:
 
 
 def warm_up() -> None:
-    """Everything a command would import or build once: the CLI, pytest, scikit-learn, the
-    graders (pytest's collection), the report templates, by grading the reference solutions'
-    ``confusion`` module once (its reports are rendered and dropped), and one plot drawn."""
+    """Everything a command would import or build once: pytest, scikit-learn, the graders
+    (pytest's collection), the report templates, by grading the reference solutions'
+    ``confusion`` module once (its reports are rendered and dropped), and one plot drawn (the
+    CLI is imported already: it runs this process)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import autograder.cli  # noqa: F401
     import autograder.intake.notebooks  # noqa: F401
     from autograder.grading import grade, render
     from autograder.intake import prepare
@@ -255,8 +306,11 @@ def warm_up() -> None:
     plot_digits({"images_hex": [bytes(28 * 28).hex()], "true": [0], "predicted": [1]})  # fonts, the Agg renderer
 
 
-def serve(path: Path, idle_minutes: float = DEFAULT_IDLE_MINUTES) -> None:
-    """Warm up, then serve commands on ``path`` until stopped or idle for ``idle_minutes``."""
+def serve(path: Path, run: Callable[[list[str]], int], idle_minutes: float = DEFAULT_IDLE_MINUTES,
+          lock_fd: int | None = None) -> None:
+    """Warm up, then serve commands on ``path`` until stopped or idle for ``idle_minutes``: each in a
+    forked child that calls ``run(argv)`` for its exit status. ``lock_fd``, the start's lock, is
+    closed once the socket is in place."""
     started = time.time()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # stop cleanly: the socket goes too
     try:
@@ -270,6 +324,8 @@ def serve(path: Path, idle_minutes: float = DEFAULT_IDLE_MINUTES) -> None:
     listener.listen(16)
     os.replace(staging, path)  # appears ready, never half-started
     bound = os.stat(path).st_ino
+    if lock_fd is not None:
+        _close(lock_fd)
     state = {"pid": os.getpid(), "fingerprint": path.stem, "started": started, "ready": time.time(),
              "served": 0, "idle_minutes": idle_minutes, "warm_up_seconds": round(time.time() - started, 2)}
     children: set[int] = set()
@@ -302,7 +358,7 @@ def serve(path: Path, idle_minutes: float = DEFAULT_IDLE_MINUTES) -> None:
                     if pid == 0:
                         try:
                             listener.close()
-                            _run_child(conn, order, fds)
+                            _run_child(conn, order, fds, run)
                         finally:
                             os._exit(70)  # never back into this loop: the child is not the warm grader
                     children.add(pid)
@@ -360,7 +416,7 @@ def _close(fd: int) -> None:
         pass
 
 
-def _run_child(conn: socket.socket, order: dict, fds: list[int]) -> None:
+def _run_child(conn: socket.socket, order: dict, fds: list[int], run: Callable[[list[str]], int]) -> None:
     """In the forked child: become the caller's command (its streams, folder, environment) and run it."""
     code = 70
     try:
@@ -380,7 +436,7 @@ def _run_child(conn: socket.socket, order: dict, fds: list[int]) -> None:
         _stop_when_caller_leaves(conn)
         os.chdir(order["cwd"])
         sys.argv = ["ch3-grader", *order["argv"]]
-        code = _run_cli(order["argv"])
+        code = run(order["argv"])
     except BaseException as exc:  # noqa: BLE001 (the caller must get a status, whatever happened)
         try:
             print(f"ch3-grader: the warm grader could not run the command: {type(exc).__name__}: {exc}",
@@ -425,23 +481,3 @@ def _stop_when_caller_leaves(conn: socket.socket) -> None:
         _signal_group(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, daemon=True).start()
-
-
-def _run_cli(argv: list[str]) -> int:
-    from autograder import cli
-
-    cli.refresh_consoles()
-    try:
-        cli.app(args=argv, prog_name="ch3-grader")
-    except SystemExit as exc:
-        if exc.code is None:
-            return 0
-        if isinstance(exc.code, int):
-            return exc.code
-        print(exc.code, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    serve(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_IDLE_MINUTES)

@@ -9,7 +9,12 @@ import pytest
 matplotlib.use("Agg")
 
 from autograder.data import DATA_DIR_ENV  # noqa: E402
+from autograder.warm import WARM_ENV  # noqa: E402
 from autograder.worker import sandbox  # noqa: E402
+
+# The suite's commands run cold and start no warm grader: a developer's running one would serve
+# them, and a first `check` would leave one behind. The warm grader's tests turn it on for theirs.
+os.environ[WARM_ENV] = "0"
 
 #: Set (CI sets it) to fail the run where bubblewrap cannot start, instead of skipping its tests.
 REQUIRE_SANDBOX_ENV = "CH3_REQUIRE_SANDBOX"

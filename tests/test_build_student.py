@@ -148,6 +148,7 @@ def test_bundle_installs_and_checks_stubs_and_solutions(bundle, tmp_path):
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
                     str(bundle / "package")], check=True, cwd=tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CH3_")}
+    env["CH3_WARM"] = "0"  # the bundle's first check would leave a warm grader running after the test
     where = subprocess.run([str(python), "-c", "import autograder; print(autograder.__file__)"], cwd=tmp_path,
                            env=env, capture_output=True, text=True, check=True).stdout
     assert str(venv) in where  # the bundle's package, not the project's

@@ -386,7 +386,7 @@ def test_two_warm_starts_at_once_start_one_warm_grader(tmp_path):
 def _serving(folder: Path) -> list[int]:
     """Warm graders (alive) whose socket is in ``folder``."""
     return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _alive(int(pid))
-            and "autograder.warm" in _proc(int(pid), "cmdline") and str(folder) in _proc(int(pid), "cmdline")]
+            and "autograder\0warm\0serve" in _proc(int(pid), "cmdline") and str(folder) in _proc(int(pid), "cmdline")]
 
 
 @pytest.mark.parametrize("command", ["grade", "check"])

@@ -136,3 +136,33 @@ def test_cli_grade_and_check(tmp_path):
 def test_cli_lists_questions():
     listed = run_cli("questions")
     assert listed.returncode == 0 and "ex1_knn97.accuracy" in listed.stdout
+
+
+#: What a check of a question that needs none of them must not import: each costs a cold start a second or more.
+HEAVY_LIBRARIES = ("sklearn", "pandas", "scipy", "matplotlib", "django", "dask")
+
+IMPORTED_BY_A_COMMAND = f"""
+import json, sys
+from autograder.cli import app
+code = 0
+try:
+    app(args=sys.argv[1:], prog_name="ch3-grader")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({{"exit": code, "imported": [m for m in {HEAVY_LIBRARIES!r} if m in sys.modules]}}))
+"""
+
+def test_a_check_imports_only_what_its_questions_use(tmp_path):
+    """The start-up follows the work: checking ``confusion`` (numpy only) imports no scikit-learn, pandas,
+    SciPy, Matplotlib, Django or Dask in the grading process; a grade of its hidden tests (which compare
+    with scikit-learn) does."""
+    def imported(*args):
+        done = subprocess.run([sys.executable, "-c", IMPORTED_BY_A_COMMAND, *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.splitlines()[-1])
+
+    checked = imported("check", str(PROJECT / "solutions"), "-q", "confusion", "--out", "check-out")
+    assert checked == {"exit": 0, "imported": []}
+    graded = imported("grade", str(PROJECT / "solutions"), "-q", "confusion", "--out", "grade-out")
+    assert graded["exit"] == 0 and "sklearn" in graded["imported"]

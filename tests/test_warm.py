@@ -44,16 +44,22 @@ def binary_confusion_matrix(y_true, y_pred):
 
 @pytest.fixture(scope="module")
 def warm_dir(tmp_path_factory):
-    """A warm grader of this installation, in a private socket folder of this test module's own."""
+    """A warm grader of this installation, in a private socket folder of this test module's own, and
+    warm grading turned on for the commands of the tests that use it (the suite runs cold)."""
     folder = tmp_path_factory.mktemp("warm")
-    os.environ[warm.SOCKET_DIR_ENV] = str(folder)
+    before = {name: os.environ.get(name) for name in (warm.SOCKET_DIR_ENV, warm.WARM_ENV)}
+    os.environ[warm.SOCKET_DIR_ENV], os.environ[warm.WARM_ENV] = str(folder), "1"
     try:
         status = warm.start(idle_minutes=5)
         assert status["pid"] > 0
         yield folder
     finally:
         warm.request("stop")
-        del os.environ[warm.SOCKET_DIR_ENV]
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def cli(args, cwd: Path, *, cold: bool = False, **kwargs) -> subprocess.CompletedProcess:
@@ -160,6 +166,7 @@ def test_a_socket_folder_others_can_open_is_refused(tmp_path, monkeypatch):
     shared.mkdir(mode=0o755)
     shared.chmod(0o755)
     monkeypatch.setenv(warm.SOCKET_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(warm.WARM_ENV, "1")
     with pytest.raises(warm.WarmUnavailable, match="mode 700"):
         warm.socket_dir()
     assert warm.run_warm(["grade", "x"]) is None  # the command runs cold
@@ -167,6 +174,74 @@ def test_a_socket_folder_others_can_open_is_refused(tmp_path, monkeypatch):
 
 def test_commands_it_does_not_serve_and_the_opt_out(monkeypatch, tmp_path):
     monkeypatch.setenv(warm.SOCKET_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(warm.WARM_ENV, "1")
     assert warm.run_warm(["grade-all", "x"]) is None
     monkeypatch.setenv(warm.WARM_ENV, "0")
     assert warm.run_warm(["grade", "x"]) is None
+
+
+# ------------------------------------------------------------------ a first check starts one
+
+STARTED = "started a warm grader for the next checks"
+
+
+@pytest.fixture
+def own_sockets(monkeypatch):
+    """A socket folder of this test's own (short: a socket's path is at most 107 bytes), outside CI,
+    with warm grading on; whatever warm grader a test starts in it is stopped after the test."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ch3w-", dir="/tmp"))
+    monkeypatch.setenv(warm.SOCKET_DIR_ENV, str(folder))
+    monkeypatch.setenv(warm.WARM_ENV, "1")
+    monkeypatch.delenv("CI", raising=False)
+    try:
+        yield folder
+    finally:
+        deadline = time.monotonic() + warm.START_TIMEOUT
+        while list(folder.glob("*/*.log")) and not warm.request("status") and time.monotonic() < deadline:
+            time.sleep(0.2)  # one still warming up: stop it once it serves
+        warm.request("stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_until_warm(timeout: float = warm.START_TIMEOUT) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = warm.request("status")
+        if status:
+            return status
+        time.sleep(0.2)
+    return None
+
+
+@pytest.mark.slow  # one warm-up
+def test_the_first_check_starts_a_warm_grader_says_so_once_and_the_next_check_is_served_warm(own_sockets,
+                                                                                          tmp_path):
+    write_submission(tmp_path / "sub", honest=["confusion"])
+    first = cli(["check", "sub", "-q", "confusion", "--out", "first"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "public: 1/1 passed" in first.stdout  # the first check ran as it does without a warm grader
+    assert first.stderr.count(STARTED) == 1, first.stderr
+    assert f"stops after {warm.AUTO_IDLE_MINUTES:g} idle minutes (CH3_WARM=0 to turn this off)" in first.stderr
+    status = wait_until_warm()
+    assert status and status["served"] == 0 and status["idle_minutes"] == warm.AUTO_IDLE_MINUTES
+    second = cli(["check", "sub", "-q", "confusion", "--out", "second"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert warm.request("status")["served"] == 1, "the second check did not reach the warm grader"
+    assert STARTED not in second.stderr and second.stdout.replace("second/", "first/") == first.stdout
+    third = cli(["check", "sub", "-q", "confusion", "--out", "third"], cwd=tmp_path, cold=True)
+    assert STARTED not in third.stderr and warm.request("status")["served"] == 1
+
+
+@pytest.mark.parametrize("setting", [{warm.WARM_ENV: "0"}, {"CI": "true"}], ids=["CH3_WARM=0", "CI=true"])
+def test_a_check_starts_no_warm_grader_under_ci_or_when_turned_off(own_sockets, tmp_path, setting):
+    write_submission(tmp_path / "sub", honest=["confusion"])
+    done = subprocess.run([sys.executable, "-m", "autograder", "check", "sub", "-q", "confusion"], cwd=tmp_path,
+                          env={**os.environ, **setting}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert STARTED not in done.stderr
+    time.sleep(1)
+    assert warm.request("status") is None and not list(own_sockets.glob("*/*.log"))
+

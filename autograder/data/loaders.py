@@ -25,9 +25,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where the Titanic files are read
+    import pandas as pd
 
 from . import _checksums
 from ._integrity import (
@@ -200,6 +203,8 @@ def load_titanic(profile="quick", *, data_dir=None) -> Titanic:
             return Titanic(frames["train.csv"], frames["test.csv"], None, profile=profile, source=str(folder))
         raw = path.read_bytes()
         check_digest(hashlib.sha256(raw).hexdigest(), pins[f], what=f, path=path)
+        import pandas as pd
+
         frames[f] = pd.read_csv(io.BytesIO(raw))
     test = frames["test.csv"]
     labels = frames["test_labels.csv"].set_index("PassengerId")["Survived"]

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import RepeatedStratifiedKFold
 
 from autograder.judge.client import ImportFailed, NotImplementedByStudent, SandboxStopped, StudentCodeError
 from autograder.judge.scoring import Check
@@ -143,6 +142,8 @@ def titanic_folds(X_train, y_train, cross_validation, seed: int):
     """
     complete = np.flatnonzero(X_train[["Pclass", "Sex", "Embarked"]].notna().all(axis=1).to_numpy())
     always = np.setdiff1d(np.arange(len(X_train)), complete)
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
     folds = RepeatedStratifiedKFold(n_splits=cross_validation.folds, n_repeats=cross_validation.repeats,
                                     random_state=seed)
     return [(np.concatenate([always, complete[train]]), complete[valid])

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from autograder.graders.common import check, describe_call
 from autograder.judge.scoring import Check
@@ -265,6 +264,8 @@ def from_scratch_check(results: list, submission, module: str, *, group: str = "
 
 def shifted(image28, dx: int, dy: int):
     """The contract's shift: ``scipy.ndimage.shift(order=0, cval=0)``, dx to the right, dy down."""
+    from scipy import ndimage
+
     return ndimage.shift(image28, [dy, dx], order=0, cval=0, mode="constant")
 
 

@@ -22,8 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-import sklearn
-
 from autograder.data import cache_dir, pinned_checksums
 
 PRECOMPUTED_PATH = Path(__file__).with_name("reference_figures.json")
@@ -61,6 +59,8 @@ def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
         shipped = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
+    import sklearn
+
     entry = shipped.get(profile, {})
     if entry.get("sklearn") != sklearn.__version__ or entry.get("data") != data_version(profile):
         return {}
@@ -69,6 +69,8 @@ def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
 
 class ReferenceCache:
     def __init__(self, profile: str, folder: Path | None = None, precomputed: Path | None = PRECOMPUTED_PATH):
+        import sklearn
+
         folder = Path(folder) if folder else cache_dir() / "references"
         self.path = folder / (f"sklearn-{sklearn.__version__}-{profile}-data-{data_version(profile)}"
                               f"-solutions-{solutions_version()}.json")

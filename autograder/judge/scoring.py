@@ -6,7 +6,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from autograder.messages import bounded, listed
 from autograder.policy.scoring import (check_weights, checks_fraction, passes_perturbation_check,  # noqa: F401
@@ -81,6 +80,8 @@ def auc_se(y_true, scores) -> float:
     if len(pos) < 2 or len(neg) < 2:
         raise ValueError(f"'y_true' must hold at least two samples of each class; got {len(pos)} positive "
                          f"and {len(neg)} negative")
+    from scipy import stats
+
     ranks = stats.rankdata(np.concatenate([pos, neg]))  # midranks: a tie counts 1/2
     beaten_by_positive = (ranks[:len(pos)] - stats.rankdata(pos)) / len(neg)
     above_negative = 1 - (ranks[len(pos):] - stats.rankdata(neg)) / len(pos)
@@ -118,6 +119,8 @@ def macro_f1_se(Y_true, Y_pred, *, seed: int, n_resamples: int = BOOTSTRAP_RESAM
         tp = (true & predicted).sum(axis)
         counted = true.sum(axis) + predicted.sum(axis)  # 2 TP + FP + FN
         return np.where(counted > 0, 2 * tp / np.maximum(counted, 1), 0.0).mean(axis=0)
+
+    from scipy import stats
 
     result = stats.bootstrap((*Y_true.T, *Y_pred.T), macro_f1, paired=True, vectorized=True,
                              n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))

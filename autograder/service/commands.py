@@ -26,7 +26,6 @@ from typing import Optional
 
 import typer
 
-from autograder.bulk.exports import csv_text, write_csv
 from autograder.service import CONFIG, ServiceUnavailable, setup
 
 serve_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
@@ -69,6 +68,8 @@ def serve(ctx: typer.Context,
     folder = Path(tempfile.mkdtemp(prefix="ch3-serve-demo-"))
     typer.echo(f"demo data folder: {folder} (delete it when done)")
     init_folder(folder / "data", database=None, url=f"http://127.0.0.1:{port}/")
+    from autograder.bulk.exports import write_csv
+
     roster = folder / "roster.csv"
     write_csv(roster, ["id", "name", "email"], list(DEMO_ROSTER))
     typer.echo("demo students:")
@@ -187,6 +188,8 @@ def add_students(data_dir: Path, roster: Path, *, reissue: bool) -> None:
             student.name, student.email = row["name"].strip(), row["email"].strip()
             student.save(update_fields=["name", "email"])
             issued.append([student_id, student.name, student.email, token])
+    from autograder.bulk.exports import csv_text
+
     # every cell through the spreadsheet-formula guard but the tokens, which must be copied as they are
     sys.stdout.write(csv_text(["id", "name", "email", "token"], issued, verbatim=("token",)))
     sys.stdout.flush()
@@ -302,6 +305,7 @@ def export_command(
     if format not in EXPORT_FORMATS:
         _refuse(f"--format is {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}")
     setup_or_refuse(data_dir)
+    from autograder.bulk.exports import csv_text
     from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
 
     if format in ("canvas", "moodle"):
