@@ -3,7 +3,11 @@
 It has its own RSA key and signs id_tokens (PyJWT), serves its JWKS, an OAuth2 token endpoint that
 checks the tool's client assertion against the tool's JWKS, AGS line items and scores, and NRPS
 memberships. ``fail(kind, [500, (429, seconds), "timeout"])`` makes the next requests of a kind
-(``token``, ``lineitems``, ``scores``, ``memberships``) fail in that order.
+(``token``, ``lineitems``, ``scores``, ``memberships``) fail in that order. ``chaos``, where a test
+sets it, is asked ``chaos(kind, method)`` for every request the schedule leaves alone and answers a
+failure of the same form or None (a platform failing at random, or down). ``clock`` stamps each
+request's ``time`` (``time.time`` unless a benchmark runs on a simulated clock); a 429's record
+keeps its ``retry_after``.
 
 For dynamic registration it serves ``/.well-known/openid-configuration`` (its issuer is
 ``config_issuer`` where a test sets one) and ``/register``; both want ``registration_token`` as a
@@ -73,6 +77,8 @@ class MockPlatform:
         self.timeout = timeout  # how long a scheduled "timeout" stalls
         self.tool_jwks = lambda: {"keys": []}  # the test points it at the tool's published keys
         self.failures: dict[str, list] = {}
+        self.chaos = None  # chaos(kind, method) -> a failure or None, for requests the schedule leaves alone
+        self.clock = time.time  # what stamps a request's "time"
         self.requests: list[dict] = []
         self.line_items: dict[str, dict] = {}
         self.scores: list[dict] = []
@@ -234,16 +240,21 @@ class MockPlatform:
                 body = self.rfile.read(length).decode() if length else ""
                 kind = self._kind(parts.path)
                 record = {"method": method, "path": parts.path, "query": parts.query, "kind": kind,
-                          "time": time.time(), "body": body, "status": None}
+                          "time": platform.clock(), "body": body, "status": None}
                 with platform.lock:
                     platform.requests.append(record)
                 failure = platform._next_failure(kind)
+                if failure is None and platform.chaos is not None:
+                    failure = platform.chaos(kind, method)
                 if failure == "timeout":
                     record["status"] = "timeout"
                     time.sleep(platform.timeout)
-                    return self._send(503, {"error": "too late"})
+                    try:  # the tool has given up by now
+                        return self._send(503, {"error": "too late"})
+                    except OSError:
+                        return None
                 if isinstance(failure, tuple):
-                    record["status"] = failure[0]
+                    record["status"], record["retry_after"] = failure
                     return self._send(failure[0], {"error": "slow down"}, {"Retry-After": str(failure[1])})
                 if isinstance(failure, int):
                     record["status"] = failure

@@ -106,3 +106,103 @@ def service_folder(tmp_path_factory) -> Path:
             os.environ[name] = value
     _FOLDER.append(folder)
     return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_tree() -> dict[int, list[int]]:
+    """Every process's children, by parent pid (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rfind(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class ServeRun:
+    """`serve run DIR --port PORT ...` in a child process on a fixed port, so that it can be killed
+    (``kill -9``) and started again with the very same command. `serve run` is one process: the web
+    server (waitress) and the dispatcher's grader threads; each grader thread has a warm grading
+    process (a child, ``gradejob --serve``), which forks a grading child per submission."""
+
+    def __init__(self, data_dir: Path, *extra: str, port: int | None = None):
+        self.folder = data_dir.parent
+        self.argv = [sys.executable, "-m", "autograder", "serve", "run", str(data_dir), "--port",
+                     str(port or free_port()), *extra]
+        self.logs: list[Path] = []
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self, wait: float = 90.0) -> None:
+        log = self.folder / f"run-{time.monotonic_ns()}.log"
+        self.logs.append(log)
+        with open(log, "w") as output:
+            self.process = subprocess.Popen(self.argv, stdout=output, stderr=subprocess.STDOUT,
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            found = re.search(r"serving (http://\S+/)", log.read_text())
+            if found:
+                self.url = found.group(1)
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"serve run did not start: {log.read_text()[-3000:]}")
+
+    def text(self) -> str:
+        return "".join(log.read_text() for log in self.logs)
+
+    def graders(self) -> list[int]:
+        """The warm grading processes (children of `serve run`)."""
+        tree = process_tree()
+        return [pid for pid in tree.get(self.process.pid, []) if "--serve" in _cmdline(pid)]
+
+    def grading_children(self) -> list[int]:
+        """The grading children (each forked by a warm grading process for one submission)."""
+        tree = process_tree()
+        return [child for warm in tree.get(self.process.pid, []) if "--serve" in _cmdline(warm)
+                for child in tree.get(warm, [])]
+
+    def kill(self) -> int:
+        """``kill -9`` of the `serve run` process; its pid."""
+        pid = self.process.pid
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        return pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def gradings_logged(text: str) -> dict[int, int]:
+    """How many times the dispatcher stored a grading, by submission id (its "graded" log lines)."""
+    counts: dict[int, int] = {}
+    for found in re.finditer(r"submission (\d+) \(attempt \d+\): graded", text):
+        counts[int(found.group(1))] = counts.get(int(found.group(1)), 0) + 1
+    return counts

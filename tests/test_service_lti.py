@@ -312,6 +312,52 @@ def test_the_outbox_posts_a_grade_once_through_scheduled_failures(platform, monk
     assert {s["lineitem"] for s in platform.scores} == {item["id"]}
 
 
+def test_a_429_holds_every_row_of_the_platform_until_its_retry_after(platform):
+    from django.utils import timezone
+
+    from autograder.service.lti import outbox
+    from autograder.service.lti.models import ScorePost
+    from autograder.service.models import Student
+
+    for sub in ("learner-a", "learner-b"):
+        launch(platform, sub=sub, name=f"Ann {sub}", email=f"{sub}@example.org")
+    first, second = Student.objects.order_by("id")
+    _graded(first, 90)
+    _graded(second, 80)
+    assert outbox.collect() == 2
+    platform.fail("scores", [(429, 30)])
+    t0 = timezone.now()
+    assert outbox.deliver(now=t0) == {"sent": 0, "retry": 1, "failed": 0}  # the second row waits too
+    posts = [r for r in platform.requests if r["kind"] == "scores"]
+    assert len(posts) == 1 and posts[0]["retry_after"] == 30
+    _graded(first, 95)  # a new row while the platform's Retry-After holds: it waits as well
+    assert outbox.collect() == 1
+    before = len(platform.requests)
+    assert outbox.deliver(now=t0 + timedelta(seconds=29)) == {"sent": 0, "retry": 0, "failed": 0}
+    assert len(platform.requests) == before
+    assert outbox.deliver(now=t0 + timedelta(seconds=30)) == {"sent": 2, "retry": 0, "failed": 0}
+    assert sorted(s["scoreGiven"] for s in platform.scores) == [80, 95]
+    assert ScorePost.objects.filter(status="superseded").count() == 1
+
+
+def test_backoff_is_capped_so_a_recovered_platform_gets_scores_within_minutes(platform):
+    from django.utils import timezone
+
+    from autograder.service.lti import outbox
+    from autograder.service.lti.models import ScorePost
+    from autograder.service.models import Student
+
+    launch(platform, sub="learner-c")
+    _graded(Student.objects.get(), 70)
+    outbox.collect()
+    ScorePost.objects.update(attempts=12)  # a row that has failed through a long outage
+    platform.fail("token", [503])
+    now = timezone.now()
+    assert outbox.deliver(now=now)["retry"] == 1
+    assert ScorePost.objects.get().next_try == now + timedelta(seconds=outbox.MAX_BACKOFF_SECONDS)
+    assert outbox.MAX_BACKOFF_SECONDS <= 240
+
+
 def test_a_refused_score_fails_with_why_on_the_staff_page(platform, service):
     from django.contrib.auth import get_user_model
 

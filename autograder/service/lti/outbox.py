@@ -6,8 +6,11 @@
               pending row for the same student and course is superseded
     deliver   posts the due rows: the access token by OAuth2 client credentials (pylti1p3 signs the
               assertion with the tool's key), the line item found by ``resourceId``/``tag`` or created
-              once (its URL stored), then the Score; a 429 waits for its ``Retry-After``, a 5xx, a
-              timeout or a refused token are retried with backoff, another 4xx fails the row with why
+              once (its URL stored), then the Score; a 429 waits for its ``Retry-After``, and nothing
+              else goes to that platform before it either; a 5xx, a timeout or a refused token are
+              retried with backoff (at most ``MAX_BACKOFF_SECONDS``, so that a platform back from an
+              outage of any length has every score within that and a round), another 4xx fails the
+              row with why
 
 Rows are committed before anything is sent, so a restart loses nothing; a row is marked sent only
 after the platform accepted it.
@@ -39,7 +42,9 @@ from autograder.service.policy import counted_submission
 log = logging.getLogger("autograder.service.lti")
 TAG = "ch3-autograder"
 BACKOFF_SECONDS = 5.0
-MAX_BACKOFF_SECONDS = 3600.0
+MAX_BACKOFF_SECONDS = 240.0
+#: In a row's ``last_error`` while the platform's Retry-After holds every row of its registration.
+THROTTLED = "429 Too Many Requests"
 #: A row being sent is not due for others during this long (several `serve run` on one database).
 CLAIM_SECONDS = 120.0
 #: The worker looks at every student at least this often (in rounds of ``interval`` seconds).
@@ -96,10 +101,15 @@ def _record(link: LtiStudent, context, assignment, counted, total: float) -> int
         last = rows.exclude(status=ScorePost.Status.SUPERSEDED).order_by("-id").first()
         if last is not None and last.score_given == counted.score and last.score_maximum == total:
             return 0
-        rows.filter(status=ScorePost.Status.PENDING).update(status=ScorePost.Status.SUPERSEDED,
-                                                            last_error="a newer score replaced it")
+        pending = rows.filter(status=ScorePost.Status.PENDING)
+        # a row waiting for the platform's Retry-After hands the wait on (it holds the platform's other rows)
+        throttled = pending.filter(next_try__gt=timezone.now(), last_error__contains=THROTTLED) \
+            .order_by("-next_try").first()
+        pending.update(status=ScorePost.Status.SUPERSEDED, last_error="a newer score replaced it")
         ScorePost.objects.create(student=link.student, context=context, assignment=assignment, submission=counted,
-                                 user_sub=link.lti_user.sub, score_given=counted.score, score_maximum=total)
+                                 user_sub=link.lti_user.sub, score_given=counted.score, score_maximum=total,
+                                 **({"next_try": throttled.next_try, "last_error": throttled.last_error}
+                                    if throttled else {}))
     return 1
 
 
@@ -123,7 +133,7 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
 def _check(response: requests.Response, what: str, now: datetime) -> requests.Response:
     if response.status_code == 429:
         after = _retry_after(response.headers.get("Retry-After"), now)
-        raise _Retry(f"{what}: 429 Too Many Requests", after)
+        raise _Retry(f"{what}: {THROTTLED}", after)
     if response.status_code >= 500:
         raise _Retry(f"{what}: {response.status_code} {response.reason}")
     if response.status_code >= 400:
@@ -190,14 +200,30 @@ def _send(post: ScorePost, connectors: dict, now: datetime) -> None:
                         headers={**headers, "Content-Type": SCORE}), "posting the score", now)
 
 
+def _held(now: datetime) -> dict[int, datetime]:
+    """Registrations whose platform answered a 429 with a Retry-After that has not passed (a pending
+    row waits for it): until when, by registration id. Nothing is sent to them before then."""
+    from django.db.models import Max
+
+    throttled = ScorePost.objects.filter(status=ScorePost.Status.PENDING, next_try__gt=now,
+                                         last_error__contains=THROTTLED)
+    return {row["context__deployment__registration"]: row["until"] for row in
+            throttled.values("context__deployment__registration").annotate(until=Max("next_try"))}
+
+
 def deliver(now: datetime | None = None, limit: int = 100) -> dict[str, int]:
-    """Post the due rows once each; counts by outcome (sent, retry, failed)."""
+    """Post the due rows once each; counts by outcome (sent, retry, failed). A platform's 429 holds
+    every row of its registration until its Retry-After, this round's and later ones'."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     connectors: dict = {}
+    held = _held(now)
     due = ScorePost.objects.filter(status=ScorePost.Status.PENDING, next_try__lte=now) \
         .select_related("context__deployment__registration", "assignment").order_by("id")[:limit]
     for post in due:
+        registration = post.context.deployment.registration_id
+        if registration in held:
+            continue
         claimed = ScorePost.objects.filter(pk=post.pk, status=ScorePost.Status.PENDING, next_try=post.next_try) \
             .update(next_try=now + timedelta(seconds=CLAIM_SECONDS))
         if not claimed:  # another `serve run` on the same database took it
@@ -210,6 +236,8 @@ def deliver(now: datetime | None = None, limit: int = 100) -> dict[str, int]:
                                                                MAX_BACKOFF_SECONDS)
             post.next_try, post.last_error = now + timedelta(seconds=wait), str(exc)
             counts["retry"] += 1
+            if THROTTLED in post.last_error:
+                held[registration] = post.next_try
         except (requests.RequestException, LtiException, ValueError, KeyError) as exc:
             wait = min(BACKOFF_SECONDS * 2 ** (post.attempts - 1), MAX_BACKOFF_SECONDS)
             post.next_try, post.last_error = now + timedelta(seconds=wait), f"{type(exc).__name__}: {exc}"
