@@ -20,8 +20,9 @@ from typing import Iterable, Mapping
 
 from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select, unknown
 
-#: The limits a frontend may cap for every question (``spec.Limits``' resource fields).
-CAPPABLE_LIMITS = ("timeout", "memory_mb", "threads", "processes", "file_mb", "output_kb")
+#: The limits a frontend may set for every question: ``spec.Limits``' fields but the per-call limit the
+#: plugin derives for each question from the reference's cost.
+CAPPABLE_LIMITS = tuple(name for name in Limits.__dataclass_fields__ if name != "call_timeout")
 
 
 class Isolation(str, enum.Enum):
@@ -74,7 +75,7 @@ _CONSTRAINTS = {
     "questions": (lambda v: all(isinstance(q, str) for q in v), "question ids or module names"),
     "limits": (lambda v: set(v) <= set(CAPPABLE_LIMITS) and all(_positive_number(x) for x in v.values())
                and all(_positive_int(v[k]) for k in v if Limits.__dataclass_fields__[k].type == "int"),
-               f"caps > 0 on {CAPPABLE_LIMITS} (ints but for timeout)"),
+               f"numbers > 0 for {CAPPABLE_LIMITS} (ints where spec.Limits has ints)"),
     "data_dir": (lambda v: v is None or isinstance(v, str), "a folder, or None"),
     "isolation": (lambda v: isinstance(v, Isolation), f"one of {[m.value for m in Isolation]}"),
 }
@@ -93,8 +94,9 @@ class GradingOptions:
     visibilities : tuple of str
         ``("public",)`` for a self-check, ``("public", "hidden")`` for a grade.
     limits : mapping of str to number
-        Caps on every question's limits (``spec.Limits`` fields): ``{"timeout": 5}`` (seconds),
-        ``{"threads": 1}`` (graders sharing the machine's cores), ``{"memory_mb": 2000}``.
+        Limits set for every question, in place of its own (``spec.Limits`` fields): ``{"timeout": 5}``
+        (seconds; each call's limit stays at most this), ``{"threads": 1}`` (graders sharing the
+        machine's cores), ``{"memory_mb": 2000}``.
     data_dir : str, optional
         The full-data folder (default: ``$CH3_DATA_DIR``).
     isolation : Isolation

@@ -22,9 +22,9 @@ def test_options_round_trip_through_json_exactly():
     ({"questions": ("confusion", "no_such_module")}, "Unknown question(s) ['no_such_module']"),
     ({"questions": "confusion"}, "'questions' parameter must be a sequence of str"),
     ({"visibilities": ("secret",)}, "'visibilities' parameter must be a non-empty subset"),
-    ({"limits": {"timeout": -1}}, "'limits' parameter must be caps > 0"),
-    ({"limits": {"threads": 1.5}}, "'limits' parameter must be caps > 0"),
-    ({"limits": {"call_timeout": 3}}, "'limits' parameter must be caps > 0"),
+    ({"limits": {"timeout": -1}}, "'limits' parameter must be numbers > 0"),
+    ({"limits": {"threads": 1.5}}, "'limits' parameter must be numbers > 0"),
+    ({"limits": {"call_timeout": 3}}, "'limits' parameter must be numbers > 0"),
     ({"isolation": "none"}, "'isolation' parameter must be one of"),
 ])
 def test_a_bad_option_is_refused_naming_the_parameter_and_what_was_expected(given, named):
