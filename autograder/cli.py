@@ -526,6 +526,8 @@ def submit(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the grade and print it"),
     check: bool = typer.Option(False, "--check", help="the public tests only (not counted, not rate-limited)"),
     question: list[str] = typer.Option([], "--question", "-q", help="grade only these questions or modules"),
+    assignment: Optional[str] = typer.Option(None, "--assignment", help="the course's assignment (its slug, as "
+                                             "its page's address shows; default: the first)"),
 ):
     """Upload to a course server (`serve run`): prints the receipt's URL, then the score table."""
     from autograder.reporters import print_table
@@ -534,7 +536,7 @@ def submit(
 
     receipt = None
     try:
-        receipt = upload(url, token, path, check=check, questions=question)
+        receipt = upload(url, token, path, check=check, questions=question, assignment=assignment)
         console.print(f"submitted #{receipt['id']} at {receipt['time']} (sha256 {receipt['sha256'][:12]}): "
                       f"{receipt['url']}", markup=False, soft_wrap=True)
         if not wait:

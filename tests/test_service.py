@@ -425,12 +425,12 @@ def test_exports_list_submissions_and_every_roster_student(service, capsys):
                                        grading_json=json.dumps(result.to_dict()))
     Job.objects.create(submission=graded, status="done", attempts=1)
     capsys.readouterr()
-    export_command(service, format="submissions")
+    export_command(service, format="submissions", slug=None)
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows == [["id", "student", "status", "attempts", "score", "max_score", "url"],
                     [str(graded.pk), "s1", "graded", "1", "7.5", "10",
                      f"https://grader.example.edu/submissions/{graded.pk}/"]]
-    export_command(service, format="csv")
+    export_command(service, format="csv", slug=None)
     book = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["id"], r["score"], r["status"]) for r in book] == [("s1", "7.5", "graded"), ("s2", "", "not graded")]
 
@@ -452,3 +452,46 @@ def test_the_class_page_is_for_staff(service):
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content and b"<script>" not in page.content
     assert "script-src 'none'" in page.headers["Content-Security-Policy"]
     assert staff.get("/admin/service/submission/").status_code == 200
+
+
+def test_a_course_with_two_assignments_serves_each_by_its_slug(service, capsys):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from autograder.service.commands import export_command
+    from autograder.service.models import Assignment, Student, Submission
+
+    tokens = add_students(service, "s1")
+    first = Assignment.chosen()
+    second = Assignment.objects.create(slug="ch3-exercises", title="Chapter 3: exercises",
+                                       spec_file=first.spec_file)
+    try:
+        receipt = post(zip_bytes({"confusion.py": reference()}), tokens["s1"],
+                       query="q=confusion&assignment=ch3-exercises")
+        assert receipt.status_code == 201, receipt.content
+        assert Submission.objects.get(pk=receipt.json()["id"]).assignment == second
+        default = post(zip_bytes({"confusion.py": reference()}), tokens["s1"])
+        assert Submission.objects.get(pk=default.json()["id"]).assignment == first  # no slug: the first
+        unknown = post(zip_bytes({"confusion.py": reference()}), tokens["s1"], query="assignment=ch4")
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == f"no assignment 'ch4'; this course has: {first.slug}, ch3-exercises"
+
+        page = Client()
+        page.force_login(Student.objects.get(student_id="s1").user)
+        html = page.get("/?assignment=ch3-exercises").content.decode()
+        assert "<h1>Chapter 3: exercises</h1>" in html and f'href="?assignment={first.slug}"' in html
+        assert 'action="/submit?assignment=ch3-exercises"' in html
+        assert f'/submissions/{receipt.json()["id"]}/' in html and f'/submissions/{default.json()["id"]}/' not in html
+
+        staff = Client()
+        staff.force_login(get_user_model().objects.get(username="staff"))
+        assert "Chapter 3: exercises: the class" in staff.get("/staff/?assignment=ch3-exercises").content.decode()
+        assert staff.get("/staff/?assignment=ch4").status_code == 404
+
+        capsys.readouterr()
+        export_command(service, format="csv", slug="ch3-exercises")
+        [row] = csv.DictReader(io.StringIO(capsys.readouterr().out))
+        assert row["status"] == "not graded yet: 1 hidden grading(s) queued or running", row
+    finally:
+        Submission.objects.filter(assignment=second).delete()
+        second.delete()

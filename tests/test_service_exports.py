@@ -80,7 +80,7 @@ def export(service, capsys, *args, **options):
 
     capsys.readouterr()
     export_command(service, *args, **{"format": "submissions", "roster": None, "assignment": None,
-                                      "moodle_worksheet": None, "partial_export": False, **options})
+                                      "moodle_worksheet": None, "partial_export": False, "slug": None, **options})
     captured = capsys.readouterr()
     return captured.out, captured.err
 
@@ -145,12 +145,15 @@ def test_the_class_page_offers_the_exports_to_staff_only(service, course):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from autograder.service.models import Assignment
+
     assert Client().get("/staff/export/csv").status_code == 302  # to the login
     assert Client().post("/staff/export/canvas").status_code == 302
     staff = Client()
     staff.force_login(get_user_model().objects.get(username="staff"))
     page = staff.get("/staff/").content.decode()
-    assert 'action="/staff/export/canvas"' in page and 'href="/staff/export/csv"' in page
+    slug = Assignment.chosen().slug  # the exports are the page's assignment's
+    assert f'action="/staff/export/canvas?assignment={slug}"' in page and f'href="/staff/export/csv?assignment={slug}"' in page
     assert "could not be graded: 1 hidden grading(s) failed" in page and "held for review" in page
     download = staff.get("/staff/export/csv")
     assert download.headers["Content-Disposition"] == 'attachment; filename="gradebook.csv"'

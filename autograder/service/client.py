@@ -56,11 +56,13 @@ def _request(url: str, token: str, data: bytes | None = None, headers: dict | No
         raise SubmitError(f"{url} did not answer JSON: is it a course server?") from None
 
 
-def submit(server: str, token: str, path: Path, *, check: bool = False, questions=()) -> dict:
-    """Upload and return the receipt (id, time, sha256, url)."""
+def submit(server: str, token: str, path: Path, *, check: bool = False, questions=(),
+           assignment: str | None = None) -> dict:
+    """Upload and return the receipt (id, time, sha256, url); ``assignment``: its slug (default: the first)."""
     name, data = payload(path)
     token = token.strip()
-    query = urllib.parse.urlencode([("kind", "check" if check else "grade"), *[("q", q) for q in questions]])
+    query = urllib.parse.urlencode([("kind", "check" if check else "grade"), *[("q", q) for q in questions],
+                                    *([("assignment", assignment)] if assignment else [])])
     url = urllib.parse.urljoin(server if server.endswith("/") else server + "/", "api/submissions") + "?" + query
     return _request(url, token, data, {"Content-Type": "application/octet-stream",
                                        "X-Filename": urllib.parse.quote(name)})

@@ -299,6 +299,8 @@ def export_command(
                                                     "downloaded grading worksheet, filled in"),
     partial_export: bool = typer.Option(False, "--partial-export", help="canvas/moodle, for an assignment graded "
                                         "on some questions only: export those questions' points anyway"),
+    slug: Optional[str] = typer.Option(None, "--slug", help="csv/canvas/moodle: the course's assignment to export "
+                                       "(its slug; default: the first)"),
 ):
     """CSV on stdout: every submission, the gradebook, or Canvas's or Moodle's gradebook file filled in
     with the final grades (who got no grade, and why, on stderr)."""
@@ -307,10 +309,17 @@ def export_command(
     setup_or_refuse(data_dir)
     from autograder.bulk.exports import csv_text
     from autograder.service.export import ExportRefused, gradebook, gradebook_rows, submission_rows
+    from autograder.service.models import Assignment
 
+    chosen = None
+    if format != "submissions":
+        try:
+            chosen = Assignment.chosen(slug)
+        except Assignment.DoesNotExist as exc:
+            _refuse(f"cannot export {format}: {exc}")
     if format in ("canvas", "moodle"):
         try:
-            book = gradebook(format, roster if format == "canvas" else moodle_worksheet,
+            book = gradebook(format, roster if format == "canvas" else moodle_worksheet, chosen,
                              assignment_column=assignment, partial_export=partial_export)
         except ExportRefused as exc:
             _refuse(f"cannot export {format}: {exc}")
@@ -319,7 +328,7 @@ def export_command(
         for note in book.notes:
             typer.echo(f"serve: {note}", err=True)
         return
-    header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
+    header, *rows = submission_rows() if format == "submissions" else gradebook_rows(chosen)
     sys.stdout.write(csv_text(header, rows, verbatim=("url",)))
 
 

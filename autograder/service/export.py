@@ -113,9 +113,9 @@ def submission_rows():
                _figure(s.max_score), _url(s)]
 
 
-def gradebook_rows():
-    """One row per roster student: the counted score when it is final, else blank with the reason as status."""
-    assignment = Assignment.objects.order_by("id").first()
+def gradebook_rows(assignment: Assignment):
+    """One row per roster student for ``assignment``: the counted score when it is final, else blank with
+    the reason as status."""
     grades = final_grades(assignment)
     yield ["id", "name", "email", "score", "max_score", "late_days", "submission", "status", "url"]
     for student in grades.students:
@@ -157,7 +157,7 @@ def _checked_selection(assignment: Assignment, partial_export: bool) -> None:
                             + str(exc).replace("-q grades", "that is")) from None
 
 
-def gradebook(format: str, source: Path | None, *, assignment_column: str | None = None,
+def gradebook(format: str, source: Path | None, assignment: Assignment, *, assignment_column: str | None = None,
               partial_export: bool = False) -> Gradebook:
     """The ``canvas`` or ``moodle`` gradebook file, filled in from ``source`` (the LMS's own download:
     it says who the students are there) with every matched student's final grade.
@@ -174,9 +174,6 @@ def gradebook(format: str, source: Path | None, *, assignment_column: str | None
     option, what = GRADEBOOK_FILES[format]
     if source is None:
         raise ExportRefused(f"--format {format} fills in {what}: pass it with {option} FILE")
-    assignment = Assignment.objects.order_by("id").first()
-    if assignment is None:
-        raise ExportRefused("the data folder has no assignment")
     _checked_selection(assignment, partial_export)
     grades = final_grades(assignment)
     total = exports.assignment_total(assignment.spec_path)

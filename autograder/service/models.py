@@ -62,6 +62,23 @@ class Assignment(models.Model):
         """The data folder's questions.toml: what this assignment is graded, shown and rescored with."""
         return settings.DATA_DIR / self.spec_file
 
+    @classmethod
+    def chosen(cls, slug: str | None = None) -> "Assignment":
+        """The assignment ``slug`` names, or without one the first (by creation).
+
+        Raises
+        ------
+        Assignment.DoesNotExist
+            With a message naming the slug and the course's assignments (or saying there is none).
+        """
+        assignments = cls.objects.order_by("id")
+        found = assignments.filter(slug=slug).first() if slug else assignments.first()
+        if found is None:
+            slugs = ", ".join(assignments.values_list("slug", flat=True))
+            raise cls.DoesNotExist(f"no assignment {slug!r}; this course has: {slugs}" if slug and slugs
+                                   else "the course has no assignment yet")
+        return found
+
     def __str__(self):
         return self.title
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -69,11 +69,16 @@ class ContentSecurityPolicy:
         return response
 
 
-def _assignment() -> Assignment:
-    assignment = Assignment.objects.order_by("id").first()
-    if assignment is None:
-        raise Http404("no assignment")
-    return assignment
+def _assignment(request) -> Assignment:
+    """The assignment a page or an upload is for: ``?assignment=SLUG``, else the course's first."""
+    try:
+        return Assignment.chosen(request.GET.get("assignment"))
+    except Assignment.DoesNotExist as exc:
+        raise Http404(str(exc)) from None
+
+
+def _assignments() -> list[Assignment]:
+    return list(Assignment.objects.order_by("id"))
 
 
 def _bearer(request) -> tuple[bool, Student | None]:
@@ -104,11 +109,11 @@ def index(request):
     student = _session_student(request)
     if student is None:
         return render(request, "service/login.html", {"staff": request.user.is_staff})
-    assignment = _assignment()
+    assignment = _assignment(request)
     return render(request, "service/index.html", {
-        "student": student, "assignment": assignment,
+        "student": student, "assignment": assignment, "assignments": _assignments(),
         "deadline": student_deadline(student, assignment), "cutoff": last_accepted(student, assignment),
-        "submissions": Submission.objects.filter(student=student).order_by("-created")[:50],
+        "submissions": Submission.objects.filter(student=student, assignment=assignment).order_by("-created")[:50],
         "counted": counted_submission(student, assignment)})
 
 
@@ -137,7 +142,7 @@ def submit_form(request):
     student = _session_student(request)
     if student is None:
         return redirect("index")
-    assignment = _assignment()
+    assignment = _assignment(request)
     try:
         _check_length(request, assignment.max_upload_bytes)
         files = [(f.name, read_limited(f, assignment.max_upload_bytes)) for f in request.FILES.getlist("file")]
@@ -145,7 +150,7 @@ def submit_form(request):
                             questions=_questions(request.POST.get("questions", "")))
     except Refused as exc:
         messages.error(request, f"Refused: {exc}")
-        return redirect("index")
+        return redirect(f"{reverse('index')}?{urlencode({'assignment': assignment.slug})}")
     return redirect("submission", submission.pk)
 
 
@@ -157,7 +162,10 @@ def submit_api(request):
         return _refusal("send your token as: Authorization: Bearer TOKEN", 401)
     if student is None:
         return _refusal("the token is wrong or was revoked", 401)
-    assignment = _assignment()
+    try:
+        assignment = Assignment.chosen(request.GET.get("assignment"))
+    except Assignment.DoesNotExist as exc:
+        return _refusal(str(exc), 404)
     limit = assignment.max_upload_bytes
     try:
         _check_length(request, limit)
@@ -328,7 +336,7 @@ def class_view(request):
     from autograder.service.export import final_grades
     from autograder.service.similarity import similar_counted
 
-    assignment = _assignment()
+    assignment = _assignment(request)
     grades = final_grades(assignment)
     similar, compared = similar_counted(grades.counted)
     pairs = [{"a": p.a, "b": p.b, "score": p.score, "modules": p.modules,
@@ -339,7 +347,8 @@ def class_view(request):
         rows.append({"student": student, "counted": grades.counted.get(student.student_id), "latest": latest,
                      "phases": latest.phases() if latest else None,
                      "blank": grades.blank.get(student.student_id, "")})
-    return render(request, "service/class.html", {"assignment": assignment, "rows": rows, "queue": jobs.depth(),
+    return render(request, "service/class.html", {"assignment": assignment, "assignments": _assignments(),
+                                                  "rows": rows, "queue": jobs.depth(),
                                                   "pairs": pairs, "compared": compared})
 
 
@@ -365,7 +374,8 @@ def export_view(request, format: str):
     if format in ("submissions", "csv"):
         if request.method != "GET":
             return HttpResponse(status=405, headers={"Allow": "GET"})
-        header, *rows = submission_rows() if format == "submissions" else gradebook_rows()
+        assignment = _assignment(request)
+        header, *rows = submission_rows() if format == "submissions" else gradebook_rows(assignment)
         return _csv_download(csv_text(header, rows, verbatim=("url",)),
                              "submissions.csv" if format == "submissions" else "gradebook.csv")
     if format not in ("canvas", "moodle"):
@@ -381,7 +391,8 @@ def export_view(request, format: str):
         with tempfile.TemporaryDirectory(prefix="ch3-export-") as folder:
             source = Path(folder) / "gradebook.csv"
             source.write_bytes(upload.read())
-            book = gradebook(format, source, assignment_column=request.POST.get("assignment") or None,
+            book = gradebook(format, source, _assignment(request),
+                             assignment_column=request.POST.get("assignment") or None,
                              partial_export=bool(request.POST.get("partial_export")))
     except ExportRefused as exc:
         reason = str(exc).replace(str(source), f"the file {upload.name}") if source else str(exc)
