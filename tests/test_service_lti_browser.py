@@ -81,9 +81,13 @@ def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms
         platform.tool_jwks = lambda: json.loads(urllib.request.urlopen(server.url + "lti/jwks.json", timeout=10).read())
         try:
             with sync_api.sync_playwright() as playwright:
+                # Third-party cookies are blocked by the top-level site, whatever the processes; the
+                # tool's frame stays in the page's process, so that Playwright follows it through
+                # its cross-site navigations (a frame swapped into another process was lost).
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
                     "--no-sandbox", "--host-resolver-rules=MAP platform.test 127.0.0.1",
-                    "--test-third-party-cookie-phaseout"])
+                    "--test-third-party-cookie-phaseout", "--disable-site-isolation-trials",
+                    "--disable-features=IsolateOrigins,site-per-process"])
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(f"{platform.browser_url}/course?user=grace&tool={server.url}")
