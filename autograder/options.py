@@ -22,7 +22,7 @@ from autograder.spec import PROFILES, VISIBILITIES, Limits, load_spec, select, u
 
 #: The limits a frontend may set for every question: ``spec.Limits``' fields but the per-call limit the
 #: plugin derives for each question from the reference's cost.
-CAPPABLE_LIMITS = tuple(name for name in Limits.__dataclass_fields__ if name != "call_timeout")
+SETTABLE_LIMITS = tuple(name for name in Limits.__dataclass_fields__ if name != "call_timeout")
 
 
 class Isolation(str, enum.Enum):
@@ -73,9 +73,9 @@ _CONSTRAINTS = {
     "profile": (lambda v: v in PROFILES, f"one of {PROFILES}"),
     "visibilities": (lambda v: bool(v) and set(v) <= set(VISIBILITIES), f"a non-empty subset of {VISIBILITIES}"),
     "questions": (lambda v: all(isinstance(q, str) for q in v), "question ids or module names"),
-    "limits": (lambda v: set(v) <= set(CAPPABLE_LIMITS) and all(_positive_number(x) for x in v.values())
+    "limits": (lambda v: set(v) <= set(SETTABLE_LIMITS) and all(_positive_number(x) for x in v.values())
                and all(_positive_int(v[k]) for k in v if Limits.__dataclass_fields__[k].type == "int"),
-               f"numbers > 0 for {CAPPABLE_LIMITS} (ints where spec.Limits has ints)"),
+               f"numbers > 0 for {SETTABLE_LIMITS} (ints where spec.Limits has ints)"),
     "data_dir": (lambda v: v is None or isinstance(v, str), "a folder, or None"),
     "isolation": (lambda v: isinstance(v, Isolation), f"one of {[m.value for m in Isolation]}"),
 }
@@ -120,7 +120,7 @@ class GradingOptions:
         if self.limits is None:
             object.__setattr__(self, "limits", {})
         if not isinstance(self.limits, Mapping):
-            raise ValueError(f"The 'limits' parameter must be a mapping of limit name to cap. Got {self.limits!r} "
+            raise ValueError(f"The 'limits' parameter must be a mapping of limit name to value. Got {self.limits!r} "
                              "instead.")
         object.__setattr__(self, "limits", MappingProxyType(dict(sorted(self.limits.items()))))
         if isinstance(self.data_dir, Path):
@@ -155,9 +155,9 @@ class GradingOptions:
     @classmethod
     def from_dict(cls, data: dict) -> "GradingOptions":
         known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown grading option(s) {sorted(unknown)}; known: {sorted(known)}.")
+        extra = set(data) - known
+        if extra:
+            raise ValueError(f"Unknown grading option(s) {sorted(extra)}; known: {sorted(known)}.")
         return cls(**{**data, "questions": tuple(data.get("questions") or ()),
                       "visibilities": tuple(data.get("visibilities") or VISIBILITIES),
                       "limits": dict(data.get("limits") or {})})
