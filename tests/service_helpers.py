@@ -40,6 +40,21 @@ def cli(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+def serving_url(process: subprocess.Popen, output, wait: float, stop) -> str:
+    """The URL `serve run` prints once it listens (``output()``: what it printed so far); if it exits
+    or ``wait`` seconds pass first, ``stop()`` it and fail with the end of its output."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        found = re.search(r"serving (http://\S+/)", output())
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop()
+    raise AssertionError(f"serve run did not start: {output()[-3000:]}")
+
+
 class Server:
     """`serve run DIR --port 0` in a child process; ``url`` once it listens."""
 
@@ -48,18 +63,7 @@ class Server:
         self.process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "run", str(data_dir),
                                          "--port", "0", *extra], stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            self.log.seek(0)
-            found = re.search(r"serving (http://\S+/)", self.log.read())
-            if found:
-                self.url = found.group(1)
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"serve run did not start: {self.text()}")
+        self.url = serving_url(self.process, self.text, 60, self.stop)
 
     def text(self) -> str:
         self.log.seek(0)
@@ -158,17 +162,7 @@ class ServeRun:
         with open(log, "w") as output:
             self.process = subprocess.Popen(self.argv, stdout=output, stderr=subprocess.STDOUT,
                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            found = re.search(r"serving (http://\S+/)", log.read_text())
-            if found:
-                self.url = found.group(1)
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"serve run did not start: {log.read_text()[-3000:]}")
+        self.url = serving_url(self.process, log.read_text, wait, self.stop)
 
     def text(self) -> str:
         return "".join(log.read_text() for log in self.logs)
