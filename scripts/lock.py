@@ -2,12 +2,15 @@
 
     python scripts/lock.py            # resolve again and rewrite the lock
     python scripts/lock.py --check    # exit 1 if a fresh resolution differs from the lock
+    python scripts/lock.py --scores   # re-record what the test submissions score under the lock
 
 Creates a throwaway virtual environment, installs this project with every extra and no
 constraints (so pip resolves the newest releases that fit pyproject.toml), and writes what got
 installed, one ``name==version`` a line. CI, ``build gradescope``, ``build otter`` and the student
 bundle install with the lock as pip constraints. Run it on Python 3.11 on Linux (the graders'
-platform); commit the new lock together with a test run that passes under it.
+platform). Then install under the new lock, run ``--scores`` (tests/locked_scores.py: it grades a
+fixed set of submissions and rewrites tests/fixtures/locked_scores.json), read the record's diff
+(each grade the new versions move), and commit both together with a test run that passes.
 """
 
 from __future__ import annotations
@@ -43,10 +46,30 @@ def resolve() -> str:
     return HEADER.format(python=version, extras=", ".join(extras)) + "\n".join(pins) + "\n"
 
 
+def record_scores() -> int:
+    sys.path.insert(0, str(ROOT))
+    from autograder import lock
+    from tests import locked_scores
+
+    off = lock.lock_record()["off_lock"]
+    if off:
+        print(f"this environment is not installed under the lock ({', '.join(sorted(off))} differ): "
+              "install with `pip install -c autograder/constraints.txt -e .` first", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        record = locked_scores.write(Path(tmp))
+    print(f"wrote {locked_scores.RECORD} ({len(record['submissions'])} submissions)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare a fresh resolution with the lock; write nothing")
+    parser.add_argument("--scores", action="store_true",
+                        help="grade the test submissions in this environment and rewrite their record")
     args = parser.parse_args()
+    if args.scores:
+        return record_scores()
     text = resolve()
     if args.check:
         same = LOCK.is_file() and LOCK.read_text() == text
