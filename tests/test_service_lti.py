@@ -5,6 +5,7 @@ scheduled failures, NRPS sync and deep linking."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import time
@@ -413,27 +414,148 @@ def test_nrps_sync_adds_every_learner_and_the_export_lists_them(platform, servic
     assert {r["id"] for r in rows if r["name"] == "Bo Chen"} == {"s002"}
 
 
-def test_deep_linking_returns_a_resource_link_signed_by_the_tool(platform):
+@pytest.fixture
+def second(platform):
+    """A second assignment in the course (removed after the test, with what refers to it)."""
+    from autograder.service.models import Assignment
+
+    first = Assignment.chosen()
+    assignment = Assignment.objects.create(slug="ch3-exercises", title="Chapter 3: exercises",
+                                           spec_file=first.spec_file)
+    yield assignment
+    assignment.delete()
+
+
+def _form(text: str, field: str) -> str:
+    return text.split(f'name="{field}" value="')[1].split('"')[0]
+
+
+def _response_claims(platform, page) -> dict:
+    """The deep-linking response the page posts to the platform, verified with the tool's keys."""
     import jwt
     from jwt.algorithms import RSAAlgorithm
 
-    _, page = launch(platform, roles=("Instructor",), message_type="LtiDeepLinkingRequest")
     text = page.content.decode()
-    assert page.status_code == 200 and f'action="{platform.url}/deep_link_return"' in text
+    assert page.status_code == 200 and f'action="{platform.url}/deep_link_return"' in text, text[:2000]
     assert platform.url in page["Content-Security-Policy"].split("form-action")[1].split(";")[0]
-    token = text.split('name="JWT" value="')[1].split('"')[0]
+    token = _form(text, "JWT")
     keys = {k["kid"]: k for k in client().get("/lti/jwks.json").json()["keys"]}
     public = RSAAlgorithm.from_jwk(json.dumps(keys[jwt.get_unverified_header(token)["kid"]]))
-    claims = jwt.decode(token, public, algorithms=["RS256"], audience=platform.issuer)
+    return jwt.decode(token, public, algorithms=["RS256"], audience=platform.issuer)
+
+
+DL_ITEMS = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
+
+
+def test_deep_linking_returns_a_resource_link_signed_by_the_tool(platform):
+    _, page = launch(platform, roles=("Instructor",), message_type="LtiDeepLinkingRequest")
+    text = page.content.decode()
+    assert page.status_code == 200 and 'action="/lti/deep-link"' in text
+    assert 'value="ch3" id="assignment-ch3" checked' in text  # the only assignment: one click
+    assert platform.url in page["Content-Security-Policy"].split("frame-ancestors")[1]
+    chosen = client().post("/lti/deep-link", {"launch": _form(text, "launch"), "assignment": "ch3"})
+    claims = _response_claims(platform, chosen)
     assert claims["iss"] == platform.client_id
     assert claims[LTI + "message_type"] == "LtiDeepLinkingResponse"
     assert claims[LTI + "deployment_id"] == platform.deployment_id
     assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-dl-data"
-    [item] = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    [item] = claims[DL_ITEMS]
     assert item["type"] == "ltiResourceLink" and item["url"].endswith("/lti/launch")
+    assert item["custom"] == {"assignment": "ch3"}
     assert item["lineItem"]["resourceId"] == "ch3" and item["lineItem"]["scoreMaximum"] == 126.0
     _, learner = launch(platform, roles=("Learner",), message_type="LtiDeepLinkingRequest")
     assert learner.status_code == 403 and "only an Instructor" in learner.content.decode()
+
+
+def test_the_deep_linking_picker_links_each_chosen_assignment(platform, second):
+    _, page = launch(platform, roles=("Instructor",), message_type="LtiDeepLinkingRequest")
+    text = page.content.decode()
+    assert page.status_code == 200 and "Machine learning" in text
+    for slug, title in (("ch3", "Chapter 3: Classification"), ("ch3-exercises", "Chapter 3: exercises")):
+        assert f'type="checkbox" name="assignment" value="{slug}"' in text and f">{title}</label>" in text
+    assert text.count("<td>126</td>") == 2 and " checked" not in text  # points; two: nothing chosen for staff
+    launch_id = _form(text, "launch")
+    picker = client()  # another browser: the choice needs only the launch id, no cookie
+
+    claims = _response_claims(platform, picker.post("/lti/deep-link", {"launch": launch_id,
+                                                                        "assignment": "ch3-exercises"}))
+    [item] = claims[DL_ITEMS]
+    assert item["title"] == "Chapter 3: exercises" and item["custom"] == {"assignment": "ch3-exercises"}
+    assert item["lineItem"] == {"scoreMaximum": 126.0, "label": "Chapter 3: exercises",
+                                "resourceId": "ch3-exercises", "tag": "ch3-autograder"}
+    both = _response_claims(platform, picker.post("/lti/deep-link", {"launch": launch_id,
+                                                                      "assignment": ["ch3", "ch3-exercises"]}))
+    assert [i["custom"]["assignment"] for i in both[DL_ITEMS]] == ["ch3", "ch3-exercises"]
+    assert [i["lineItem"]["resourceId"] for i in both[DL_ITEMS]] == ["ch3", "ch3-exercises"]
+
+    unknown = picker.post("/lti/deep-link", {"launch": launch_id, "assignment": ["ch3", "ch9"]})
+    reason = "no assignment 'ch9'; this course has: ch3, ch3-exercises"
+    assert unknown.status_code == 400 and reason in html.unescape(unknown.content.decode()) and "JWT" not in unknown.content.decode()
+    assert _refusals()[-1] == reason
+    none = picker.post("/lti/deep-link", {"launch": launch_id})
+    assert none.status_code == 400 and "choose at least one assignment" in none.content.decode()
+    forged = picker.post("/lti/deep-link", {"launch": "lti1p3-launch-not-issued", "assignment": "ch3"})
+    assert forged.status_code == 400 and "unknown or has expired" in forged.content.decode()
+
+
+def test_a_platform_taking_one_item_gets_a_single_choice(platform, second):
+    settings = {"deep_link_return_url": f"{platform.url}/deep_link_return", "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["iframe"], "accept_multiple": False}
+    _, page = launch(platform, roles=("Instructor",), message_type="LtiDeepLinkingRequest",
+                     **{"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": settings})
+    text = page.content.decode()
+    assert 'type="radio" name="assignment" value="ch3-exercises"' in text and 'type="checkbox"' not in text
+    two = client().post("/lti/deep-link", {"launch": _form(text, "launch"), "assignment": ["ch3", "ch3-exercises"]})
+    assert two.status_code == 400 and "one assignment per link" in two.content.decode()
+
+
+def test_a_launch_opens_the_assignment_its_link_names(platform, second):
+    from autograder.service.lti import outbox
+    from autograder.service.lti.models import LineItemLink
+    from autograder.service.models import Student, Submission
+
+    custom = {LTI + "custom": {"assignment": "ch3-exercises"}}
+    item = f"{platform.url}/course-1/lineitems/7"
+    browser, page = launch(platform, sub="learner-9", lineitem=item, **custom)
+    text = page.content.decode()
+    assert page.status_code == 200 and "<h1>Chapter 3: exercises</h1>" in text
+    assert 'href="/?assignment=ch3-exercises"' in text and "--assignment ch3-exercises" in text
+    assert [(link.assignment.slug, link.url) for link in LineItemLink.objects.all()] == [("ch3-exercises", item)]
+    assert "<h1>Chapter 3: exercises</h1>" in browser.get("/?assignment=ch3-exercises").content.decode()
+    renewed = browser.post("/lti/token?assignment=ch3-exercises").content.decode()
+    assert "<h1>Chapter 3: exercises</h1>" in renewed and '<code id="token">' in renewed
+
+    Submission.objects.create(student=Student.objects.get(), assignment=second, sha256="0" * 64, blob="x",
+                              filename="s.zip", status="graded", raw_score=90, score=90, max_score=126)
+    assert outbox.collect() == 1 and outbox.deliver()["sent"] == 1
+    assert [(s["scoreGiven"], s["lineitem"]) for s in platform.scores] == [(90, item)]  # its own line item
+
+    _, staff = launch(platform, roles=("Instructor",), sub="teacher-9", lineitem=item, **custom)
+    assert staff.status_code == 200 and "Chapter 3: exercises: the class" in staff.content.decode()
+    _, again = launch(platform, sub="learner-9", lineitem=item)  # no custom parameter: its recorded line item
+    assert "<h1>Chapter 3: exercises</h1>" in again.content.decode()
+
+
+def test_a_link_without_an_assignment_opens_the_first(platform, second):
+    from autograder.service.lti.models import LineItemLink
+
+    item = f"{platform.url}/course-1/lineitems/1"
+    _, page = launch(platform, sub="learner-10", lineitem=item)
+    assert page.status_code == 200 and "<h1>Chapter 3: Classification</h1>" in page.content.decode()
+    assert 'href="/?assignment=ch3"' in page.content.decode()
+    assert [(link.assignment.slug, link.url) for link in LineItemLink.objects.all()] == [("ch3", item)]
+    _, staff = launch(platform, roles=("Instructor",), sub="teacher-10")
+    assert "Chapter 3: Classification: the class" in staff.content.decode()
+
+
+def test_a_link_naming_an_unknown_assignment_is_refused(platform, second):
+    from autograder.service.lti.models import LineItemLink
+
+    _, page = launch(platform, sub="learner-11", lineitem=f"{platform.url}/course-1/lineitems/3",
+                     **{LTI + "custom": {"assignment": "ch9"}})
+    reason = "no assignment 'ch9'; this course has: ch3, ch3-exercises"
+    assert page.status_code == 403 and reason in html.unescape(page.content.decode())
+    assert reason in _refusals()[-1] and not LineItemLink.objects.exists()
 
 
 def test_the_lti_migrations_match_the_models(service):

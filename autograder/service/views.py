@@ -333,10 +333,15 @@ def feedback_view(request, pk: int):
 
 @staff_member_required
 def class_view(request):
+    return class_page(request, _assignment(request))
+
+
+def class_page(request, assignment: Assignment):
+    """The class page for ``assignment`` (the caller checked that the user is staff: the page's
+    view, or an LTI launch by an Instructor)."""
     from autograder.service.export import final_grades
     from autograder.service.similarity import similar_counted
 
-    assignment = _assignment(request)
     grades = final_grades(assignment)
     similar, compared = similar_counted(grades.counted)
     pairs = [{"a": p.a, "b": p.b, "score": p.score, "modules": p.modules,

@@ -44,7 +44,7 @@ class LaunchRefusal(models.Model):
     """A refused login or launch, with why (shown to staff at /lti/staff/ and in the admin)."""
 
     created = models.DateTimeField(default=timezone.now, db_index=True)
-    step = models.CharField(max_length=10)  # login, launch
+    step = models.CharField(max_length=10)  # login, launch, deep link, register
     reason = models.TextField()
     issuer = models.CharField(max_length=255, blank=True)
     client_id = models.CharField(max_length=255, blank=True)

@@ -36,6 +36,11 @@ LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
+CUSTOM_CLAIM = LTI_CLAIM + "custom"
+#: The custom parameter of a resource link that names its assignment (by slug).
+ASSIGNMENT_PARAM = "assignment"
+#: How long a deep-linking request waits, server-side, for staff to pick its assignments.
+PICKER_SECONDS = 3600
 
 
 FRAME_ORIGINS = "lti_frame_origins"
@@ -60,7 +65,8 @@ class ToolMessageLaunch(DjangoMessageLaunch):
         self.posted_claims = unverified_claims(request)
 
     def get_client_id(self) -> str:
-        aud, azp = self.posted_claims.get("aud"), self.posted_claims.get("azp")
+        claims = self._get_jwt_body() if self._restored else self.posted_claims
+        aud, azp = claims.get("aud"), claims.get("azp")
         if isinstance(aud, list) and azp in aud:
             return azp  # the signature and the audience are then verified for this client id
         return super().get_client_id()
@@ -243,18 +249,21 @@ def launch_view(request):
     if not (lti_launch.is_resource_launch or lti_launch.is_deep_link_launch):
         kind = claims.get(LTI_CLAIM + "message_type")
         return _refuse(request, "launch", f"this tool does not take {kind} messages yet", claims)
+    if lti_launch.is_deep_link_launch and role != "staff":
+        return _refuse(request, "launch", "only an Instructor may add the tool to a course", claims)
     sync_data_from_launch(lti_launch)
     request.session.cycle_key()
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
-    assignment = Assignment.objects.order_by("id").first()
-    context = lti_launch.context if lti_launch.context_claim is not None else None
-    lineitem = (claims.get(AGS_CLAIM) or {}).get("lineitem")
-    if context is not None and lineitem and assignment is not None:
-        LineItemLink.objects.get_or_create(context=context, assignment=assignment, defaults={"url": lineitem})
     if lti_launch.is_deep_link_launch:
-        if role != "staff":
-            return _refuse(request, "launch", "only an Instructor may add the tool to a course", claims)
-        return _deep_link(request, message_launch, claims, assignment)
+        return _deep_link(request, message_launch, claims)
+    context = lti_launch.context if lti_launch.context_claim is not None else None
+    try:
+        assignment = launch_assignment(claims, context)
+    except Assignment.DoesNotExist as exc:
+        return _refuse(request, "launch", f"the link's assignment: {exc}", claims)
+    lineitem = (claims.get(AGS_CLAIM) or {}).get("lineitem")
+    if context is not None and lineitem:
+        LineItemLink.objects.get_or_create(context=context, assignment=assignment, defaults={"url": lineitem})
     if role == "staff":
         login(request, staff_user_for(lti_launch.user), backend="django.contrib.auth.backends.ModelBackend")
         request.session[FRAME_ORIGINS] = _launch_origins(claims)  # a new login may have flushed the session
@@ -265,14 +274,14 @@ def launch_view(request):
                 log.warning("NRPS sync at an Instructor launch failed: %s", exc)
         from autograder.service import views
 
-        return _framable(views.class_view(request), request)
+        return _framable(views.class_page(request, assignment), request)
     lis = claims.get(LIS_CLAIM) or {}
     student, created = student_for(lti_launch.user, name=claims.get("name", ""), email=claims.get("email", ""),
                                    sourcedid=lis.get("person_sourcedid"))
     login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
     token = student.issue_token() if created or not student.token_hash else ""
-    return _framable(render(request, "lti/student.html", _student_page(request, student, token)), request)
+    return _framable(render(request, "lti/student.html", _student_page(student, token, assignment)), request)
 
 
 def _storage_check(request, state: str, target: str):
@@ -291,37 +300,130 @@ def _storage_check(request, state: str, target: str):
     return _framable(page, request, script_nonce=nonce)
 
 
-def _student_page(request, student: Student, token: str) -> dict:
-    return {"student": student, "token": token, "server": base_url() + "/",
-            "assignment": Assignment.objects.order_by("id").first()}
+def launch_assignment(claims: dict, context) -> Assignment:
+    """The assignment a resource-link launch opens: the one its link's custom parameter
+    ``assignment`` names (the deep-linking picker sets it), else the one whose line item the launch
+    carries (recorded at an earlier launch of the link), else, for a link made before links named
+    their assignment, the course's first.
+
+    Raises
+    ------
+    Assignment.DoesNotExist
+        When the link names a slug the course has no assignment for (the message names the slug
+        and the course's assignments).
+    """
+    custom = claims.get(CUSTOM_CLAIM)
+    slug = custom.get(ASSIGNMENT_PARAM) if isinstance(custom, dict) else None
+    if isinstance(slug, str) and slug.strip():
+        return Assignment.chosen(slug.strip())
+    lineitem = (claims.get(AGS_CLAIM) or {}).get("lineitem")
+    if context is not None and lineitem:
+        linked = LineItemLink.objects.filter(context=context, url=lineitem).select_related("assignment").first()
+        if linked is not None:
+            return linked.assignment
+    return Assignment.chosen()
+
+
+def _student_page(student: Student, token: str, assignment: Assignment) -> dict:
+    return {"student": student, "token": token, "server": base_url() + "/", "assignment": assignment}
 
 
 @require_POST
 def new_token_view(request):
-    """A student signed in by a launch asks for a new CLI token (the old one stops working)."""
+    """A student signed in by a launch asks for a new CLI token (the old one stops working); the page
+    stays on the assignment its form names."""
     student = Student.objects.filter(user=request.user).first() if request.user.is_authenticated else None
     if student is None:
         return _framable(render(request, "lti/refused.html",
                                 {"reason": "open the tool from your course first"}, status=403), request)
-    return _framable(render(request, "lti/student.html", _student_page(request, student, student.issue_token())),
+    try:
+        assignment = Assignment.chosen(request.GET.get("assignment"))
+    except Assignment.DoesNotExist as exc:
+        return _framable(render(request, "lti/refused.html", {"reason": str(exc)}, status=404), request)
+    return _framable(render(request, "lti/student.html", _student_page(student, student.issue_token(), assignment)),
                      request)
 
 
-def _deep_link(request, message_launch, claims, assignment):
-    settings_claim = claims.get(DL_CLAIM) or {}
-    return_url = settings_claim.get("deep_link_return_url", "")
+def _deep_link(request, message_launch, claims):
+    """A deep-linking request: the launch is kept server-side (by its random launch id, for
+    ``PICKER_SECONDS``) and staff get the page that picks the course's assignments to link."""
+    return_url = (claims.get(DL_CLAIM) or {}).get("deep_link_return_url", "")
     if not return_url.startswith(("https://", "http://")):
         return _refuse(request, "launch", "the deep-linking request has no return URL", claims)
-    resource = (DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti-launch")))
-                .set_title(assignment.title if assignment else "Chapter 3"))
-    if assignment is not None:
-        resource.set_lineitem(LineItem().set_score_maximum(_assignment_total(assignment)).set_label(assignment.title)
-                              .set_resource_id(assignment.slug).set_tag("ch3-autograder"))
-    jwt_value = message_launch.get_deep_link().get_response_jwt([resource])
+    assignments = list(Assignment.objects.order_by("id"))
+    if not assignments:
+        return _refuse(request, "launch", "the course has no assignment yet to add: add one on the server "
+                                          "(serve init, or the admin), then add the tool again", claims)
+    message_launch.set_launch_data_storage(SharedCacheStorage()).set_launch_data_lifetime(PICKER_SECONDS) \
+        .save_launch_data()
+    return _picker(request, message_launch.get_launch_id(), claims, assignments)
+
+
+def _accepts_several(claims: dict) -> bool:
+    """The platform takes several content items in one response unless its settings say it does not."""
+    value = (claims.get(DL_CLAIM) or {}).get("accept_multiple", True)
+    return value not in (False, "false")
+
+
+def _picker(request, launch_id: str, claims: dict, assignments, error: str = "", status: int = 200):
+    page = render(request, "lti/deep_link_pick.html", {
+        "launch_id": launch_id, "several": _accepts_several(claims), "error": error,
+        "assignments": [{"slug": a.slug, "title": a.title, "total": _assignment_total(a)} for a in assignments],
+        "course": (claims.get(LTI_CLAIM + "context") or {}).get("title", "")}, status=status)
+    return _framable(page, request)
+
+
+@csrf_exempt  # the launch id in the form is the secret only this page has; no cookie comes back in an iframe
+@xframe_options_exempt
+@require_POST
+def deep_link_view(request):
+    """The picker's choice: the deep-linking response (signed by pylti1p3 for the launch kept at
+    the deep-linking request) with one resource link per chosen assignment. Only the launch id
+    and the chosen slugs come from the browser."""
+    launch_id = request.POST.get("launch", "")
+    try:
+        if not launch_id.startswith("lti1p3-launch-"):
+            raise LtiException("Launch data not found")
+        message_launch = ToolMessageLaunch.from_cache(launch_id, request, StrictToolConfig(),
+                                                      launch_data_storage=SharedCacheStorage())
+        claims = message_launch.get_launch_data()
+    except LtiException as exc:
+        return _refuse(request, "deep link", "this deep-linking request is unknown or has expired (it waits "
+                                             f"{PICKER_SECONDS // 60} minutes): add the tool again from the "
+                                             f"course ({exc})", status=400)
+    if claims.get(LTI_CLAIM + "message_type") != "LtiDeepLinkingRequest":
+        return _refuse(request, "deep link", "the kept launch is not a deep-linking request", claims, status=400)
+    assignments = list(Assignment.objects.order_by("id"))
+    slugs = list(dict.fromkeys(request.POST.getlist("assignment")))
+    if not slugs:
+        return _picker(request, launch_id, claims, assignments, "choose at least one assignment", status=400)
+    known = {a.slug: a for a in assignments}
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        return _refuse(request, "deep link", f"no assignment {', '.join(map(repr, unknown))}; this course has: "
+                                             f"{', '.join(known) or 'none'}", claims, status=400)
+    if len(slugs) > 1 and not _accepts_several(claims):
+        return _picker(request, launch_id, claims, assignments,
+                       "the platform takes one assignment per link: choose one", status=400)
+    resources = [_resource_link(request, known[slug]) for slug in slugs]
+    jwt_value = message_launch.get_deep_link().get_response_jwt(resources)
+    return_url = claims[DL_CLAIM]["deep_link_return_url"]
     parts = urlsplit(return_url)
-    response = render(request, "lti/deep_link.html", {"return_url": return_url, "jwt": jwt_value,
-                                                       "title": resource.to_dict().get("title")})
-    return _framable(response, request, form_action=f"'self' {parts.scheme}://{parts.netloc}")
+    nonce = secrets.token_urlsafe(16)
+    response = render(request, "lti/deep_link.html", {"return_url": return_url, "jwt": jwt_value, "nonce": nonce,
+                                                       "titles": [known[slug].title for slug in slugs]})
+    return _framable(response, request, form_action=f"'self' {parts.scheme}://{parts.netloc}", script_nonce=nonce)
+
+
+def _resource_link(request, assignment: Assignment) -> DeepLinkResource:
+    """A resource link that opens ``assignment`` (its custom parameter) with its line item (its slug
+    as resourceId, its points as scoreMaximum)."""
+    from autograder.service.lti.outbox import TAG
+
+    return (DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti-launch")))
+            .set_title(assignment.title).set_custom_params({ASSIGNMENT_PARAM: assignment.slug})
+            .set_lineitem(LineItem().set_score_maximum(_assignment_total(assignment)).set_label(assignment.title)
+                          .set_resource_id(assignment.slug).set_tag(TAG)))
 
 
 def _assignment_total(assignment: Assignment) -> float:
