@@ -258,10 +258,11 @@ def test_a_replayed_token_and_a_nonce_not_issued_are_refused(platform):
 
 # ------------------------------------------------------------------ scores (AGS outbox)
 
-def _graded(student, score: float):
+def _graded(student, score: float, assignment=None):
     from autograder.service.models import Assignment, Submission
 
-    return Submission.objects.create(student=student, assignment=Assignment.objects.get(), sha256="0" * 64,
+    return Submission.objects.create(student=student, assignment=assignment or Assignment.objects.get(),
+                                     sha256="0" * 64,
                                      blob="x", filename="s.zip", status="graded", raw_score=score, score=score,
                                      max_score=126)
 
@@ -512,7 +513,7 @@ def test_a_platform_taking_one_item_gets_a_single_choice(platform, second):
 def test_a_launch_opens_the_assignment_its_link_names(platform, second):
     from autograder.service.lti import outbox
     from autograder.service.lti.models import LineItemLink
-    from autograder.service.models import Student, Submission
+    from autograder.service.models import Assignment, Student, Submission
 
     custom = {LTI + "custom": {"assignment": "ch3-exercises"}}
     item = f"{platform.url}/course-1/lineitems/7"
@@ -527,8 +528,10 @@ def test_a_launch_opens_the_assignment_its_link_names(platform, second):
 
     Submission.objects.create(student=Student.objects.get(), assignment=second, sha256="0" * 64, blob="x",
                               filename="s.zip", status="graded", raw_score=90, score=90, max_score=126)
+    _graded(Student.objects.get(), 120, Assignment.chosen())  # the first: this course links no item for it
     assert outbox.collect() == 1 and outbox.deliver()["sent"] == 1
     assert [(s["scoreGiven"], s["lineitem"]) for s in platform.scores] == [(90, item)]  # its own line item
+    assert len(platform.line_items) == 0  # none created for the assignment the course did not link
 
     _, staff = launch(platform, roles=("Instructor",), sub="teacher-9", lineitem=item, **custom)
     assert staff.status_code == 200 and "Chapter 3: exercises: the class" in staff.content.decode()

@@ -84,15 +84,22 @@ def collect() -> int:
     for link in LtiStudent.objects.select_related("student", "lti_user"):
         contexts = LtiContext.objects.filter(memberships__user=link.lti_user, memberships__is_active=True)
         for context in contexts:
-            for assignment in assignments:
-                if not (context.lineitems_url or LineItemLink.objects.filter(context=context,
-                                                                             assignment=assignment).exists()):
-                    continue
+            for assignment in _posted_assignments(context, assignments):
                 counted = counted_submission(link.student, assignment)
                 if counted is None or counted.score is None:
                     continue
                 added += _record(link, context, assignment, counted, totals[assignment.pk])
     return added
+
+
+def _posted_assignments(context, assignments: list) -> list:
+    """The assignments whose scores go to ``context``: those its links name (each has its line
+    item), else, where the course links none but grants the line-items service, every assignment
+    (found or created by its slug as resourceId)."""
+    linked = set(LineItemLink.objects.filter(context=context).values_list("assignment_id", flat=True))
+    if linked:
+        return [a for a in assignments if a.pk in linked]
+    return assignments if context.lineitems_url else []
 
 
 def _record(link: LtiStudent, context, assignment, counted, total: float) -> int:
