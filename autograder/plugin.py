@@ -22,7 +22,6 @@ Used by :mod:`autograder.grading`; instructors can also run it directly::
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 import traceback
@@ -35,7 +34,7 @@ import pytest
 from autograder import policy
 from autograder.judge.client import InfrastructureFailure, LimitRefused, StudentCodeError, Submission
 from autograder.judge.datasets import GradingData
-from autograder.judge.limits import call_timeout
+from autograder.judge.limits import question_limits
 from autograder.judge.reference import ReferenceCache
 from autograder.judge.scoring import Credit
 from autograder.judge.validate import InvalidOutput
@@ -112,10 +111,8 @@ class GradingPlugin:
     @pytest.fixture
     def question(self, request):
         q = self.spec[request.node.stash[_QID]]
-        limits = dataclasses.replace(q.limits, **self.limit_overrides)
-        self.student.limits = dataclasses.replace(limits, call_timeout=call_timeout(q.id, self.profile_name, limits))
-        self.student.slowest_call = 0.0
-        self.student.from_scratch, self.student.library_calls = q.from_scratch, []
+        self.student.start_question(question_limits(q.id, self.profile_name, q.limits, self.limit_overrides),
+                                    from_scratch=q.from_scratch)
         try:
             check_memory(self.student.limits)
         except LimitUnavailable as exc:  # the machine's limit, not the student's: regraded, never scored

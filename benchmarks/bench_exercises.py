@@ -71,7 +71,7 @@ def bench_sandbox():
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 2, 10_000), rng.integers(0, 2, 10_000)
     submission = Submission(SOLUTIONS_DIR)
-    submission.limits = load_spec()["confusion.hidden_inputs"].limits
+    submission.start_question(load_spec()["confusion.hidden_inputs"].limits)
     module = submission.module("confusion")
     start, _ = clock(lambda: module.precision(y_true, y_pred))  # includes starting the worker
     remote, _ = clock(lambda: module.precision(y_true, y_pred), repeat=20)

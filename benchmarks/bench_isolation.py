@@ -85,7 +85,7 @@ def bench_checks(spawn: float, folder: Path, repeat: int) -> None:
         with client.keeping(keeper):
             for _ in range(repeat):
                 student = client.Submission(folder)
-                student.limits = LIMITS
+                student.start_question(LIMITS)
                 student.module("small").answer()
                 for module in list(student._workers):
                     student.restart(module)
@@ -116,7 +116,7 @@ def main() -> None:
     (source / "small.py").write_text(SMALL)
     folder = prepare(source).materialize(root / "work")
     student = client.Submission(folder)
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         spawn = bench_spawn(student, args.repeat)
     finally:

@@ -86,7 +86,7 @@ def bench_worker_start(submission: Path, uid, repeat: int) -> None:
                        stdout=subprocess.DEVNULL)
 
     student = Submission(submission, isolation="bwrap")
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     zygote_start = median_time(lambda: student.module("heavy").answer(), 1)  # starts the sandbox
 
     def new_way():

@@ -235,7 +235,7 @@ def probe(tmp_path, data_dir_or_none):
     workdir = Path(tempfile.mkdtemp(prefix="ch3-probe-"))
     folder = prepare(source).materialize(workdir)  # the readable private copy grade_path() makes
     submission = Submission(folder)
-    submission.limits = load_spec()[HONEST].limits
+    submission.start_question(load_spec()[HONEST].limits)
     yield submission.module("probe"), out
     submission.close()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -58,7 +58,7 @@ reachable_interpreter = pytest.mark.skipif(
 
 def call(folder: Path, isolation: str, module: str, function: str, *args, restart=False, expose=()):
     student = Submission(folder, isolation=isolation, expose=expose)
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         first = getattr(student.module(module), function)(*args[:1])
         if restart:
@@ -279,7 +279,7 @@ def big():
 def test_a_reply_over_its_json_budget_is_refused_before_it_is_read(tmp_path):
     folder = write_submission(tmp_path / "s", files={"big.py": BIG_REPLY})
     student = Submission(folder, isolation=sandbox.STRONG)
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         student.module("big").big  # nothing runs yet
         tracemalloc.start()

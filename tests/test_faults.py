@@ -66,8 +66,8 @@ def eat_memory():
 @pytest.fixture
 def student(tmp_path):
     submission = client.Submission(write_submission(tmp_path / "s", files={"confusion.py": TOOLS}))
-    submission.limits = dataclasses.replace(load_spec()["confusion.public_example"].limits, timeout=1.0,
-                                            call_timeout=1.0, hung_timeout=1.0, threads=1, memory_mb=600)
+    submission.start_question(dataclasses.replace(load_spec()["confusion.public_example"].limits, timeout=1.0,
+                                                  call_timeout=1.0, hung_timeout=1.0, threads=1, memory_mb=600))
     yield submission
     submission.close()
 

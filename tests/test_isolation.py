@@ -302,7 +302,7 @@ def recall():
 def test_a_memo_in_shared_memory_does_not_reach_the_next_fresh_worker_of_a_submission(tmp_path, confined):
     """Titanic's CV folds and spam's splits each get a fresh worker: a memo would defeat that."""
     student = client.Submission(write_submission(tmp_path / "s", files={"memo.py": MEMO_MODULE}))
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         memo = student.module("memo")
         assert memo.recall() == []  # a first worker: the sandbox exists
@@ -324,7 +324,7 @@ def my_nice():
     return os.getpriority(os.PRIO_PROCESS, 0)
 '''
     student = client.Submission(write_submission(tmp_path / "s", files={"zyg.py": source}))
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         module = student.module("zyg")
         before = module.my_nice()
@@ -349,7 +349,7 @@ def test_a_worker_that_cannot_get_its_limits_is_the_machines_failure(tmp_path, m
     monkeypatch.setattr(sandbox, "sandbox_command", lambda *a, **k: ["prlimit", "--fsize=1048576:1048576", "--",
                                                                      *real(*a, **k)])
     student = client.Submission(write_submission(tmp_path / "s", honest=["confusion"]))
-    student.limits = LIMITS  # file_mb = 64: more than the hard 1 MB
+    student.start_question(LIMITS)  # file_mb = 64: more than the hard 1 MB
     try:
         with pytest.raises(client.LimitRefused, match="could not give the worker its limits.*FSIZE|"
                                                       "could not give the worker its limits.*not allowed"):
@@ -364,7 +364,7 @@ def test_student_code_cannot_pass_its_crash_off_as_the_machines(tmp_path):
     folder = write_submission(tmp_path / "s", files={"quits.py": f"import os\ndef f():\n"
                                                                  f"    os._exit({zygote.SETUP_FAILED})\n"})
     student = client.Submission(folder)
-    student.limits = LIMITS
+    student.start_question(LIMITS)
     try:
         with pytest.raises(client.SandboxStopped):
             student.module("quits").f()

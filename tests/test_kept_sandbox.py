@@ -100,7 +100,8 @@ def test_a_second_submission_while_the_first_holds_the_kept_sandbox_gets_its_own
     first = client.Submission(write_submission(tmp_path / "first", honest=["confusion"],
                                                files={"notes_of_first.py": "SECRET = 1\n"}))
     second = client.Submission(write_submission(tmp_path / "second", files={"confusion.py": LOOK_AROUND}))
-    first.limits = second.limits = load_spec()["confusion.public_example"].limits
+    for submission in (first, second):
+        submission.start_question(load_spec()["confusion.public_example"].limits)
     try:
         assert first.module("confusion").precision([0, 1, 1], [0, 1, 0]) == 1.0
         second._worker("confusion")  # its worker imports the module, which prints what it sees

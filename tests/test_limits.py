@@ -9,7 +9,8 @@ import dataclasses
 import pytest
 
 from autograder.grading import grade_path
-from autograder.judge.limits import call_timeout, reference_costs
+from autograder.judge.client import Submission
+from autograder.judge.limits import call_timeout, question_limits, reference_costs
 from autograder.spec import SpecError, load_spec, parse_spec
 from submissions import reference_source, write_submission
 
@@ -44,6 +45,30 @@ def test_a_millisecond_question_is_not_given_a_minute():
     measured = reference_costs()["quick"]["confusion.hidden_inputs"]["slowest_call"]
     assert measured < 1
     assert call_timeout(CONFUSION.id, "quick", CONFUSION.limits) < CONFUSION.limits.timeout
+
+
+def test_a_question_is_graded_under_its_limits_with_the_frontends_caps_and_its_derived_call_limit():
+    graded = question_limits(CONFUSION.id, "quick", CONFUSION.limits, {"timeout": 7, "memory_mb": 900})
+    assert (graded.timeout, graded.memory_mb, graded.threads) == (7, 900, CONFUSION.limits.threads)
+    capped = dataclasses.replace(CONFUSION.limits, timeout=7, memory_mb=900)
+    assert graded.call_timeout == call_timeout(CONFUSION.id, "quick", capped) <= 7
+    assert question_limits(CONFUSION.id, "quick", CONFUSION.limits).timeout == CONFUSION.limits.timeout
+
+
+def test_student_code_runs_only_under_a_started_questions_limits(tmp_path):
+    submission = Submission(write_submission(tmp_path / "s", honest=["confusion"]))
+    try:
+        with pytest.raises(RuntimeError, match="start_question"):
+            submission.module("confusion").precision([0, 1], [0, 1])
+        with pytest.raises(TypeError, match="'limits' parameter must be a Limits"):
+            submission.start_question({"timeout": 5})
+        submission.start_question(CONFUSION.limits, from_scratch=("sklearn.metrics",))
+        assert submission.module("confusion").precision([0, 1, 1], [0, 1, 0]) == 1.0
+        assert submission.slowest_call > 0 and submission.from_scratch == ("sklearn.metrics",)
+        submission.start_question(CONFUSION.limits)  # the next question counts afresh
+        assert (submission.slowest_call, submission.from_scratch, submission.library_calls) == (0.0, (), [])
+    finally:
+        submission.close()
 
 
 def test_the_limit_fields_are_validated_like_the_others():

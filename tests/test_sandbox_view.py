@@ -94,7 +94,7 @@ def probe():
     root.chmod(0o755)  # as grade_path() makes it: the sandbox uid may traverse it
     source = write_submission(root / "probe", files={"probe.py": PROBE})
     submission = Submission(prepare(source).materialize(root / "work"))
-    submission.limits = LIMITS
+    submission.start_question(LIMITS)
     yield submission.module("probe")
     submission.close()
     shutil.rmtree(root, ignore_errors=True)
@@ -281,7 +281,7 @@ def submission_with(root: Path, source: str) -> Submission:
     """A Submission on a private copy of ``source`` as stateful.py, prepared as ``grade`` does."""
     folder = prepare(write_submission(root / "s", files={"stateful.py": source})).materialize(root / "work")
     submission = Submission(folder)
-    submission.limits = LIMITS
+    submission.start_question(LIMITS)
     return submission
 
 
@@ -300,12 +300,12 @@ def test_an_import_killed_by_a_timeout_is_retried_with_more_time(shared_tmp):
     submission = submission_with(shared_tmp, STATEFUL.format(header="time.sleep(2)"))
     try:
         module = submission.module("stateful")
-        submission.limits = dataclasses.replace(LIMITS, timeout=0.5)
+        submission.start_question(dataclasses.replace(LIMITS, timeout=0.5))
         with pytest.raises(TimedOut):
             module.count()
         with pytest.raises(TimedOut, match="not retried"):
             module.count()
-        submission.limits = dataclasses.replace(LIMITS, timeout=30)
+        submission.start_question(dataclasses.replace(LIMITS, timeout=30))
         assert module.count() == 1
     finally:
         submission.close()
@@ -316,7 +316,7 @@ def test_a_memory_limit_the_grader_cannot_give_is_a_configuration_message(shared
     monkeypatch.setattr(sandbox.resource, "getrlimit",
                         lambda which: (ceiling, ceiling) if which == sandbox.resource.RLIMIT_AS else (-1, -1))
     submission = submission_with(shared_tmp, STATEFUL.format(header=""))
-    submission.limits = dataclasses.replace(LIMITS, memory_mb=12288)
+    submission.start_question(dataclasses.replace(LIMITS, memory_mb=12288))
     try:
         with pytest.raises(LimitRefused, match="memory_mb = 12288.*at most 8192 MB"):  # the machine's, not the student's
             submission.module("stateful").count()
@@ -379,7 +379,7 @@ def test_a_timeout_kills_the_daemons_a_worker_started_even_in_a_shared_sandbox(s
     folder = prepare(write_submission(shared_tmp / "s", files={"hang.py": DAEMON, "check.py": DAEMON})).materialize(
         shared_tmp / "work")
     submission = Submission(folder)
-    submission.limits = dataclasses.replace(LIMITS, timeout=3)
+    submission.start_question(dataclasses.replace(LIMITS, timeout=3))
     try:
         with pytest.raises(TimedOut):
             submission.module("hang").start_daemon_then_hang()
@@ -415,7 +415,7 @@ def test_n_jobs_runs_in_the_worker_itself_with_the_same_results(shared_tmp):
     what a student's n_jobs=-1 computes is unchanged."""
     folder = prepare(write_submission(shared_tmp / "s", files={"parallel.py": PARALLEL})).materialize(shared_tmp / "w")
     submission = Submission(folder)
-    submission.limits = LIMITS
+    submission.start_question(LIMITS)
     try:
         module = submission.module("parallel")
         workers, own = module.pids()

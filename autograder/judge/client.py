@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.spec import Limits
 from autograder.worker import confine
 from autograder.worker.protocol import ReplyOverBudget
 from autograder.worker.sandbox import (LimitUnavailable, ReplyTooLarge, Sandbox, UidSlot, WorkerDied, WorkerError,
@@ -176,7 +177,7 @@ class Submission:
         self.modules = sorted(modules)
         self.isolation = isolation or choose_isolation()
         check_weak_mode(self.isolation)
-        self.limits = None                      # set per question by the plugin
+        self.limits: Limits | None = None       # the question's, from start_question
         self._uid: UidSlot | None = None
         self._sandbox: Sandbox | None = None
         self._workers: dict = {}                # module -> Child (bwrap) or WorkerProcess (rlimits)
@@ -184,9 +185,18 @@ class Submission:
         self._import_errors: dict[str, tuple[StudentCodeError, float]] = {}  # error, the timeout it had
         self._pending_output: dict[str, str] = {}
         self._hung: set[tuple[str, str]] = set()  # (module, what) that ran out of time: short limits after
-        self.slowest_call = 0.0                 # seconds; the plugin reads and resets it per question
-        self.from_scratch: tuple[str, ...] = () # set per question by the plugin: modules its code may not call
+        self.slowest_call = 0.0                 # seconds, for this question
+        self.from_scratch: tuple[str, ...] = () # modules this question's code may not call
         self.library_calls: list[str] = []      # calls into them the workers recorded, for this question
+
+    def start_question(self, limits: Limits, *, from_scratch: tuple[str, ...] = ()) -> None:
+        """Grade the next question: every request from now on runs under ``limits``, calls into
+        ``from_scratch``'s modules are recorded, and the slowest call is counted afresh."""
+        if not isinstance(limits, Limits):
+            raise TypeError(f"The 'limits' parameter must be a Limits. Got {type(limits).__name__} instead.")
+        self.limits = limits
+        self.slowest_call = 0.0
+        self.from_scratch, self.library_calls = tuple(from_scratch), []
 
     @property
     def isolation_note(self) -> str:
@@ -247,6 +257,8 @@ class Submission:
         return self._uid.uid if self._uid else None
 
     def _worker(self, module: str):
+        if self.limits is None:
+            raise RuntimeError("no question started: call start_question(limits) before running student code")
         failed = self._import_errors.get(module)
         if failed is not None:
             error, timeout = failed

@@ -17,6 +17,7 @@ submission anyway (``Submission``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -43,3 +44,11 @@ def call_timeout(question_id: str, profile: str, limits: Limits, costs: dict | N
         return limits.timeout
     derived = max(limits.timeout_floor, limits.timeout_multiple * float(measured["slowest_call"]))
     return min(limits.timeout, derived)
+
+
+def question_limits(question_id: str, profile: str, limits: Limits, overrides=None) -> Limits:
+    """The limits a question is graded under: its own (questions.toml) with ``overrides`` (a
+    frontend's caps, any :class:`Limits` field but ``call_timeout``) and the per-call limit derived
+    from the reference's costs (:func:`call_timeout`)."""
+    limits = dataclasses.replace(limits, **dict(overrides or {}))
+    return dataclasses.replace(limits, call_timeout=call_timeout(question_id, profile, limits))
