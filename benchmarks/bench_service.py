@@ -19,7 +19,7 @@ Prints:
   Reported: receipt p50/p95 during the spike, the time until the last grading finished and the
   class's throughput against grade-all's (the ratio), and the checks' p95 result latency (upload to
   finished, as the server recorded it) against an idle check's on the same server (the ratio).
-  ``--only-spike`` runs only this part.
+  ``--only-spike`` runs only this part (``--only-receipts``, only the receipts).
 Timings are wall-clock on this machine, under whatever else runs on it; compare the ratios.
 """
 
@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--spike", type=int, default=12, help="students in the deadline spike (60: a large class)")
     parser.add_argument("--spike-window", type=float, default=10.0, help="seconds the spike's uploads span")
     parser.add_argument("--only-spike", action="store_true", help="run only the deadline spike")
+    parser.add_argument("--only-receipts", action="store_true", help="run only the receipt latency")
     args = parser.parse_args()
     if args.rate * args.seconds > 2000 or args.seconds > 120:
         parser.error("keep the load bounded: at most 2000 requests and 120 s")
@@ -229,6 +230,8 @@ def main() -> None:
             spike(scratch, data, tokens, args.spike, args.spike_window)
             return
         receipts(data, tokens, args.rate, args.seconds)
+        if args.only_receipts:
+            return
         cold = check_latency(data, tokens[0], "cold", args.repeats)
         warm = check_latency(data, tokens[0], "warm", args.repeats)
         for name, times in (("cold", cold), ("warm", warm)):
