@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import time
 
@@ -12,6 +13,7 @@ import pytest
 pytest.importorskip("django", reason="the service needs the serve extra")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright")
 
+from autograder.service.client import submit  # noqa: E402
 from tests.service_helpers import SOLUTIONS, Server, cli  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -86,6 +88,51 @@ def test_the_results_stream_into_the_open_page(tmp_path):
             feedback = page.frame_locator("#live-feedback iframe[title=feedback]")
             assert "confusion" in feedback.locator("body").inner_text()
             assert errors == []  # no script or CSP error
+            browser.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium for Playwright (CI installs Debian's)")
+def test_staff_sign_in_watch_the_class_page_update_and_rescore(tmp_path):
+    data = tmp_path / "data"
+    password = re.search(r"staff login: user staff, password (\S+)", cli("serve", "init", str(data)).stdout).group(1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\ns1,Ann Lee,ann@example.org\n")
+    token = next(csv.DictReader(io.StringIO(cli("serve", "students", str(data), str(roster)).stdout)))["token"]
+    server = Server(data)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(server.url + "staff/")  # staff pages send a visitor to the staff login first
+            assert "/admin/login/" in page.url
+            page.fill("input[name=username]", "staff")
+            page.fill("input[name=password]", password)
+            page.click("input[type=submit]")
+            assert page.url.endswith("/staff/") and "the class" in page.inner_text("h1")
+            row = page.locator("tr", has_text="Ann Lee")
+            assert "no submission" in row.inner_text()
+
+            receipt = submit(server.url, token, SOLUTIONS / "confusion.py", questions=["confusion"])
+            deadline = time.monotonic() + 90
+            latest = f"#{receipt['id']} grade graded"  # the student's grading as the class page shows it
+            while latest not in row.inner_text():
+                assert time.monotonic() < deadline and "failed" not in row.inner_text(), row.inner_text()
+                time.sleep(0.5)
+                page.reload()
+            assert "10 / 10" in row.inner_text()
+            assert "finished" in row.locator("td.phases").inner_text()
+
+            spec = data / "questions.toml"  # the staff raise the hidden question's points, then rescore
+            hidden = 'title = "matrix, precision, recall, F1 equal scikit-learn on hidden inputs"\npoints = 6'
+            assert hidden in spec.read_text()
+            spec.write_text(spec.read_text().replace(hidden, hidden.replace("points = 6", "points = 12")))
+            page.click("text=Rescore all graded submissions")
+            assert page.url.endswith("/staff/")
+            assert "rescored: 1 changed, 0 unchanged" in page.inner_text("body")
+            assert "16 / 16" in page.locator("tr", has_text="Ann Lee").inner_text()
             browser.close()
     finally:
         server.stop()
