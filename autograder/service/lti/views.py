@@ -29,6 +29,7 @@ from autograder.service.lti import nrps
 from autograder.service.lti.models import LaunchRefusal, LineItemLink, ScorePost
 from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_config, ensure_key, record_refusal,
                                          service_role, staff_user_for, student_for, use_nonce)
+from autograder.service import frame
 from autograder.service.models import Assignment, Student
 
 log = logging.getLogger("autograder.service.lti")
@@ -292,8 +293,12 @@ def _storage_check(request, state: str, target: str):
 
 
 def _student_page(request, student: Student, token: str) -> dict:
+    """The launch's page: the student's name, their CLI token when new, and the link to the upload
+    page inside the frame, carrying the launch's credential (:mod:`autograder.service.frame`) since
+    a browser that blocks third-party cookies keeps no session cookie in the frame."""
     return {"student": student, "token": token, "server": base_url() + "/",
-            "assignment": Assignment.objects.order_by("id").first()}
+            "assignment": Assignment.objects.order_by("id").first(),
+            "launch_frame": frame.issue(student.pk, _platform_origins(request))}
 
 
 @require_POST
