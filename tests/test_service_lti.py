@@ -566,6 +566,13 @@ def test_the_launch_credential_opens_the_students_own_pages_in_a_cookieless_fram
     assert f"/submissions/{mine.pk}/events?frame=" in page.content.decode()
     assert frame.get(f"/submissions/{mine.pk}/events", {"frame": credential}).status_code == 200
     upload.seek(0)
+    for headers in ({"HTTP_ORIGIN": "https://attacker.example"}, {"HTTP_SEC_FETCH_SITE": "cross-site"}):
+        forged = frame.post("/submit", {"file": upload, "frame": credential}, **headers)
+        assert forged.status_code == 403 and "sent from another site" in forged.content.decode()
+    same = frame.post("/submit", {"file": upload, "kind": "check", "frame": credential},
+                      HTTP_ORIGIN="null", HTTP_SEC_FETCH_SITE="same-origin")  # Chromium, under no-referrer
+    assert same.status_code == 302 and Submission.objects.filter(student=ada).count() == 2
+    upload.seek(0)
     assert frame.post("/submit", {"file": upload, "kind": "check"}).status_code == 403  # no credential: CSRF as before
 
     theirs = Submission.objects.create(student=grace, assignment=mine.assignment, sha256="0" * 64, blob="x",

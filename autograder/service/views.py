@@ -132,8 +132,10 @@ def frame_page(view):
     """A page that also opens inside the LMS's frame with the launch's credential (see :mod:`.frame`)
     instead of a session. A request that carries the credential is not checked for Django's CSRF
     cookie: the credential is not ambient (the browser never adds it; another site cannot read or
-    guess it), so carrying it is itself the proof that the tool's own page sent the request. Any
-    other request is checked for CSRF as before. The answer to a credential request may be framed
+    guess it), so carrying it is itself the proof that the tool's own page sent the request; a
+    POST that the browser marks as sent from another site (``Origin``, ``Sec-Fetch-Site``) is
+    still refused, so that no page elsewhere can post an upload under its own author's
+    credential from a student's browser. Any other request is checked for CSRF as before. The answer to a credential request may be framed
     by the origins the launch named and sends no Referer; an expired or altered credential gets a
     page that says so (403)."""
 
@@ -141,6 +143,9 @@ def frame_page(view):
     def page(request, *args, **kwargs):
         try:
             request.frame = frame.from_request(request)
+            if request.frame is not None and request.method == "POST" and not _from_own_page(request):
+                raise frame.Refused("This form was sent from another site. Open the assignment again from your "
+                                    "course.")
             if request.frame is None:
                 refused = _CSRF.process_view(request, view, args, kwargs)
                 if refused is not None:
@@ -153,6 +158,20 @@ def frame_page(view):
         return response
 
     return csrf_exempt(page)
+
+
+def _from_own_page(request) -> bool:
+    """The browser did not mark the request as sent from another origin (a client without these
+    headers, such as a script, sends the credential it was given). Under ``no-referrer`` a browser
+    sends ``Origin: null`` even from the tool's own page; ``Sec-Fetch-Site`` then tells."""
+    from django.conf import settings
+
+    if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    own = {request.build_absolute_uri("/").rstrip("/"), settings.BASE_URL.rstrip("/"),
+           *settings.CSRF_TRUSTED_ORIGINS}
+    return origin in (None, "null") or origin in own
 
 
 def _in_frame(response, origins) -> None:
