@@ -520,7 +520,7 @@ def test_a_launch_opens_the_assignment_its_link_names(platform, second):
     browser, page = launch(platform, sub="learner-9", lineitem=item, **custom)
     text = page.content.decode()
     assert page.status_code == 200 and "<h1>Chapter 3: exercises</h1>" in text
-    assert 'href="/?assignment=ch3-exercises"' in text and "--assignment ch3-exercises" in text
+    assert 'href="/?assignment=ch3-exercises&amp;frame=' in text and "--assignment ch3-exercises" in text
     assert [(link.assignment.slug, link.url) for link in LineItemLink.objects.all()] == [("ch3-exercises", item)]
     assert "<h1>Chapter 3: exercises</h1>" in browser.get("/?assignment=ch3-exercises").content.decode()
     renewed = browser.post("/lti/token?assignment=ch3-exercises").content.decode()
@@ -545,7 +545,7 @@ def test_a_link_without_an_assignment_opens_the_first(platform, second):
     item = f"{platform.url}/course-1/lineitems/1"
     _, page = launch(platform, sub="learner-10", lineitem=item)
     assert page.status_code == 200 and "<h1>Chapter 3: Classification</h1>" in page.content.decode()
-    assert 'href="/?assignment=ch3"' in page.content.decode()
+    assert 'href="/?assignment=ch3&amp;frame=' in page.content.decode()
     assert [(link.assignment.slug, link.url) for link in LineItemLink.objects.all()] == [("ch3", item)]
     _, staff = launch(platform, roles=("Instructor",), sub="teacher-10")
     assert "Chapter 3: Classification: the class" in staff.content.decode()
@@ -642,3 +642,103 @@ def test_a_cookie_login_cannot_be_finished_as_a_storage_checked_launch(platform)
     assert forged.status_code == 403 and "cookies blocked?" in forged.content.decode()
     fine = browser.post("/lti/launch", {"id_token": token, "state": state})  # the cookie path still works
     assert fine.status_code == 200
+
+
+# ------------------------------------------------------------------ the pages after a launch, without cookies
+
+def _frame_credential(page) -> str:
+    """The credential in the launch page's link to the upload page."""
+    from html import unescape
+    from urllib.parse import parse_qs, urlsplit
+
+    href = unescape(page.content.decode().split('<a id="upload" href="')[1].split('"')[0])
+    query = parse_qs(urlsplit(href).query)
+    assert urlsplit(href).path == "/" and set(query) == {"assignment", "frame"}
+    return query["frame"][0]
+
+
+def test_the_launch_credential_opens_the_students_own_pages_in_a_cookieless_frame(platform):
+    import io
+
+    from django.test import Client
+
+    from autograder.service.models import Student, Submission
+    from tests.service_helpers import SOLUTIONS
+
+    _, ada_page = launch(platform, sub="ada-sub", name="Ada Lovelace", **{LTI + "launch_presentation": {
+        "return_url": "https://school.example.edu/courses/1/return"}})
+    _, grace_page = launch(platform, sub="grace-sub", name="Grace Hopper")
+    ada, grace = Student.objects.get(name="Ada Lovelace"), Student.objects.get(name="Grace Hopper")
+    credential = _frame_credential(ada_page)
+    frame = Client(enforce_csrf_checks=True)  # a frame that keeps no cookie: every request carries the credential
+
+    upload_page = frame.get("/", {"frame": credential})
+    text = upload_page.content.decode()
+    assert upload_page.status_code == 200 and "Ada Lovelace" in text and 'name="frame"' in text
+    assert "csrfmiddlewaretoken" not in text and "Sign out" not in text
+    ancestors = upload_page["Content-Security-Policy"].split("frame-ancestors")[1]
+    assert platform.url in ancestors and "https://school.example.edu" in ancestors
+    assert upload_page["Referrer-Policy"] == "no-referrer" and "X-Frame-Options" not in upload_page
+    assert "Ada Lovelace" not in client().get("/").content.decode()  # without it: the sign-in page
+
+    upload = io.BytesIO((SOLUTIONS / "confusion.py").read_bytes())
+    upload.name = "confusion.py"
+    answer = frame.post("/submit", {"file": upload, "kind": "check", "questions": "confusion", "frame": credential})
+    assert answer.status_code == 302, answer.content[:500]  # no CSRF cookie needed with the credential
+    [mine] = Submission.objects.filter(student=ada)
+    assert answer.url.startswith(f"/submissions/{mine.pk}/?frame=")
+    page = frame.get(answer.url)
+    assert page.status_code == 200 and f"Submission {mine.pk}" in page.content.decode()
+    assert f"/submissions/{mine.pk}/events?frame=" in page.content.decode()
+    assert frame.get(f"/submissions/{mine.pk}/events", {"frame": credential}).status_code == 200
+    upload.seek(0)
+    for headers in ({"HTTP_ORIGIN": "https://attacker.example"}, {"HTTP_SEC_FETCH_SITE": "cross-site"}):
+        forged = frame.post("/submit", {"file": upload, "frame": credential}, **headers)
+        assert forged.status_code == 403 and "sent from another site" in forged.content.decode()
+    same = frame.post("/submit", {"file": upload, "kind": "check", "frame": credential},
+                      HTTP_ORIGIN="null", HTTP_SEC_FETCH_SITE="same-origin")  # Chromium, under no-referrer
+    assert same.status_code == 302 and Submission.objects.filter(student=ada).count() == 2
+    upload.seek(0)
+    assert frame.post("/submit", {"file": upload, "kind": "check"}).status_code == 403  # no credential: CSRF as before
+
+    theirs = Submission.objects.create(student=grace, assignment=mine.assignment, sha256="0" * 64, blob="x",
+                                       filename="s.py", status="graded", feedback_html="<p>grace's</p>")
+    for path in (f"/submissions/{theirs.pk}/", f"/submissions/{theirs.pk}/feedback.html",
+                 f"/submissions/{theirs.pk}/events"):
+        assert frame.get(path, {"frame": credential}).status_code == 404  # never another student's
+    grace_credential = _frame_credential(grace_page)
+    assert frame.get(f"/submissions/{theirs.pk}/feedback.html", {"frame": grace_credential}).status_code == 200
+
+
+def test_an_expired_or_altered_launch_credential_is_refused_with_a_page(platform, monkeypatch):
+    import io
+
+    from django.core import signing
+
+    from autograder.service import frame
+    from autograder.service.models import Student, Submission
+
+    _, page = launch(platform, sub="ada-sub", name="Ada Lovelace")
+    credential = _frame_credential(page)
+    ada = Student.objects.get()
+    assert client().get("/", {"frame": credential}).status_code == 200
+
+    altered = credential[:-3] + ("AAA" if not credential.endswith("AAA") else "BBB")
+    forged = signing.dumps({"s": ada.pk, "o": []}, salt="another salt", compress=True)
+    for value in (altered, forged, "garbage"):
+        refused = client().get("/", {"frame": value})
+        text = refused.content.decode()
+        assert refused.status_code == 403 and "changed or is not from this tool" in text and "Ada" not in text
+    upload = io.BytesIO(b"x = 1\n")
+    upload.name = "confusion.py"
+    assert client().post("/submit", {"file": upload, "frame": altered}).status_code == 403
+    assert not Submission.objects.exists()
+
+    monkeypatch.setattr(frame, "FRAME_SECONDS", -1)  # every credential is older than that
+    expired = client().get("/", {"frame": credential})
+    assert expired.status_code == 403 and "has expired" in expired.content.decode()
+    assert "frame-ancestors *" in expired["Content-Security-Policy"]  # shown in whichever LMS frame
+
+    monkeypatch.setattr(frame, "FRAME_SECONDS", 3600)
+    Student.objects.filter(pk=ada.pk).update(token_revoked=True)
+    assert client().get("/", {"frame": credential}).status_code == 403  # a revoked student, as for a session

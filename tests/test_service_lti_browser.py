@@ -67,7 +67,8 @@ def test_a_learner_launches_in_the_frame_submits_and_the_score_reaches_the_platf
 def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms_storage(tmp_path):
     """The platform on another site than the tool, third-party cookies blocked: a login without
     lti_storage_target fails on its missing state cookie, and one with it succeeds through the
-    platform's postMessage storage."""
+    platform's postMessage storage; the student then uploads in the frame and sees the submission
+    graded there, with no cookie of the tool's (the launch's credential carries them through)."""
     data = tmp_path / "data"
     cli("serve", "init", str(data))
     with MockPlatform(browser_host="platform.test") as platform:
@@ -101,6 +102,18 @@ def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms
                 frame.locator("#token").wait_for(timeout=20_000)
                 assert "Signed in as Ada Lovelace" in frame.locator("body").inner_text()
                 assert not [c for c in context.cookies() if c["name"].startswith("lti1p3-")]  # none was kept
+
+                # The pages after the launch, in the frame, with no cookie of the tool's: the upload
+                # form, the submission page following the grading, the feedback.
+                frame.locator("#upload").click()
+                frame.locator("input[type=file]").set_input_files(str(SOLUTIONS / "confusion.py"))
+                frame.locator("input[name=questions]").fill("confusion")
+                frame.locator("button", has_text="Submit").click()
+                sync_api.expect(frame.locator("#status")).to_have_text("graded", timeout=120_000)
+                sync_api.expect(frame.locator("body")).to_contain_text("score: 10 / 10")
+                feedback = frame.frame_locator("iframe[title=feedback]").locator("body")
+                sync_api.expect(feedback).to_contain_text("confusion", timeout=20_000)
+                assert page.url.startswith(platform.browser_url) and not context.cookies(server.url)
 
                 page.goto(f"{platform.browser_url}/course?user=grace&tool={server.url}&storage=_parent")
                 page.frame_locator("#tool").locator("#token").wait_for(timeout=20_000)

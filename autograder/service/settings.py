@@ -51,6 +51,7 @@ TEMPLATES = [{
         "django.template.context_processors.request",
         "django.contrib.auth.context_processors.auth",
         "django.contrib.messages.context_processors.messages",
+        "autograder.service.frame.context",
     ]},
 }]
 WSGI_APPLICATION = None

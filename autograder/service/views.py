@@ -1,6 +1,11 @@
 """Pages and the submission API.
 
     GET  /                              a student's upload page and submissions (token login first)
+
+Pages see who is asking through :func:`caller` only: the CLI's Bearer token, else the LTI launch's
+credential that a page inside the LMS's frame carries (:mod:`.frame`; the views marked
+:func:`frame_page`), else the session.
+
     POST /login, /logout                a web session from a token (Django's session and CSRF)
     POST /submit                        the upload form (session + CSRF); redirects to the page
     POST /api/submissions               the API (``Authorization: Bearer TOKEN``): the upload as the
@@ -25,19 +30,22 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login, logout
+from django.middleware.csrf import CsrfViewMiddleware
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from autograder.service import jobs
+from autograder.service import frame, jobs
 from autograder.service.intake import accept, read_limited
 from autograder.service.models import Assignment, QuestionProgress, Student, Submission
 from autograder.service.policy import Refused, counted_submission, last_accepted, student_deadline
@@ -95,6 +103,100 @@ def _session_student(request) -> Student | None:
     return None
 
 
+@dataclass(frozen=True)
+class Caller:
+    student: Student | None
+    staff: bool = False
+
+
+def caller(request) -> Caller:
+    """Who is asking, by one rule for every page: an ``Authorization: Bearer`` token when one is sent
+    (the CLI; a wrong one is nobody); else the launch's frame credential when the page carries one
+    (:func:`frame_page` read it; only its own student, never staff); else the session."""
+    sent, student = _bearer(request)
+    if sent:
+        return Caller(student)
+    credential = getattr(request, "frame", None)
+    if credential is not None:
+        student = Student.objects.filter(pk=credential.student_pk, token_revoked=False).select_related("user").first()
+        if student is None:
+            raise frame.Refused("This sign-in from your course no longer names a student of this course.")
+        return Caller(student)
+    return Caller(_session_student(request), staff=request.user.is_authenticated and request.user.is_staff)
+
+
+_CSRF = CsrfViewMiddleware(lambda request: None)
+
+
+def frame_page(view):
+    """A page that also opens inside the LMS's frame with the launch's credential (see :mod:`.frame`)
+    instead of a session. A request that carries the credential is not checked for Django's CSRF
+    cookie: the credential is not ambient (the browser never adds it; another site cannot read or
+    guess it), so carrying it is itself the proof that the tool's own page sent the request; a
+    POST that the browser marks as sent from another site (``Origin``, ``Sec-Fetch-Site``) is
+    still refused, so that no page elsewhere can post an upload under its own author's
+    credential from a student's browser. Any other request is checked for CSRF as before. The answer to a credential request may be framed
+    by the origins the launch named and sends no Referer; an expired or altered credential gets a
+    page that says so (403)."""
+
+    @wraps(view)
+    def page(request, *args, **kwargs):
+        try:
+            request.frame = frame.from_request(request)
+            if request.frame is not None and request.method == "POST" and not _from_own_page(request):
+                raise frame.Refused("This form was sent from another site. Open the assignment again from your "
+                                    "course.")
+            if request.frame is None:
+                refused = _CSRF.process_view(request, view, args, kwargs)
+                if refused is not None:
+                    return refused
+            response = view(request, *args, **kwargs)
+        except frame.Refused as exc:
+            return _frame_refusal(request, str(exc))
+        if request.frame is not None:
+            _in_frame(response, request.frame.origins)
+        return response
+
+    return csrf_exempt(page)
+
+
+def _from_own_page(request) -> bool:
+    """The browser did not mark the request as sent from another origin (a client without these
+    headers, such as a script, sends the credential it was given). Under ``no-referrer`` a browser
+    sends ``Origin: null`` even from the tool's own page; ``Sec-Fetch-Site`` then tells."""
+    from django.conf import settings
+
+    if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    own = {request.build_absolute_uri("/").rstrip("/"), settings.BASE_URL.rstrip("/"),
+           *settings.CSRF_TRUSTED_ORIGINS}
+    return origin in (None, "null") or origin in own
+
+
+def _in_frame(response, origins) -> None:
+    ancestors = " ".join(["'self'", *origins])
+    csp = response.headers.get("Content-Security-Policy", PAGE_CSP)
+    response.headers["Content-Security-Policy"] = csp.replace("frame-ancestors 'self'",
+                                                              f"frame-ancestors {ancestors}")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.xframe_options_exempt = True
+
+
+def _frame_refusal(request, reason: str):
+    request.frame = None
+    response = render(request, "service/frame_refused.html", {"reason": reason}, status=403)
+    # Nothing on this page acts: any LMS may show it in its frame (the origins are in the refused value).
+    response.headers["Content-Security-Policy"] = PAGE_CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.xframe_options_exempt = True
+    return response
+
+
+def _frame_query(request) -> str:
+    return frame.context(request)["frame_q"]
+
+
 def _refusal(reason: str, status: int) -> JsonResponse:
     return JsonResponse({"error": reason}, status=status)
 
@@ -105,16 +207,20 @@ def receipt(request, submission: Submission) -> dict:
             "kind": submission.kind, "status": submission.status, "filename": submission.filename}
 
 
+@frame_page
 def index(request):
-    student = _session_student(request)
+    student = caller(request).student
     if student is None:
         return render(request, "service/login.html", {"staff": request.user.is_staff})
-    assignment = _assignment(request)
+    return _index_page(request, student, _assignment(request))
+
+
+def _index_page(request, student: Student, assignment: Assignment, errors=(), status: int = 200):
     return render(request, "service/index.html", {
         "student": student, "assignment": assignment, "assignments": _assignments(),
         "deadline": student_deadline(student, assignment), "cutoff": last_accepted(student, assignment),
         "submissions": Submission.objects.filter(student=student, assignment=assignment).order_by("-created")[:50],
-        "counted": counted_submission(student, assignment)})
+        "counted": counted_submission(student, assignment), "errors": errors}, status=status)
 
 
 @require_POST
@@ -137,9 +243,10 @@ def _questions(value: str) -> list[str]:
     return [q.strip() for q in value.replace(",", " ").split() if q.strip()]
 
 
+@frame_page
 @require_POST
 def submit_form(request):
-    student = _session_student(request)
+    student = caller(request).student
     if student is None:
         return redirect("index")
     assignment = _assignment(request)
@@ -149,9 +256,11 @@ def submit_form(request):
         submission = accept(student, assignment, files, kind=request.POST.get("kind", "grade"),
                             questions=_questions(request.POST.get("questions", "")))
     except Refused as exc:
+        if request.frame is not None:  # no session in the frame to carry a message through a redirect
+            return _index_page(request, student, assignment, errors=[f"Refused: {exc}"], status=400)
         messages.error(request, f"Refused: {exc}")
         return redirect(f"{reverse('index')}?{urlencode({'assignment': assignment.slug})}")
-    return redirect("submission", submission.pk)
+    return redirect(reverse("submission", args=[submission.pk]) + _frame_query(request))
 
 
 @csrf_exempt  # token-authenticated only: no cookie is read, so there is no cross-site request to forge
@@ -193,14 +302,11 @@ def _check_length(request, limit: int) -> None:
 
 
 def _owned(request, pk: int) -> Submission:
-    """The submission if the caller owns it (token or session) or is staff; 404 for anyone else."""
+    """The submission if the caller owns it or is staff (see :func:`caller`); 404 for anyone else."""
     submission = Submission.objects.select_related("student", "assignment").filter(pk=pk).first()
-    sent, student = _bearer(request)
-    if not sent:
-        student = _session_student(request)
+    who = caller(request)
     allowed = submission is not None and (
-        (student is not None and submission.student_id == student.pk)
-        or (not sent and request.user.is_authenticated and request.user.is_staff))
+        (who.student is not None and submission.student_id == who.student.pk) or who.staff)
     if not allowed:
         raise Http404("no such submission")
     return submission
@@ -219,6 +325,7 @@ def submission_json(request, submission: Submission) -> dict:
     return data
 
 
+@frame_page
 @require_GET
 def submission_view(request, pk: int):
     submission = _owned(request, pk)
@@ -231,6 +338,7 @@ def submission_view(request, pk: int):
     return response
 
 
+@frame_page
 @require_GET
 def submission_events(request, pk: int):
     submission = _owned(request, pk)
@@ -308,7 +416,7 @@ LIVE_JS = """// The submission page: each question's result as it is graded (Ser
     else if (done.error) { score.textContent = done.error; }
     if (done.feedback) {
       var frame = document.createElement("iframe");
-      frame.title = "feedback"; frame.src = done.feedback; frame.setAttribute("sandbox", "");
+      frame.title = "feedback"; frame.src = page.dataset.feedback || done.feedback; frame.setAttribute("sandbox", "");
       document.getElementById("live-feedback").appendChild(frame);
     }
   });
@@ -321,6 +429,7 @@ def live_js(request):
     return HttpResponse(LIVE_JS, content_type="text/javascript; charset=utf-8")
 
 
+@frame_page
 @require_GET
 def feedback_view(request, pk: int):
     submission = _owned(request, pk)

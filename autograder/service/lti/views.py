@@ -29,6 +29,7 @@ from autograder.service.lti import nrps
 from autograder.service.lti.models import LaunchRefusal, LineItemLink, ScorePost
 from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_config, ensure_key, record_refusal,
                                          service_role, staff_user_for, student_for, use_nonce)
+from autograder.service import frame
 from autograder.service.models import Assignment, Student
 
 log = logging.getLogger("autograder.service.lti")
@@ -281,7 +282,7 @@ def launch_view(request):
     login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
     token = student.issue_token() if created or not student.token_hash else ""
-    return _framable(render(request, "lti/student.html", _student_page(student, token, assignment)), request)
+    return _framable(render(request, "lti/student.html", _student_page(request, student, token, assignment)), request)
 
 
 def _storage_check(request, state: str, target: str):
@@ -324,8 +325,13 @@ def launch_assignment(claims: dict, context) -> Assignment:
     return Assignment.chosen()
 
 
-def _student_page(student: Student, token: str, assignment: Assignment) -> dict:
-    return {"student": student, "token": token, "server": base_url() + "/", "assignment": assignment}
+def _student_page(request, student: Student, token: str, assignment: Assignment) -> dict:
+    """The launch's page for ``assignment``: the student's name, their CLI token when new, and the
+    link to the upload page inside the frame, carrying the launch's credential
+    (:mod:`autograder.service.frame`) since a browser that blocks third-party cookies keeps no
+    session cookie in the frame."""
+    return {"student": student, "token": token, "server": base_url() + "/", "assignment": assignment,
+            "launch_frame": frame.issue(student.pk, _platform_origins(request))}
 
 
 @require_POST
@@ -340,7 +346,7 @@ def new_token_view(request):
         assignment = Assignment.chosen(request.GET.get("assignment"))
     except Assignment.DoesNotExist as exc:
         return _framable(render(request, "lti/refused.html", {"reason": str(exc)}, status=404), request)
-    return _framable(render(request, "lti/student.html", _student_page(student, student.issue_token(), assignment)),
+    return _framable(render(request, "lti/student.html", _student_page(request, student, student.issue_token(), assignment)),
                      request)
 
 
