@@ -143,6 +143,15 @@ def test_a_learner_lands_on_their_name_and_cli_token(platform):
     fresh = renewed.content.decode().split('<code id="token">')[1].split("</code>")[0]
     assert Student.by_token(fresh) == student and Student.by_token(token) is None
 
+    credential = _form(again.content.decode(), "frame")  # the form's credential: all a cookieless frame has
+    cookieless = client().post("/lti/token", {"frame": credential})
+    newest = cookieless.content.decode().split('<code id="token">')[1].split("</code>")[0]
+    assert Student.by_token(newest) == student and Student.by_token(fresh) is None
+    Student.objects.filter(pk=student.pk).update(token_revoked=True)  # the staff revoke the student's access
+    for refused in (client().post("/lti/token", {"frame": credential}), browser.post("/lti/token")):
+        assert refused.status_code == 403 and '<code id="token">' not in refused.content.decode()
+    assert Student.objects.get(pk=student.pk).token_revoked  # not undone by asking for a new token
+
 
 def test_a_learner_is_matched_to_the_roster_by_email(platform):
     from django.contrib.auth import get_user_model

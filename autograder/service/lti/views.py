@@ -31,6 +31,7 @@ from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_conf
                                          service_role, staff_user_for, student_for, use_nonce)
 from autograder.service import frame
 from autograder.service.models import Assignment, Student
+from autograder.service.views import caller, frame_page
 
 log = logging.getLogger("autograder.service.lti")
 LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -335,10 +336,13 @@ def _student_page(request, student: Student, token: str, assignment: Assignment)
 
 
 @require_POST
+@frame_page
 def new_token_view(request):
     """A student signed in by a launch asks for a new CLI token (the old one stops working); the page
-    stays on the assignment its form names."""
-    student = Student.objects.filter(user=request.user).first() if request.user.is_authenticated else None
+    stays on the assignment its form names. The form carries the launch's credential, so this works
+    in a frame without cookies too; whoever the service's pages refuse (a student whose access the
+    staff revoked) gets no token."""
+    student = caller(request).student
     if student is None:
         return _framable(render(request, "lti/refused.html",
                                 {"reason": "open the tool from your course first"}, status=403), request)
