@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from autograder.service import jobs
+from autograder.service import jobs, wakeup
 from autograder.service.gradejob import PROGRESS_FILE
 from autograder.service.models import Job, QuestionProgress, Submission
 from autograder.service.policy import penalised
@@ -90,6 +90,8 @@ class ProgressRelay:
             if rows and self.first:
                 self.first = False
                 Submission.objects.filter(pk=self.submission.pk).update(first_result=now)
+            if rows:
+                wakeup.results_stored.ring_on_commit()
         return len(rows)
 
 
@@ -228,6 +230,7 @@ class Dispatcher:
 
     def stop(self, wait: float = 5.0) -> None:
         self.stopping.set()
+        wakeup.jobs_queued.ring()  # idle threads see the stop now
         for thread in self.threads:
             thread.join(wait)
 
@@ -241,9 +244,10 @@ class Dispatcher:
                     runner = make_runner(self.executor)
                     if hasattr(runner, "prepare"):
                         runner.prepare()  # the warm process imports while the queue is still empty
+                seen = wakeup.jobs_queued.count()
                 job = jobs.claim(worker, self.lease_seconds)
-                if job is None:
-                    self.stopping.wait(POLL_SECONDS)
+                if job is None:  # until the next poll, or at once when this process queues a job
+                    wakeup.jobs_queued.wait(seen, POLL_SECONDS)
                     continue
                 outcome = grade_job(job, self.lease_seconds, runner)
                 log.info("submission %s (attempt %d): %s", job.submission_id, job.attempts, outcome)

@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from autograder.service.models import Job, Submission
+from autograder.service.wakeup import jobs_queued, results_stored
 
 LEASE_SECONDS = 60
 
@@ -41,7 +42,10 @@ def enqueue(submission: Submission) -> Job:
         older.update(status=Job.Status.REPLACED, finished=timezone.now())
         Submission.objects.filter(pk__in=replaced).update(status=Submission.Status.REPLACED,
                                                           error=f"replaced by submission {submission.pk}")
-    return Job.objects.create(submission=submission, priority=Job.PRIORITY[submission.kind])
+        results_stored.ring_on_commit()
+    job = Job.objects.create(submission=submission, priority=Job.PRIORITY[submission.kind])
+    jobs_queued.ring_on_commit()
+    return job
 
 
 def _claimable(now):
@@ -69,6 +73,7 @@ def claim(worker: str | None = None, lease_seconds: float = LEASE_SECONDS) -> Jo
         job = Job.objects.select_related("submission").get(lease_token=token)
         Submission.objects.filter(pk=job.submission_id).update(status=Submission.Status.RUNNING, started=now,
                                                                 first_result=None)
+        results_stored.ring_on_commit()
     return job
 
 
@@ -88,6 +93,7 @@ def complete(job: Job, **fields) -> bool:
             finished=timezone.now(), lease_until=None)
         if held:
             Submission.objects.filter(pk=job.submission_id).update(finished=timezone.now(), **fields)
+            results_stored.ring_on_commit()
     return bool(held)
 
 
@@ -103,6 +109,8 @@ def release(job: Job, reason: str) -> bool:
         Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, lease_token=None, lease_until=None,
                                              last_error=reason)
         Submission.objects.filter(pk=job.submission_id).update(status=Submission.Status.QUEUED)
+        jobs_queued.ring_on_commit()
+        results_stored.ring_on_commit()
     return True
 
 

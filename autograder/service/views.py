@@ -45,7 +45,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from autograder.service import frame, jobs
+from autograder.service import frame, jobs, wakeup
 from autograder.service.intake import accept, read_limited
 from autograder.service.models import Assignment, QuestionProgress, Student, Submission
 from autograder.service.policy import Refused, counted_submission, last_accepted, student_deadline
@@ -372,6 +372,7 @@ def _events(pk: int, after: int):
     status = None
     sent = time.monotonic()
     while True:
+        seen = wakeup.results_stored.count()
         for row in QuestionProgress.objects.filter(submission_id=pk, seq__gt=after).order_by("seq"):
             after, sent = row.seq, time.monotonic()
             yield _event("question", row.question, row.seq)
@@ -388,7 +389,7 @@ def _events(pk: int, after: int):
         if time.monotonic() - sent > EVENTS_KEEPALIVE:  # a comment: proxies and clients see a live stream
             sent = time.monotonic()
             yield b": waiting\n\n"
-        time.sleep(EVENTS_POLL)
+        wakeup.results_stored.wait(seen, EVENTS_POLL)  # the next poll, or at once when this process stores
 
 
 LIVE_JS = """// The submission page: each question's result as it is graded (Server-Sent Events), then the feedback.
