@@ -135,9 +135,9 @@ def frame_page(view):
     guess it), so carrying it is itself the proof that the tool's own page sent the request; a
     POST that the browser marks as sent from another site (``Origin``, ``Sec-Fetch-Site``) is
     still refused, so that no page elsewhere can post an upload under its own author's
-    credential from a student's browser. Any other request is checked for CSRF as before. The answer to a credential request may be framed
-    by the origins the launch named and sends no Referer; an expired or altered credential gets a
-    page that says so (403)."""
+    credential from a student's browser. Any other request is checked for CSRF as before. The
+    answer to a credential request may be framed by the origins the launch named and sends no
+    Referer; an expired or altered credential gets a page that says so (403)."""
 
     @wraps(view)
     def page(request, *args, **kwargs):
@@ -186,7 +186,7 @@ def _in_frame(response, origins) -> None:
 def _frame_refusal(request, reason: str):
     request.frame = None
     response = render(request, "service/frame_refused.html", {"reason": reason}, status=403)
-    # Nothing on this page acts: any LMS may show it in its frame (the origins are in the refused value).
+    # Nothing on this page acts, and a refused credential's origins cannot be trusted: any site may frame it.
     response.headers["Content-Security-Policy"] = PAGE_CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
     response.headers["Referrer-Policy"] = "no-referrer"
     response.xframe_options_exempt = True
