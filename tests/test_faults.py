@@ -167,6 +167,32 @@ def test_a_kill_from_outside_during_a_call_is_the_machines_failure(student, whic
     assert student.module("confusion").nap(0.01) == 0.01  # the next call gets a fresh worker (and sandbox)
 
 
+def test_a_worker_killed_before_it_has_its_limits_is_named_by_its_signal(monkeypatch):
+    """The zygote's side: a new worker that dies silently in its set-up (no student code has run)
+    is refused with the signal that ended it, and no process outside is signalled."""
+    from autograder.worker import zygote
+
+    keeper = zygote.Zygote(control=None, submission_dir="/nonexistent")
+    monkeypatch.setattr(keeper, "unclean", lambda: None)
+    monkeypatch.setattr(zygote, "empty_scratch", lambda: None)
+    monkeypatch.setattr(keeper, "signal_all", lambda *a, **k: None)  # outside a sandbox: signal nobody
+    monkeypatch.setattr(keeper, "become_worker", lambda *a: os.kill(os.getpid(), signal.SIGKILL))  # as from outside
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
+    assert keeper.spawn({}, fds) == {"refused": "the worker was killed by SIGKILL before it said it had its limits",
+                                     "ended": -signal.SIGKILL}
+
+
+def test_a_refused_start_carries_its_signal_to_the_questions_evidence(student, monkeypatch):
+    """The grader's side: the refusal is the machine's failure with the signal as evidence."""
+    def refused(*a, **k):
+        raise sandbox.LimitUnavailable("the sandbox could not give the worker its limits", {"signal": "SIGKILL"})
+
+    monkeypatch.setattr(student, "_start", refused)
+    with pytest.raises(client.LimitRefused) as stopped:
+        student.module("confusion").nap(0.01)
+    assert isinstance(stopped.value, client.InfrastructureFailure) and stopped.value.evidence == {"signal": "SIGKILL"}
+
+
 @pytest.mark.parametrize("call, signal_name", [("own_sigkill", "SIGKILL"), ("segfault", "SIGSEGV")])
 def test_a_death_the_students_code_caused_stays_the_students(student, call, signal_name):
     with pytest.raises(client.SandboxStopped) as stopped:

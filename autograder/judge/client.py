@@ -92,7 +92,12 @@ class WorkerUnavailable(InfrastructureFailure):
 
 
 class LimitRefused(InfrastructureFailure):
-    """The machine cannot give a question the limits questions.toml asks for (e.g. its memory)."""
+    """The machine cannot give a question the limits questions.toml asks for (e.g. its memory), or
+    the worker was stopped from outside before it had them. ``evidence``: how it ended, where known."""
+
+    def __init__(self, message: str, evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 class MachineFailure(InfrastructureFailure):
@@ -282,7 +287,7 @@ class Submission:
         try:
             worker = self._start()
         except LimitUnavailable as exc:
-            raise LimitRefused(str(exc)) from None
+            raise LimitRefused(str(exc), exc.evidence) from None
         except WorkerError as exc:
             raise WorkerUnavailable(f"the sandbox could not start a worker for {module}.py: {exc}") from None
         self._workers[module] = worker

@@ -124,7 +124,13 @@ class SandboxUnavailable(RuntimeError):
 
 
 class LimitUnavailable(RuntimeError):
-    """A question asks for more than the grader process itself may give (e.g. memory under ``ulimit -v``)."""
+    """A question asks for more than the grader process itself may give (e.g. memory under ``ulimit -v``),
+    or the worker ended before it said it had its limits. ``evidence``: how it ended, where known
+    (``{"signal": "SIGKILL"}``)."""
+
+    def __init__(self, message: str = "", evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 @dataclass
@@ -1084,8 +1090,11 @@ class Child(_Channel):
                 raise WorkerDied(f"the sandbox was not as it started ({answer['unclean']}); it was replaced")
             if "refused" in answer:  # before any student code ran: the machine's, never the student's
                 sandbox.destroy()
+                ended = answer.get("ended")
                 raise LimitUnavailable(f"the sandbox could not give the worker its limits ({answer['refused']}); "
-                                       "the student's code was not run")
+                                       "the student's code was not run",
+                                       {"signal": signal.Signals(-ended).name}
+                                       if isinstance(ended, int) and ended < 0 else None)
             raise WorkerDied(f"the worker could not start: {answer.get('error')}")
         self.pid = answer["pid"]
         sandbox.children[self.pid] = self

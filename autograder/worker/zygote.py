@@ -332,12 +332,37 @@ class Zygote:
         status = _read_status(status_read)
         if status != b"ok":
             self.live.discard(pid)
-            os.kill(pid, signal.SIGKILL)
+            ended = None if status else self.ended(pid, wait=1.0)  # silent: it ended, or hangs
+            if ended is None:
+                os.kill(pid, signal.SIGKILL)
             self.signal_all(signal.SIGKILL, spare=self.live)
-            why = status.decode(errors="replace") or (f"the worker did not say it had its limits within "
-                                                      f"{SETUP_WAIT:g} s, or ended before")
-            return {"refused": why}
+            if status:
+                why = status.decode(errors="replace")
+            elif ended is not None and ended < 0:  # no student code has run yet: a signal from outside
+                why = f"the worker was killed by {signal.Signals(-ended).name} before it said it had its limits"
+            else:
+                why = (f"the worker did not say it had its limits within {SETUP_WAIT:g} s"
+                       + (f" (it exited with {ended})" if ended is not None else ""))
+            return {"refused": why, "ended": ended}
         return {"pid": pid}
+
+    def ended(self, pid: int, wait: float = 0.0) -> int | None:
+        """How child ``pid`` ended (an exit code, or minus the signal that ended it), waiting up to
+        ``wait`` seconds for it to end; None while it runs."""
+        deadline = time.monotonic() + wait
+        while True:
+            if pid in self.statuses:
+                return self.statuses[pid]
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped meanwhile (reap)
+                return self.statuses.get(pid)
+            if done:
+                self.statuses[pid] = code = os.waitstatus_to_exitcode(status)
+                return code
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     def become_worker(self, request, request_fd, response_fd, output_fd, status_fd):
         """In the child: own session, limits, filter and output, then serve requests (student code
