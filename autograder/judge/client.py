@@ -82,9 +82,14 @@ class NotRunnable(StudentCodeError):
 
 class InfrastructureFailure(Exception):
     """The grader or the machine failed, not the student's code: never scored as the student's,
-    never cached, listed for the instructor and regraded (``grade-all --retry-failed``)."""
+    never cached, listed for the instructor and regraded (``grade-all --retry-failed``).
+    ``evidence``: what was measured about the failure, where anything was (as for :class:`SandboxStopped`)."""
 
     status = "grader_error"
+
+    def __init__(self, message: str = "", evidence: dict | None = None):
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 class WorkerUnavailable(InfrastructureFailure):
@@ -93,20 +98,12 @@ class WorkerUnavailable(InfrastructureFailure):
 
 class LimitRefused(InfrastructureFailure):
     """The machine cannot give a question the limits questions.toml asks for (e.g. its memory), or
-    the worker was stopped from outside before it had them. ``evidence``: how it ended, where known."""
-
-    def __init__(self, message: str, evidence: dict | None = None):
-        super().__init__(message)
-        self.evidence = evidence or {}
+    the worker was stopped from outside before it had them (``evidence``: how it ended, where known)."""
 
 
 class MachineFailure(InfrastructureFailure):
     """The machine stopped a call, not the student's code: it was too busy to give the call its CPU
-    time, or the worker or its sandbox was killed from outside. ``evidence`` as for :class:`SandboxStopped`."""
-
-    def __init__(self, message: str, evidence: dict | None = None):
-        super().__init__(message)
-        self.evidence = evidence or {}
+    time, or the worker or its sandbox was killed from outside."""
 
 
 @dataclass
