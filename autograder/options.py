@@ -3,7 +3,7 @@
 ``grade``, ``check``, the warm grader, ``grade-all`` (local or on Dask), ``notebook_check``,
 ``otter_check``, the Gradescope runner and the course server each build a :class:`GradingOptions`
 and hand it to :func:`autograder.grading.grade`; it round-trips through JSON (``to_dict`` /
-``from_dict``), so a grader process, a Dask worker or the service's grading child receives exactly
+``from_dict``), so a grader process, a Dask worker or the service's grading process receives exactly
 the options the frontend validated, and ``grade-all`` records them.
 
 The constraints are data (``_CONSTRAINTS``), checked once in ``__post_init__``; an error names the

@@ -6,11 +6,11 @@
 `serve run` is one process: the web server (waitress) and the dispatcher (its grader threads) run
 in it, so "killing the web server" and "killing the dispatcher" are the same ``kill -9``. Each
 grader thread has a warm grading process (``gradejob --serve``, a child of `serve run`), which
-forks a grading child per submission. The benchmark uploads ``--submissions`` distinct copies of
+grades in a sandbox of its own (its child, kept from submission to submission). The benchmark uploads ``--submissions`` distinct copies of
 the reference ``confusion`` module (hidden grading, ``-q confusion``), one per student, at
 ``--rate`` a second, and meanwhile kills, by the pid it reads from /proc, in turn: the `serve run`
 process (then starts it again with the same command, on the same port), a warm grading process,
-and a grading child, ``--kills`` times each. An upload that gets no receipt (the server was
+and a warm grading process's sandbox while it grades, ``--kills`` times each. An upload that gets no receipt (the server was
 down) is sent again, as a student would. A kill never takes a job's last attempt (a job killed on
 every one of its 3 attempts fails, by design): the killer waits while a running job has had two.
 
@@ -44,7 +44,7 @@ from bench_service import MODULE, class_folder, course  # noqa: E402
 from autograder.service.client import SubmitError, submit  # noqa: E402
 from tests.service_helpers import ServeRun, cli, gradings_logged  # noqa: E402
 
-TARGETS = ("serve run (web server + dispatcher)", "warm grading process", "grading child")
+TARGETS = ("serve run (web server + dispatcher)", "warm grading process", "a grading's sandbox")
 
 
 def database(data: Path) -> sqlite3.Connection:
@@ -110,7 +110,7 @@ def recover(folder: Path, data: Path, tokens: list[str], count: int, rate: float
                 server.start()
                 restarts.append(time.perf_counter() - went)
             else:
-                pids = server.graders() if target == TARGETS[1] else server.grading_children()
+                pids = server.graders() if target == TARGETS[1] else server.sandboxes()
                 if not pids or not running:
                     if not uploads.is_alive() and not rows(data, "SELECT 1 FROM service_job WHERE status IN "
                                                                  "('queued', 'running')"):

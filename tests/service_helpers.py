@@ -146,7 +146,8 @@ class ServeRun:
     """`serve run DIR --port PORT ...` in a child process on a fixed port, so that it can be killed
     (``kill -9``) and started again with the very same command. `serve run` is one process: the web
     server (waitress) and the dispatcher's grader threads; each grader thread has a warm grading
-    process (a child, ``gradejob --serve``), which forks a grading child per submission."""
+    process (a child, ``gradejob --serve``), which grades in a sandbox of its own (its child,
+    kept from submission to submission and reset between them)."""
 
     def __init__(self, data_dir: Path, *extra: str, port: int | None = None):
         self.folder = data_dir.parent
@@ -172,8 +173,8 @@ class ServeRun:
         tree = process_tree()
         return [pid for pid in tree.get(self.process.pid, []) if "--serve" in _cmdline(pid)]
 
-    def grading_children(self) -> list[int]:
-        """The grading children (each forked by a warm grading process for one submission)."""
+    def sandboxes(self) -> list[int]:
+        """The warm grading processes' sandboxes (their children: bubblewrap, or a worker)."""
         tree = process_tree()
         return [child for warm in tree.get(self.process.pid, []) if "--serve" in _cmdline(warm)
                 for child in tree.get(warm, [])]

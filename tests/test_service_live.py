@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("django", reason="the service needs the serve extra")
 
-from tests.service_helpers import reference  # noqa: E402
+from tests.service_helpers import reference, zip_bytes  # noqa: E402
 from tests.test_service import add_students, clean, client, post  # noqa: E402
 
 FIXTURES = (clean,)  # test_service's clean slate before every test
@@ -102,31 +102,46 @@ def test_a_queued_submission_streams_its_status_and_the_page_runs_only_our_scrip
 
 
 @pytest.mark.slow
-def test_the_warm_process_grades_each_submission_in_a_fresh_child_with_the_folders_questions(service):
+def test_the_warm_process_keeps_its_sandbox_and_the_next_submission_finds_nothing_of_the_last(service):
+    """The warm process grades submission after submission in one sandbox, reset between them as in
+    grade-all: what one student's code leaves behind (a file, a daemon) never reaches the next
+    student's grading; each grading follows the folder's questions.toml as it is then."""
     from autograder.service import jobs
     from autograder.service.dispatcher import grade_job
     from autograder.service.models import Submission
     from autograder.service.warmslot import WarmRunner
+    from tests.service_helpers import process_tree
+    from tests.submissions import reference_source
+    from tests.test_kept_sandbox import LEAVE_BEHIND, LOOK_AROUND
 
-    tokens = add_students(service, "s1")
+    def upload(prelude: str) -> bytes:
+        return zip_bytes({"confusion.py": (prelude + reference_source("confusion")).encode()})
+
+    tokens = add_students(service, "s1", "s2", "s3")
     runner = WarmRunner()
     spec = service / "questions.toml"
     original = spec.read_text()
     try:
-        first = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        first = post(upload(LEAVE_BEHIND), tokens["s1"], query="kind=check&q=confusion").json()
         assert grade_job(jobs.claim("test"), runner=runner) == "graded"
         assert Submission.objects.get(pk=first["id"]).score == 2  # the public question only
         warm_pid = runner.process.pid
+        sandbox = process_tree().get(warm_pid, [])
+        assert sandbox, "no sandbox was kept after the grading: this test would prove nothing"
         spec.write_text(original.replace('title = "confusion matrix and metrics on the docstring example"\n'
                                          'points = 2', 'title = "confusion matrix and metrics on the docstring '
                                          'example"\npoints = 3'))
-        second = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        second = post(upload(LOOK_AROUND), tokens["s2"], query="kind=check&q=confusion").json()
         assert grade_job(jobs.claim("test"), runner=runner) == "graded"
-        assert runner.process.pid == warm_pid  # the same warm process served both
-        assert Submission.objects.get(pk=second["id"]).score == 3  # the edited copy, not a stale one
+        assert runner.process.pid == warm_pid and process_tree().get(warm_pid, []) == sandbox  # both kept
+        graded = Submission.objects.get(pk=second["id"])
+        printed = "\n".join(q["output"] for q in json.loads(graded.grading_json)["questions"])
+        assert "left behind: False" in printed and "other processes: 0" in printed, printed
+        assert "submission files: ['confusion.py']" in printed, printed
+        assert graded.score == 3  # the edited copy, not a stale one
         runner.process.kill()  # a dead warm process: the next submission starts another
         runner.process.wait()
-        third = post(reference(), tokens["s1"], query="kind=check&q=confusion").json()
+        third = post(upload(""), tokens["s3"], query="kind=check&q=confusion").json()
         assert grade_job(jobs.claim("test"), runner=runner) == "graded"
         assert runner.process.pid != warm_pid and Submission.objects.get(pk=third["id"]).status == "graded"
     finally:

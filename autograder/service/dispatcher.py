@@ -1,7 +1,7 @@
-"""The dispatcher of ``serve run``: threads that claim jobs (:mod:`.jobs`), grade each in a child
-process (:mod:`.gradejob`; forked by the thread's warm grading process, started fresh, or run on a
-Dask worker: :func:`make_runner`), renew the lease while it runs, copy each question's result into
-the database as the child reports it (:class:`ProgressRelay`), and store the result."""
+"""The dispatcher of ``serve run``: threads that claim jobs (:mod:`.jobs`), grade each in a grading
+process (:mod:`.gradejob`: the thread's warm grading process, a fresh one, or one on a Dask
+worker: :func:`make_runner`), renew the lease while it runs, copy each question's result into
+the database as the grading reports it (:class:`ProgressRelay`), and store the result."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def isolation():
 
 
 def job_argv(submission: Submission, reports: Path) -> list[str]:
-    """The grading child's arguments for ``submission`` (see :mod:`.gradejob`): the upload, the reports'
-    folder and the :class:`~autograder.options.GradingOptions` as JSON (validated in the child, against
+    """The grading's arguments for ``submission`` (see :mod:`.gradejob`): the upload, the reports'
+    folder and the :class:`~autograder.options.GradingOptions` as JSON (validated where it grades, against
     the assignment's copy of questions.toml)."""
     assignment = submission.assignment
     check = submission.kind == "check"
@@ -98,7 +98,7 @@ class ProgressRelay:
 def grade_job(job: Job, lease_seconds: float = jobs.LEASE_SECONDS, runner=None) -> str:
     """Grade one claimed job and store its outcome; returns what happened ("graded", "failed",
     "retry", "lost": the lease was taken over and nothing was stored). ``runner`` runs the
-    grading child: :class:`ColdRunner` (default), :class:`~autograder.service.warmslot.WarmRunner`
+    grading: :class:`ColdRunner` (default), :class:`~autograder.service.warmslot.WarmRunner`
     or :class:`~autograder.service.remote.DaskRunner`."""
     submission = Submission.objects.select_related("assignment").get(pk=job.submission_id)
     out = Path(tempfile.mkdtemp(prefix=f"ch3-service-job{job.pk}-"))
@@ -193,8 +193,8 @@ def _store(job: Job, submission: Submission, reports: Path, *, grader_failed: bo
 
 
 def make_runner(executor: str):
-    """The runner of one grader thread: ``warm`` (a warm grading process of its own, a fresh child
-    per submission), ``cold`` (a fresh process per submission) or ``dask://HOST:PORT``."""
+    """The runner of one grader thread: ``warm`` (a warm grading process of its own, its sandbox
+    reset between submissions), ``cold`` (a fresh process per submission) or ``dask://HOST:PORT``."""
     if executor == "cold":
         return ColdRunner()
     if executor == "warm":

@@ -12,12 +12,15 @@ disclosure), is appended to OUT/progress.jsonl as soon as it is known. ``--spec`
 that copy of ``questions.toml`` (the data folder's). The process dies with its parent (a
 dispatcher killed with -9 leaves no grader running).
 
-``--serve`` is the warm form: the process imports the grader once, then reads one job a line on
-its standard input (``{"argv": [...], "log": PATH}``) and forks a fresh child for each, which runs
-that job exactly as the cold command would (its output to ``log``) and exits; the warm process
-answers ``{"pid": ...}`` when the child starts and ``{"exit": ...}`` when it ends. The warm
-process never grades anything itself: student code runs only in a child's sandbox, and nothing a
-submission changes in its child outlives it.
+``--serve`` is the warm form, a grader process as ``grade-all`` has: it imports the grader and
+starts its sandbox once, then reads one job a line on its standard input (``{"argv": [...],
+"log": PATH}``) and grades it exactly as the cold command would (its output to ``log``),
+answering ``{"pid": ...}`` when it starts and ``{"exit": ...}`` when it ends. Student code runs
+only in the sandbox, which is kept from submission to submission and reset between them as in
+``grade-all`` (:func:`autograder.judge.client.keep_sandboxes`: every process of the last
+submission killed, its files gone, new workers from a zygote checked unchanged), so nothing a
+submission changes outlives it. A grading the dispatcher must stop ends the warm process, and
+its sandbox with it.
 """
 
 from __future__ import annotations
@@ -126,8 +129,7 @@ def main(argv=None) -> int:
 # ------------------------------------------------------------------ the warm form
 
 def warm_up() -> None:
-    """Import what every grading imports (pytest, scikit-learn, the grader, the report renderer).
-    Nothing is graded here: the warm process never runs submitted code."""
+    """Import what every grading imports (pytest, scikit-learn, the grader, the report renderer)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot  # noqa: F401
     import sklearn.linear_model  # noqa: F401
@@ -140,42 +142,46 @@ def warm_up() -> None:
 
 
 def serve() -> int:
-    """Read jobs from standard input until it closes; fork a child per job (see the module's doc)."""
+    """Read jobs from standard input until it closes; grade each in this process (see the module's doc)."""
+    from autograder.bulk.grader_process import keep_sandboxes
+
     warm_up()
-    answers = os.fdopen(os.dup(1), "w", buffering=1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)  # stray prints of the children's imports never reach the protocol
+    keep_sandboxes()
+    jobs, answers = os.fdopen(os.dup(0), "r"), os.fdopen(os.dup(1), "w", buffering=1)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # stray output never reaches the protocol; a job's goes to its log
+        os.dup2(quiet, fd)
+    sys.stdin = open(os.devnull)
     answers.write(json.dumps({"ready": os.getpid()}) + "\n")
-    for line in sys.stdin:
+    for line in jobs:
         order = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            code = GRADER_FAILED
-            try:
-                _die_with_parent(os.getppid())
-                os.setsid()  # the dispatcher can stop the child and its sandbox as one group
-                log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                os.dup2(log, 1)
-                os.dup2(log, 2)
-                os.dup2(devnull, 0)
-                sys.stdin = open(os.devnull)
-                code = main(order["argv"])
-            except BaseException as exc:  # noqa: BLE001 (the dispatcher must get an exit status)
-                try:
-                    print(f"the grading child failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-                except Exception:
-                    pass
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code if isinstance(code, int) else GRADER_FAILED)
-        answers.write(json.dumps({"pid": pid}) + "\n")
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        answers.write(json.dumps({"exit": code}) + "\n")
+        answers.write(json.dumps({"pid": os.getpid()}) + "\n")
+        answers.write(json.dumps({"exit": _grade_logged(order["argv"], order["log"], quiet)}) + "\n")
     return 0
+
+
+def _grade_logged(argv: list[str], log: str, quiet: int) -> int:
+    """One job's exit code, its output (and any failure of the grader's) written to ``log``; the
+    environment it changed (its copy of questions.toml) is put back after it."""
+    code, environment = GRADER_FAILED, dict(os.environ)
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # bad arguments: argparse's exit
+        code = exc.code if isinstance(exc.code, int) else CANNOT_GRADE
+    except Exception as exc:  # noqa: BLE001 (the dispatcher must get an exit status)
+        print(f"the grader failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+    return code
 
 
 if __name__ == "__main__":

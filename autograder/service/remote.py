@@ -3,7 +3,7 @@
 The database stays the queue of record: a grader thread claims a job with a lease, as always,
 then hands that one grading to the cluster and renews the lease while it runs; the result comes
 back to the thread, which stores it only if it still holds the lease. The task on a worker runs
-the same grading child as a local grader (``python -m autograder.service.gradejob``, a fresh
+the same grading as a cold local grader (``python -m autograder.service.gradejob``, a fresh
 process per submission, in the worker's sandbox) on the upload and the data folder's
 ``questions.toml``, both sent with the task, and sends back its exit code and report files. The
 question results reach the page when the task ends (the worker has no path to the database).
@@ -22,7 +22,7 @@ REPORT_FILES = ("results.json", "report.md", "feedback.html", "grading.json", "e
 
 
 def grade_on_worker(upload: bytes, suffix: str, spec: bytes, argv: list[str]) -> dict:
-    """On a Dask worker: the grading child on these bytes; ``{"code", "files", "log"}``."""
+    """On a Dask worker: the grading on these bytes; ``{"code", "files", "log"}``."""
     work = Path(tempfile.mkdtemp(prefix="ch3-service-remote-"))
     try:
         (work / ("upload" + suffix)).write_bytes(upload)

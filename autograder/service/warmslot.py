@@ -1,10 +1,11 @@
 """A warm grading process per grader thread of ``serve run``: ``python -m autograder.service.gradejob
---serve`` imports the grader once, then forks a fresh child for every submission (see
-:mod:`.gradejob`). The child runs the same grading a cold process would; the warm process never
-runs submitted code, and nothing a submission changes in its child outlives the submission.
+--serve`` imports the grader and starts its sandbox once, then grades one submission at a time
+as a cold process would, in a sandbox reset between submissions as ``grade-all``'s grader
+processes do (see :mod:`.gradejob`): nothing a submission changes outlives it.
 
 If the warm process dies, the submission it was grading is given back to the queue (like a
-crashed cold child) and the next submission starts a new warm process.
+crashed cold process) and the next submission starts a new warm process; a grading the
+dispatcher stops (its lease was taken over) ends the warm process, its sandbox with it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pathlib import Path
 
 #: How long a new warm process may take to import the grader.
 START_SECONDS = 120.0
-LOST = -signal.SIGKILL  # what a child the warm process could not report on counts as
+#: How long a warm process may take to end on SIGTERM before it is killed.
+STOP_SECONDS = 5.0
+LOST = -signal.SIGKILL  # what a grading the warm process could not report on counts as
 
 
 class WarmUnavailable(RuntimeError):
@@ -76,9 +79,15 @@ class WarmRunner:
         return WarmChild(self, int(started["pid"]))
 
     def close(self) -> None:
+        """End the warm process: SIGTERM (it removes its sandbox's folder; the sandbox dies with it),
+        then SIGKILL if it has not ended within :data:`STOP_SECONDS`."""
         if self.process is not None:
             if self.process.poll() is None:
-                self.process.kill()
+                self.process.terminate()
+                try:
+                    self.process.wait(STOP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
             self.process.wait()
             for stream in (self.process.stdin, self.process.stdout):
                 stream.close()
@@ -86,21 +95,19 @@ class WarmRunner:
 
 
 class WarmChild:
+    """One grading in the warm process (``pid``: the warm process's)."""
+
     def __init__(self, runner: WarmRunner, pid: int):
         self.runner, self.pid = runner, pid
 
     def wait(self, timeout: float) -> int | None:
         try:
             answer = self.runner.read_answer(timeout)
-        except EOFError:  # the warm process died with the child: the job goes back to the queue
+        except EOFError:  # the warm process died while grading: the job goes back to the queue
             self.runner.close()
             return LOST
         return None if answer is None else int(answer["exit"])
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)  # the child and everything it started
-        except OSError:
-            pass
-        if self.wait(30) is None:
-            self.runner.close()
+        """Stop the grading: the warm process ends with it (the next submission starts another)."""
+        self.runner.close()
