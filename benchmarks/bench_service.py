@@ -9,7 +9,9 @@ Prints:
   against the server's floor (GET of the sign-in page at the same rate): the ratio of the p50s;
 - an idle server's result latency for a one-module check (`-q confusion --check`): the upload
   until the last question's result and until the final event, for `--executor cold` (a fresh
-  process per submission) and `--executor warm` (the default): the ratio warm / cold;
+  process per submission) and `--executor warm` (the default): the ratio warm / cold; and for a
+  full quick-profile grade of the reference (every question, hidden), warm: the upload until the
+  first question's result, the last one's and the final event (``--only-idle``: only these);
 - throughput for a small class (each student a distinct copy of the reference `confusion`
   module, hidden grading, -j 2): the service (uploads, queue, warm graders) vs `grade-all -j 2`
   on the same files: the ratio of the wall times.
@@ -109,13 +111,22 @@ def receipts(data: Path, tokens: list[str], rate: float, seconds: float) -> None
 def check_latency(data: Path, token: str, executor: str, repeats: int) -> tuple[float, float, float]:
     """Median seconds (to the first question's result, to the last one's, to the final event) of
     idle one-module checks, as `submit` receives them."""
+    return idle_latency(data, [token], executor, repeats, SOLUTIONS / f"{MODULE}.py", check=True, questions=[MODULE])
+
+
+def idle_latency(data: Path, tokens: list[str], executor: str, repeats: int, upload: Path, *, check: bool,
+                 questions=()) -> tuple[float, float, float]:
+    """Median seconds (to the first question's result, to the last one's, to the final event) of idle
+    uploads of ``upload``, one at a time, as `submit` receives them; hidden gradings rotate through
+    ``tokens`` (each student's are rate-limited)."""
     server = Server(data, "--workers", "1", "--executor", executor)
     firsts, lasts, finals = [], [], []
     try:
         for n in range(repeats + 1):  # the first one also starts the warm process: not counted
             began = time.perf_counter()
             seen = []
-            receipt = submit(server.url, token, SOLUTIONS / f"{MODULE}.py", check=True, questions=[MODULE])
+            token = tokens[n % len(tokens)]
+            receipt = submit(server.url, token, upload, check=check, questions=questions)
             state = watch(receipt["url"], token, on_question=lambda q: seen.append(time.perf_counter()))
             assert state["status"] == "graded", state
             if n:
@@ -228,6 +239,8 @@ def main() -> None:
                              "as grade-all's, for the throughput ratio)")
     parser.add_argument("--only-spike", action="store_true", help="run only the deadline spike")
     parser.add_argument("--only-receipts", action="store_true", help="run only the receipt latency")
+    parser.add_argument("--only-idle", action="store_true",
+                        help="run only the idle latencies (the check, cold and warm; the full grade, warm)")
     args = parser.parse_args()
     if args.rate * args.seconds > 2000 or args.seconds > 120:
         parser.error("keep the load bounded: at most 2000 requests and 120 s")
@@ -240,7 +253,8 @@ def main() -> None:
         if args.only_spike:
             spike(scratch, data, tokens, args.spike, args.spike_window, args.spike_checks)
             return
-        receipts(data, tokens, args.rate, args.seconds)
+        if not args.only_idle:
+            receipts(data, tokens, args.rate, args.seconds)
         if args.only_receipts:
             return
         cold = check_latency(data, tokens[0], "cold", args.repeats)
@@ -249,6 +263,11 @@ def main() -> None:
             print(f"idle check -q {MODULE}, {name} (median of {args.repeats}): first question {times[0]:.2f} s, "
                   f"last question {times[1]:.2f} s, final {times[2]:.2f} s")
         print(f"  warm / cold (final) = {warm[2] / cold[2]:.2f}x")
+        full = idle_latency(data, tokens[1:], "warm", args.repeats, SOLUTIONS, check=False)
+        print(f"idle full quick-profile grade of the reference (every question, hidden grading), warm (median of "
+              f"{args.repeats}): first question {full[0]:.2f} s, last question {full[1]:.2f} s, final {full[2]:.2f} s")
+        if args.only_idle:
+            return
         throughput(scratch, data, tokens, args.class_size)
         spike(scratch, data, tokens, args.spike, args.spike_window, args.spike_checks)
     finally:
