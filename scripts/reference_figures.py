@@ -6,13 +6,13 @@
     python scripts/reference_figures.py --table                    # rewrite the band table in docs/design/thresholds.md
     python scripts/reference_figures.py --table --print            # print it; write nothing
 
-Grades ``solutions/`` on the profile, for every question with a band (and its module's
-other questions need not run), with the shipped figures ignored and a cold cache, so every
-figure is computed. It records, per profile, for the scikit-learn version and data version
+Grades ``solutions/`` on the profile, every question, with the shipped figures ignored and a
+cold cache, so every figure is computed. It records, per profile, for the scikit-learn version and data version
 it ran with:
 
-- ``reference``: the figures graders look up (keys of ``ReferenceCache``), so that grading
-  never recomputes them on the critical path;
+- ``reference``: the figures graders look up (keys of ``ReferenceCache``: the reference's
+  figures, and scikit-learn's answers on fixed hidden inputs), so that grading never recomputes
+  them, nor imports scikit-learn for them, on the critical path;
 - ``measured``: per question, what grading the reference measured (its band figure, standard
   error and sample count, shuffled-label and perturbation figures), which
   ``tests/test_fairness_exercises.py`` holds the declarations against.
@@ -80,24 +80,25 @@ def _measure(profile, questions, data_dir):
     with tempfile.TemporaryDirectory() as cache:
         os.environ["CH3_CACHE_DIR"] = cache
         # imported here, after the environment says where the cold cache is
-        import sklearn
-
         from autograder.grading import grade_path
-        from autograder.judge.reference import data_version
+        from autograder.judge.reference import data_version, sklearn_version
         from autograder.spec import load_spec
 
         spec = load_spec()
         chosen = list(questions or banded_questions(spec, profile))
-        result = grade_path(PROJECT / "solutions", None, profile=profile, questions=chosen, data_dir=data_dir)
+        # every question without a choice: "reference" holds every figure any grader looks up
+        result = grade_path(PROJECT / "solutions", None, profile=profile, questions=list(questions or ()),
+                            data_dir=data_dir)
         reference = {}
         for path in Path(cache, "references").glob("*.json"):
             reference.update(json.loads(path.read_text()))
+    banded = set(banded_questions(spec, profile))
     measured = {q.id: {k: _figures_only(k, v) for k, v in _with_band(q.measurements).items() if k in KEPT}
-                for q in result.questions if q.id in chosen}
+                for q in result.questions if q.id in chosen and q.id in banded}
     not_full = [f"{q.id}: {q.points:g}/{q.max_points:g}" for q in result.questions if q.points < q.max_points]
     if not_full or result.grader_errors:
         raise SystemExit(f"the reference does not get full marks on {profile}: {not_full} {result.grader_errors}")
-    return {"sklearn": sklearn.__version__, "data": data_version(profile), "reference": reference,
+    return {"sklearn": sklearn_version(), "data": data_version(profile), "reference": reference,
             "measured": measured}
 
 
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=("quick", "full"))
     parser.add_argument("--data-dir", default=os.environ.get("CH3_DATA_DIR"))
-    parser.add_argument("-q", "--question", action="append", help="only these questions (default: every banded one)")
+    parser.add_argument("-q", "--question", action="append", help="only these questions (default: every one)")
     parser.add_argument("--check", action="store_true", help="compare with the shipped file; write nothing")
     parser.add_argument("--table", action="store_true",
                         help="rewrite the band table of docs/design/thresholds.md from the shipped figures; measure nothing")

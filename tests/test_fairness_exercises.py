@@ -100,6 +100,18 @@ def test_shipped_figures_match_this_library_and_data():
             assert qid in SHIPPED[profile]["measured"], f"{qid} not measured on {profile}: run scripts/reference_figures.py"
 
 
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_shipped_answers_on_fixed_hidden_inputs_are_scikit_learns(profile):
+    """The confusion graders' expected values on their fixed inputs are shipped (a grade of that module
+    imports no scikit-learn): they must be what scikit-learn answers on those inputs now."""
+    from autograder.graders.hidden import test_concepts_hidden as graders
+
+    shipped = precomputed_figures(profile)
+    key = f"confusion.hidden_inputs/{graders.SEED + 2}/30"
+    assert key in shipped, f"not shipped for {profile}: run scripts/reference_figures.py --profile {profile}"
+    assert shipped[key] == graders._confusion_expected(graders._cases(graders.SEED + 2, 30))
+
+
 @pytest.mark.parametrize("profile, qid", banded("quick") + banded("full"))
 def test_band_is_two_standard_errors_wide_and_the_reference_one_above_full_marks(profile, qid):
     figures = measured(profile, qid)["band"]

@@ -1,6 +1,7 @@
 """The grader end to end on the quick profile: reference, stubs, half-done work, reports, CLI."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -154,15 +155,21 @@ print(json.dumps({{"exit": code, "imported": [m for m in {HEAVY_LIBRARIES!r} if 
 
 def test_a_check_imports_only_what_its_questions_use(tmp_path):
     """The start-up follows the work: checking ``confusion`` (numpy only) imports no scikit-learn, pandas,
-    SciPy, Matplotlib, Django or Dask in the grading process; a grade of its hidden tests (which compare
-    with scikit-learn) does."""
-    def imported(*args):
+    SciPy, Matplotlib, Django or Dask in the grading process; nor does a grade of its hidden tests, whose
+    scikit-learn answers on fixed inputs are shipped reference figures; computing those imports it."""
+    def imported(*args, **environment):
         done = subprocess.run([sys.executable, "-c", IMPORTED_BY_A_COMMAND, *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "CH3_CACHE_DIR": str(tmp_path / "cache"), **environment})
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.splitlines()[-1])
 
     checked = imported("check", str(PROJECT / "solutions"), "-q", "confusion", "--out", "check-out")
     assert checked == {"exit": 0, "imported": []}
     graded = imported("grade", str(PROJECT / "solutions"), "-q", "confusion", "--out", "grade-out")
-    assert graded["exit"] == 0 and "sklearn" in graded["imported"]
+    assert graded == {"exit": 0, "imported": []}
+    computed = imported("grade", str(PROJECT / "solutions"), "-q", "confusion", "--out", "computed-out",
+                        CH3_REFERENCE_FIGURES="compute")
+    assert computed["exit"] == 0 and "sklearn" in computed["imported"]
+    scores = [json.loads((tmp_path / out / "results.json").read_text())["score"] for out in ("grade-out", "computed-out")]
+    assert scores[0] == scores[1] > 0

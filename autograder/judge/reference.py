@@ -53,26 +53,29 @@ def solutions_version() -> str:
     return h.hexdigest()[:12]
 
 
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read without importing it (its import takes a second)."""
+    from importlib import metadata
+
+    return metadata.version("scikit-learn")
+
+
 def precomputed_figures(profile: str, path: Path = PRECOMPUTED_PATH) -> dict:
     """The shipped figures for ``profile`` if they were measured with this scikit-learn and data, else {}."""
     try:
         shipped = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
-    import sklearn
-
     entry = shipped.get(profile, {})
-    if entry.get("sklearn") != sklearn.__version__ or entry.get("data") != data_version(profile):
+    if entry.get("sklearn") != sklearn_version() or entry.get("data") != data_version(profile):
         return {}
     return dict(entry.get("reference", {}))
 
 
 class ReferenceCache:
     def __init__(self, profile: str, folder: Path | None = None, precomputed: Path | None = PRECOMPUTED_PATH):
-        import sklearn
-
         folder = Path(folder) if folder else cache_dir() / "references"
-        self.path = folder / (f"sklearn-{sklearn.__version__}-{profile}-data-{data_version(profile)}"
+        self.path = folder / (f"sklearn-{sklearn_version()}-{profile}-data-{data_version(profile)}"
                               f"-solutions-{solutions_version()}.json")
         self.compute_all = os.environ.get(MODE_ENV) == "compute"
         self.shipped = precomputed_figures(profile, precomputed) if precomputed and not self.compute_all else {}

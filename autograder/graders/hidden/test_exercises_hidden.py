@@ -36,9 +36,6 @@ import importlib
 
 import numpy as np
 import pytest
-from scipy import ndimage
-from sklearn.metrics import accuracy_score, precision_score, recall_score
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from autograder.graders.common import (Property, check, describe_call, fit_predict, in_worker, mnist_subset,
                                        parsed_email, perturb_images, summarize, titanic_figure, titanic_folds)
@@ -91,6 +88,7 @@ def _mnist_full_split(data):
 def _grade_digit_model(question, band, profile, reference, credit, *, build, fit, X_train, y_train, X_test, y_test,
                        key, reference_predict):
     """Shared by exercises 1 and 2: shuffled-label check, fit, score on perturbed images, then the flags."""
+    from sklearn.metrics import accuracy_score
     X_scored = perturb_images(X_test, PERTURB_SEED)
     rng = np.random.default_rng(SEED + 7)
     originals = np.sort(rng.choice(len(X_test), size=min(ORIGINAL_ROWS[profile], len(X_test)), replace=False))
@@ -173,6 +171,7 @@ def _grade_digit_model(question, band, profile, reference, credit, *, build, fit
 def move_images(X, seed: int):
     """Each image turned by MOVE_DEGREES (a random angle and sense each; bilinear, about its centre)
     and moved one pixel up, down, left or right (a random direction each), zeros filling in."""
+    from scipy import ndimage
     rng = np.random.default_rng(seed)
     directions = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])
     moves = directions[rng.integers(0, len(directions), len(X))]
@@ -188,6 +187,7 @@ def move_images(X, seed: int):
 def _reference_shift_figures(y, X_unshifted, X_shifted, X_train, y_train) -> dict:
     """The reference KNN's (exercise 1, no augmentation: the least shift-robust legitimate model of the
     two exercises) predictions on the unshifted and shifted copies, as accuracies and the share changed."""
+    from sklearn.metrics import accuracy_score
     model = _reference("ex1_knn97").build_model().fit(X_train, y_train)
     unshifted, shifted = np.split(model.predict(np.concatenate([X_unshifted, X_shifted])), 2)
     return {"unshifted": float(accuracy_score(y, unshifted)), "shifted": float(accuracy_score(y, shifted)),
@@ -200,6 +200,7 @@ def _shift_figures(y, on_unshifted, on_shifted, reference_figures: dict) -> dict
     Both drops are paired differences on the same images; the standard error of their difference
     is taken as sqrt((share the student's predictions changed + share the reference's changed) / rows),
     an upper bound for the difference of two independent paired drops."""
+    from sklearn.metrics import accuracy_score
     unshifted, shifted = float(accuracy_score(y, on_unshifted)), float(accuracy_score(y, on_shifted))
     changed = float(np.mean(on_unshifted != on_shifted))
     reference_drop = reference_figures["unshifted"] - reference_figures["shifted"]
@@ -258,6 +259,7 @@ def _rows_with_labels(X, y):
 
 @pytest.mark.question("ex2_augmentation.augment")
 def test_augment(submission, data, credit):
+    from scipy import ndimage
     X, y, _, _ = mnist_subset(data.mnist, 40, 1, seed=SEED + 2)
     augment = submission.module("ex2_augmentation").augment
     call = describe_call(augment, {"X": X, "y": y})
@@ -493,6 +495,9 @@ def rewrite_email(raw: bytes, seed) -> bytes:
 def _spam_scores(submission, data, reference, memo):
     """Mean precision and recall over hidden splits, for the student's and the reference pipeline,
     and each one's accuracy on the test emails and on their rewritten copies."""
+    from sklearn.metrics import precision_score
+    from sklearn.metrics import recall_score
+    from sklearn.model_selection import StratifiedShuffleSplit
     if "spam" in memo:
         if isinstance(memo["spam"], Exception):
             raise memo["spam"]
