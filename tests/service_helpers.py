@@ -135,7 +135,7 @@ def process_tree() -> dict[int, list[int]]:
     return children
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -171,12 +171,12 @@ class ServeRun:
     def graders(self) -> list[int]:
         """The warm grading processes (children of `serve run`)."""
         tree = process_tree()
-        return [pid for pid in tree.get(self.process.pid, []) if "--serve" in _cmdline(pid)]
+        return [pid for pid in tree.get(self.process.pid, []) if "--serve" in cmdline(pid)]
 
     def sandboxes(self) -> list[int]:
         """The warm grading processes' sandboxes (their children: bubblewrap, or a worker)."""
         tree = process_tree()
-        return [child for warm in tree.get(self.process.pid, []) if "--serve" in _cmdline(warm)
+        return [child for warm in tree.get(self.process.pid, []) if "--serve" in cmdline(warm)
                 for child in tree.get(warm, [])]
 
     def kill(self) -> int:

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -147,6 +148,52 @@ def test_the_warm_process_keeps_its_sandbox_and_the_next_submission_finds_nothin
     finally:
         runner.close()
         spec.write_text(original)
+
+
+def sandbox_processes(warm_pid: int) -> list[int]:
+    """The processes of the sandbox a warm grading process keeps (its folder is ``ch3-kept-PID-...``)."""
+    from tests.service_helpers import cmdline
+
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and f"ch3-kept-{warm_pid}-" in cmdline(int(entry.name))]
+
+
+@pytest.mark.slow
+def test_a_grading_whose_lease_is_taken_over_ends_the_warm_process_and_its_sandbox(service, monkeypatch):
+    """The dispatcher stops a grading it no longer holds the lease of: the warm process ends with its
+    sandbox (nothing of that submission is left running), nothing is stored, and the next
+    submission gets a new warm process."""
+    from autograder.service import dispatcher, jobs
+    from autograder.service.dispatcher import grade_job
+    from autograder.service.models import Submission
+    from autograder.service.warmslot import WarmRunner
+    from tests.submissions import reference_source
+
+    tokens = add_students(service, "s1", "s2")
+    slow = zip_bytes({"confusion.py": ("import time\ntime.sleep(20)\n" + reference_source("confusion")).encode()})
+    first = post(slow, tokens["s1"], query="kind=check&q=confusion").json()
+    runner = WarmRunner()
+    try:
+        runner.prepare()
+        warm_pid = runner.process.pid
+        seen = []
+
+        def renew(job, seconds):  # another grader took the job over, once its sandbox was running
+            seen.extend(sandbox_processes(warm_pid))
+            return not seen
+        monkeypatch.setattr(dispatcher.jobs, "renew", renew)
+        began = time.monotonic()
+        assert grade_job(jobs.claim("test", lease_seconds=0.6), lease_seconds=0.6, runner=runner) == "lost"
+        assert seen and time.monotonic() - began < 10  # it had a sandbox, and was stopped, not waited for
+        assert runner.process is None and not Path(f"/proc/{warm_pid}").exists()  # the warm process is gone,
+        assert sandbox_processes(warm_pid) == []  # its sandbox too ...
+        assert Submission.objects.get(pk=first["id"]).status == "running"  # ... and nothing was stored
+        monkeypatch.undo()
+        second = post(reference(), tokens["s2"], query="kind=check&q=confusion").json()
+        assert grade_job(jobs.claim("test"), runner=runner) == "graded"
+        assert runner.process.pid != warm_pid and Submission.objects.get(pk=second["id"]).status == "graded"
+    finally:
+        runner.close()
 
 
 def test_rescore_follows_the_edited_questions_without_grading_again(service):
