@@ -26,7 +26,7 @@ def clean(service):
     Student.objects.all().delete()
     get_user_model().objects.filter(is_staff=False).delete()
     Assignment.objects.update(deadline=None, late_until=None, late_penalty_percent_per_day=0, hidden_per_hour=10,
-                              max_upload_bytes=20 * 2**20, counted="best")
+                              max_upload_bytes=20 * 2**20, counted="best", questions=[])
     yield
 
 
@@ -433,6 +433,32 @@ def test_exports_list_submissions_and_every_roster_student(service, capsys):
     export_command(service, format="csv", slug=None)
     book = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["id"], r["score"], r["status"]) for r in book] == [("s1", "7.5", "graded"), ("s2", "", "not graded")]
+    # the grading covered 10 points; the gradebook's maximum is the assignment's, as the LMS's is
+    assert book[0]["max_score"] == "126" == f"{Assignment.objects.get().total():g}"
+
+
+def test_a_counted_grading_of_part_of_the_assignment_is_shown_out_of_its_total(service):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from autograder.service.models import Assignment, Student, Submission
+
+    tokens = add_students(service, "s1")
+    assignment = Assignment.objects.get()
+    Submission.objects.create(student=Student.objects.get(student_id="s1"), assignment=assignment, sha256="0" * 64,
+                              blob="-", filename="x.zip", questions=["confusion"], status="graded", score=8.42,
+                              max_score=10)
+    page = client().get("/", headers={"Authorization": f"Bearer {tokens['s1']}"}).content.decode()
+    assert "8.42 / 126</a> (that grading covered 10 of the 126 points: the rest of the assignment was not graded)" \
+        in page
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("ta-partial", password="x", is_staff=True))
+    assert "8.42 / 126</a> (graded: 10 points of it)" in staff.get("/staff/").content.decode()
+    assignment.questions = ["confusion"]  # an assignment of confusion alone: the grading covered all of it
+    assignment.save()
+    assert assignment.total() == 10
+    page = client().get("/", headers={"Authorization": f"Bearer {tokens['s1']}"}).content.decode()
+    assert "8.42 / 10</a></p>" in page
 
 
 def test_the_class_page_is_for_staff(service):

@@ -122,7 +122,7 @@ def test_staff_sign_in_watch_the_class_page_update_and_rescore(tmp_path):
                 assert time.monotonic() < deadline and "failed" not in row.inner_text(), row.inner_text()
                 time.sleep(0.5)
                 page.reload()
-            assert "10 / 10" in row.inner_text()
+            assert "10 / 126 (graded: 10 points of it)" in row.inner_text()  # out of the assignment's total
             assert "finished" in row.locator("td.phases").inner_text()
 
             spec = data / "questions.toml"  # the staff raise the hidden question's points, then rescore
@@ -132,7 +132,7 @@ def test_staff_sign_in_watch_the_class_page_update_and_rescore(tmp_path):
             page.click("text=Rescore all graded submissions")
             assert page.url.endswith("/staff/")
             assert "rescored: 1 changed, 0 unchanged" in page.inner_text("body")
-            assert "16 / 16" in page.locator("tr", has_text="Ann Lee").inner_text()
+            assert "16 / 132 (graded: 16 points of it)" in page.locator("tr", has_text="Ann Lee").inner_text()
             browser.close()
     finally:
         server.stop()

@@ -116,7 +116,7 @@ def submission_rows():
 def gradebook_rows(assignment: Assignment):
     """One row per roster student for ``assignment``: the counted score when it is final, else blank with
     the reason as status."""
-    grades = final_grades(assignment)
+    grades, total = final_grades(assignment), _figure(assignment.total())
     yield ["id", "name", "email", "score", "max_score", "late_days", "submission", "status", "url"]
     for student in grades.students:
         sid = student.student_id
@@ -125,7 +125,7 @@ def gradebook_rows(assignment: Assignment):
             yield [sid, student.name, student.email, "", "", counted.late_days if counted else "",
                    counted.pk if counted else "", grades.blank[sid], _url(counted) if counted else ""]
         else:
-            yield [sid, student.name, student.email, _figure(counted.score), _figure(counted.max_score),
+            yield [sid, student.name, student.email, _figure(counted.score), total,
                    counted.late_days, counted.pk, counted.status, _url(counted)]
 
 
@@ -176,7 +176,7 @@ def gradebook(format: str, source: Path | None, assignment: Assignment, *, assig
         raise ExportRefused(f"--format {format} fills in {what}: pass it with {option} FILE")
     _checked_selection(assignment, partial_export)
     grades = final_grades(assignment)
-    total = exports.assignment_total(assignment.spec_path)
+    total = assignment.total()
     try:
         if format == "canvas":
             people = {s.student_id: Entry(id=s.student_id, source=f"student {s.student_id}", name=s.name,

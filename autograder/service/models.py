@@ -62,6 +62,14 @@ class Assignment(models.Model):
         """The data folder's questions.toml: what this assignment is graded, shown and rescored with."""
         return settings.DATA_DIR / self.spec_file
 
+    def total(self) -> float:
+        """The assignment's points: every question of its questions.toml, or of its ``questions``
+        where it names some. A counted score is out of this total (in the gradebook, the LMS and
+        the pages), whatever part of the assignment its grading covered."""
+        from autograder.spec import load_spec, select
+
+        return float(sum(q.points for q in select(load_spec(self.spec_path), chosen=self.questions or ())))
+
     @classmethod
     def chosen(cls, slug: str | None = None) -> "Assignment":
         """The assignment ``slug`` names, or without one the first (by creation).

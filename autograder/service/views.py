@@ -220,7 +220,8 @@ def _index_page(request, student: Student, assignment: Assignment, errors=(), st
         "student": student, "assignment": assignment, "assignments": _assignments(),
         "deadline": student_deadline(student, assignment), "cutoff": last_accepted(student, assignment),
         "submissions": Submission.objects.filter(student=student, assignment=assignment).order_by("-created")[:50],
-        "counted": counted_submission(student, assignment), "errors": errors}, status=status)
+        "counted": counted_submission(student, assignment), "total": assignment.total(), "errors": errors},
+        status=status)
 
 
 @require_POST
@@ -463,7 +464,7 @@ def class_page(request, assignment: Assignment):
                      "phases": latest.phases() if latest else None,
                      "blank": grades.blank.get(student.student_id, "")})
     return render(request, "service/class.html", {"assignment": assignment, "assignments": _assignments(),
-                                                  "rows": rows, "queue": jobs.depth(),
+                                                  "rows": rows, "queue": jobs.depth(), "total": assignment.total(),
                                                   "pairs": pairs, "compared": compared})
 
 

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 from lti_tool.models import LtiContext
@@ -64,23 +63,13 @@ class _Refused(Exception):
     pass
 
 
-def assignment_total(assignment: Assignment) -> float:
-    """The assignment's points (its questions.toml, or only its ``questions`` where it names some)."""
-    from autograder.spec import load_spec
-
-    spec = load_spec(settings.DATA_DIR / assignment.spec_file)
-    chosen = set(assignment.questions or [])
-    return float(sum(q.points for key, q in spec.items()
-                     if not chosen or key in chosen or getattr(q, "module", None) in chosen))
-
-
 # ------------------------------------------------------------------ collect
 
 def collect() -> int:
     """Record the scores that changed since they were last recorded; returns how many rows were added."""
     added = 0
     assignments = list(Assignment.objects.order_by("id"))
-    totals = {a.pk: assignment_total(a) for a in assignments}
+    totals = {a.pk: a.total() for a in assignments}
     for link in LtiStudent.objects.select_related("student", "lti_user"):
         contexts = LtiContext.objects.filter(memberships__user=link.lti_user, memberships__is_active=True)
         for context in contexts:

@@ -378,7 +378,7 @@ def _accepts_several(claims: dict) -> bool:
 def _picker(request, launch_id: str, claims: dict, assignments, error: str = "", status: int = 200):
     page = render(request, "lti/deep_link_pick.html", {
         "launch_id": launch_id, "several": _accepts_several(claims), "error": error,
-        "assignments": [{"slug": a.slug, "title": a.title, "total": _assignment_total(a)} for a in assignments],
+        "assignments": [{"slug": a.slug, "title": a.title, "total": a.total()} for a in assignments],
         "course": (claims.get(LTI_CLAIM + "context") or {}).get("title", "")}, status=status)
     return _framable(page, request)
 
@@ -432,14 +432,8 @@ def _resource_link(request, assignment: Assignment) -> DeepLinkResource:
 
     return (DeepLinkResource().set_url(request.build_absolute_uri(reverse("lti-launch")))
             .set_title(assignment.title).set_custom_params({ASSIGNMENT_PARAM: assignment.slug})
-            .set_lineitem(LineItem().set_score_maximum(_assignment_total(assignment)).set_label(assignment.title)
+            .set_lineitem(LineItem().set_score_maximum(assignment.total()).set_label(assignment.title)
                           .set_resource_id(assignment.slug).set_tag(TAG)))
-
-
-def _assignment_total(assignment: Assignment) -> float:
-    from autograder.service.lti.outbox import assignment_total
-
-    return assignment_total(assignment)
 
 
 @xframe_options_exempt
