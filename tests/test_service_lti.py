@@ -751,3 +751,32 @@ def test_an_expired_or_altered_launch_credential_is_refused_with_a_page(platform
     monkeypatch.setattr(frame, "FRAME_SECONDS", 3600)
     Student.objects.filter(pk=ada.pk).update(token_revoked=True)
     assert client().get("/", {"frame": credential}).status_code == 403  # a revoked student, as for a session
+
+
+def test_each_page_renews_the_credential_so_a_working_user_goes_on(platform, monkeypatch):
+    from html import unescape
+
+    from autograder.service import frame
+
+    start = time.time()
+    now = [start]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    _, page = launch(platform, sub="ada-sub", name="Ada Lovelace")
+    launched = _frame_credential(page)
+    launch_time = frame.read(launched).launched
+    credential = launched
+    while now[0] + 1.5 * 3600 < start + frame.LAUNCH_SECONDS:  # a page every 1.5 hours, all day
+        now[0] += 1.5 * 3600
+        answer = client().get("/", {"frame": credential})
+        assert answer.status_code == 200 and "Ada Lovelace" in answer.content.decode(), answer.content.decode()
+        renewed = _form(unescape(answer.content.decode()), "frame")
+        assert renewed != credential and frame.read(renewed).launched == launch_time
+        credential = renewed
+    assert now[0] - start > frame.FRAME_SECONDS  # long past the first credential's idle limit
+    token_page = client().post("/lti/token", {"frame": credential})  # a new CLI token: the launch time is kept
+    assert frame.read(_frame_credential(token_page)).launched == launch_time
+    expired = client().get("/", {"frame": launched})
+    assert expired.status_code == 403 and "has expired" in expired.content.decode()
+    now[0] = start + frame.LAUNCH_SECONDS + 1  # the last renewal is fresh, but the launch is too old
+    ended = client().get("/", {"frame": credential})
+    assert ended.status_code == 403 and "has ended" in ended.content.decode() and "Ada" not in ended.content.decode()

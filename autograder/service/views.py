@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import login, logout
+from django.contrib.auth import get_user_model, login, logout
 from django.middleware.csrf import CsrfViewMiddleware
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -112,16 +112,22 @@ class Caller:
 def caller(request) -> Caller:
     """Who is asking, by one rule for every page: an ``Authorization: Bearer`` token when one is sent
     (the CLI; a wrong one is nobody); else the launch's frame credential when the page carries one
-    (:func:`frame_page` read it; only its own student, never staff); else the session."""
+    (:func:`frame_page` read it): a student's names that student only, a staff credential names
+    staff and no student; else the session. A credential whose student was revoked, or whose staff
+    login is no longer active staff, is refused (:class:`.frame.Refused`)."""
     sent, student = _bearer(request)
     if sent:
         return Caller(student)
     credential = getattr(request, "frame", None)
-    if credential is not None:
+    if credential is not None and credential.student_pk is not None:
         student = Student.objects.filter(pk=credential.student_pk, token_revoked=False).select_related("user").first()
         if student is None:
             raise frame.Refused("This sign-in from your course no longer names a student of this course.")
         return Caller(student)
+    if credential is not None:
+        if not get_user_model().objects.filter(pk=credential.staff_pk, is_active=True, is_staff=True).exists():
+            raise frame.Refused("This sign-in from your course no longer names a member of the course's staff.")
+        return Caller(None, staff=True)
     return Caller(_session_student(request), staff=request.user.is_authenticated and request.user.is_staff)
 
 

@@ -283,7 +283,14 @@ def launch_view(request):
     login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
     token = student.issue_token() if created or not student.token_hash else ""
-    return _framable(render(request, "lti/student.html", _student_page(request, student, token, assignment)), request)
+    return _with_credential(_framable(render(request, "lti/student.html",
+                                             _student_page(request, student, token, assignment)), request))
+
+
+def _with_credential(response):
+    """A launch's page, whose links carry the launch's credential: it sends no Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _storage_check(request, state: str, target: str):
@@ -330,9 +337,11 @@ def _student_page(request, student: Student, token: str, assignment: Assignment)
     """The launch's page for ``assignment``: the student's name, their CLI token when new, and the
     link to the upload page inside the frame, carrying the launch's credential
     (:mod:`autograder.service.frame`) since a browser that blocks third-party cookies keeps no
-    session cookie in the frame."""
+    session cookie in the frame: the one the request carried on (renewed, with its launch time),
+    else a new one."""
+    credential = getattr(request, "frame", None) or frame.launch(frame.STUDENT, student.pk, _platform_origins(request))
     return {"student": student, "token": token, "server": base_url() + "/", "assignment": assignment,
-            "launch_frame": frame.issue(student.pk, _platform_origins(request))}
+            "launch_frame": credential.value}
 
 
 @require_POST
