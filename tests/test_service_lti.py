@@ -751,3 +751,132 @@ def test_an_expired_or_altered_launch_credential_is_refused_with_a_page(platform
     monkeypatch.setattr(frame, "FRAME_SECONDS", 3600)
     Student.objects.filter(pk=ada.pk).update(token_revoked=True)
     assert client().get("/", {"frame": credential}).status_code == 403  # a revoked student, as for a session
+
+
+def _graded_submission(student, feedback: str):
+    from autograder.service.models import Assignment, Submission
+
+    return Submission.objects.create(student=student, assignment=Assignment.chosen(), sha256="0" * 64, blob="x",
+                                     filename="s.py", status="graded", score=7, raw_score=7, max_score=10,
+                                     feedback_html=feedback)
+
+
+def test_a_staff_launch_opens_the_class_pages_in_a_cookieless_frame(platform):
+    from html import unescape
+
+    from django.test import Client
+
+    from autograder.service import frame as frame_credential
+    from autograder.service.models import Student
+
+    launch(platform, sub="ada-sub", name="Ada Lovelace")
+    mine = _graded_submission(Student.objects.get(name="Ada Lovelace"), "<p>ada's feedback</p>")
+    _, page = launch(platform, roles=("Instructor",), sub="alan-sub", name="Alan Turing", **{
+        LTI + "launch_presentation": {"return_url": "https://school.example.edu/courses/1/return"}})
+    text = unescape(page.content.decode())
+    assert page.status_code == 200 and "the class" in text and page["Referrer-Policy"] == "no-referrer"
+    assert "csrfmiddlewaretoken" not in text  # every form carries the credential instead
+    credential = _form(text, "frame")
+    assert frame_credential.read(credential).staff_pk is not None
+    assert f"/submissions/{mine.pk}/?frame=" in text and "/lti/staff/?frame=" in text
+    assert "/staff/export/csv?assignment=ch3&frame=" in text and "/staff/export/submissions?frame=" in text
+    assert '<a href="/admin/" target="_blank" rel="noopener">Admin</a> (opens in a new tab' in text
+
+    frame = Client(enforce_csrf_checks=True)  # a frame that keeps no cookie: every request carries the credential
+    class_page = frame.get("/staff/", {"frame": credential})
+    assert class_page.status_code == 200 and "Ada Lovelace" in class_page.content.decode()
+    ancestors = class_page["Content-Security-Policy"].split("frame-ancestors")[1]
+    assert platform.url in ancestors and "https://school.example.edu" in ancestors
+    assert class_page["Referrer-Policy"] == "no-referrer" and "X-Frame-Options" not in class_page
+    view = frame.get(f"/submissions/{mine.pk}/", {"frame": credential})  # a student's submission, as staff
+    assert view.status_code == 200 and 'href="/staff/?assignment=ch3&amp;frame=' in view.content.decode()
+    assert "ada's feedback" in frame.get(f"/submissions/{mine.pk}/feedback.html", {"frame": credential}) \
+        .content.decode()
+    download = frame.get("/staff/export/csv", {"assignment": "ch3", "frame": credential})
+    assert download.status_code == 200 and download["Content-Disposition"] == 'attachment; filename="gradebook.csv"'
+    assert frame.get("/staff/export/submissions", {"frame": credential}).status_code == 200
+    outbox = frame.get("/lti/staff/", {"frame": credential})
+    assert outbox.status_code == 200 and "Scores to post" in outbox.content.decode()
+    refused = frame.post("/staff/export/moodle?assignment=ch3",
+                         {"gradebook": io.BytesIO(b"name,grade\nAnn,3\n"), "frame": credential})
+    assert refused.status_code == 400 and "cannot export moodle" in refused.content.decode()  # no session for a message
+
+    rescored = frame.post("/staff/rescore?assignment=ch3", {"frame": credential},
+                          HTTP_ORIGIN="null", HTTP_SEC_FETCH_SITE="same-origin")  # Chromium, under no-referrer
+    assert rescored.status_code == 200 and 'role="status">rescored: ' in rescored.content.decode()
+    for headers in ({"HTTP_ORIGIN": "https://attacker.example"}, {"HTTP_SEC_FETCH_SITE": "cross-site"}):
+        forged = frame.post("/staff/rescore", {"frame": credential}, **headers)
+        assert forged.status_code == 403 and "sent from another site" in forged.content.decode()
+    assert frame.post("/staff/rescore").status_code == 403  # no credential: CSRF as before
+
+    for path in ("/admin/", "/admin/service/submission/"):  # the admin takes its session only
+        admin = frame.get(path, {"frame": credential})
+        assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")
+
+
+def test_a_staff_credential_is_no_student_and_a_students_opens_no_staff_page(platform):
+    from django.contrib.auth import get_user_model
+
+    from autograder.service import frame
+    from autograder.service.models import Student, Submission
+
+    _, ada_page = launch(platform, sub="ada-sub", name="Ada Lovelace")
+    student = _frame_credential(ada_page)
+    _, alan_page = launch(platform, roles=("TeachingAssistant",), sub="alan-sub", name="Alan Turing")
+    staff = _form(alan_page.content.decode(), "frame")
+    theirs = _graded_submission(Student.objects.get(), "<p>ada's</p>")
+
+    for path in ("/staff/", "/staff/export/csv", "/staff/export/submissions", "/lti/staff/"):
+        refused = client().get(path, {"frame": student})
+        assert refused.status_code == 403 and "for the course's staff" in html.unescape(refused.content.decode()), path
+    refused = client().post("/staff/rescore", {"frame": student})
+    assert refused.status_code == 403 and "for the course's staff" in html.unescape(refused.content.decode())
+    assert "rescored" not in refused.content.decode()
+
+    home = client().get("/", {"frame": staff})  # a staff credential names no student: no upload page
+    assert home.status_code == 200 and "Your token" in home.content.decode() and "Ada" not in home.content.decode()
+    upload = io.BytesIO(b"x = 1\n")
+    upload.name = "confusion.py"
+    assert client().post("/submit", {"file": upload, "frame": staff}).status_code == 302
+    assert Submission.objects.filter(pk__gt=theirs.pk).count() == 0
+    assert client().post("/lti/token", {"frame": staff}).status_code == 403
+
+    ada, alan = Student.objects.get(), get_user_model().objects.get(username__startswith="lti-staff-")
+    same_pk = {"staff": frame.launch(frame.STAFF, ada.pk).value, "student": frame.launch(frame.STUDENT, alan.pk).value}
+    assert "Ada" not in html.unescape(client().get("/", {"frame": same_pk["staff"]}).content.decode())
+    assert client().get("/staff/", {"frame": same_pk["student"]}).status_code == 403  # by kind, whatever the pk
+
+    get_user_model().objects.filter(username__startswith="lti-staff-").update(is_staff=False)
+    demoted = client().get("/staff/", {"frame": staff})
+    assert demoted.status_code == 403 and "no longer names a member of the course's staff" in \
+        html.unescape(demoted.content.decode())
+    assert client().get(f"/submissions/{theirs.pk}/", {"frame": staff}).status_code == 403
+
+
+def test_each_page_renews_the_credential_so_a_working_user_goes_on(platform, monkeypatch):
+    from html import unescape
+
+    from autograder.service import frame
+
+    start = time.time()
+    now = [start]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    _, page = launch(platform, sub="ada-sub", name="Ada Lovelace")
+    launched = _frame_credential(page)
+    launch_time = frame.read(launched).launched
+    credential = launched
+    while now[0] + 1.5 * 3600 < start + frame.LAUNCH_SECONDS:  # a page every 1.5 hours, all day
+        now[0] += 1.5 * 3600
+        answer = client().get("/", {"frame": credential})
+        assert answer.status_code == 200 and "Ada Lovelace" in answer.content.decode(), answer.content.decode()
+        renewed = _form(unescape(answer.content.decode()), "frame")
+        assert renewed != credential and frame.read(renewed).launched == launch_time
+        credential = renewed
+    assert now[0] - start > frame.FRAME_SECONDS  # long past the first credential's idle limit
+    token_page = client().post("/lti/token", {"frame": credential})  # a new CLI token: the launch time is kept
+    assert frame.read(_frame_credential(token_page)).launched == launch_time
+    expired = client().get("/", {"frame": launched})
+    assert expired.status_code == 403 and "has expired" in expired.content.decode()
+    now[0] = start + frame.LAUNCH_SECONDS + 1  # the last renewal is fresh, but the launch is too old
+    ended = client().get("/", {"frame": credential})
+    assert ended.status_code == 403 and "has ended" in ended.content.decode() and "Ada" not in ended.content.decode()

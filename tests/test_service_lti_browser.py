@@ -5,6 +5,7 @@ score to the platform; an Instructor's launch shows the class page in the frame.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.request
@@ -68,7 +69,9 @@ def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms
     """The platform on another site than the tool, third-party cookies blocked: a login without
     lti_storage_target fails on its missing state cookie, and one with it succeeds through the
     platform's postMessage storage; the student then uploads in the frame and sees the submission
-    graded there, with no cookie of the tool's (the launch's credential carries them through)."""
+    graded there, with no cookie of the tool's (the launch's credential carries them through); an
+    Instructor then goes from the class page to that submission's feedback and rescores, in the
+    same frame, carried by a staff credential."""
     data = tmp_path / "data"
     cli("serve", "init", str(data))
     with MockPlatform(browser_host="platform.test") as platform:
@@ -77,7 +80,8 @@ def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms
             "--deployment-id", platform.deployment_id, "--auth-url", reg["auth_url"], "--token-url",
             reg["token_url"], "--jwks-url", reg["jwks_url"])
         platform.users = {"ada": {"sub": "ada-sub", "name": "Ada Lovelace", "roles": ("Learner",)},
-                          "grace": {"sub": "grace-sub", "name": "Grace Hopper", "roles": ("Learner",)}}
+                          "grace": {"sub": "grace-sub", "name": "Grace Hopper", "roles": ("Learner",)},
+                "alan": {"sub": "alan-sub", "name": "Alan Turing", "roles": ("Instructor",)}}
         server = Server(data)
         platform.tool_jwks = lambda: json.loads(urllib.request.urlopen(server.url + "lti/jwks.json", timeout=10).read())
         try:
@@ -113,6 +117,24 @@ def test_without_third_party_cookies_the_launch_keeps_its_state_in_the_platforms
                 sync_api.expect(frame.locator("body")).to_contain_text("score: 10 / 10")
                 feedback = frame.frame_locator("iframe[title=feedback]").locator("body")
                 sync_api.expect(feedback).to_contain_text("confusion", timeout=20_000)
+                assert page.url.startswith(platform.browser_url) and not context.cookies(server.url)
+
+                # An Instructor's launch in the same cookieless frame: the class page, a student's
+                # feedback from it, and the rescore button, each carried by the staff credential.
+                page.goto(f"{platform.browser_url}/course?user=alan&tool={server.url}&storage=post_message_forwarding")
+                staff = page.frame_locator("#tool")
+                row = staff.locator("tr", has_text="Ada Lovelace")
+                sync_api.expect(row).to_contain_text("graded", timeout=20_000)
+                assert "the class" in staff.locator("h1").inner_text()
+                page.screenshot(path=str(tmp_path / "class_in_frame.png"), full_page=True)
+                row.locator("a", has_text="grade graded").click()
+                sync_api.expect(staff.locator("h1")).to_have_text(re.compile(r"Submission \d+"), timeout=20_000)
+                feedback = staff.frame_locator("iframe[title=feedback]").locator("body")
+                sync_api.expect(feedback).to_contain_text("confusion", timeout=20_000)
+                staff.locator("a", has_text="the class").click()
+                staff.locator("button", has_text="Rescore all graded submissions").click()
+                sync_api.expect(staff.locator("[role=status]")).to_contain_text("rescored: ", timeout=60_000)
+                assert "the class" in staff.locator("h1").inner_text()
                 assert page.url.startswith(platform.browser_url) and not context.cookies(server.url)
 
                 page.goto(f"{platform.browser_url}/course?user=grace&tool={server.url}&storage=_parent")

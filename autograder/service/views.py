@@ -4,7 +4,8 @@
 
 Pages see who is asking through :func:`caller` only: the CLI's Bearer token, else the LTI launch's
 credential that a page inside the LMS's frame carries (:mod:`.frame`; the views marked
-:func:`frame_page`), else the session.
+:func:`frame_page`, and the staff pages, marked :func:`staff_page`), else the session. The Django
+admin takes the session only.
 
     POST /login, /logout                a web session from a token (Django's session and CSRF)
     POST /submit                        the upload form (session + CSRF); redirects to the page
@@ -36,8 +37,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import login, logout
+from django.contrib.auth import get_user_model, login, logout
+from django.contrib.auth.views import redirect_to_login
 from django.middleware.csrf import CsrfViewMiddleware
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -112,16 +113,22 @@ class Caller:
 def caller(request) -> Caller:
     """Who is asking, by one rule for every page: an ``Authorization: Bearer`` token when one is sent
     (the CLI; a wrong one is nobody); else the launch's frame credential when the page carries one
-    (:func:`frame_page` read it; only its own student, never staff); else the session."""
+    (:func:`frame_page` read it): a student's names that student only, a staff credential names
+    staff and no student; else the session. A credential whose student was revoked, or whose staff
+    login is no longer active staff, is refused (:class:`.frame.Refused`)."""
     sent, student = _bearer(request)
     if sent:
         return Caller(student)
     credential = getattr(request, "frame", None)
-    if credential is not None:
+    if credential is not None and credential.student_pk is not None:
         student = Student.objects.filter(pk=credential.student_pk, token_revoked=False).select_related("user").first()
         if student is None:
             raise frame.Refused("This sign-in from your course no longer names a student of this course.")
         return Caller(student)
+    if credential is not None:
+        if not get_user_model().objects.filter(pk=credential.staff_pk, is_active=True, is_staff=True).exists():
+            raise frame.Refused("This sign-in from your course no longer names a member of the course's staff.")
+        return Caller(None, staff=True)
     return Caller(_session_student(request), staff=request.user.is_authenticated and request.user.is_staff)
 
 
@@ -158,6 +165,24 @@ def frame_page(view):
         return response
 
     return csrf_exempt(page)
+
+
+def staff_page(view):
+    """A staff page (the class page and what it links to): a :func:`frame_page` that answers only a
+    caller who is staff (:func:`caller`). A credential that is not staff's (a student's) gets the
+    refusal page (403); a request without one is sent to the admin's sign-in, as Django's
+    ``staff_member_required`` does."""
+
+    @wraps(view)
+    def page(request, *args, **kwargs):
+        if not caller(request).staff:
+            if request.frame is not None:
+                raise frame.Refused("This page is for the course's staff, and this sign-in from your course is "
+                                    "a student's.")
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return view(request, *args, **kwargs)
+
+    return frame_page(page)
 
 
 def _from_own_page(request) -> bool:
@@ -209,10 +234,10 @@ def receipt(request, submission: Submission) -> dict:
 
 @frame_page
 def index(request):
-    student = caller(request).student
-    if student is None:
-        return render(request, "service/login.html", {"staff": request.user.is_staff})
-    return _index_page(request, student, _assignment(request))
+    who = caller(request)
+    if who.student is None:
+        return render(request, "service/login.html", {"staff": who.staff})
+    return _index_page(request, who.student, _assignment(request))
 
 
 def _index_page(request, student: Student, assignment: Assignment, errors=(), status: int = 200):
@@ -302,10 +327,9 @@ def _check_length(request, limit: int) -> None:
         raise Refused(f"the upload is larger than the {limit / 2**20:g} MB allowed for this assignment", 413)
 
 
-def _owned(request, pk: int) -> Submission:
-    """The submission if the caller owns it or is staff (see :func:`caller`); 404 for anyone else."""
+def _owned(who: Caller, pk: int) -> Submission:
+    """The submission if the caller (see :func:`caller`) owns it or is staff; 404 for anyone else."""
     submission = Submission.objects.select_related("student", "assignment").filter(pk=pk).first()
-    who = caller(request)
     allowed = submission is not None and (
         (who.student is not None and submission.student_id == who.student.pk) or who.staff)
     if not allowed:
@@ -329,11 +353,13 @@ def submission_json(request, submission: Submission) -> dict:
 @frame_page
 @require_GET
 def submission_view(request, pk: int):
-    submission = _owned(request, pk)
+    who = caller(request)
+    submission = _owned(who, pk)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse(submission_json(request, submission))
     response = render(request, "service/submission.html", {
         "submission": submission, "receipt": receipt(request, submission), "queue": jobs.depth(),
+        "own": who.student is not None and submission.student_id == who.student.pk,
         "progress": submission.progress.all() if submission.status == Submission.Status.RUNNING else []})
     response.headers["Content-Security-Policy"] = LIVE_PAGE_CSP
     return response
@@ -342,7 +368,7 @@ def submission_view(request, pk: int):
 @frame_page
 @require_GET
 def submission_events(request, pk: int):
-    submission = _owned(request, pk)
+    submission = _owned(caller(request), pk)
     try:
         after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
     except ValueError:
@@ -434,7 +460,7 @@ def live_js(request):
 @frame_page
 @require_GET
 def feedback_view(request, pk: int):
-    submission = _owned(request, pk)
+    submission = _owned(caller(request), pk)
     if not submission.feedback_html:
         raise Http404("not graded yet")
     response = HttpResponse(submission.feedback_html, content_type="text/html; charset=utf-8")
@@ -442,14 +468,14 @@ def feedback_view(request, pk: int):
     return response
 
 
-@staff_member_required
+@staff_page
 def class_view(request):
     return class_page(request, _assignment(request))
 
 
-def class_page(request, assignment: Assignment):
+def class_page(request, assignment: Assignment, errors=(), notes=(), status: int = 200):
     """The class page for ``assignment`` (the caller checked that the user is staff: the page's
-    view, or an LTI launch by an Instructor)."""
+    view, or an LTI launch by an Instructor), with ``errors`` and ``notes`` above it."""
     from autograder.service.export import final_grades
     from autograder.service.similarity import similar_counted
 
@@ -463,9 +489,23 @@ def class_page(request, assignment: Assignment):
         rows.append({"student": student, "counted": grades.counted.get(student.student_id), "latest": latest,
                      "phases": latest.phases() if latest else None,
                      "blank": grades.blank.get(student.student_id, "")})
+    from django.conf import settings
+
     return render(request, "service/class.html", {"assignment": assignment, "assignments": _assignments(),
-                                                  "rows": rows, "queue": jobs.depth(), "total": assignment.total(),
-                                                  "pairs": pairs, "compared": compared})
+                                                  "rows": rows, "queue": jobs.depth(), "lti": settings.LTI,
+                                                  "total": assignment.total(),
+                                                  "pairs": pairs, "compared": compared, "errors": errors,
+                                                  "notes": notes}, status=status)
+
+
+def _back_to_class(request, line: str, ok: bool, status: int = 200):
+    """A staff form's outcome on the class page: through the session's messages and a redirect, or,
+    in the frame (no session there to carry a message), the class page itself."""
+    if request.frame is not None:
+        return class_page(request, _assignment(request), errors=() if ok else [line], notes=[line] if ok else (),
+                          status=status)
+    (messages.info if ok else messages.error)(request, line)
+    return redirect("class")
 
 
 #: The largest gradebook file (Canvas's export, Moodle's worksheet) the class page takes.
@@ -478,7 +518,7 @@ def _csv_download(text: str, name: str) -> HttpResponse:
     return response
 
 
-@staff_member_required
+@staff_page
 def export_view(request, format: str):
     """The class page's downloads: ``serve export``'s files. GET: submissions and csv; POST (with the
     LMS's own file as ``gradebook``): canvas and moodle. A refusal goes back to the class page."""
@@ -512,18 +552,16 @@ def export_view(request, format: str):
                              partial_export=bool(request.POST.get("partial_export")))
     except ExportRefused as exc:
         reason = str(exc).replace(str(source), f"the file {upload.name}") if source else str(exc)
-        messages.error(request, f"cannot export {format}: {reason}")
-        return redirect("class")
+        return _back_to_class(request, f"cannot export {format}: {reason}", ok=False, status=400)
     name = "canvas_import.csv" if format == "canvas" else "moodle_grading_worksheet.csv"
     return _csv_download(book.text, name)
 
 
-@staff_member_required
+@staff_page
 @require_POST
 def rescore_view(request):
     """The class page's button: ``serve rescore`` on this data folder (see :mod:`.rescore`)."""
     from autograder.service.rescore import run_rescore
 
     ok, line = run_rescore()
-    (messages.info if ok else messages.error)(request, line)
-    return redirect("class")
+    return _back_to_class(request, line, ok)

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -31,7 +30,7 @@ from autograder.service.lti.tool import (StrictToolConfig, base_url, canvas_conf
                                          service_role, staff_user_for, student_for, use_nonce)
 from autograder.service import frame
 from autograder.service.models import Assignment, Student
-from autograder.service.views import caller, frame_page
+from autograder.service.views import caller, frame_page, staff_page
 
 log = logging.getLogger("autograder.service.lti")
 LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -267,7 +266,8 @@ def launch_view(request):
     if context is not None and lineitem:
         LineItemLink.objects.get_or_create(context=context, assignment=assignment, defaults={"url": lineitem})
     if role == "staff":
-        login(request, staff_user_for(lti_launch.user), backend="django.contrib.auth.backends.ModelBackend")
+        user = staff_user_for(lti_launch.user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         request.session[FRAME_ORIGINS] = _launch_origins(claims)  # a new login may have flushed the session
         if context is not None and context.memberships_url:
             try:
@@ -276,14 +276,24 @@ def launch_view(request):
                 log.warning("NRPS sync at an Instructor launch failed: %s", exc)
         from autograder.service import views
 
-        return _framable(views.class_page(request, assignment), request)
+        # The class page's links and forms carry a staff credential: in a frame without cookies the
+        # session cookie just set is dropped.
+        request.frame = frame.launch(frame.STAFF, user.pk, _platform_origins(request))
+        return _with_credential(_framable(views.class_page(request, assignment), request))
     lis = claims.get(LIS_CLAIM) or {}
     student, created = student_for(lti_launch.user, name=claims.get("name", ""), email=claims.get("email", ""),
                                    sourcedid=lis.get("person_sourcedid"))
     login(request, student.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[FRAME_ORIGINS] = _launch_origins(claims)
     token = student.issue_token() if created or not student.token_hash else ""
-    return _framable(render(request, "lti/student.html", _student_page(request, student, token, assignment)), request)
+    return _with_credential(_framable(render(request, "lti/student.html",
+                                             _student_page(request, student, token, assignment)), request))
+
+
+def _with_credential(response):
+    """A launch's page, whose links carry the launch's credential: it sends no Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _storage_check(request, state: str, target: str):
@@ -330,9 +340,11 @@ def _student_page(request, student: Student, token: str, assignment: Assignment)
     """The launch's page for ``assignment``: the student's name, their CLI token when new, and the
     link to the upload page inside the frame, carrying the launch's credential
     (:mod:`autograder.service.frame`) since a browser that blocks third-party cookies keeps no
-    session cookie in the frame."""
+    session cookie in the frame: the one the request carried on (renewed, with its launch time),
+    else a new one."""
+    credential = getattr(request, "frame", None) or frame.launch(frame.STUDENT, student.pk, _platform_origins(request))
     return {"student": student, "token": token, "server": base_url() + "/", "assignment": assignment,
-            "launch_frame": frame.issue(student.pk, _platform_origins(request))}
+            "launch_frame": credential.value}
 
 
 @require_POST
@@ -476,7 +488,7 @@ def config_view(request):
     return JsonResponse(canvas_config())
 
 
-@staff_member_required
+@staff_page
 def staff_view(request):
     posts = ScorePost.objects.select_related("student").exclude(status=ScorePost.Status.SENT) \
         .exclude(status=ScorePost.Status.SUPERSEDED).order_by("-id")[:200]
