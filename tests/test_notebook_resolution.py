@@ -185,3 +185,31 @@ def test_a_script_in_a_zip_is_searched_as_in_a_folder(tmp_path):
     result = grade_path(archive, questions=["ex2_augmentation.shift"])
     assert result.questions[0].points > 0, result.questions[0].feedback
     assert any("chapter3.py: contract names found: precision, shift_image" in n for n in result.notes), result.notes
+
+
+def test_a_call_to_a_missing_name_is_said_as_what_the_notebook_or_script_lacks():
+    """The grader's call meets the converted module without the name: the feedback says the notebook (or
+    script) lacks it, never that the student's call "raised" it, and drops the grader's traceback of the
+    lookup; a missing name of another module is left as it is."""
+    from autograder.intake.notebooks import _reader_terms_for_missing_names
+    from autograder.results import GradingResult, QuestionResult
+
+    lookup = ('Traceback (most recent call last):\n  File "/grader/worker/entry.py", line 229, in target\n'
+              '    return getattr(self.module(request["module"]), request["attr"])\n'
+              "AttributeError: module 'ex2_augmentation' has no attribute 'augment'\n")
+    call = QuestionResult("ex2_augmentation.augment", "augment", "hidden", 0, 3, "error",
+                          "ex2_augmentation.augment() raised AttributeError: module 'ex2_augmentation' has no "
+                          "attribute 'augment'\n" + lookup)
+    check = QuestionResult("roc.points", "points", "hidden", 0, 5, "error",
+                           "called roc.auc(fpr=...); it raised AttributeError: module 'roc' has no attribute 'auc'; "
+                           "AttributeError: module 'mnist' has no attribute 'plot_digit'")
+    for documents, lacks in ((["ex.ipynb"], "no cell of ex.ipynb defines `{}`"),
+                             (["ch3.py"], "`{}` is not defined in ch3.py")):
+        result = GradingResult("s", "quick", "strong", questions=[QuestionResult(**vars(call)),
+                                                                  QuestionResult(**vars(check))])
+        _reader_terms_for_missing_names(result, {"notebooks": documents})
+        augment, points = result.questions
+        assert augment.feedback == ("ex2_augmentation.augment() could not be called: " + lacks.format("augment")
+                                    + "\n"), augment.feedback
+        assert points.feedback == ("called roc.auc(fpr=...); but " + lacks.format("auc")
+                                   + "; AttributeError: module 'mnist' has no attribute 'plot_digit'")

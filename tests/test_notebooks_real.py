@@ -33,6 +33,7 @@ DEFINES = {
     "efiegel_walkthrough.ipynb": {"NeverClassifier (as `Never5Classifier`)", "plot_precision_recall_vs_threshold",
                                   "plot_roc (as `plot_roc_curve`)"},
     "ffer_exercises.ipynb": {"plot_digit"},
+    "haelc_exercises.ipynb": {"shift_image"},
     "kawshikbuet17_walkthrough.ipynb": {"NeverClassifier (as `Never5Classifier`)",
                                         "plot_precision_recall_vs_threshold", "plot_roc (as `plot_roc_curve`)"},
     "nareshpatel_colab.ipynb": {"plot_precision_recall_vs_threshold", "plot_roc (as `plot_roc_curve`)"},

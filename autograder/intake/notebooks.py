@@ -1220,21 +1220,30 @@ def _take_guard_lines(result, info: dict) -> list[str]:
             for where, error in said.items()]
 
 
+#: A missing name as the grader's call meets it: "it raised" (a check's detail) or "roc.auc() raised" (a call
+#: the question makes), then the grader's own traceback of that lookup (no frame of the student's code).
+MISSING_NAME = re.compile(r"(?:(it|[\w.]+\(\)) raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'"
+                          r"(?:\nTraceback \(most recent call last\):\n(?:[ \t].*\n)*"
+                          r"AttributeError: module '\2' has no attribute '\3'(?=\n|$))?")
+
+
 def _reader_terms_for_missing_names(result, info: dict) -> None:
     """"module 'roc' has no attribute 'roc_points'" (the converted module's words) said as what the
-    notebook or script lacks."""
+    notebook or script lacks: "roc.roc_points() could not be called: no cell of nb.ipynb defines
+    `roc_points`", not "roc.roc_points() raised no cell of ...", and without the lookup's traceback."""
     documents = ", ".join(info.get("notebooks", [])) or "the notebook"
     scripts = all(n.endswith(".py") for n in info.get("notebooks", []))
     for q in result.questions:
         def reader(match, q=q):
-            if match.group(1) != q.module:
+            caller, module, name = match.groups()
+            if module != q.module:
                 return match.group(0)
-            name = match.group(2)
-            return f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
-        def rewrite(text, q=q, reader=reader):
-            return re.sub(r"(?:it raised )?AttributeError: module '(\w+)' has no attribute '(\w+)'",
-                          lambda m: ("but " if m.group(0).startswith("it raised") and m.group(1) == q.module
-                                     else "") + reader(m), text)
+            lacks = f"`{name}` is not defined in {documents}" if scripts else f"no cell of {documents} defines `{name}`"
+            if caller == "it":
+                return f"but {lacks}"
+            return f"{caller} could not be called: {lacks}" if caller else lacks
+        def rewrite(text, reader=reader):
+            return MISSING_NAME.sub(reader, text)
         q.feedback = rewrite(q.feedback)
         for check in _check_records(q):
             check["detail"] = rewrite(check["detail"])
